@@ -1,0 +1,7 @@
+// Placeholder until the data layer lands (issue [Data]); replaced by the real subcommand.
+#include "app/subcommands.hpp"
+#include "core/error.hpp"
+
+namespace cbednet::app {
+int run_inspect(const Args&) { throw_error<Error>("cbednet inspect is not available in this build yet"); }
+}  // namespace cbednet::app

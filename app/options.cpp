@@ -1,0 +1,91 @@
+#include "app/options.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/mpi_session.hpp"
+#include "core/error.hpp"
+
+namespace cbednet::app {
+
+std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po::options_description& options,
+                                               const std::vector<std::string>& args,
+                                               const po::positional_options_description* positional) {
+  po::options_description common("Common options");
+  common.add_options()("help,h", "print this help and exit")(
+      "config", po::value<std::string>(), "read options from an INI file (command-line flags win)");
+  po::options_description all;
+  all.add(options).add(common);
+
+  po::variables_map vm;
+  try {
+    po::command_line_parser parser(args);
+    parser.options(all);
+    if (positional != nullptr) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help") != 0U) {
+      if (world_rank() == 0) std::cout << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n\n" << all << '\n';
+      return std::nullopt;
+    }
+    if (vm.count("config") != 0U) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) throw_error<InvalidArgument>("--config: cannot read configuration file '", path, "'");
+      // Values already stored from the command line take precedence over the file's.
+      po::store(po::parse_config_file(file, all, /*allow_unregistered=*/false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw_error<InvalidArgument>("cbednet ", spec.name, ": ", e.what(), " (see cbednet ", spec.name, " --help)");
+  }
+  return vm;
+}
+
+namespace {
+std::string value_text(const boost::any& value) {
+  std::ostringstream out;
+  if (const auto* s = boost::any_cast<std::string>(&value)) {
+    out << *s;
+  } else if (const auto* i = boost::any_cast<int>(&value)) {
+    out << *i;
+  } else if (const auto* l = boost::any_cast<long>(&value)) {
+    out << *l;
+  } else if (const auto* u = boost::any_cast<unsigned long>(&value)) {
+    out << *u;
+  } else if (const auto* ll = boost::any_cast<long long>(&value)) {
+    out << *ll;
+  } else if (const auto* d = boost::any_cast<double>(&value)) {
+    out.precision(17);
+    out << *d;
+  } else if (const auto* b = boost::any_cast<bool>(&value)) {
+    out << (*b ? "true" : "false");
+  } else if (const auto* v = boost::any_cast<std::vector<std::string>>(&value)) {
+    for (std::size_t i = 0; i < v->size(); ++i) out << (i ? "," : "") << (*v)[i];
+  } else {
+    out << "?";
+  }
+  return out.str();
+}
+}  // namespace
+
+std::string to_ini(const po::variables_map& vm) {
+  std::ostringstream out;
+  for (const auto& [key, value] : vm) {
+    if (key == "help" || key == "config" || value.empty()) continue;
+    out << key << " = " << value_text(value.value()) << '\n';
+  }
+  return out.str();
+}
+
+void require_positive(const po::variables_map& vm, const std::string& name) {
+  if (vm.count(name) == 0U) return;
+  const auto& v = vm[name].value();
+  double x = 1;
+  if (const auto* i = boost::any_cast<int>(&v)) x = *i;
+  if (const auto* l = boost::any_cast<long>(&v)) x = static_cast<double>(*l);
+  if (const auto* d = boost::any_cast<double>(&v)) x = *d;
+  if (!(x > 0)) throw_error<InvalidArgument>("--", name, ": must be positive, got ", value_text(v));
+}
+
+}  // namespace cbednet::app

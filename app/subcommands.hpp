@@ -1,0 +1,32 @@
+// The subcommands of `cbednet`, one file each under app/; main.cpp only dispatches.
+// Each takes the arguments after the subcommand name and returns the process exit code; errors are thrown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cbednet::app {
+
+using Args = std::vector<std::string>;
+
+int run_model(const Args& args);     // app/model.cpp     per-block table of a ResNet
+int run_bench(const Args& args);     // app/bench.cpp     throughput benchmark (JSON)
+int run_simulate(const Args& args);  // app/simulate.cpp  CBED simulator writing the SMC-2019 layout
+int run_convert(const Args& args);   // app/convert.cpp   SMC layout -> packed HDF5
+int run_inspect(const Args& args);   // app/inspect.cpp   summary of a data directory or file
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args&);
+};
+
+inline constexpr Subcommand subcommands[] = {
+    {"simulate", "simulate CBED patterns of random crystals into the SMC-2019 HDF5 layout", run_simulate},
+    {"convert", "pack SMC-2019 layout files into one chunked HDF5 file", run_convert},
+    {"inspect", "summarise a data directory, SMC file or packed file", run_inspect},
+    {"model", "print a ResNet's per-block shapes, parameters and MACs", run_model},
+    {"bench", "measure training throughput and print JSON", run_bench},
+};
+
+}  // namespace cbednet::app

@@ -1,0 +1,43 @@
+# Every third-party dependency is found here, the CMake way, with a clear message when one is missing.
+
+find_package(MPI REQUIRED COMPONENTS C CXX)
+
+# Parallel HDF5 is required: collective reads are how ranks share the data files.
+set(HDF5_PREFER_PARALLEL TRUE)
+find_package(HDF5 REQUIRED COMPONENTS C)
+if(NOT HDF5_IS_PARALLEL)
+  message(FATAL_ERROR
+    "CBEDNet needs a parallel (MPI) build of HDF5, but the HDF5 found (${HDF5_VERSION}, ${HDF5_INCLUDE_DIRS}) is serial. "
+    "On Debian install libhdf5-openmpi-dev (scripts/install-deps.sh); with Spack depend on hdf5+mpi; "
+    "or point HDF5_ROOT at a parallel installation.")
+endif()
+if(NOT TARGET hdf5::hdf5)
+  add_library(hdf5::hdf5 INTERFACE IMPORTED)
+  target_include_directories(hdf5::hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+  target_link_libraries(hdf5::hdf5 INTERFACE ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES})
+  target_compile_definitions(hdf5::hdf5 INTERFACE ${HDF5_DEFINITIONS} ${HDF5_C_DEFINITIONS})
+endif()
+
+find_package(Boost 1.70 REQUIRED COMPONENTS program_options)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SPGLIB REQUIRED IMPORTED_TARGET spglib)
+
+# OpenBLAS (OpenMP flavour): SGEMM/DGEMM for the fast CPU convolution (im2col) and fully connected layers.
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_path(CBEDNET_CBLAS_INCLUDE_DIR cblas.h
+  HINTS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/aarch64-linux-gnu/openblas-openmp
+  PATH_SUFFIXES openblas)
+if(NOT CBEDNET_CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "cblas.h from OpenBLAS not found (Debian: libopenblas-openmp-dev)")
+endif()
+add_library(CBEDNet::openblas INTERFACE IMPORTED)
+target_link_libraries(CBEDNet::openblas INTERFACE ${BLAS_LIBRARIES})
+target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_DIR})
+
+if(CBEDNET_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,67 @@
+#include "kernels/backend.hpp"
+
+#include "cbednet/build_info.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cpu/reference_backend.hpp"
+#if CBEDNET_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
+
+namespace cbednet {
+
+Shape ConvGeometry::output_shape(const Shape& x, std::int64_t out_channels) const {
+  if (kernel_h <= 0 || kernel_w <= 0 || stride <= 0 || pad < 0)
+    throw_error<ShapeError>("convolution: invalid geometry kernel ", kernel_h, "x", kernel_w, " stride ", stride,
+                            " pad ", pad);
+  const std::int64_t p = (x.h + 2 * pad - kernel_h) / stride + 1;
+  const std::int64_t q = (x.w + 2 * pad - kernel_w) / stride + 1;
+  if (x.h + 2 * pad < kernel_h || x.w + 2 * pad < kernel_w || p <= 0 || q <= 0)
+    throw_error<ShapeError>("convolution: input ", x.str(), " is smaller than the ", kernel_h, "x", kernel_w,
+                            " kernel with padding ", pad);
+  return {x.n, out_channels, p, q};
+}
+
+Shape PoolGeometry::output_shape(const Shape& x) const {
+  if (kernel <= 0 || stride <= 0 || pad < 0 || pad >= kernel)
+    throw_error<ShapeError>("pooling: invalid geometry kernel ", kernel, " stride ", stride, " pad ", pad);
+  if (x.h + 2 * pad < kernel || x.w + 2 * pad < kernel)
+    throw_error<ShapeError>("pooling: input ", x.str(), " is smaller than the ", kernel, "x", kernel,
+                            " window with padding ", pad);
+  return {x.n, x.c, (x.h + 2 * pad - kernel) / stride + 1, (x.w + 2 * pad - kernel) / stride + 1};
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  const DType dtype = [&] {
+    if (options.precision == "tf32") return DType::f32;
+    try {
+      return parse_dtype(options.precision);
+    } catch (const InvalidArgument&) {
+      throw_error<InvalidArgument>("--precision: unknown precision '", options.precision,
+                                   "' (expected fp64, fp32, tf32, bf16 or fp16)");
+    }
+  }();
+  if (options.device == "cpu-reference") {
+    if (dtype != DType::f64)
+      throw_error<InvalidArgument>("--precision ", options.precision,
+                                   ": the cpu-reference backend computes in fp64 only");
+    return std::make_unique<ReferenceBackend>();
+  }
+  if (options.device == "cpu") {
+    if (options.precision == "fp64") return std::make_unique<CpuBackend<double>>(options.threads);
+    if (options.precision == "fp32") return std::make_unique<CpuBackend<float>>(options.threads);
+    throw_error<InvalidArgument>("--precision ", options.precision,
+                                 ": the CPU backend supports fp64 and fp32 (tf32, bf16 and fp16 need --device cuda)");
+  }
+  if (options.device == "cuda") {
+#if CBEDNET_HAVE_CUDA
+    return make_cuda_backend(options);
+#else
+    throw_error<InvalidArgument>("--device cuda: this cbednet was built without CUDA (configure with CBEDNET_CUDA=ON "
+                                 "on a machine with nvcc, cuDNN and NCCL)");
+#endif
+  }
+  throw_error<InvalidArgument>("--device: unknown device '", options.device,
+                               "' (expected cpu, cpu-reference or cuda)");
+}
+
+}  // namespace cbednet

@@ -1,0 +1,171 @@
+// Backend: the narrow set of operations that layers need, implemented once per device and precision.
+//
+//   kernels/cpu/reference_backend  fp64, plain loops, obviously correct: the oracle for everything else
+//   kernels/cpu/cpu_backend        fast fp32 (and fp64) through im2col + OpenBLAS GEMM and OpenMP
+//   kernels/cuda/                  cuDNN, cuBLAS(Lt) and CUDA kernels; fp32, tf32, bf16, fp16
+//
+// Legend (used in every shape comment): N batch, C input channels, K output channels / classes,
+// H,W input height and width, P,Q output height and width, R,S filter height and width.
+// Shapes are logical (N, C, H, W) whatever the memory layout; a matrix [rows, cols] is (rows, cols, 1, 1)
+// and a per-channel vector [C] is (1, C, 1, 1).
+//
+// Conventions:
+// * Outputs are preallocated by the caller with the right shape, dtype and layout; every operation checks
+//   shapes and throws ShapeError naming the operation and the shapes.
+// * Activation gradients are overwritten. Parameter gradients follow the GradMode argument, so that a pipeline
+//   stage can accumulate over micro-batches (tiny-cuda-nn's GradientMode, llm.c's "+=" rule made explicit).
+// * Activations and conv/linear weights are in dtype(); batch-norm parameters and statistics, and the
+//   master parameters the optimizer updates, are in param_dtype() (fp32 on GPUs, like cuDNN wants).
+// * Labels are i32 class indices 0..K-1 with shape (N, 1, 1, 1).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+
+namespace cbednet {
+
+enum class GradMode : std::uint8_t { overwrite, accumulate };
+enum class Activation : std::uint8_t { none, relu };
+
+// Convolution geometry: square stride and zero padding (the same for both spatial axes), no dilation.
+struct ConvGeometry {
+  int kernel_h = 1, kernel_w = 1;
+  int stride = 1;
+  int pad = 0;
+  // Output shape (N, out_channels, P, Q) for input x; throws ShapeError if the output would be empty.
+  Shape output_shape(const Shape& x, std::int64_t out_channels) const;
+};
+
+// Pooling geometry (max pooling; padded positions never win).
+struct PoolGeometry {
+  int kernel = 2;
+  int stride = 2;
+  int pad = 0;
+  Shape output_shape(const Shape& x) const;
+};
+
+// Hyper-parameters of one SGD update (PyTorch semantics, dampening 0):
+//   g = grad_scale * grad + weight_decay * param;  v = momentum * v + g;
+//   param -= lr * (nesterov ? g + momentum * v : v)
+struct SgdUpdate {
+  double lr = 0.1;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  double grad_scale = 1.0;  // e.g. 1 / loss scale
+};
+
+// Where dropout draws its mask: element e of global sample s at step t uses stream.uniform(t, s * per_sample + e),
+// so masks do not depend on how the batch is split across ranks or micro-batches.
+struct DropoutKey {
+  RandomStream stream{0, RngPurpose::dropout};
+  std::uint64_t step = 0;
+  std::int64_t first_sample = 0;  // global index of the batch's first sample
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;  // "cpu-reference", "cpu", "cuda"
+  virtual Device device() const = 0;
+  virtual DType dtype() const = 0;        // activations, conv and linear weights
+  virtual DType param_dtype() const = 0;  // master parameters, batch-norm parameters and statistics
+  virtual Layout layout() const = 0;      // activation layout this backend is fastest in
+
+  // ---- memory -------------------------------------------------------------------------------------------
+  // Zero-filled tensor on this backend's device.
+  virtual Tensor allocate(Shape shape, DType dtype, Layout layout) = 0;
+  Tensor allocate(Shape shape) { return allocate(shape, dtype(), layout()); }
+  // dst = src, converting dtype and layout and crossing host/device as needed. Shapes must match.
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  virtual void fill(Tensor& t, double value) = 0;
+  // y += alpha * x (same shape, dtype and layout).
+  virtual void axpy(double alpha, const Tensor& x, Tensor& y) = 0;
+  // t *= alpha
+  virtual void scale(Tensor& t, double alpha) = 0;
+  // Waits for all queued work (a no-op on the CPU).
+  virtual void synchronize() = 0;
+
+  // ---- convolution: x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q], bias [K] --------------------------------------
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                              const ConvGeometry& g) = 0;
+  // dx = conv_transpose(dy, w)   (overwritten)
+  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) = 0;
+  // dw (+)= correlation of x and dy; dbias (+)= sum of dy over N,P,Q when given.
+  virtual void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                      const ConvGeometry& g, GradMode mode) = 0;
+
+  // ---- batch norm (per channel over N,H,W), with optional fused residual add and ReLU -----------------------
+  //   y = act( gamma * (x - mean) * invstd + beta [+ residual] ),   invstd = 1 / sqrt(var_biased + eps)
+  // Training: mean [C] and var [C] are the batch statistics (var unbiased: divided by N*H*W - 1, the
+  // convention of running averages); invstd [C] is saved for backward. Inference uses running_mean/var.
+  virtual void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                          const Tensor* residual, Activation act, double eps, Tensor& y,
+                                          Tensor& mean, Tensor& var, Tensor& invstd) = 0;
+  virtual void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                           const Tensor& running_mean, const Tensor& running_var,
+                                           const Tensor* residual, Activation act, double eps, Tensor& y) = 0;
+  // Backward of the training forward. y is the forward output (for the ReLU mask). dx is overwritten;
+  // dresidual (when the forward had a residual) is overwritten with the gradient reaching the residual input;
+  // dgamma/dbeta follow mode.
+  virtual void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
+                                  Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) = 0;
+
+  // ---- elementwise ---------------------------------------------------------------------------------------
+  virtual void relu_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;  // dx = dy * (y > 0)
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;               // y = a + b
+  // y = x * mask, mask[i] = (u >= p) / (1 - p) with u drawn as DropoutKey says; mask is kept for backward.
+  virtual void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) = 0;
+  virtual void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) = 0;  // dx = dy * mask
+
+  // ---- pooling -------------------------------------------------------------------------------------------
+  virtual void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) = 0;
+  // The gradient of each output goes to the first maximum of its window (row-major order).
+  virtual void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                                const PoolGeometry& g) = 0;
+  virtual void global_avgpool_forward(const Tensor& x, Tensor& y) = 0;    // x [N,C,H,W] -> y [N,C,1,1]
+  virtual void global_avgpool_backward(const Tensor& dy, Tensor& dx) = 0;  // dy [N,C,1,1] -> dx [N,C,H,W]
+
+  // ---- fully connected: x [N,C,1,1], w [K,C,1,1], b [K], y [N,K,1,1] --------------------------------------
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) = 0;
+  virtual void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;  // dx = dy w
+  virtual void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                       GradMode mode) = 0;  // dw (+)= dy^T x, db (+)= sum_n dy
+
+  // ---- loss: softmax cross-entropy with label smoothing eps and optional class weights ---------------------
+  //   q = (1 - eps) onehot(label) + eps / K;   loss_n = w[label_n] * sum_k -q_k log p_k
+  // logits [N,K,1,1] (dtype()), labels [N,1,1,1] i32, class_weights [K] (param_dtype) or null,
+  // probs [N,K,1,1] and losses [N,1,1,1] in param_dtype().
+  virtual void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                             const Tensor* class_weights, double label_smoothing, Tensor& probs,
+                                             Tensor& losses) = 0;
+  // dlogits = scale * w[label_n] * (p - q)   (scale is 1 / global batch size; overwritten)
+  virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                              const Tensor* class_weights, double label_smoothing, double scale,
+                                              Tensor& dlogits) = 0;
+
+  // ---- optimizer -----------------------------------------------------------------------------------------
+  // param, grad and momentum are param_dtype() and have the same shape.
+  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
+};
+
+// Which backend to build. device: "cpu", "cpu-reference" or "cuda"; precision: fp64, fp32, tf32, bf16, fp16.
+struct BackendOptions {
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  int cuda_device = -1;  // -1: chosen from the local rank
+  int threads = 0;       // CPU threads; 0: OpenMP's default
+};
+
+// Throws InvalidArgument naming the option for an unknown device, an unsupported precision, or a CUDA
+// request in a build without CUDA.
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+
+}  // namespace cbednet

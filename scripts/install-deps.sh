@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package CBEDNet's build, tests, demo and benchmarks need.
+# Idempotent: apt-get install skips what is present. Never removes anything.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # MPI and parallel HDF5 (the openmpi flavour of HDF5 is the parallel one)
+  openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+  # command line, tests
+  libboost-program-options-dev libgtest-dev
+  # crystal symmetry for the simulator
+  libsymspg-dev
+  # CPU math: OpenBLAS built with OpenMP, so BLAS and our own loops share one thread pool
+  libopenblas-openmp-dev
+  # plots and checks of HDF5 files from Python (Debian's, used with /usr/bin/python3)
+  python3 python3-numpy python3-h5py python3-matplotlib
+)
+
+if [[ "${CBEDNET_DEPS_EXTRA:-}" != "" ]]; then
+  # shellcheck disable=SC2206
+  packages+=(${CBEDNET_DEPS_EXTRA})
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
