@@ -1,0 +1,251 @@
+// SMC-2019 layout: writer -> reader round trip and the reader's bad-input errors.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "io/hdf5/h5_handle.hpp"
+#include "io/hdf5/smc_file.hpp"
+#include "tests/io/hdf5/test_helpers.hpp"
+
+namespace cbednet::io {
+namespace {
+
+using testing::make_sample;
+using testing::TempDir;
+
+void expect_same(const SmcSample& a, const SmcSample& b) {
+  EXPECT_EQ(a.group_name, b.group_name);
+  EXPECT_EQ(a.space_group, b.space_group);
+  EXPECT_EQ(a.size, b.size);
+  ASSERT_EQ(a.cbed_stack.size(), b.cbed_stack.size());
+  for (std::size_t j = 0; j < a.cbed_stack.size(); ++j) ASSERT_EQ(a.cbed_stack[j], b.cbed_stack[j]) << "pixel " << j;
+  EXPECT_EQ(a.material, b.material);
+  EXPECT_EQ(a.formula, b.formula);
+  EXPECT_EQ(a.energy_keV, b.energy_keV);
+  EXPECT_EQ(a.z_dirs, b.z_dirs);
+  EXPECT_EQ(a.semi_angles_rad, b.semi_angles_rad);
+  EXPECT_EQ(a.d_hkls_angstrom, b.d_hkls_angstrom);
+  EXPECT_EQ(a.abc_angstrom, b.abc_angstrom);
+  EXPECT_EQ(a.angles_degree, b.angles_degree);
+}
+
+class SmcRoundTrip : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SmcRoundTrip, PixelsLabelsAttributesIdenticalGroupsSortedNumerically) {
+  TempDir dir("smc-rt");
+  const std::string path = dir.file("batch_train_0.h5");
+  // Written out of order, with gaps, and mixing samples with and without optional attributes.
+  const std::vector<SmcSample> written = {make_sample(10, 0, 16), make_sample(1, 3, 16, false),
+                                          make_sample(1, 0, 16), make_sample(2, 9, 16)};
+  {
+    SmcFileWriter writer(path);
+    writer.set_fixed_length_strings(GetParam());
+    for (const auto& s : written) writer.write(s);
+    EXPECT_FALSE(std::filesystem::exists(path));  // only the temp file exists before commit
+    writer.commit();
+  }
+  ASSERT_TRUE(std::filesystem::exists(path));
+  SmcFileReader reader(path);
+  ASSERT_EQ(reader.size(), 4U);
+  const std::vector<std::string> expected_order = {"sample_1_0", "sample_1_3", "sample_2_9", "sample_10_0"};
+  EXPECT_EQ(reader.group_names(), expected_order);
+  for (std::size_t i = 0; i < reader.size(); ++i) {
+    const auto it = std::find_if(written.begin(), written.end(),
+                                 [&](const SmcSample& s) { return s.group_name == reader.group_names()[i]; });
+    ASSERT_NE(it, written.end());
+    expect_same(*it, reader.read(i));
+    EXPECT_EQ(reader.space_group(i), it->space_group);
+    EXPECT_EQ(reader.material(i), it->material.value_or(""));
+  }
+  EXPECT_FALSE(reader.read(1).material.has_value());  // sample_1_3 was written without optional attributes
+}
+
+INSTANTIATE_TEST_SUITE_P(StringEncodings, SmcRoundTrip, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "FixedLength" : "VariableLength"; });
+
+TEST(SmcFileWriter, WithoutCommitLeavesNoFile) {
+  TempDir dir("smc-nocommit");
+  const std::string path = dir.file("a.h5");
+  std::string temp;
+  {
+    SmcFileWriter writer(path);
+    temp = writer.temp_path();
+    writer.write(make_sample(0, 0, 8));
+    EXPECT_TRUE(std::filesystem::exists(temp));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(temp));
+}
+
+TEST(SmcFileWriter, RejectsBadSamples) {
+  TempDir dir("smc-badw");
+  SmcFileWriter writer(dir.file("a.h5"));
+  auto s = make_sample(0, 0, 8);
+  s.space_group = 231;
+  EXPECT_THROW(writer.write(s), InvalidArgument);
+  s = make_sample(0, 0, 8);
+  s.cbed_stack.pop_back();
+  EXPECT_THROW(writer.write(s), InvalidArgument);
+  writer.write(make_sample(0, 0, 8));
+  EXPECT_THROW(writer.write(make_sample(0, 0, 8)), InvalidArgument);  // duplicate group
+}
+
+// --- bad input: every error is an IoError naming the file (and the group when there is one).
+
+template <typename F>
+std::string io_error_of(F&& f) {
+  try {
+    f();
+  } catch (const IoError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
+  }
+  return "NO EXCEPTION";
+}
+
+// Writes one group by hand (bypassing the writer's checks) through `fill(group)`.
+template <typename F>
+void write_raw(const std::string& path, const std::string& group_name, F&& fill) {
+  h5::silence_hdf5_errors();
+  h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), h5::Kind::file);
+  ASSERT_TRUE(file.valid());
+  h5::Handle group(H5Gcreate2(file.get(), group_name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), h5::Kind::group);
+  fill(group.get());
+}
+
+void write_stack(hid_t group, std::vector<hsize_t> dims, float value) {
+  h5::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), h5::Kind::dataspace);
+  h5::Handle dset(H5Dcreate2(group, "cbed_stack", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                  h5::Kind::dataset);
+  hsize_t n = 1;
+  for (auto d : dims) n *= d;
+  std::vector<float> data(n, 1.0F);
+  data[n / 2] = value;
+  H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+}
+
+TEST(SmcFileReaderErrors, MissingPath) {
+  const auto msg = io_error_of([] { SmcFileReader r("/nonexistent/dir/batch_train_0.h5"); });
+  EXPECT_NE(msg.find("file /nonexistent/dir/batch_train_0.h5"), std::string::npos) << msg;
+}
+
+TEST(SmcFileReaderErrors, NotHdf5) {
+  TempDir dir("smc-nothdf5");
+  const std::string path = dir.file("text.h5");
+  std::ofstream(path) << "this is not an HDF5 file\n";
+  const auto msg = io_error_of([&] { SmcFileReader r(path); });
+  EXPECT_NE(msg.find("file " + path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not an HDF5 file"), std::string::npos) << msg;
+}
+
+TEST(SmcFileReaderErrors, TruncatedFile) {
+  TempDir dir("smc-trunc");
+  const std::string path = dir.file("t.h5");
+  {
+    SmcFileWriter w(path);
+    for (int i = 0; i < 4; ++i) w.write(make_sample(i, 0, 32));
+    w.commit();
+  }
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  const auto msg = io_error_of([&] {
+    SmcFileReader r(path);
+    for (std::size_t i = 0; i < r.size(); ++i) r.read(i);
+  });
+  EXPECT_NE(msg.find("file " + path), std::string::npos) << msg;
+}
+
+TEST(SmcFileReaderErrors, EmptyFile) {
+  TempDir dir("smc-empty");
+  const std::string path = dir.file("e.h5");
+  { h5::Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), h5::Kind::file); }
+  const auto msg = io_error_of([&] { SmcFileReader r(path); });
+  EXPECT_NE(msg.find("no sample_<i>_<k> groups"), std::string::npos) << msg;
+  const std::string zero = dir.file("zero.h5");
+  std::ofstream{zero};
+  EXPECT_NE(io_error_of([&] { SmcFileReader r(zero); }).find("file " + zero), std::string::npos);
+}
+
+TEST(SmcFileReaderErrors, GroupWithoutStack) {
+  TempDir dir("smc-nostack");
+  const std::string path = dir.file("g.h5");
+  write_raw(path, "sample_3_1", [](hid_t g) { h5::write_string_attribute(g, "space_group", "12", "test"); });
+  SmcFileReader r(path);
+  EXPECT_EQ(r.space_group(0), 12);
+  const auto msg = io_error_of([&] { r.read(0); });
+  EXPECT_NE(msg.find("file " + path + ", group sample_3_1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cbed_stack"), std::string::npos) << msg;
+}
+
+TEST(SmcFileReaderErrors, WrongShape) {
+  TempDir dir("smc-shape");
+  for (const auto& dims : {std::vector<hsize_t>{2, 8, 8}, std::vector<hsize_t>{3, 8, 6}, std::vector<hsize_t>{3, 64}}) {
+    const std::string path = dir.file("s.h5");
+    write_raw(path, "sample_0_0", [&](hid_t g) {
+      h5::write_string_attribute(g, "space_group", "12", "test");
+      write_stack(g, dims, 1.0F);
+    });
+    SmcFileReader r(path);
+    const auto msg = io_error_of([&] { r.read(0); });
+    EXPECT_NE(msg.find("file " + path + ", group sample_0_0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("expected (3, S, S)"), std::string::npos) << msg;
+  }
+}
+
+TEST(SmcFileReaderErrors, BadSpaceGroup) {
+  TempDir dir("smc-sg");
+  for (const std::string text : {"abc", "0", "231", "12x", ""}) {
+    const std::string path = dir.file("sg.h5");
+    write_raw(path, "sample_5_2", [&](hid_t g) {
+      h5::write_string_attribute(g, "space_group", text, "test");
+      write_stack(g, {3, 4, 4}, 1.0F);
+    });
+    SmcFileReader r(path);
+    const auto msg = io_error_of([&] { r.space_group(0); });
+    EXPECT_NE(msg.find("file " + path + ", group sample_5_2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("space_group"), std::string::npos) << msg;
+  }
+  const std::string path = dir.file("nosg.h5");
+  write_raw(path, "sample_5_2", [&](hid_t g) { write_stack(g, {3, 4, 4}, 1.0F); });
+  EXPECT_NE(io_error_of([&] { SmcFileReader(path).space_group(0); }).find("missing attribute 'space_group'"),
+            std::string::npos);
+}
+
+TEST(SmcFileReaderErrors, NonFinitePixels) {
+  TempDir dir("smc-nan");
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    const std::string path = dir.file("n.h5");
+    write_raw(path, "sample_0_7", [&](hid_t g) {
+      h5::write_string_attribute(g, "space_group", "225", "test");
+      write_stack(g, {3, 4, 4}, bad);
+    });
+    SmcFileReader r(path);
+    const auto msg = io_error_of([&] { r.read(0); });
+    EXPECT_NE(msg.find("file " + path + ", group sample_0_7"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("non-finite"), std::string::npos) << msg;
+  }
+}
+
+TEST(SmcFileReader, UnreadableFloatAttributesAreIgnored) {
+  TempDir dir("smc-f128");
+  const std::string path = dir.file("f.h5");
+  write_raw(path, "sample_0_0", [&](hid_t g) {
+    h5::write_string_attribute(g, "space_group", "2", "test");
+    write_stack(g, {3, 4, 4}, 1.0F);
+    // A 2-element abc (wrong count) and a string where numbers belong: neither may fail the read.
+    const double two[2] = {1.0, 2.0};
+    const hsize_t dims[1] = {2};
+    h5::write_double_attribute(g, "abc_angstrom", two, dims, 1, "test");
+    h5::write_string_attribute(g, "angles_degree", "garbage", "test");
+  });
+  const auto s = SmcFileReader(path).read(0);
+  EXPECT_EQ(s.space_group, 2);
+  EXPECT_FALSE(s.abc_angstrom.has_value());
+  EXPECT_FALSE(s.angles_degree.has_value());
+}
+
+}  // namespace
+}  // namespace cbednet::io
