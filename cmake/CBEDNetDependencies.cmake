@@ -1,6 +1,6 @@
 # Every third-party dependency is found here, the CMake way, with a clear message when one is missing.
 
-find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(MPI REQUIRED COMPONENTS C)
 
 # Parallel HDF5 is required: collective reads are how ranks share the data files.
 set(HDF5_PREFER_PARALLEL TRUE)

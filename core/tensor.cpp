@@ -112,6 +112,12 @@ Tensor Tensor::view(Shape shape, std::int64_t element_offset) const {
   return Tensor(shape, dtype_, layout_, storage_, offset_ + static_cast<std::size_t>(element_offset) * dtype_size(dtype_));
 }
 
+Tensor Tensor::view(Shape shape, std::int64_t element_offset, Layout layout) const {
+  Tensor out = view(shape, element_offset);
+  out.layout_ = layout;
+  return out;
+}
+
 Tensor Tensor::slice_batch(std::int64_t first, std::int64_t n) const {
   if (first < 0 || n < 0 || first + n > shape_.n)
     throw_error<ShapeError>("batch slice [", first, ", ", first + n, ") outside tensor ", shape_.str());

@@ -90,6 +90,7 @@ class Tensor {
   Tensor view() const;
   Tensor view(Shape shape) const;
   Tensor view(Shape shape, std::int64_t element_offset) const;
+  Tensor view(Shape shape, std::int64_t element_offset, Layout layout) const;  // same, with another layout
   // Samples [first, first + n) along N (contiguous in both layouts).
   Tensor slice_batch(std::int64_t first, std::int64_t n) const;
 

@@ -1,0 +1,59 @@
+// Spatial batch normalisation (Ioffe & Szegedy 2015) with an optional fused residual add and ReLU:
+//   y = act( gamma * (x - mean) * invstd + beta [+ residual] )
+//
+// Training normalises with the micro-batch's statistics. Those statistics (mean, unbiased var) are also added to
+// per-layer accumulators; once per step the model averages them over every micro-batch of the global batch
+// (across ranks too) and updates the running averages:  running = (1 - momentum) running + momentum * average.
+// So running statistics do not depend on how the batch is split (docs/architecture.md, "Batch norm").
+#pragma once
+
+#include "core/layers/layer.hpp"
+
+namespace cbednet {
+
+struct BatchNormSaved {
+  Tensor mean;    // [1,C,1,1] param dtype
+  Tensor var;     // [1,C,1,1] unbiased batch variance
+  Tensor invstd;  // [1,C,1,1] 1 / sqrt(biased var + eps)
+};
+
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(std::string name, std::int64_t channels, Activation act, bool zero_init_gamma = false,
+            double eps = 1e-5);
+
+  Shape output_shape(const Shape& in) const override;
+  std::vector<ParamSpec> param_specs() const override;
+  std::vector<BufferSpec> buffer_specs() const override;
+
+  struct TrainOutput {
+    Tensor y;
+    BatchNormSaved saved;
+  };
+  // Normalises with batch statistics and adds them to the step's accumulators.
+  TrainOutput forward_train(Backend& backend, const Tensor& x, const Tensor* residual);
+  Tensor forward_eval(Backend& backend, const Tensor& x, const Tensor* residual) const;
+
+  struct Gradients {
+    Tensor dx;
+    Tensor dresidual;  // empty when the forward had no residual
+  };
+  // Accumulates dgamma and dbeta.
+  Gradients backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, const BatchNormSaved& saved,
+                     bool had_residual);
+
+  // running = (1 - momentum) running + momentum * accumulated / micro_batches; clears the accumulators.
+  void update_running_statistics(Backend& backend, double momentum, double micro_batches);
+
+  std::int64_t channels() const { return channels_; }
+  Activation activation() const { return act_; }
+  double eps() const { return eps_; }
+
+ private:
+  std::int64_t channels_;
+  Activation act_;
+  bool zero_init_gamma_;
+  double eps_;
+};
+
+}  // namespace cbednet

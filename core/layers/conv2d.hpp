@@ -1,0 +1,31 @@
+// 2-d convolution: x [N,C,H,W] * weight [K,C,R,S] (+ bias [K]) -> y [N,K,P,Q]; square stride and zero padding.
+#pragma once
+
+#include "core/layers/layer.hpp"
+
+namespace cbednet {
+
+class Conv2d final : public Layer {
+ public:
+  Conv2d(std::string name, std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad,
+         bool bias = false);
+
+  Shape output_shape(const Shape& in) const override;
+  std::vector<ParamSpec> param_specs() const override;
+  std::int64_t forward_macs(const Shape& in) const override;
+
+  Tensor forward(Backend& backend, const Tensor& x) const;
+  // Accumulates dweight (and dbias); returns dx when need_dx (the first layer of a model does not need it).
+  Tensor backward(Backend& backend, const Tensor& x, const Tensor& dy, bool need_dx);
+
+  std::int64_t in_channels() const { return in_channels_; }
+  std::int64_t out_channels() const { return out_channels_; }
+  const ConvGeometry& geometry() const { return geometry_; }
+
+ private:
+  std::int64_t in_channels_, out_channels_;
+  ConvGeometry geometry_;
+  bool has_bias_;
+};
+
+}  // namespace cbednet

@@ -1,0 +1,61 @@
+// Block: the unit a model is made of and a pipeline is cut between (stem, residual blocks, head).
+//
+// forward() in training mode returns a context owning everything backward() needs (inputs, batch statistics,
+// masks); the caller keeps one context per micro-batch in flight and hands it back to backward().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/layers/layer.hpp"
+
+namespace cbednet {
+
+// Where a forward pass sits in training: for dropout masks and anything else keyed by (seed, step, sample).
+struct PassInfo {
+  Mode mode = Mode::train;
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;
+  std::int64_t first_sample = 0;  // global index of the micro-batch's first sample in the step's global batch
+};
+
+class BlockContext {
+ public:
+  virtual ~BlockContext() = default;
+};
+
+// Costs the pipeline partitioner balances, per sample.
+struct BlockCost {
+  std::int64_t parameters = 0;
+  std::int64_t forward_macs = 0;
+  std::int64_t saved_elements = 0;   // activations kept for backward
+  std::int64_t output_elements = 0;  // what crosses to the next stage
+};
+
+class Block {
+ public:
+  explicit Block(std::string name) : name_(std::move(name)) {}
+  virtual ~Block() = default;
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+
+  const std::string& name() const { return name_; }
+  virtual Shape output_shape(const Shape& in) const = 0;
+  // Layers owning parameters or buffers, in a fixed order (the order of the flat parameter buffers).
+  virtual std::vector<Layer*> layers() = 0;
+  // Per-sample costs for input shape `in` (its n is ignored).
+  virtual BlockCost cost(const Shape& in) const = 0;
+
+  // Training (ctx receives the saved state) or evaluation (ctx may be null) forward.
+  virtual Tensor forward(Backend& backend, const Tensor& x, const PassInfo& pass,
+                         std::unique_ptr<BlockContext>* ctx) = 0;
+  // Accumulates parameter gradients; returns dx when need_dx.
+  virtual Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) = 0;
+
+ private:
+  std::string name_;
+};
+
+}  // namespace cbednet

@@ -1,0 +1,139 @@
+#include "core/model/param_store.hpp"
+
+#include <cmath>
+
+#include "core/layers/batchnorm.hpp"
+
+namespace cbednet {
+
+std::uint64_t stable_hash(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+namespace {
+
+constexpr std::int64_t alignment = 64;  // elements: 256 B in fp32, enough for vector loads and cuDNN
+std::int64_t aligned(std::int64_t n) { return (n + alignment - 1) / alignment * alignment; }
+
+// Host values of one parameter, in NCHW order, from its own random stream.
+Tensor initial_values(const ParamSpec& spec, const std::string& full_name, std::uint64_t seed) {
+  Tensor host(spec.shape, DType::f64);
+  auto v = host.span<double>();
+  const RandomStream stream(seed, RngPurpose::init, stable_hash(full_name));
+  switch (spec.kind) {
+    case ParamKind::conv_weight: {  // Kaiming normal, fan_out, ReLU gain (torchvision's ResNet)
+      const double stddev = std::sqrt(2.0 / static_cast<double>(spec.fan_out));
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = stddev * stream.normal(i);
+      break;
+    }
+    case ParamKind::linear_weight:
+    case ParamKind::linear_bias: {  // PyTorch's nn.Linear default
+      const double bound = 1.0 / std::sqrt(static_cast<double>(spec.fan_in));
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = bound * (2.0 * stream.uniform(i) - 1.0);
+      break;
+    }
+    case ParamKind::bn_gamma:
+      for (auto& x : v) x = spec.zero_init ? 0.0 : 1.0;
+      break;
+    case ParamKind::conv_bias:
+    case ParamKind::bn_beta:
+      break;  // zero
+  }
+  return host;
+}
+
+}  // namespace
+
+ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std::uint64_t seed) : backend_(backend) {
+  struct Pending {
+    Layer* layer;
+    std::vector<ParamSpec> params;
+    std::vector<BufferSpec> buffers;
+  };
+  std::vector<Pending> pending;
+  std::int64_t param_elements = 0, buffer_elements = 0, accumulator_elements = 0;
+  for (Block* block : blocks)
+    for (Layer* layer : block->layers()) {
+      Pending p{layer, layer->param_specs(), layer->buffer_specs()};
+      for (const auto& s : p.params) param_elements += aligned(s.shape.count());
+      for (const auto& s : p.buffers) (s.step_accumulator ? accumulator_elements : buffer_elements) += s.shape.count();
+      pending.push_back(std::move(p));
+    }
+
+  const DType pd = backend.param_dtype(), cd = backend.dtype();
+  mixed_ = pd != cd;
+  auto flat = [&](std::int64_t n, DType dtype) { return backend.allocate({1, std::max<std::int64_t>(n, 1), 1, 1}, dtype, Layout::nchw); };
+  master_ = flat(param_elements, pd);
+  grad_ = flat(param_elements, pd);
+  momentum_ = flat(param_elements, pd);
+  if (mixed_) {
+    compute_ = flat(param_elements, cd);
+    compute_grad_ = flat(param_elements, cd);
+  }
+  buffer_storage_ = flat(buffer_elements, pd);
+  accumulators_ = flat(accumulator_elements, pd);
+
+  std::int64_t p_off = 0, b_off = 0, a_off = 0;
+  for (auto& p : pending) {
+    std::vector<Tensor> layer_params, layer_grads, layer_buffers;
+    for (const auto& spec : p.params) {
+      // 4-d weights take the backend's activation layout (KRSC for NHWC backends); vectors do not care.
+      const Layout layout = spec.shape.h * spec.shape.w > 1 ? backend.layout() : Layout::nchw;
+      ParamEntry e{p.layer->name() + "." + spec.name, spec.kind, spec.shape, p_off,
+                   master_.view(spec.shape, p_off, layout), grad_.view(spec.shape, p_off, layout),
+                   momentum_.view(spec.shape, p_off, layout), {}, {}};
+      const bool compute_copy = mixed_ && in_compute_dtype(spec.kind);
+      e.compute = compute_copy ? compute_.view(spec.shape, p_off, layout) : e.master.view();
+      e.compute_grad = compute_copy ? compute_grad_.view(spec.shape, p_off, layout) : e.grad.view();
+      backend.copy(initial_values(spec, e.name, seed), e.master);
+      if (compute_copy) backend.copy(e.master, e.compute);
+      layer_params.push_back(e.compute.view());
+      layer_grads.push_back(e.compute_grad.view());
+      p_off += aligned(spec.shape.count());
+      params_.push_back(std::move(e));
+    }
+    for (const auto& spec : p.buffers) {
+      Tensor view = spec.step_accumulator ? accumulators_.view(spec.shape, a_off) : buffer_storage_.view(spec.shape, b_off);
+      (spec.step_accumulator ? a_off : b_off) += spec.shape.count();
+      backend.fill(view, spec.initial_value);
+      if (!spec.step_accumulator) buffers_.push_back({p.layer->name() + "." + spec.name, spec.shape, view.view()});
+      layer_buffers.push_back(std::move(view));
+    }
+    p.layer->bind(std::move(layer_params), std::move(layer_grads), std::move(layer_buffers));
+    if (auto* bn = dynamic_cast<BatchNorm*>(p.layer)) batchnorms_.push_back(bn);
+  }
+}
+
+std::int64_t ParamStore::parameter_count() const {
+  std::int64_t n = 0;
+  for (const auto& p : params_) n += p.shape.count();
+  return n;
+}
+
+void ParamStore::zero_grad() {
+  backend_.fill(grad_, 0.0);
+  if (mixed_) backend_.fill(compute_grad_, 0.0);
+}
+
+void ParamStore::gather_compute_grads() {
+  if (!mixed_) return;
+  for (auto& p : params_)
+    if (in_compute_dtype(p.kind)) backend_.copy(p.compute_grad, p.grad);
+}
+
+void ParamStore::refresh_compute_weights() {
+  if (!mixed_) return;
+  for (auto& p : params_)
+    if (in_compute_dtype(p.kind)) backend_.copy(p.master, p.compute);
+}
+
+void ParamStore::update_running_statistics(double momentum, double micro_batches) {
+  for (BatchNorm* bn : batchnorms_) bn->update_running_statistics(backend_, momentum, micro_batches);
+}
+
+}  // namespace cbednet

@@ -1,0 +1,82 @@
+// ParamStore: the parameters, gradients, optimizer state and buffers of a range of blocks, each in ONE
+// contiguous buffer on the backend's device (llm.c's malloc_and_point_parameters). Layers get views.
+//
+// Flat buffers (E = total parameter elements, each parameter aligned to 64 elements):
+//   master [E]      param_dtype()   what the optimizer updates and checkpoints hold
+//   grad   [E]      param_dtype()   gradients, in the same order: bucketed allreduce = slices of it
+//   momentum [E]    param_dtype()   SGD momentum
+//   compute [E], compute_grad [E]   dtype(): only when dtype() != param_dtype() (bf16/fp16 on GPUs); conv and
+//                                   linear weights run from these copies, refreshed after every update
+//   buffers         param_dtype()   batch-norm running statistics (checkpointed)
+//   accumulators    param_dtype()   per-step batch-norm statistic sums (allreduced once per step)
+//
+// Initialisation draws element e of parameter `name` from RandomStream(seed, init, hash(name)) at e, so it
+// does not depend on how the model is cut into stages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model/block.hpp"
+
+namespace cbednet {
+
+class BatchNorm;
+
+struct ParamEntry {
+  std::string name;  // "layer1.0.conv1.weight"
+  ParamKind kind;
+  Shape shape;
+  std::int64_t offset = 0;  // in elements, within the flat buffers
+  Tensor master, grad, momentum;       // views (param dtype)
+  Tensor compute, compute_grad;        // views in compute dtype (aliases of master/grad when dtypes agree)
+};
+
+struct BufferEntry {
+  std::string name;  // "layer1.0.bn1.running_mean"
+  Shape shape;
+  Tensor value;      // view
+};
+
+class ParamStore {
+ public:
+  // Binds every layer of `blocks` to views of freshly allocated flat buffers and initialises them from seed.
+  ParamStore(Backend& backend, const std::vector<Block*>& blocks, std::uint64_t seed);
+  ParamStore(const ParamStore&) = delete;
+  ParamStore& operator=(const ParamStore&) = delete;
+
+  std::vector<ParamEntry>& params() { return params_; }
+  const std::vector<ParamEntry>& params() const { return params_; }
+  std::vector<BufferEntry>& buffers() { return buffers_; }
+  const std::vector<BufferEntry>& buffers() const { return buffers_; }
+  std::int64_t parameter_count() const;
+
+  Tensor& master() { return master_; }
+  Tensor& grad() { return grad_; }
+  Tensor& momentum() { return momentum_; }
+  Tensor& accumulators() { return accumulators_; }  // batch-norm statistic sums
+  Tensor& buffer_storage() { return buffer_storage_; }
+
+  void zero_grad();
+  // After backward: copies compute-dtype gradients into the master gradients (no-op when dtypes agree).
+  void gather_compute_grads();
+  // After an update: copies master weights into their compute-dtype copies (no-op when dtypes agree).
+  void refresh_compute_weights();
+  // Batch-norm running statistics from the accumulated micro-batch statistics of one step.
+  void update_running_statistics(double momentum, double micro_batches);
+
+  Backend& backend() { return backend_; }
+
+ private:
+  Backend& backend_;
+  bool mixed_ = false;
+  Tensor master_, grad_, momentum_, compute_, compute_grad_, buffer_storage_, accumulators_;
+  std::vector<ParamEntry> params_;
+  std::vector<BufferEntry> buffers_;
+  std::vector<BatchNorm*> batchnorms_;
+};
+
+std::uint64_t stable_hash(const std::string& text);  // FNV-1a 64
+
+}  // namespace cbednet

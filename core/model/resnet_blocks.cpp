@@ -1,0 +1,258 @@
+#include "core/model/resnet_blocks.hpp"
+
+namespace cbednet {
+
+namespace {
+Shape per_sample(Shape s) {
+  s.n = 1;
+  return s;
+}
+}  // namespace
+
+// ---- Stem ------------------------------------------------------------------------------------------------------
+
+namespace {
+struct StemContext final : BlockContext {
+  Tensor x, conv_out, bn_out, pool_out;
+  BatchNormSaved saved;
+};
+}  // namespace
+
+Stem::Stem(std::string name, std::int64_t in_channels, std::int64_t width, StemKind kind)
+    : Block(name),
+      conv_(name + ".conv", in_channels, width, kind == StemKind::imagenet ? 7 : 3, kind == StemKind::imagenet ? 2 : 1,
+            kind == StemKind::imagenet ? 3 : 1),
+      bn_(name + ".bn", width, Activation::relu) {
+  if (kind == StemKind::imagenet) pool_.emplace(name + ".pool", 3, 2, 1);
+}
+
+Shape Stem::output_shape(const Shape& in) const {
+  const Shape c = conv_.output_shape(in);
+  return pool_ ? pool_->output_shape(c) : c;
+}
+
+BlockCost Stem::cost(const Shape& in) const {
+  const Shape x = per_sample(in);
+  const Shape c = conv_.output_shape(x);
+  const Shape out = output_shape(x);
+  return {conv_.parameter_count() + bn_.parameter_count(), conv_.forward_macs(x),
+          x.count() + 2 * c.count() + (pool_ ? out.count() : 0), out.count()};
+}
+
+Tensor Stem::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {
+  Tensor c = conv_.forward(backend, x);
+  if (pass.mode == Mode::eval || ctx == nullptr) {
+    Tensor b = bn_.forward_eval(backend, c, nullptr);
+    return pool_ ? pool_->forward(backend, b) : std::move(b);
+  }
+  auto saved = std::make_unique<StemContext>();
+  auto bn = bn_.forward_train(backend, c, nullptr);
+  saved->x = x.view();
+  saved->conv_out = std::move(c);
+  saved->saved = std::move(bn.saved);
+  saved->bn_out = std::move(bn.y);
+  Tensor out = pool_ ? pool_->forward(backend, saved->bn_out) : saved->bn_out.view();
+  if (pool_) saved->pool_out = out.view();
+  *ctx = std::move(saved);
+  return out;
+}
+
+Tensor Stem::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
+  auto& ctx = dynamic_cast<StemContext&>(base);
+  Tensor d_bn_out = pool_ ? pool_->backward(backend, ctx.bn_out, ctx.pool_out, dy) : dy.view();
+  auto g = bn_.backward(backend, ctx.conv_out, ctx.bn_out, d_bn_out, ctx.saved, false);
+  return conv_.backward(backend, ctx.x, g.dx, need_dx);
+}
+
+// ---- ResidualBlock -------------------------------------------------------------------------------------------------
+
+namespace {
+struct ResidualContext final : BlockContext {
+  Tensor x;
+  std::vector<Tensor> conv_out;  // input of each main-branch BN
+  std::vector<Tensor> bn_out;    // output of each main-branch BN (the last is the block output)
+  std::vector<BatchNormSaved> saved;
+  Tensor shortcut_conv_out, shortcut_bn_out;
+  BatchNormSaved shortcut_saved;
+};
+}  // namespace
+
+ResidualBlock::ResidualBlock(std::string name, Kind kind, std::int64_t in_channels, std::int64_t width, int stride,
+                             bool zero_init_last_gamma)
+    : Block(name), kind_(kind) {
+  if (width <= 0 || in_channels <= 0 || stride <= 0)
+    throw_error<ShapeError>("block ", name, ": invalid width ", width, ", input channels ", in_channels, ", stride ",
+                            stride);
+  auto add = [&](const std::string& suffix, std::int64_t cin, std::int64_t cout, int k, int s, Activation act,
+                 bool zero_gamma) {
+    convs_.push_back(std::make_unique<Conv2d>(name + ".conv" + suffix, cin, cout, k, s, k / 2));
+    bns_.push_back(std::make_unique<BatchNorm>(name + ".bn" + suffix, cout, act, zero_gamma));
+  };
+  if (kind == Kind::basic) {
+    out_channels_ = width;
+    add("1", in_channels, width, 3, stride, Activation::relu, false);
+    add("2", width, width, 3, 1, Activation::relu, zero_init_last_gamma);
+  } else {
+    out_channels_ = width * bottleneck_expansion;
+    add("1", in_channels, width, 1, 1, Activation::relu, false);
+    add("2", width, width, 3, stride, Activation::relu, false);
+    add("3", width, out_channels_, 1, 1, Activation::relu, zero_init_last_gamma);
+  }
+  if (stride != 1 || in_channels != out_channels_) {
+    shortcut_conv_.emplace(name + ".shortcut.conv", in_channels, out_channels_, 1, stride, 0);
+    shortcut_bn_.emplace(name + ".shortcut.bn", out_channels_, Activation::none);
+  }
+}
+
+Shape ResidualBlock::output_shape(const Shape& in) const {
+  Shape s = in;
+  for (const auto& conv : convs_) s = conv->output_shape(s);
+  if (shortcut_conv_) {
+    const Shape sc = shortcut_conv_->output_shape(in);
+    CBEDNET_ASSERT(sc == s);
+  } else if (in != s) {
+    throw_error<ShapeError>("block ", name(), ": identity shortcut of ", in.str(), " does not match ", s.str());
+  }
+  return s;
+}
+
+std::vector<Layer*> ResidualBlock::layers() {
+  std::vector<Layer*> out;
+  for (std::size_t i = 0; i < convs_.size(); ++i) {
+    out.push_back(convs_[i].get());
+    out.push_back(bns_[i].get());
+  }
+  if (shortcut_conv_) {
+    out.push_back(&*shortcut_conv_);
+    out.push_back(&*shortcut_bn_);
+  }
+  return out;
+}
+
+BlockCost ResidualBlock::cost(const Shape& in) const {
+  BlockCost cost;
+  Shape s = per_sample(in);
+  cost.saved_elements = s.count();
+  for (std::size_t i = 0; i < convs_.size(); ++i) {
+    cost.parameters += convs_[i]->parameter_count() + bns_[i]->parameter_count();
+    cost.forward_macs += convs_[i]->forward_macs(s);
+    s = convs_[i]->output_shape(s);
+    cost.saved_elements += 2 * s.count();  // BN input and output
+  }
+  if (shortcut_conv_) {
+    cost.parameters += shortcut_conv_->parameter_count() + shortcut_bn_->parameter_count();
+    cost.forward_macs += shortcut_conv_->forward_macs(per_sample(in));
+    cost.saved_elements += 2 * s.count();
+  }
+  cost.output_elements = s.count();
+  return cost;
+}
+
+Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo& pass,
+                              std::unique_ptr<BlockContext>* ctx) {
+  const std::size_t last = convs_.size() - 1;
+  if (pass.mode == Mode::eval || ctx == nullptr) {
+    Tensor shortcut = shortcut_conv_ ? shortcut_bn_->forward_eval(backend, shortcut_conv_->forward(backend, x), nullptr)
+                                     : x.view();
+    Tensor h = x.view();
+    for (std::size_t i = 0; i < convs_.size(); ++i)
+      h = bns_[i]->forward_eval(backend, convs_[i]->forward(backend, h), i == last ? &shortcut : nullptr);
+    return h;
+  }
+  auto saved = std::make_unique<ResidualContext>();
+  saved->x = x.view();
+  Tensor shortcut = x.view();
+  if (shortcut_conv_) {
+    saved->shortcut_conv_out = shortcut_conv_->forward(backend, x);
+    auto bn = shortcut_bn_->forward_train(backend, saved->shortcut_conv_out, nullptr);
+    saved->shortcut_saved = std::move(bn.saved);
+    saved->shortcut_bn_out = std::move(bn.y);
+    shortcut = saved->shortcut_bn_out.view();
+  }
+  for (std::size_t i = 0; i < convs_.size(); ++i) {
+    const Tensor& input = i == 0 ? saved->x : saved->bn_out.back();
+    saved->conv_out.push_back(convs_[i]->forward(backend, input));
+    auto bn = bns_[i]->forward_train(backend, saved->conv_out.back(), i == last ? &shortcut : nullptr);
+    saved->saved.push_back(std::move(bn.saved));
+    saved->bn_out.push_back(std::move(bn.y));
+  }
+  Tensor out = saved->bn_out.back().view();
+  *ctx = std::move(saved);
+  return out;
+}
+
+Tensor ResidualBlock::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
+  auto& ctx = dynamic_cast<ResidualContext&>(base);
+  const std::size_t last = convs_.size() - 1;
+  Tensor d_shortcut;
+  Tensor grad = dy.view();  // gradient at the output of BN i
+  for (std::size_t j = 0; j <= last; ++j) {
+    const std::size_t i = last - j;
+    auto g = bns_[i]->backward(backend, ctx.conv_out[i], ctx.bn_out[i], grad, ctx.saved[i], i == last);
+    if (i == last) d_shortcut = std::move(g.dresidual);
+    const Tensor& input = i == 0 ? ctx.x : ctx.bn_out[i - 1];
+    grad = convs_[i]->backward(backend, input, g.dx, i > 0 || need_dx);
+  }
+  if (shortcut_conv_) {
+    auto g = shortcut_bn_->backward(backend, ctx.shortcut_conv_out, ctx.shortcut_bn_out, d_shortcut,
+                                    ctx.shortcut_saved, false);
+    Tensor dx_shortcut = shortcut_conv_->backward(backend, ctx.x, g.dx, need_dx);
+    if (!need_dx) return {};
+    backend.axpy(1.0, dx_shortcut, grad);
+  } else {
+    if (!need_dx) return {};
+    backend.axpy(1.0, d_shortcut, grad);
+  }
+  return grad;
+}
+
+// ---- Head -----------------------------------------------------------------------------------------------------
+
+namespace {
+struct HeadContext final : BlockContext {
+  Shape x_shape;
+  Tensor features;  // input of the fully connected layer (after dropout)
+  Tensor mask;      // dropout mask, empty without dropout
+};
+}  // namespace
+
+Head::Head(std::string name, std::int64_t in_channels, std::int64_t classes, double dropout, std::uint64_t dropout_id)
+    : Block(name), pool_(name + ".pool"), fc_(name + ".fc", in_channels, classes) {
+  if (dropout > 0.0) dropout_.emplace(name + ".dropout", dropout, dropout_id);
+}
+
+Shape Head::output_shape(const Shape& in) const { return fc_.output_shape(pool_.output_shape(in)); }
+
+BlockCost Head::cost(const Shape& in) const {
+  const Shape x = per_sample(in);
+  const Shape pooled = pool_.output_shape(x);
+  return {fc_.parameter_count(), pool_.forward_macs(x) + fc_.forward_macs(pooled),
+          pooled.count() * (dropout_ ? 2 : 1), output_shape(x).count()};
+}
+
+Tensor Head::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {
+  Tensor pooled = pool_.forward(backend, x);
+  if (pass.mode == Mode::eval || ctx == nullptr) return fc_.forward(backend, pooled);
+  auto saved = std::make_unique<HeadContext>();
+  saved->x_shape = x.shape();
+  if (dropout_) {
+    auto d = dropout_->forward_train(backend, pooled, pass.seed, pass.step, pass.first_sample);
+    saved->features = std::move(d.y);
+    saved->mask = std::move(d.mask);
+  } else {
+    saved->features = std::move(pooled);
+  }
+  Tensor logits = fc_.forward(backend, saved->features);
+  *ctx = std::move(saved);
+  return logits;
+}
+
+Tensor Head::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
+  auto& ctx = dynamic_cast<HeadContext&>(base);
+  Tensor d_features = fc_.backward(backend, ctx.features, dy, need_dx);
+  if (!need_dx) return {};
+  if (dropout_) d_features = dropout_->backward(backend, d_features, ctx.mask);
+  return pool_.backward(backend, ctx.x_shape, d_features);
+}
+
+}  // namespace cbednet

@@ -1,0 +1,84 @@
+#include "core/model/train_step.hpp"
+
+#include <algorithm>
+
+namespace cbednet {
+
+Tensor upload(Backend& backend, const Tensor& host) {
+  Tensor out = backend.allocate(host.shape());
+  backend.copy(host, out);
+  return out;
+}
+
+Tensor upload_labels(Backend& backend, const Tensor& host_labels) {
+  Tensor out = backend.allocate(host_labels.shape(), DType::i32, Layout::nchw);
+  backend.copy(host_labels, out);
+  return out;
+}
+
+Tensor download_f64(Backend& backend, const Tensor& device) {
+  Tensor out(device.shape(), DType::f64, Layout::nchw);
+  backend.copy(device, out);
+  return out;
+}
+
+std::vector<std::int64_t> argmax_rows(const Tensor& host) {
+  const auto& s = host.shape();
+  const double* v = host.data<double>();
+  std::vector<std::int64_t> out(static_cast<std::size_t>(s.n));
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    const double* row = v + n * s.c;
+    out[static_cast<std::size_t>(n)] = std::max_element(row, row + s.c) - row;
+  }
+  return out;
+}
+
+StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
+                     const Tensor& labels, const TrainStepOptions& options) {
+  CBEDNET_ASSERT(model.is_first() && model.is_last());
+  const std::int64_t batch = images.shape().n;
+  const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : batch;
+  if (batch <= 0 || batch % micro != 0)
+    throw_error<InvalidArgument>("--micro-batch-size ", micro, " does not divide the batch of ", batch);
+  require_shape(labels, {batch, 1, 1, 1}, "labels");
+  Backend& backend = model.backend();
+  model.store().zero_grad();
+
+  StepStats stats;
+  const std::int64_t micro_batches = batch / micro;
+  for (std::int64_t m = 0; m < micro_batches; ++m) {
+    const Tensor x = upload(backend, images.slice_batch(m * micro, micro));
+    const Tensor y = upload_labels(backend, labels.slice_batch(m * micro, micro));
+    const PassInfo pass{Mode::train, options.seed, options.step, m * micro};
+    Stage::Context ctx;
+    const Tensor logits = model.forward(x, pass, &ctx);
+    const auto out = loss.forward(backend, logits, y);
+    const Tensor dlogits = loss.backward(backend, out, y, batch);
+    model.backward(dlogits, ctx);
+
+    const Tensor losses = download_f64(backend, out.losses);
+    for (const double l : losses.span<double>()) stats.loss_sum += l;
+    const auto predicted = argmax_rows(download_f64(backend, out.probs));
+    const std::int32_t* truth = labels.data<std::int32_t>() + m * micro;
+    for (std::int64_t i = 0; i < micro; ++i) stats.correct += predicted[static_cast<std::size_t>(i)] == truth[i] ? 1 : 0;
+  }
+  stats.samples = batch;
+  model.store().update_running_statistics(options.bn_momentum, static_cast<double>(micro_batches));
+  optimizer.step(model.store(), options.lr);
+  return stats;
+}
+
+Tensor predict_logits(Stage& model, const Tensor& images, std::int64_t chunk) {
+  const std::int64_t batch = images.shape().n;
+  Tensor out({batch, model.model().classes(), 1, 1}, DType::f64);
+  const PassInfo pass{Mode::eval, 0, 0, 0};
+  for (std::int64_t first = 0; first < batch; first += chunk) {
+    const std::int64_t n = std::min(chunk, batch - first);
+    const Tensor logits = model.forward(upload(model.backend(), images.slice_batch(first, n)), pass, nullptr);
+    const Tensor host = download_f64(model.backend(), logits);
+    std::copy(host.data<double>(), host.data<double>() + host.count(), out.data<double>() + first * host.shape().c);
+  }
+  return out;
+}
+
+}  // namespace cbednet

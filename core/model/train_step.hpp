@@ -1,0 +1,43 @@
+// One training step on a single stage holding the whole model (serial training; the pipeline executor of
+// core/parallel does the same across ranks). The global batch is split into micro-batches that run one after
+// another; gradients accumulate, the loss is normalised by the global batch, and batch-norm running
+// statistics are updated once from the average of the micro-batch statistics.
+#pragma once
+
+#include "core/layers/softmax_cross_entropy.hpp"
+#include "core/model/stage.hpp"
+#include "core/optim/sgd.hpp"
+
+namespace cbednet {
+
+struct StepStats {
+  double loss_sum = 0.0;      // sum of per-sample (weighted) losses over the batch
+  std::int64_t correct = 0;   // top-1 correct
+  std::int64_t samples = 0;
+  double mean_loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
+};
+
+struct TrainStepOptions {
+  std::int64_t micro_batch = 0;  // 0: the whole batch at once
+  double lr = 0.1;
+  double bn_momentum = 0.1;
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;
+};
+
+// images: host f32/f64 [B,C,H,W]; labels: host i32 [B,1,1,1] (class index 0..K-1).
+StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
+                     const Tensor& labels, const TrainStepOptions& options);
+
+// Evaluation-mode logits copied to the host as f64 [B,K,1,1], computed in chunks of at most `chunk` samples.
+Tensor predict_logits(Stage& model, const Tensor& images, std::int64_t chunk = 64);
+
+// Moves a host batch to the backend (dtype and layout of the backend).
+Tensor upload(Backend& backend, const Tensor& host);
+Tensor upload_labels(Backend& backend, const Tensor& host_labels);
+Tensor download_f64(Backend& backend, const Tensor& device);
+
+// Index of the largest value per row of a [N,K,1,1] host f64 tensor.
+std::vector<std::int64_t> argmax_rows(const Tensor& host_f64);
+
+}  // namespace cbednet
