@@ -1,7 +1,60 @@
-// Placeholder until the data layer lands (issue [Data]); replaced by the real subcommand.
+// cbednet convert: SMC-2019 layout (directory or file) -> one packed HDF5 file (docs/data-format.md).
+// Serial: rank 0 converts, the other ranks wait at a barrier (the packed writer is a single-writer file).
+#include <mpi.h>
+
+#include <iostream>
+
+#include "app/mpi_session.hpp"
+#include "app/options.hpp"
 #include "app/subcommands.hpp"
-#include "core/error.hpp"
+#include "cbednet/build_info.hpp"
+#include "io/hdf5/convert.hpp"
 
 namespace cbednet::app {
-int run_convert(const Args&) { throw_error<Error>("cbednet convert is not available in this build yet"); }
+
+int run_convert(const Args& args) {
+  const CommandSpec spec{"convert", "Pack SMC-2019 layout files into one chunked HDF5 file (one sample per chunk).",
+                         "cbednet convert --in DIR --out FILE.h5 [--split train|dev|test|all] [--size S] "
+                         "[--log-scale] [--dtype float32|float16] [--views stack|separate] [--skip-bad]"};
+  po::options_description options("convert options");
+  options.add_options()("in", po::value<std::string>()->required(), "SMC directory (train/ dev/ test/) or file")(
+      "out", po::value<std::string>()->required(), "packed HDF5 file to write")(
+      "split", po::value<std::string>()->default_value("all"), "train, dev, test or all")(
+      "size", po::value<int>()->default_value(0), "output size S, S/2 or S/4 (area average); 0 keeps S")(
+      "log-scale", po::bool_switch(), "store max(ln I, -17) + 17, times 10")(
+      "dtype", po::value<std::string>()->default_value("float32"), "float32 or float16")(
+      "views", po::value<std::string>()->default_value("stack"),
+      "stack: 3 channels per sample; separate: one 1-channel sample per projection")(
+      "skip-bad", po::bool_switch(), "drop unreadable samples (counted) instead of failing");
+  const auto vm = parse_options(spec, options, args);
+  if (!vm) return 0;
+
+  io::ConvertOptions c;
+  c.in = (*vm)["in"].as<std::string>();
+  c.out = (*vm)["out"].as<std::string>();
+  c.split = (*vm)["split"].as<std::string>();
+  io::parse_split(c.split);  // validate early, on every rank
+  c.size = (*vm)["size"].as<int>();
+  CBEDNET_REQUIRE(c.size >= 0, InvalidArgument, "--size: must be 0 or positive, got ", c.size);
+  c.log_scale = (*vm)["log-scale"].as<bool>();
+  c.dtype = io::parse_packed_dtype((*vm)["dtype"].as<std::string>());
+  const auto views = (*vm)["views"].as<std::string>();
+  CBEDNET_REQUIRE(views == "stack" || views == "separate", InvalidArgument, "--views: expected stack or separate, got '",
+                  views, "'");
+  c.separate_views = views == "separate";
+  c.skip_bad = (*vm)["skip-bad"].as<bool>();
+  c.creator = std::string("cbednet ") + build_info::version + " (" + build_info::git_commit + ")";
+
+  if (world_rank() == 0) {
+    const auto report = io::convert_to_packed(c);
+    std::cout << "wrote " << c.out << ": " << report.samples << " samples of [C=" << report.sample.c
+              << ", H=" << report.sample.h << ", W=" << report.sample.w << "] " << io::to_string(c.dtype)
+              << ", preprocessing " << report.preprocessing << ", skipped " << report.skipped << "\n";
+  }
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (initialised != 0) MPI_Barrier(MPI_COMM_WORLD);
+  return 0;
+}
+
 }  // namespace cbednet::app

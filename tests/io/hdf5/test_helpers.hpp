@@ -62,3 +62,36 @@ inline SmcSample make_sample(int i, int k, int S, bool with_optional = true) {
 }
 
 }  // namespace cbednet::io::testing
+
+#include <map>
+#include <vector>
+
+#include "io/hdf5/smc_file.hpp"
+
+namespace cbednet::io::testing {
+
+// An SMC release in miniature: root/{train,dev,test}/batch_<split>_<n>.h5, groups with gaps and out of order.
+// Returns every sample written, keyed by "<split>/<file>/<group>".
+inline std::map<std::string, SmcSample> make_smc_dir(const std::filesystem::path& root, int S,
+                                                     int per_file = 3) {
+  std::map<std::string, SmcSample> all;
+  const std::vector<std::pair<std::string, int>> files = {{"train", 0}, {"train", 1}, {"train", 10}, {"dev", 0},
+                                                          {"test", 0}};
+  int material = 0;
+  for (const auto& [split, n] : files) {
+    std::filesystem::create_directories(root / split);
+    const std::string name = "batch_" + split + "_" + std::to_string(n) + ".h5";
+    SmcFileWriter writer((root / split / name).string());
+    for (int j = per_file - 1; j >= 0; --j) {  // reverse order, gaps in i
+      auto s = make_sample(material * 7 + 3 * j, j % 2 == 0 ? 0 : 5, S);
+      s.material = "mp-" + std::to_string(material);
+      writer.write(s);
+      all[split + "/" + name + "/" + s.group_name] = s;
+    }
+    ++material;
+    writer.commit();
+  }
+  return all;
+}
+
+}  // namespace cbednet::io::testing

@@ -1,0 +1,54 @@
+// SMC-2019 layout -> packed layout (what `cbednet convert` runs), and the summary `cbednet inspect` prints.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "core/tensor.hpp"
+#include "io/hdf5/packed_file.hpp"
+#include "io/preprocess.hpp"
+
+namespace cbednet::io {
+
+struct ConvertOptions {
+  std::string in;                 // SMC directory or file
+  std::string out;                // packed file to create (replaced atomically)
+  std::string split = "all";      // train | dev | test | all
+  int size = 0;                   // output H = W: S, S/2 or S/4; 0 keeps S
+  bool log_scale = false;
+  bool separate_views = false;    // one 1-channel sample per projection
+  PackedDType dtype = PackedDType::f32;
+  bool skip_bad = false;          // drop unreadable samples (counted) instead of failing
+  std::string creator;            // recorded as the `creator` attribute (e.g. "cbednet 0.1.0")
+};
+
+struct ConvertReport {
+  std::size_t samples = 0;   // written
+  std::size_t skipped = 0;   // dropped as bad (skip_bad)
+  Shape sample{};            // {1, C, H, W}
+  std::string preprocessing;
+};
+
+// Writes options.out via a temp file; on any error nothing is left at options.out (nor the temp file).
+ConvertReport convert_to_packed(const ConvertOptions& options);
+
+struct DataSummary {
+  std::string kind;   // "smc-directory", "smc-file", "packed"
+  std::string path;
+  std::size_t samples = 0;
+  Shape sample{};     // {1, C, H, W}
+  std::string dtype;  // "float32" / "float16"
+  std::array<std::size_t, 4> split_counts{};   // train, dev, test, unknown
+  std::map<int, std::size_t> by_space_group;   // 1..230 -> count (only present groups)
+  std::array<std::size_t, 8> by_system{};      // [1..7] crystal systems
+  std::string preprocessing, source, creator;  // packed files
+  std::size_t materials = 0;
+};
+
+DataSummary summarise(const std::string& path, const std::string& split = "all");
+std::string to_json(const DataSummary& summary);
+std::string to_text(const DataSummary& summary);
+
+}  // namespace cbednet::io

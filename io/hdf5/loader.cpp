@@ -1,0 +1,325 @@
+#include "io/hdf5/loader.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <numeric>
+
+#include "io/hdf5/epoch_order.hpp"
+#include "io/hdf5/h5_handle.hpp"
+#include "io/hdf5/h5_lock.hpp"
+#include "io/hdf5/mpi_comm.hpp"
+#include "io/hdf5/packed_file.hpp"
+
+namespace cbednet::io {
+
+class DistributedLoader::Reader {
+ public:
+  explicit Reader(MPI_Comm comm) : comm_(comm) {}
+  virtual ~Reader() = default;
+  virtual std::size_t size() const = 0;
+  virtual Shape sample_shape() const = 0;
+  virtual int label(std::size_t i) const = 0;
+  virtual bool collective() const = 0;
+  virtual std::string describe() const = 0;
+  // Whether the last read really went collective (HDF5 may silently fall back to independent I/O).
+  virtual bool last_read_collective() const { return false; }
+  // Samples `indices` (batch order) into out[k*C*H*W]; with skip_bad a bad sample gets ok[j] = 0 instead of a throw.
+  virtual void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) = 0;
+  MPI_Comm comm() const { return comm_.get(); }
+  const DupComm& dup() const { return comm_; }
+
+ private:
+  DupComm comm_;
+};
+
+namespace {
+
+bool all_finite(const float* x, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; ++j)
+    if (!std::isfinite(x[j])) return false;
+  return true;
+}
+
+// Packed layout, collective MPI-IO.
+class PackedCollectiveReader final : public DistributedLoader::Reader {
+ public:
+  PackedCollectiveReader(const std::string& path, MPI_Comm comm, const LoaderOptions& options)
+      : Reader(comm), pre_(options.preprocess) {
+    std::lock_guard lock(h5::library_mutex());
+    const std::string ctx = h5::where(path);
+    const auto fapl = h5::make_plist(H5P_FILE_ACCESS, ctx);
+    h5::check(H5Pset_fapl_mpio(fapl.get(), this->comm(), MPI_INFO_NULL), ctx, "H5Pset_fapl_mpio");
+    h5::check(H5Pset_all_coll_metadata_ops(fapl.get(), true), ctx, "H5Pset_all_coll_metadata_ops");
+    file_ = h5::open_file_readonly(path, fapl.get());
+    info_ = read_packed_info(file_.get(), path);
+    images_ = h5::open_dataset(file_.get(), "images", ctx);
+    xfer_ = h5::make_plist(H5P_DATASET_XFER, ctx);
+    h5::check(H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE), ctx, "H5Pset_dxpl_mpio");
+    const Split wanted = parse_split(options.split);
+    for (std::size_t i = 0; i < info_.n; ++i)
+      if (wanted == Split::unknown || info_.split[i] == static_cast<std::int8_t>(wanted))
+        index_.push_back(static_cast<std::int64_t>(i));
+    if (index_.empty()) throw_error<IoError>(ctx, ": no samples of split ", options.split);
+    CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c,
+                    InvalidArgument, ctx, ": normalisation has ", pre_.mean.size(), " channels, the file has ",
+                    info_.sample.c);
+  }
+
+  std::size_t size() const override { return index_.size(); }
+  Shape sample_shape() const override { return info_.sample; }
+  int label(std::size_t i) const override { return info_.labels[static_cast<std::size_t>(index_[i])]; }
+  bool collective() const override { return true; }
+  std::string describe() const override { return "packed file " + info_.path + " (collective MPI-IO)"; }
+  bool last_read_collective() const override { return last_collective_; }
+
+  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) override {
+    const auto per = info_.sample.per_sample();
+    // HDF5 returns a hyperslab union in file order: read sorted, then put each sample at its batch position.
+    std::vector<std::pair<std::int64_t, std::size_t>> order(indices.size());
+    for (std::size_t j = 0; j < indices.size(); ++j) order[j] = {index_[static_cast<std::size_t>(indices[j])], j};
+    std::sort(order.begin(), order.end());
+    std::vector<std::int64_t> sorted(order.size());
+    bool identity = true;
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      sorted[j] = order[j].first;
+      identity &= order[j].second == j;
+    }
+    float* target = out;
+    if (!identity) {
+      staging_.resize(static_cast<std::size_t>(per) * sorted.size());
+      target = staging_.data();
+    }
+    {
+      std::lock_guard lock(h5::library_mutex());
+      read_packed_images(images_.get(), info_, sorted, target, xfer_.get(), half_);
+      H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+      last_collective_ = H5Pget_mpio_actual_io_mode(xfer_.get(), &mode) >= 0 && mode != H5D_MPIO_NO_COLLECTIVE;
+    }
+    if (!identity)
+      for (std::size_t j = 0; j < order.size(); ++j)
+        std::memcpy(out + order[j].second * per, target + j * per, static_cast<std::size_t>(per) * sizeof(float));
+    for (std::size_t j = 0; j < indices.size(); ++j) {
+      float* x = out + j * per;
+      if (skip_bad && !all_finite(x, per)) {
+        ok[j] = 0;
+        continue;
+      }
+      normalise(pre_, x, static_cast<int>(info_.sample.c), info_.sample.h * info_.sample.w);
+    }
+  }
+
+ private:
+  Preprocess pre_;
+  h5::Handle file_, images_, xfer_;
+  PackedInfo info_;
+  std::vector<std::int64_t> index_;
+  std::vector<float> staging_;
+  std::vector<std::uint16_t> half_;
+  bool last_collective_ = false;
+};
+
+// SMC directory / file (or anything open_source reads), one independent read per sample.
+class SourceReader final : public DistributedLoader::Reader {
+ public:
+  SourceReader(const std::string& path, MPI_Comm comm, const LoaderOptions& options)
+      : Reader(comm), source_(open_source(path, SourceOptions{options.split, options.preprocess, options.skip_bad})) {}
+  std::size_t size() const override { return source_->size(); }
+  Shape sample_shape() const override { return source_->sample_shape(); }
+  int label(std::size_t i) const override { return source_->label(i); }
+  bool collective() const override { return false; }
+  std::string describe() const override { return source_->describe() + " (independent reads)"; }
+  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) override {
+    const auto per = source_->sample_shape().per_sample();
+    for (std::size_t j = 0; j < indices.size(); ++j) {
+      try {
+        source_->read(static_cast<std::size_t>(indices[j]), out + j * per);
+      } catch (const IoError&) {
+        if (!skip_bad) throw;
+        ok[j] = 0;
+      }
+    }
+  }
+
+ private:
+  std::unique_ptr<SampleSource> source_;
+};
+
+}  // namespace
+
+DistributedLoader::DistributedLoader(const std::string& path, MPI_Comm comm, LoaderOptions options)
+    : options_(std::move(options)) {
+  MPI_Comm_rank(comm, &rank_);
+  MPI_Comm_size(comm, &ranks_);
+  CBEDNET_REQUIRE(options_.global_batch > 0 && options_.global_batch % static_cast<std::size_t>(ranks_) == 0,
+                  InvalidArgument, "loader: the global batch ", options_.global_batch,
+                  " must be a positive multiple of the ", ranks_, " replicas");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw_error<IoError>("path ", path, ": does not exist");
+  const bool packed = !std::filesystem::is_directory(path, ec) && is_packed_file(path);
+  if (packed)
+    reader_ = std::make_unique<PackedCollectiveReader>(path, comm, options_);
+  else
+    reader_ = std::make_unique<SourceReader>(path, comm, options_);
+  labels_.resize(reader_->size());
+  for (std::size_t i = 0; i < labels_.size(); ++i) labels_[i] = static_cast<std::int16_t>(reader_->label(i));
+  CBEDNET_REQUIRE(steps_per_epoch() > 0, InvalidArgument, "loader: the global batch ", options_.global_batch,
+                  " is larger than the ", size(), " samples of ", path);
+  if (options_.prefetch) thread_ = std::thread([this] { worker(); });
+}
+
+DistributedLoader::~DistributedLoader() {
+  if (!thread_.joinable()) return;
+  finish_epoch();
+  {
+    std::lock_guard lock(mutex_);
+    shutdown_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Shape DistributedLoader::sample_shape() const { return reader_->sample_shape(); }
+bool DistributedLoader::collective() const { return reader_->collective(); }
+bool DistributedLoader::last_read_collective() const { return reader_->last_read_collective(); }
+std::string DistributedLoader::describe() const { return reader_->describe(); }
+std::size_t DistributedLoader::steps_per_epoch() const {
+  return io::steps_per_epoch(size(), options_.global_batch, options_.drop_last);
+}
+
+Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
+  if (perm_epoch_ != epoch) {
+    perm_ = epoch_permutation(size(), options_.seed, epoch, options_.shuffle);
+    perm_epoch_ = epoch;
+  }
+  const auto [first, last] = replica_share(size(), options_.global_batch, step, rank_, ranks_);
+  Batch batch;
+  batch.epoch = epoch;
+  batch.step = step;
+  batch.indices.assign(perm_.begin() + static_cast<std::ptrdiff_t>(first),
+                       perm_.begin() + static_cast<std::ptrdiff_t>(last));
+  Shape shape = sample_shape();
+  shape.n = static_cast<std::int64_t>(batch.indices.size());
+  batch.images = Tensor(shape, DType::f32);
+  std::vector<char> ok(batch.indices.size(), 1);
+  reader_->read(batch.indices, batch.images.data<float>(), ok, options_.skip_bad);
+
+  const auto kept = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), 1));
+  if (kept != ok.size()) {  // compact: bad samples leave the batch and are counted
+    const auto per = shape.per_sample();
+    Shape small = shape;
+    small.n = static_cast<std::int64_t>(kept);
+    Tensor images(small, DType::f32);
+    std::vector<std::int64_t> indices;
+    for (std::size_t j = 0; j < ok.size(); ++j) {
+      if (!ok[j]) continue;
+      std::memcpy(images.data<float>() + indices.size() * per, batch.images.data<float>() + j * per,
+                  static_cast<std::size_t>(per) * sizeof(float));
+      indices.push_back(batch.indices[j]);
+    }
+    batch.skipped = ok.size() - kept;
+    bad_ += batch.skipped;
+    batch.images = std::move(images);
+    batch.indices = std::move(indices);
+  }
+  batch.labels = Tensor(Shape{static_cast<std::int64_t>(batch.indices.size()), 1, 1, 1}, DType::i32);
+  auto* labels = batch.labels.data<std::int32_t>();
+  for (std::size_t j = 0; j < batch.indices.size(); ++j)
+    labels[j] = labels_[static_cast<std::size_t>(batch.indices[j])] - 1;
+  return batch;
+}
+
+void DistributedLoader::worker() {
+  for (;;) {
+    std::uint64_t epoch = 0;
+    std::size_t steps = 0;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return has_job_ || shutdown_; });
+      if (!has_job_) return;
+      has_job_ = false;
+      epoch = epoch_;
+      steps = steps_;
+    }
+    for (std::size_t t = 0; t < steps; ++t) {
+      int stop = 0;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return ready_.size() < 2 || abandon_; });
+        stop = abandon_ ? 1 : 0;
+      }
+      // Stop only at a step every rank has abandoned, so all ranks join the same collective reads.
+      MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MIN, reader_->comm());
+      if (stop != 0) break;
+      Slot slot;
+      try {
+        slot.batch = read_step(epoch, t);
+      } catch (...) {
+        slot.error = std::current_exception();
+      }
+      const bool failed = slot.error != nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        if (!abandon_) ready_.push_back(std::move(slot));
+      }
+      cv_.notify_all();
+      if (failed) break;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      job_done_ = true;
+    }
+    cv_.notify_all();
+  }
+}
+
+void DistributedLoader::finish_epoch() {
+  if (!thread_.joinable()) return;
+  std::unique_lock lock(mutex_);
+  abandon_ = true;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return job_done_; });
+  ready_.clear();
+  abandon_ = false;
+}
+
+void DistributedLoader::start_epoch(std::uint64_t epoch, std::size_t max_steps) {
+  finish_epoch();
+  const std::size_t steps = std::min(steps_per_epoch(), max_steps);
+  started_ = true;
+  next_step_ = 0;
+  if (!thread_.joinable()) {
+    epoch_ = epoch;
+    steps_ = steps;
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    epoch_ = epoch;
+    steps_ = steps;
+    has_job_ = true;
+    job_done_ = false;
+  }
+  cv_.notify_all();
+}
+
+std::optional<Batch> DistributedLoader::next() {
+  CBEDNET_REQUIRE(started_, Error, "loader: next() before start_epoch()");
+  if (!thread_.joinable()) {
+    if (next_step_ >= steps_) return std::nullopt;
+    return read_step(epoch_, next_step_++);
+  }
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return !ready_.empty() || job_done_; });
+  if (ready_.empty()) return std::nullopt;
+  Slot slot = std::move(ready_.front());
+  ready_.pop_front();
+  lock.unlock();
+  cv_.notify_all();
+  if (slot.error) std::rethrow_exception(slot.error);
+  ++next_step_;
+  return std::move(slot.batch);
+}
+
+}  // namespace cbednet::io

@@ -1,0 +1,116 @@
+// DistributedLoader: each step, every replica gets its contiguous share of the global batch, read in the
+// background (double buffered) while the caller computes.
+//
+// Reads: a packed file is read with collective MPI-IO (H5Pset_fapl_mpio on a duplicate of the caller's
+// communicator, collective metadata, H5FD_MPIO_COLLECTIVE transfer, one hyperslab union per rank and step).
+// SMC directories/files are read independently, one group at a time (their contiguous per-group datasets
+// gain nothing from collective buffering and ranks would need the same file list open).
+//
+// Order: see epoch_order.hpp; the same for any number of ranks. Labels of all samples are known on every rank
+// without reading pixels (labels()).
+//
+// Threading: MPI must be initialised with MPI_THREAD_MULTIPLE; the duplicated communicator is used only by the
+// I/O thread. Every rank must construct, start_epoch() and next() in the same sequence. Abandoning an epoch
+// early (start_epoch() again, or destruction) is agreed collectively: the I/O threads stop at the first step
+// every rank has abandoned, so no collective read is left half-joined.
+#pragma once
+
+#include <mpi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "io/hdf5/sample_source.hpp"
+
+namespace cbednet::io {
+
+struct LoaderOptions {
+  std::size_t global_batch = 32;  // B; must be divisible by the communicator size
+  std::uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = true;          // false: a last, smaller batch (split as evenly as possible over replicas)
+  bool prefetch = true;           // background I/O thread, two batches ahead
+  bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
+  std::string split = "all";      // train | dev | test | all
+  Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
+};
+
+struct Batch {
+  Tensor images;                       // f32 host [b, C, H, W]
+  Tensor labels;                       // i32 host [b, 1, 1, 1], class = space_group - 1
+  std::vector<std::int64_t> indices;   // loader sample indices (0 .. size()-1) of the b samples
+  std::uint64_t epoch = 0;
+  std::size_t step = 0;
+  std::size_t skipped = 0;             // samples of this share dropped as bad (skip_bad)
+};
+
+class DistributedLoader {
+ public:
+  // `path`: a packed file (collective reads) or an SMC directory / file (independent reads).
+  DistributedLoader(const std::string& path, MPI_Comm comm, LoaderOptions options);
+  ~DistributedLoader();
+  DistributedLoader(const DistributedLoader&) = delete;
+  DistributedLoader& operator=(const DistributedLoader&) = delete;
+
+  std::size_t size() const { return labels_.size(); }
+  Shape sample_shape() const;                               // {1, C, H, W}
+  std::size_t steps_per_epoch() const;
+  const std::vector<std::int16_t>& labels() const { return labels_; }  // 1..230, all samples
+  bool collective() const;
+  // After a read: whether HDF5 really performed it collectively (H5Pget_mpio_actual_io_mode).
+  bool last_read_collective() const;
+  int rank() const { return rank_; }
+  int ranks() const { return ranks_; }
+  std::string describe() const;
+
+  // Begins epoch `epoch` (any order of epochs; resuming is start_epoch(saved)); reads at most max_steps steps.
+  void start_epoch(std::uint64_t epoch, std::size_t max_steps = std::numeric_limits<std::size_t>::max());
+  // The next batch of the current epoch, or nothing at its end. Rethrows the I/O thread's errors.
+  std::optional<Batch> next();
+  // Bad samples dropped so far (skip_bad).
+  std::size_t bad_samples() const { return bad_.load(); }
+
+  // Reads one step synchronously on the calling thread (what the I/O thread runs). For tests and benchmarks.
+  Batch read_step(std::uint64_t epoch, std::size_t step);
+
+  class Reader;  // packed-collective or per-sample source reader (loader.cpp)
+
+ private:
+  void worker();
+  void finish_epoch();
+  struct Slot {
+    std::optional<Batch> batch;
+    std::exception_ptr error;
+  };
+
+  LoaderOptions options_;
+  std::unique_ptr<Reader> reader_;
+  std::vector<std::int16_t> labels_;
+  int rank_ = 0, ranks_ = 1;
+  std::atomic<std::size_t> bad_{0};
+
+  std::uint64_t epoch_ = 0;
+  std::vector<std::int64_t> perm_;
+  std::uint64_t perm_epoch_ = std::numeric_limits<std::uint64_t>::max();
+  std::size_t steps_ = 0, next_step_ = 0;
+  bool started_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Slot> ready_;
+  bool has_job_ = false, job_done_ = true, abandon_ = false, shutdown_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cbednet::io

@@ -1,0 +1,58 @@
+// Where training samples come from: an SMC-2019 directory or file (per-group reads) or a packed file.
+//
+// A SampleSource knows every sample's label and material without reading pixels (they are indexed at open), so
+// the loader can hand labels to every rank and a pipeline's last stage never touches images.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "io/preprocess.hpp"
+
+namespace cbednet::io {
+
+enum class Split : std::int8_t { train = 0, dev = 1, test = 2, unknown = -1 };
+const char* to_string(Split split);
+// "train", "dev", "test"; "all" returns unknown (meaning: every split). InvalidArgument otherwise.
+Split parse_split(const std::string& name);
+
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  virtual std::size_t size() const = 0;
+  // Shape{1, C, H, W} of one sample as read() delivers it.
+  virtual Shape sample_shape() const = 0;
+  virtual int label(std::size_t i) const = 0;  // space group 1..230
+  virtual std::string material(std::size_t i) const = 0;  // "" when unknown
+  virtual Split split(std::size_t i) const = 0;
+  // Writes sample i, preprocessed, into out_chw[C*H*W]. IoError naming file and group on failure.
+  virtual void read(std::size_t i, float* out_chw) const = 0;
+  // "SMC directory /data (train, 1138 files)" / "packed file x.h5": for logs and inspect.
+  virtual std::string describe() const = 0;
+  // Samples dropped while indexing (bad label, unreadable group) when opened with skip_bad.
+  virtual std::size_t skipped() const { return 0; }
+};
+
+struct SourceOptions {
+  std::string split = "all";     // train | dev | test | all (directories with split subfolders / batch names)
+  Preprocess preprocess;         // SMC sources apply all of it; packed sources only the normalisation
+  bool skip_bad = false;         // drop (and count) samples whose label or shape cannot be read at open
+};
+
+// SMC-2019 layout: a directory with train/ dev/ test/ subfolders, a flat directory of batch_<split>_<n>.h5
+// (or any *.h5), or one file. Reads are independent (one group at a time), through a small cache of open files.
+std::unique_ptr<SampleSource> open_smc_source(const std::string& path, const SourceOptions& options);
+// Opens whatever `path` is: a directory (SMC), a packed file (root attribute cbednet_format) or an SMC file.
+std::unique_ptr<SampleSource> open_source(const std::string& path, const SourceOptions& options = {});
+// Lists the SMC files a path resolves to (sorted by split, then batch number), with the split each one is in.
+std::vector<std::pair<std::string, Split>> list_smc_files(const std::string& path, const std::string& split);
+
+// 1..7: triclinic, monoclinic, orthorhombic, tetragonal, trigonal, hexagonal, cubic.
+int crystal_system(int space_group);
+const char* crystal_system_name(int system);
+
+}  // namespace cbednet::io
