@@ -14,7 +14,6 @@ BatchNorm::BatchNorm(std::string name, std::int64_t channels, Activation act, bo
 Shape BatchNorm::output_shape(const Shape& in) const {
   if (in.c != channels_)
     fail_shape("input has " + std::to_string(in.c) + " channels, expected " + std::to_string(channels_));
-  if (in.n * in.h * in.w < 2) fail_shape("batch statistics need at least 2 values per channel, input " + in.str());
   return in;
 }
 
@@ -33,6 +32,8 @@ std::vector<BufferSpec> BatchNorm::buffer_specs() const {
 
 BatchNorm::TrainOutput BatchNorm::forward_train(Backend& backend, const Tensor& x, const Tensor* residual) {
   const Shape shape = output_shape(x.shape());
+  if (shape.n * shape.h * shape.w < 2)
+    fail_shape("batch statistics need at least 2 values per channel, input " + shape.str());
   if (residual != nullptr) require_input(*residual, shape, "residual");
   const Shape channel_shape{1, channels_, 1, 1};
   TrainOutput out{backend.allocate(shape),

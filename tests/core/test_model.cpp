@@ -70,10 +70,17 @@ TEST(ResNet, BadInputNamesTheCulprit) {
   EXPECT_THROW(resnet_spec("resnet51"), InvalidArgument);
   EXPECT_THROW(resnet_spec("vgg16"), InvalidArgument);
   EXPECT_THROW(resnet_spec("basic:2,x"), InvalidArgument);
+  EXPECT_THROW(make("resnet50", 230, 0), InvalidArgument);
+  // Incompatible shapes between layers: the error names the layer and both shapes.
+  const ResidualBlock block("layer2.0", ResidualBlock::Kind::bottleneck, 256, 128, 2, false);
   try {
-    make("resnet50", 230, 8);  // far too small for five stride-2 stages
+    block.output_shape({1, 64, 32, 32});
     FAIL() << "no exception";
   } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find("layer"), std::string::npos) << e.what();
+    const std::string message = e.what();
+    EXPECT_NE(message.find("layer2.0.conv1"), std::string::npos) << message;
+    EXPECT_NE(message.find("64 channels"), std::string::npos) << message;
   }
+  const Conv2d conv("stem.conv", 3, 8, 7, 2, 0);
+  EXPECT_THROW(conv.output_shape({1, 3, 5, 5}), ShapeError);  // 5x5 input, 7x7 kernel, no padding
 }

@@ -7,6 +7,7 @@
 
 #include "core/model/train_step.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "core/optim/lr_schedule.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 
 using namespace cbednet;
@@ -26,7 +27,7 @@ struct Data {
   Tensor images, labels;
 };
 
-Data random_data(const Model& model, std::int64_t n, DType dtype, std::uint64_t seed) {
+Data make_data(const Model& model, std::int64_t n, DType dtype, std::uint64_t seed) {
   Data d{Tensor(model.input_shape(n), DType::f64), Tensor({n, 1, 1, 1}, DType::i32)};
   const RandomStream s(seed, RngPurpose::test);
   for (std::int64_t i = 0; i < d.images.count(); ++i) d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
@@ -42,7 +43,7 @@ std::pair<std::vector<double>, std::vector<double>> run(Backend& backend, int st
   Stage stage(backend, model, 0, model.size(), 1234);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
   SgdOptimizer opt({0.9, 1e-4, true});
-  const Data data = random_data(model, 8, backend.dtype(), 99);
+  const Data data = make_data(model, 8, backend.dtype(), 99);
   std::vector<double> losses;
   for (int s = 0; s < steps; ++s)
     losses.push_back(train_step(stage, loss, opt, data.images, data.labels,
@@ -60,7 +61,7 @@ TEST(Training, TinyResNetOverfitsSixteenSamples) {
   Stage stage(backend, model, 0, model.size(), 5);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer opt({0.9, 0.0, false});
-  const Data data = random_data(model, 16, DType::f32, 17);
+  const Data data = make_data(model, 16, DType::f32, 17);
   double first = 0, last = 0;
   for (int s = 0; s < 60; ++s) {
     const auto stats = train_step(stage, loss, opt, data.images, data.labels, {0, 0.05, 0.1, 1, static_cast<std::uint64_t>(s)});
