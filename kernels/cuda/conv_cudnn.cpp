@@ -1,0 +1,223 @@
+// Convolutions through cuDNN's legacy API. The algorithm of each (direction, shapes, dtypes, layouts, geometry)
+// is measured once with cudnnFind*AlgorithmEx (heuristics *_v7 if the search fails) and cached; the fastest
+// deterministic algorithm wins, so repeated runs give bitwise equal gradients.
+//   x [N,C,H,W], w [K,C,R,S] (KRSC in NHWC), y [N,K,P,Q], bias [K]
+#include <cudnn.h>
+
+#include <algorithm>
+#include <array>
+#include <sstream>
+
+#include "kernels/cuda/cuda_backend_impl.hpp"
+#include "kernels/cuda/cudnn_desc.hpp"
+
+namespace cbednet::cuda {
+
+namespace {
+
+constexpr std::size_t kSearchWorkspaceLimit = 256u << 20;
+
+void check_conv_shapes(const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g, const char* op) {
+  const Shape& ws = w.shape();
+  if (ws.c != x.shape().c || ws.h != g.kernel_h || ws.w != g.kernel_w)
+    throw_error<ShapeError>("cuda backend, ", op, ": filter ", ws.str(), " does not fit input ", x.shape().str(),
+                            " and kernel ", g.kernel_h, "x", g.kernel_w);
+  require_shape(y, g.output_shape(x.shape(), ws.n), op);
+}
+
+std::string conv_key(char direction, const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g) {
+  std::ostringstream k;
+  const auto put = [&](const Tensor& t) {
+    const Shape& s = t.shape();
+    k << '|' << s.n << ',' << s.c << ',' << s.h << ',' << s.w << ',' << static_cast<int>(t.dtype()) << ','
+      << static_cast<int>(t.layout());
+  };
+  k << direction;
+  put(x);
+  put(w);
+  put(y);
+  k << '|' << g.kernel_h << ',' << g.kernel_w << ',' << g.stride << ',' << g.pad;
+  return k.str();
+}
+
+struct ConvDescs {
+  TensorDesc x, y;
+  FilterDesc w;
+  ConvDesc conv;
+};
+
+ConvDescs make_descs(const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g, cudnnMathType_t math,
+                     const char* op) {
+  ConvDescs d{tensor_desc(x, op), tensor_desc(y, op), filter_desc(w, op), make_conv_desc(op)};
+  // fp32 accumulation for every dtype (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations for 16-bit data).
+  const cudnnDataType_t compute = x.dtype() == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  CBEDNET_CUDNN(op, cudnnSetConvolution2dDescriptor(d.conv.get(), g.pad, g.pad, g.stride, g.stride, 1, 1,
+                                                    CUDNN_CROSS_CORRELATION, compute));
+  CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), math));
+  return d;
+}
+
+// Fastest successful deterministic result, else fastest successful; fp32 mode accepts FMA math only (no TF32).
+template <typename Perf>
+bool pick(const Perf* perf, int n, bool fma_only, int& algo, cudnnMathType_t& math, std::size_t& ws) {
+  for (const bool need_deterministic : {true, false}) {
+    for (int i = 0; i < n; ++i) {
+      const Perf& p = perf[i];
+      if (p.status != CUDNN_STATUS_SUCCESS) continue;
+      if (need_deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
+      if (fma_only && p.mathType != CUDNN_FMA_MATH) continue;
+      algo = static_cast<int>(p.algo);
+      math = p.mathType;
+      ws = p.memory;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t search_limit() {
+  std::size_t free_bytes = 0, total = 0;
+  if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return 0;
+  }
+  return std::min(kSearchWorkspaceLimit, free_bytes / 4);
+}
+
+}  // namespace
+
+cudnnMathType_t CudaBackend::conv_math() const {
+  // fp32: TF32 off (FMA only). tf32/bf16/fp16: tensor cores.
+  return precision_ == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+}
+
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                 const ConvGeometry& g) {
+  const char* op = "conv2d_forward";
+  require_device(x, op, "x");
+  require_device(w, op, "w");
+  require_device(y, op, "y");
+  check_conv_shapes(x, w, y, g, op);
+  const bool fma_only = precision_ == Precision::fp32;
+  ConvDescs d = make_descs(x, w, y, g, conv_math(), op);
+  const std::string key = conv_key('F', x, w, y, g);
+  auto it = conv_algos_.find(key);
+  if (it == conv_algos_.end()) {
+    ConvAlgo a;
+    std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
+    int n = 0;
+    const std::size_t limit = search_limit();
+    void* ws = workspace(limit, op);
+    const cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(
+        cudnn_.get(), d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(), d.y.get(), y.raw(),
+        static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+      CBEDNET_CUDNN(op, cudnnGetConvolutionForwardAlgorithm_v7(cudnn_.get(), d.x.get(), d.w.get(), d.conv.get(),
+                                                               d.y.get(), static_cast<int>(perf.size()), &n,
+                                                               perf.data()));
+      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+        throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", w ",
+                                  w.describe(), ", y ", y.describe());
+    }
+    it = conv_algos_.emplace(key, a).first;
+  }
+  const ConvAlgo& a = it->second;
+  CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
+  const float one = 1.0f, zero = 0.0f;
+  CBEDNET_CUDNN(op, cudnnConvolutionForward(cudnn_.get(), &one, d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(),
+                                            static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), workspace(a.workspace, op),
+                                            a.workspace, &zero, d.y.get(), y.raw()));
+  if (bias) {
+    require_device(*bias, op, "bias");
+    require_shape(*bias, Shape{1, w.shape().n, 1, 1}, op);
+    add_channel_bias(view_of(y), view_of(*bias), stream_.get(), op);
+  }
+}
+
+void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) {
+  const char* op = "conv2d_backward_data";
+  require_device(dy, op, "dy");
+  require_device(w, op, "w");
+  require_device(dx, op, "dx");
+  check_conv_shapes(dx, w, dy, g, op);
+  const bool fma_only = precision_ == Precision::fp32;
+  ConvDescs d = make_descs(dx, w, dy, g, conv_math(), op);
+  const std::string key = conv_key('D', dx, w, dy, g);
+  auto it = conv_algos_.find(key);
+  if (it == conv_algos_.end()) {
+    ConvAlgo a;
+    std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
+    int n = 0;
+    const std::size_t limit = search_limit();
+    void* ws = workspace(limit, op);
+    const cudnnStatus_t st = cudnnFindConvolutionBackwardDataAlgorithmEx(
+        cudnn_.get(), d.w.get(), w.raw(), d.y.get(), dy.raw(), d.conv.get(), d.x.get(), dx.raw(),
+        static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+      CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_.get(), d.w.get(), d.y.get(), d.conv.get(),
+                                                                    d.x.get(), static_cast<int>(perf.size()), &n,
+                                                                    perf.data()));
+      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+        throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for dy ", dy.describe(), ", w ",
+                                  w.describe(), ", dx ", dx.describe());
+    }
+    it = conv_algos_.emplace(key, a).first;
+  }
+  const ConvAlgo& a = it->second;
+  CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
+  const float one = 1.0f, zero = 0.0f;
+  CBEDNET_CUDNN(op, cudnnConvolutionBackwardData(cudnn_.get(), &one, d.w.get(), w.raw(), d.y.get(), dy.raw(),
+                                                 d.conv.get(), static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo),
+                                                 workspace(a.workspace, op), a.workspace, &zero, d.x.get(),
+                                                 dx.raw()));
+}
+
+void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                         const ConvGeometry& g, GradMode mode) {
+  const char* op = "conv2d_backward_filter";
+  require_device(x, op, "x");
+  require_device(dy, op, "dy");
+  require_device(dw, op, "dw");
+  check_conv_shapes(x, dw, dy, g, op);
+  const bool fma_only = precision_ == Precision::fp32;
+  ConvDescs d = make_descs(x, dw, dy, g, conv_math(), op);
+  const std::string key = conv_key('W', x, dw, dy, g);
+  auto it = conv_algos_.find(key);
+  if (it == conv_algos_.end()) {
+    ConvAlgo a;
+    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
+    int n = 0;
+    // The search writes its output: use scratch, dw may hold gradients being accumulated.
+    Tensor dw_scratch = scratch(dw.shape(), dw.dtype(), dw.layout(), op);
+    const std::size_t limit = search_limit();
+    void* ws = workspace(limit, op);
+    const cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(
+        cudnn_.get(), d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(), d.w.get(), dw_scratch.raw(),
+        static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+      CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_.get(), d.x.get(), d.y.get(),
+                                                                      d.conv.get(), d.w.get(),
+                                                                      static_cast<int>(perf.size()), &n, perf.data()));
+      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+        throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", dy ",
+                                  dy.describe(), ", dw ", dw.describe());
+    }
+    it = conv_algos_.emplace(key, a).first;
+  }
+  const ConvAlgo& a = it->second;
+  CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
+  const float one = 1.0f, beta = mode == GradMode::accumulate ? 1.0f : 0.0f;
+  CBEDNET_CUDNN(op, cudnnConvolutionBackwardFilter(cudnn_.get(), &one, d.x.get(), x.raw(), d.y.get(), dy.raw(),
+                                                   d.conv.get(), static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
+                                                   workspace(a.workspace, op), a.workspace, &beta, d.w.get(),
+                                                   dw.raw()));
+  if (dbias) {
+    require_device(*dbias, op, "dbias");
+    require_shape(*dbias, Shape{1, dw.shape().n, 1, 1}, op);
+    const View src = view_of(dy);
+    const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);
+    channel_sum(src, partial->data(), view_of(*dbias), mode == GradMode::accumulate, stream_.get(), op);
+  }
+}
+
+}  // namespace cbednet::cuda

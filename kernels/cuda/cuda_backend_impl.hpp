@@ -1,0 +1,160 @@
+// CudaBackend: the Backend of kernels/backend.hpp on one CUDA device (internal header; users include
+// cuda_backend.hpp). Implementation split by concern:
+//   cuda_backend.cpp     construction, handles, memory, copy, elementwise/pool/loss/optimizer dispatch
+//   conv_cudnn.cpp       convolutions (cuDNN legacy API, algorithm cache)
+//   batchnorm_cudnn.cpp  batch norm (cuDNN *Ex fused BN + ReLU (+ add) in NHWC, fallback to plain BN + kernel)
+//   linear_cublas.cpp    fully connected layers (cublasGemmEx)
+// All work is queued on one compute stream; copy() uploads through pinned staging buffers.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "kernels/backend.hpp"
+#include "kernels/cuda/cuda_backend.hpp"
+#include "kernels/cuda/cuda_handles.hpp"
+#include "kernels/cuda/device_allocator.hpp"
+#include "kernels/cuda/kernels.hpp"
+
+namespace cbednet::cuda {
+
+enum class Precision : std::uint8_t { fp32, tf32, bf16, fp16 };
+
+// Page-locked host buffer for staging copies; grows, never shrinks.
+class PinnedBuffer {
+ public:
+  void* reserve(std::size_t bytes, const char* op);
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  Unique<void*, cudaFreeHost> ptr_;
+  std::size_t capacity_ = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, Precision precision);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override { return "cuda"; }
+  Device device() const override { return Device::cuda; }
+  DType dtype() const override { return dtype_; }
+  DType param_dtype() const override { return DType::f32; }
+  Layout layout() const override { return Layout::nhwc; }
+
+  Tensor allocate(Shape shape, DType dtype, Layout layout) override;
+  using Backend::allocate;
+  void copy(const Tensor& src, Tensor& dst) override;
+  void fill(Tensor& t, double value) override;
+  void axpy(double alpha, const Tensor& x, Tensor& y) override;
+  void scale(Tensor& t, double alpha) override;
+  void synchronize() override;
+
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                      const ConvGeometry& g) override;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) override;
+  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
+                              GradMode mode) override;
+
+  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
+                                  Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
+                                  Tensor& invstd) override;
+  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                   Activation act, double eps, Tensor& y) override;
+  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
+                          Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
+
+  void relu_forward(const Tensor& x, Tensor& y) override;
+  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
+  void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
+
+  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
+  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                        const PoolGeometry& g) override;
+  void global_avgpool_forward(const Tensor& x, Tensor& y) override;
+  void global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
+
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
+  void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
+
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                     double label_smoothing, Tensor& probs, Tensor& losses) override;
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                      double label_smoothing, double scale, Tensor& dlogits) override;
+
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
+
+  // ---- beyond Backend -----------------------------------------------------------------------------------
+  bool all_finite(const Tensor& t);
+  CudaMemoryStats memory_stats() const { return alloc_->stats(); }
+  // Host-to-device copy on the copy stream: returns once the data is staged; later work on the compute stream
+  // waits for the transfer (an event), so the transfer overlaps compute already queued.
+  void upload_async(const Tensor& host_src, Tensor& dst);
+  cudaStream_t stream() const { return stream_.get(); }
+  Precision precision() const { return precision_; }
+
+ private:
+  // Uninitialised device tensor from the caching allocator (scratch and temporaries).
+  Tensor scratch(Shape shape, DType dtype, Layout layout, const char* op);
+  // The shared cuDNN/cuBLAS workspace, grown to at least `bytes` (stream order makes sharing safe).
+  void* workspace(std::size_t bytes, const char* op);
+  // t itself when it already has `layout`, else a converted scratch copy.
+  Tensor in_layout(const Tensor& t, Layout layout, const char* op);
+  void upload(const void* host, std::size_t bytes, void* device_dst, const char* op);
+  void download(const void* device_src, std::size_t bytes, void* host_dst, const char* op);
+
+  // conv_cudnn.cpp
+  struct ConvAlgo {
+    int algo = 0;
+    cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+    std::size_t workspace = 0;
+  };
+  cudnnMathType_t conv_math() const;
+  // batchnorm_cudnn.cpp: the reserve space of a fused forward, found again by its output y in backward.
+  struct BnSaved {
+    std::weak_ptr<Allocation> y_storage;
+    const void* x = nullptr;
+    std::shared_ptr<Allocation> reserve;
+    std::size_t reserve_bytes = 0;
+    int ops = 0;  // cudnnBatchNormOps_t
+    double eps = 0.0;
+  };
+  void purge_bn_saved();
+
+  int device_;
+  Precision precision_;
+  DType dtype_;
+  std::shared_ptr<DeviceAllocator> alloc_;
+  StreamHandle stream_;
+  StreamHandle copy_stream_;
+  EventHandle staging_done_;  // the pinned staging buffer is free again
+  EventHandle upload_done_;   // the last upload_async finished
+  EventHandle compute_mark_;  // recorded on the compute stream before an async upload
+  CudnnHandle cudnn_;
+  CublasHandle cublas_;
+  PinnedBuffer staging_;
+  PinnedBuffer upload_staging_;
+  std::shared_ptr<Allocation> workspace_;
+  std::shared_ptr<Allocation> cublas_workspace_;
+  std::shared_ptr<Allocation> finite_flag_;
+  std::map<std::string, ConvAlgo> conv_algos_;  // key: direction, shapes, dtypes, layouts, geometry
+  std::map<std::pair<const Allocation*, std::size_t>, BnSaved> bn_saved_;  // key: y's storage and offset
+  std::map<std::string, bool> bn_fused_ok_;  // key: ops, shape, dtype; false once cuDNN refused the fused call
+  double bn_last_eps_ = 1e-5;
+};
+
+// Checks used by every operation: device tensors, dtypes, equal shapes.
+void require_device(const Tensor& t, const char* op, const char* name);
+void require_same_shape(const Tensor& a, const Tensor& b, const char* op);
+
+}  // namespace cbednet::cuda

@@ -1,0 +1,75 @@
+// Launchers of the hand-written CUDA kernels (elementwise.cu, pool_reduce.cu, loss_optim.cu, convert.cu).
+// Plain C++ declarations, so that the cuDNN/cuBLAS code in .cpp files is compiled by the host compiler.
+// Every launcher enqueues on `stream`, checks the launch and throws BackendError naming `op`.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/tensor.hpp"
+#include "kernels/cuda/dropout_rng.hpp"  // CBEDNET_HOST_DEVICE
+
+namespace cbednet::cuda {
+
+// What a kernel needs of a device tensor: its data, dtype, layout and logical shape (N, C, H, W).
+struct View {
+  void* data = nullptr;
+  DType dtype = DType::f32;
+  Layout layout = Layout::nchw;
+  std::int64_t n = 0, c = 0, h = 0, w = 0;
+  CBEDNET_HOST_DEVICE std::int64_t count() const { return n * c * h * w; }
+};
+
+inline View view_of(const Tensor& t) {
+  const Shape& s = t.shape();
+  return {const_cast<void*>(t.raw()), t.dtype(), t.layout(), s.n, s.c, s.h, s.w};
+}
+
+// ---- conversion and elementwise (same layout for all operands unless stated) ------------------------------
+void convert(const View& src, const View& dst, cudaStream_t stream, const char* op);  // any dtype/layout
+void fill(const View& t, double value, cudaStream_t stream, const char* op);
+void axpy(double alpha, const View& x, const View& y, cudaStream_t stream, const char* op);
+void scale(const View& t, double alpha, cudaStream_t stream, const char* op);
+void relu_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
+void relu_backward(const View& y, const View& dy, const View& dx, cudaStream_t stream, const char* op);
+void add(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);
+void multiply(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);
+// y = act(y + residual) in place (residual may have data == nullptr).
+void add_relu_inplace(const View& y, const View* residual, bool relu, cudaStream_t stream, const char* op);
+// Dropout with the Philox stream key (k0, k1): element e of sample first_sample + n uses
+// uniform(step, (first_sample + n) * C*H*W + e), e the logical (c, h, w) index in NCHW order.
+void dropout_forward(const View& x, double p, std::uint32_t k0, std::uint32_t k1, std::uint64_t step,
+                     std::int64_t first_sample, const View& y, const View& mask, cudaStream_t stream, const char* op);
+// Writes 1 into *flag (device int) when some element is NaN or infinite.
+void flag_nonfinite(const View& t, int* flag, cudaStream_t stream, const char* op);
+
+// ---- per-channel ------------------------------------------------------------------------------------------
+// y[n,k,p,q] += bias[k]
+void add_channel_bias(const View& y, const View& bias, cudaStream_t stream, const char* op);
+// dst[k] (+)= sum over n,h,w of src[n,k,h,w]; `scratch` is device memory of channel_sum_scratch_bytes(src).
+std::size_t channel_sum_scratch_bytes(const View& src);
+void channel_sum(const View& src, void* scratch, const View& dst, bool accumulate, cudaStream_t stream,
+                 const char* op);
+// y = act(gamma * (x - mean) / sqrt(var + eps) + beta [+ residual]); per-channel tensors are f32.
+void batchnorm_inference(const View& x, const View& gamma, const View& beta, const View& mean, const View& var,
+                         const View* residual, bool relu, double eps, const View& y, cudaStream_t stream,
+                         const char* op);
+
+// ---- pooling (any layout; x and y/dx in the same layout) ----------------------------------------------------
+void maxpool_forward(const View& x, const View& y, int kernel, int stride, int pad, cudaStream_t stream,
+                     const char* op);
+void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad,
+                      cudaStream_t stream, const char* op);
+void global_avgpool_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
+void global_avgpool_backward(const View& dy, const View& dx, cudaStream_t stream, const char* op);
+
+// ---- loss and optimizer -----------------------------------------------------------------------------------
+void softmax_xent_forward(const View& logits, const View& labels, const View* weights, double smoothing,
+                          const View& probs, const View& losses, cudaStream_t stream, const char* op);
+void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing,
+                           double scale, const View& dlogits, cudaStream_t stream, const char* op);
+void sgd_update(const View& param, const View& grad, const View& momentum, double lr, double mu, double wd,
+                bool nesterov, double grad_scale, cudaStream_t stream, const char* op);
+
+}  // namespace cbednet::cuda
