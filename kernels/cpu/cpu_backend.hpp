@@ -1,0 +1,43 @@
+// CpuBackend<T>: the fast host backend in fp32 (T = float) or fp64 (T = double), NCHW only.
+//
+// Convolutions are im2col + OpenBLAS GEMM (1x1 stride-1 convolutions use the input directly), backward-data
+// is GEMM + col2im, backward-filter im2col + GEMM; everything else is OpenMP loops over batch and channels.
+// Every reduction has a fixed order (batch-norm statistics are summed per channel by one thread, in fp64), so
+// results are bit-identical from run to run with the same thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/backend.hpp"
+#include "kernels/cpu/workspace.hpp"
+
+namespace cbednet {
+
+template <typename T>
+class CpuBackend final : public Backend {
+ public:
+  // threads: 0 keeps OpenMP's default (OMP_NUM_THREADS); otherwise the count used by this backend's loops and
+  // by OpenBLAS.
+  explicit CpuBackend(int threads);
+
+  std::string name() const override { return "cpu"; }
+  Device device() const override { return Device::host; }
+  DType dtype() const override { return dtype_of<T>(); }
+  DType param_dtype() const override { return dtype_of<T>(); }
+  Layout layout() const override { return Layout::nchw; }
+
+  int threads() const { return ws_.team(); }
+  // Most elements in an im2col buffer before a convolution is split into chunks of samples (tests use a small
+  // limit to exercise the chunked path).
+  void set_workspace_limit(std::int64_t elements);
+
+#include "kernels/cpu/backend_overrides.inc"
+
+ private:
+  cpu::Workspace<T> ws_;
+};
+
+extern template class CpuBackend<float>;
+extern template class CpuBackend<double>;
+
+}  // namespace cbednet

@@ -1,0 +1,151 @@
+// The fast CpuBackend<float> and CpuBackend<double> against the fp64 ReferenceBackend, op by op, plus
+// determinism and the checks every CPU backend must pass.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cpu/reference_backend.hpp"
+#include "tests/kernels/backend_checks.hpp"
+#include "tests/kernels/kernel_ops.hpp"
+
+namespace cbednet::test {
+namespace {
+
+template <typename T>
+constexpr double tolerance() {
+  return std::is_same_v<T, float> ? 1e-4 : 1e-12;
+}
+
+template <typename T>
+class CpuBackendTest : public ::testing::Test {};
+using Precisions = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(CpuBackendTest, Precisions);
+
+TYPED_TEST(CpuBackendTest, Identity) {
+  CpuBackend<TypeParam> be(0);
+  EXPECT_EQ(be.name(), "cpu");
+  EXPECT_EQ(be.device(), Device::host);
+  EXPECT_EQ(be.dtype(), dtype_of<TypeParam>());
+  EXPECT_EQ(be.param_dtype(), dtype_of<TypeParam>());
+  EXPECT_EQ(be.layout(), Layout::nchw);
+  Tensor t = be.allocate({2, 3, 4, 5});
+  EXPECT_EQ(t.dtype(), dtype_of<TypeParam>());
+  for (TypeParam v : t.template span<TypeParam>()) ASSERT_EQ(v, TypeParam{0});
+}
+
+TYPED_TEST(CpuBackendTest, EveryOpMatchesReference) {
+  CpuBackend<TypeParam> fast(0);
+  ReferenceBackend ref;
+  for (const auto& [name, op] : all_ops()) expect_close(op, Env{fast}, Env{ref}, tolerance<TypeParam>(), name);
+}
+
+// Small workspaces split a convolution into chunks of 1 and of 2 samples (N = 3: chunks 2 + 1).
+TYPED_TEST(CpuBackendTest, ChunkedConvolutionMatchesReference) {
+  ReferenceBackend ref;
+  for (const ConvCase c : conv_cases()) {
+    const ConvGeometry g{c.kernel, c.kernel, c.stride, c.pad};
+    const Shape ys = g.output_shape(odd_shape, odd_k);
+    const i64 per_sample = odd_shape.c * c.kernel * c.kernel * ys.h * ys.w;  // im2col elements of one sample
+    for (const i64 limit : {i64{1}, 2 * per_sample}) {
+      CpuBackend<TypeParam> fast(0);
+      fast.set_workspace_limit(limit);
+      expect_close(conv_op(c), Env{fast}, Env{ref}, tolerance<TypeParam>(),
+                   "conv k" + std::to_string(c.kernel) + " s" + std::to_string(c.stride) + " limit " +
+                       std::to_string(limit));
+    }
+  }
+}
+
+TYPED_TEST(CpuBackendTest, LargerBatchNormMatchesReference) {
+  CpuBackend<TypeParam> fast(0);
+  ReferenceBackend ref;
+  expect_close(batchnorm_training_op(Activation::relu, true, Shape{4, 3, 17, 19}), Env{fast}, Env{ref},
+               tolerance<TypeParam>(), "batchnorm 4x3x17x19");
+}
+
+TYPED_TEST(CpuBackendTest, BatchNormStatisticsMatchDefinition) {
+  CpuBackend<TypeParam> be(0);
+  expect_batchnorm_statistics(be, std::is_same_v<TypeParam, float> ? 1e-5 : 1e-12);
+}
+
+TYPED_TEST(CpuBackendTest, GradModeAccumulateAddsOverwriteReplaces) {
+  CpuBackend<TypeParam> be(0);
+  expect_grad_modes(be, std::is_same_v<TypeParam, float> ? 1e-6 : 1e-15);
+}
+
+TYPED_TEST(CpuBackendTest, SgdUpdateMatchesClosedForm) {
+  CpuBackend<TypeParam> be(0);
+  expect_sgd_closed_form(be, std::is_same_v<TypeParam, float> ? 1e-6 : 1e-14);
+}
+
+TYPED_TEST(CpuBackendTest, ShapeErrorsNameTheOperation) {
+  CpuBackend<TypeParam> be(0);
+  expect_shape_errors(be);
+}
+
+TYPED_TEST(CpuBackendTest, NhwcActivationsAreRejected) {
+  CpuBackend<TypeParam> be(0);
+  Tensor x = be.allocate({2, 3, 4, 5}, be.dtype(), Layout::nhwc), y = be.allocate({2, 3, 4, 5});
+  expect_shape_error([&] { be.relu_forward(x, y); }, "relu_forward");
+  // copy() converts layouts, so NHWC data can still be brought in.
+  const Tensor src = random_tensor({2, 3, 4, 5}, 3);
+  Tensor nhwc = be.allocate(src.shape(), DType::f64, Layout::nhwc);
+  be.copy(src, nhwc);
+  be.copy(nhwc, y);
+  EXPECT_LT(rel_diff(y, src), 1e-7);
+}
+
+TYPED_TEST(CpuBackendTest, DropoutMaskEqualsReferenceMask) {
+  CpuBackend<TypeParam> fast(0);
+  ReferenceBackend ref;
+  const Shape s{5, 4, 6, 7};
+  const DropoutKey key{RandomStream(11, RngPurpose::dropout), 8, 31};
+  Tensor x = random_tensor(s, 1), y(s, DType::f64), mask(s, DType::f64);
+  ref.dropout_forward(x, 0.2, key, y, mask);
+  const Env e{fast};
+  Tensor fx = e.in(x), fy = e.out(s), fm = e.out(s);
+  fast.dropout_forward(fx, 0.2, key, fy, fm);
+  const Tensor m64 = as_f64_nchw(fm);
+  for (i64 i = 0; i < s.count(); ++i)
+    ASSERT_EQ(m64.data<double>()[i] == 0.0, mask.data<double>()[i] == 0.0) << "element " << i;
+}
+
+// Two runs give the same bits: convolutions (GEMM), batch norm, pooling and the loss.
+TYPED_TEST(CpuBackendTest, RunsAreBitIdentical) {
+  const auto run = [](int threads) {
+    CpuBackend<TypeParam> be(threads);
+    const Env e{be};
+    std::vector<Tensor> all;
+    for (auto& [name, op] : all_ops())
+      for (Tensor& t : op(e)) all.push_back(std::move(t));
+    return all;
+  };
+  const int saved = omp_get_max_threads();
+  const std::vector<Tensor> a = run(0), b = run(0);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(bit_equal(a[i], b[i])) << "output " << i;
+  omp_set_num_threads(saved);
+}
+
+// Batch-norm statistics are summed per channel by one thread: the thread count does not change them.
+TYPED_TEST(CpuBackendTest, BatchNormDoesNotDependOnThreadCount) {
+  const int saved = omp_get_max_threads();
+  const auto run = [](int threads) {
+    CpuBackend<TypeParam> be(threads);
+    return batchnorm_training_op(Activation::relu, true, Shape{4, 6, 13, 11})(Env{be});
+  };
+  const std::vector<Tensor> one = run(1), three = run(3);
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(bit_equal(one[i], three[i])) << "output " << i;
+  omp_set_num_threads(saved);
+}
+
+TEST(CpuBackend, NegativeThreadCountIsRejected) { EXPECT_THROW(CpuBackend<float>(-1), InvalidArgument); }
+
+TEST(CpuBackend, MakeBackendBuildsTheCpuBackends) {
+  EXPECT_EQ(make_backend({"cpu", "fp32"})->dtype(), DType::f32);
+  EXPECT_EQ(make_backend({"cpu", "fp64"})->dtype(), DType::f64);
+  EXPECT_EQ(make_backend({"cpu-reference", "fp64"})->name(), "cpu-reference");
+}
+
+}  // namespace
+}  // namespace cbednet::test
