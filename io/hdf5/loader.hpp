@@ -13,6 +13,13 @@
 // I/O thread. Every rank must construct, start_epoch() and next() in the same sequence. Abandoning an epoch
 // early (start_epoch() again, or destruction) is agreed collectively: the I/O threads stop at the first step
 // every rank has abandoned, so no collective read is left half-joined.
+//
+// Lock rule: the Debian parallel HDF5 is not thread-safe, so every HDF5 call in the process is serialised by one
+// library lock (h5_lock.hpp), held for the whole of a collective read. Hence, while a loader's epoch is running
+// (between start_epoch() and the end of that epoch), do not start another collective HDF5 operation in the same
+// process: no second packed-file loader iterating at the same time (finish or abandon the training epoch before
+// iterating a validation loader) and no parallel-HDF5 checkpoint write (do it after the epoch has ended).
+// Independent HDF5 work from the main thread (labels(), an SMC reader) is safe, merely serialised.
 #pragma once
 
 #include <mpi.h>
