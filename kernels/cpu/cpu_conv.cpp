@@ -36,8 +36,13 @@ Dims dims(const Shape& x, const Shape& y, const ConvGeometry& g) {
   return {x.n, x.c, x.h, x.w, y.c, g.kernel_h, g.kernel_w, y.h, y.w, g.stride, g.pad};
 }
 
-// Samples per chunk so that the im2col buffer stays under the workspace limit.
-i64 chunk_size(const Dims& d, i64 limit) { return std::clamp(limit / std::max<i64>(1, d.crs() * d.pq()), i64{1}, std::max<i64>(1, d.n)); }
+// Samples per chunk: enough for a GEMM about `wide` columns wide (wider gains little, and one sample per chunk
+// lets GEMM read and write the tensors in place), but never an im2col buffer over the workspace limit.
+i64 chunk_size(const Dims& d, i64 limit) {
+  constexpr i64 wide = 2048;
+  const i64 most = std::clamp(limit / std::max<i64>(1, d.crs() * d.pq()), i64{1}, std::max<i64>(1, d.n));
+  return std::min(most, (wide + d.pq() - 1) / std::max<i64>(1, d.pq()));
+}
 
 // x: the chunk's first sample [nb, C, H, W] -> col [C*R*S, nb*P*Q].
 template <typename T>
