@@ -1,0 +1,65 @@
+// The CBED simulator: materials (random crystal + three projections) rendered at several beam energies into
+// SMC-2019 samples, and the driver that writes them in the original layout DIR/{train,dev,test}/batch_<split>_<rank>.h5.
+//
+// Every material is a pure function of (seed, material index): its space group, crystal, split and pixels do not
+// depend on the rank or thread that simulates it, so any (ranks, threads) gives the same samples.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/sim/cbed_pattern.hpp"
+#include "io/sim/random_crystal.hpp"
+#include "io/smc_sample.hpp"
+
+namespace cbednet::io::sim {
+
+struct SimulationOptions {
+  std::uint64_t seed = 1;
+  std::vector<int> space_groups;        // material m is of space_groups[m % size]; empty means 1..230
+  int samples_per_material = 10;        // 1..10: energies 100, 110, ..., keV (sample_<m>_<k>)
+  std::array<double, 3> split_fractions{0.8, 0.1, 0.1};  // train, dev, test
+  CbedSettings cbed;
+  RandomCrystalOptions crystal;
+};
+
+enum class Split : int { train = 0, dev = 1, test = 2 };
+const char* split_name(Split split);
+
+// "all", or a comma list of numbers and ranges: "14,62,225", "1-74,225". Throws InvalidArgument naming the option.
+std::vector<int> parse_space_group_list(const std::string& text);
+// "0.8,0.1,0.1": three non-negative numbers with a positive sum (normalised). Throws InvalidArgument.
+std::array<double, 3> parse_split_fractions(const std::string& text);
+
+int material_space_group(const SimulationOptions& options, std::int64_t material);
+Split material_split(const SimulationOptions& options, std::int64_t material);
+double sample_energy_keV(int sample);
+
+struct Material {
+  std::int64_t index = 0;
+  Crystal crystal;
+  std::vector<ProjectionReflections> projections;  // three
+};
+Material make_material(const SimulationOptions& options, std::int64_t material);
+// All samples of one material: group names sample_<material>_<k>, every attribute set.
+std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material);
+SmcSample render_sample(const SimulationOptions& options, const Material& material, int sample);
+
+struct SimulationSummary {
+  std::array<std::int64_t, 3> materials{};  // per split, on this rank
+  std::array<std::int64_t, 3> samples{};
+  std::vector<std::string> files;           // written by this rank
+};
+
+// Simulates materials m = rank, rank + ranks, ... < n_materials with `threads` threads (0: OpenMP default) and
+// writes this rank's files under `directory`. Files of a split are created only when the rank has samples in it.
+SimulationSummary simulate_to_directory(const SimulationOptions& options, const std::string& directory,
+                                        std::int64_t n_materials, int rank, int ranks, int threads);
+
+// Single-thread throughput of the whole pipeline without I/O (materials of the options' groups): JSON text with
+// stacks_per_s_per_core, time split between crystal/projection preparation and rendering.
+std::string benchmark_json(const SimulationOptions& options, std::int64_t n_materials);
+
+}  // namespace cbednet::io::sim
