@@ -57,7 +57,22 @@ ConvDescs make_descs(const Tensor& x, const Tensor& w, const Tensor& y, const Co
   return d;
 }
 
-// Fastest successful deterministic result, else fastest successful; fp32 mode accepts FMA math only (no TF32).
+// FFT and Winograd transforms lose a few bits; in fp32 mode results must match an fp64 reference to ~1e-6.
+bool transform_algo(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_algo(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_algo(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
+// Fastest successful deterministic result, else fastest successful. fp32 mode (fma_only) accepts FMA math
+// only (no TF32) and no FFT/Winograd algorithm.
 template <typename Perf>
 bool pick(const Perf* perf, int n, bool fma_only, int& algo, cudnnMathType_t& math, std::size_t& ws) {
   for (const bool need_deterministic : {true, false}) {
@@ -65,7 +80,7 @@ bool pick(const Perf* perf, int n, bool fma_only, int& algo, cudnnMathType_t& ma
       const Perf& p = perf[i];
       if (p.status != CUDNN_STATUS_SUCCESS) continue;
       if (need_deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
-      if (fma_only && p.mathType != CUDNN_FMA_MATH) continue;
+      if (fma_only && (p.mathType != CUDNN_FMA_MATH || transform_algo(p.algo))) continue;
       algo = static_cast<int>(p.algo);
       math = p.mathType;
       ws = p.memory;
