@@ -32,6 +32,30 @@ void CpuBackend<T>::set_workspace_limit(std::int64_t elements) {
   ws_.col_limit = elements;
 }
 
+template <typename T>
+std::string CpuBackend<T>::blas_core() {
+  const char* name = openblas_get_corename();
+  return name ? name : "unknown";
+}
+
+template <typename T>
+std::string CpuBackend<T>::blas_advice() {
+  const std::string core = blas_core();
+  // Kernels OpenBLAS picks when it cannot identify the CPU model.
+  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "Atom" ||
+                       core == "Katmai" || core == "Coppermine" || core == "Northwood";
+#if defined(__x86_64__) || defined(__i386__)
+  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
+#else
+  const char* better = nullptr;
+#endif
+  if (!generic || better == nullptr) return {};
+  return detail::concat("OpenBLAS uses its generic '", core, "' kernels although this CPU supports ",
+                        std::string(better) == "SkylakeX" ? "AVX-512" : "AVX2",
+                        " (the CPU model is probably hidden by a virtual machine); set OPENBLAS_CORETYPE=", better,
+                        " for several times faster GEMM");
+}
+
 // ---- memory ---------------------------------------------------------------------------------------------------
 
 template <typename T>

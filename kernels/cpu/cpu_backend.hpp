@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/backend.hpp"
 #include "kernels/cpu/workspace.hpp"
@@ -30,6 +31,12 @@ class CpuBackend final : public Backend {
   // Most elements in an im2col buffer before a convolution is split into chunks of samples (tests use a small
   // limit to exercise the chunked path).
   void set_workspace_limit(std::int64_t elements);
+
+  // The OpenBLAS kernel family in use ("SkylakeX", "Haswell", ...).
+  static std::string blas_core();
+  // Empty, or advice for when OpenBLAS fell back to a generic kernel on a CPU with AVX2/AVX-512 (virtual
+  // machines that hide the CPU model): GEMM then runs several times slower than it could.
+  static std::string blas_advice();
 
 #include "kernels/cpu/backend_overrides.inc"
 

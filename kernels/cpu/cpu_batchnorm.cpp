@@ -30,7 +30,7 @@ void batchnorm_forward_training(const Workspace<T>& ws, const Tensor& x, const T
   T* md = mean.data<T>();
   T* vd = var.data<T>();
   T* isd = invstd.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(s.c))
+#pragma omp parallel for schedule(static) num_threads(ws.team(s.c, s.count()))
   for (i64 c = 0; c < s.c; ++c) {
     double sum = 0.0;
     for (i64 n = 0; n < s.n; ++n) {
@@ -75,7 +75,7 @@ void batchnorm_forward_inference(const Workspace<T>& ws, const Tensor& x, const 
   const T* md = running_mean.data<T>();
   const T* vd = running_var.data<T>();
   T* yd = y.data<T>();
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ws.team(s.n * s.c))
+#pragma omp parallel for collapse(2) schedule(static) num_threads(ws.team(s.n * s.c, s.count()))
   for (i64 n = 0; n < s.n; ++n)
     for (i64 c = 0; c < s.c; ++c) {
       const double a = gd[c] / std::sqrt(static_cast<double>(vd[c]) + eps), b = bd[c] - md[c] * a;
@@ -104,7 +104,7 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
   T* dgd = dgamma.data<T>();
   T* dbd = dbeta.data<T>();
   const bool relu = act == Activation::relu;
-#pragma omp parallel for schedule(static) num_threads(ws.team(s.c))
+#pragma omp parallel for schedule(static) num_threads(ws.team(s.c, s.count()))
   for (i64 c = 0; c < s.c; ++c) {
     const double mu = md[c], inv = isd[c];
     double sum_g = 0.0, sum_gz = 0.0;

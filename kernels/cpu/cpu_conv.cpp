@@ -133,7 +133,7 @@ void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Te
   const T* xd = x.data<T>();
   const T* wd = w.data<T>();
   T* yd = y.data<T>();
-  const int team = ws.team(d.n * d.c);
+  const int team = ws.team(d.n * d.c, d.n * d.crs() * d.pq());
   if (d.direct()) {
     for (i64 n = 0; n < d.n; ++n)  // y_n [K, HW] = w [K, C] x_n [C, HW]
       gemm(false, false, d.k, d.hw(), d.c, T{1}, wd, d.c, xd + n * d.c * d.hw(), d.hw(), T{0},
@@ -150,7 +150,7 @@ void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Te
       if (nb > 1) rows_to_batch(rows, nb, d.k, d.pq(), out, team);
     }
   }
-  if (bias) add_bias(bias->data<T>(), d.n, d.k, d.pq(), yd, ws.team(d.n * d.k));
+  if (bias) add_bias(bias->data<T>(), d.n, d.k, d.pq(), yd, ws.team(d.n * d.k, d.n * d.k * d.pq()));
 }
 
 template <typename T>
@@ -159,7 +159,7 @@ void conv2d_backward_data(Workspace<T>& ws, const Tensor& dy, const Tensor& w, T
   const T* dyd = dy.data<T>();
   const T* wd = w.data<T>();
   T* dxd = dx.data<T>();
-  const int team = ws.team(d.n * d.c);
+  const int team = ws.team(d.n * d.c, d.n * d.crs() * d.pq());
   if (d.direct()) {
     for (i64 n = 0; n < d.n; ++n)  // dx_n [C, HW] = w^T [C, K] dy_n [K, HW]
       gemm(true, false, d.c, d.hw(), d.k, T{1}, wd, d.c, dyd + n * d.k * d.hw(), d.hw(), T{0},
@@ -189,7 +189,7 @@ void conv2d_backward_filter(Workspace<T>& ws, const Tensor& x, const Tensor& dy,
   const T* xd = x.data<T>();
   const T* dyd = dy.data<T>();
   T* dwd = dw.data<T>();
-  const int team = ws.team(d.n * d.c);
+  const int team = ws.team(d.n * d.c, d.n * d.crs() * d.pq());
   bool first = mode == GradMode::overwrite;
   if (d.n == 0 && first) std::fill(dwd, dwd + dw.count(), T{0});
   if (d.direct()) {
@@ -215,7 +215,7 @@ void conv2d_backward_filter(Workspace<T>& ws, const Tensor& x, const Tensor& dy,
   }
   if (dbias) {
     T* db = dbias->data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(d.k))
+#pragma omp parallel for schedule(static) num_threads(ws.team(d.k, d.n * d.k * d.pq()))
     for (i64 k = 0; k < d.k; ++k) {
       double sum = 0.0;
       for (i64 n = 0; n < d.n; ++n) {

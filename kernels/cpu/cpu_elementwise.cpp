@@ -5,11 +5,9 @@
 namespace cbednet::cpu {
 namespace {
 using i64 = std::int64_t;
-// Below this many elements a thread team costs more than it saves.
-constexpr i64 min_parallel = 1 << 14;
 template <typename T>
 int team_for(const Workspace<T>& ws, i64 n) {
-  return n < min_parallel ? 1 : ws.team();
+  return ws.team(n, n);
 }
 }  // namespace
 
@@ -61,7 +59,8 @@ void dropout_forward(const Workspace<T>& ws, const Tensor& x, double p, const Dr
   T* md = mask.data<T>();
   const i64 n = x.count(), per_sample = x.shape().per_sample();
   const T kept = static_cast<T>(1.0 / (1.0 - p));
-#pragma omp parallel for schedule(static) num_threads(team_for(ws, n / 8))
+  // A Philox draw costs about as much as eight adds.
+#pragma omp parallel for schedule(static) num_threads(ws.team(n, 8 * n))
   for (i64 i = 0; i < n; ++i) {
     const i64 sample = key.first_sample + i / per_sample;
     const double u = key.stream.uniform(key.step, static_cast<std::uint64_t>(sample * per_sample + i % per_sample));

@@ -18,10 +18,15 @@ struct Workspace {
   std::vector<T> col;  // [C*R*S, nb*P*Q]
   std::vector<T> tmp;  // [K, nb*P*Q]
 
-  // Threads for a loop of `work` independent items (1 when too small to be worth a team).
-  int team(std::int64_t work = 1 << 30) const {
-    const int t = threads > 0 ? threads : omp_get_max_threads();
-    return work >= 2 ? (work < t ? static_cast<int>(work) : t) : 1;
+  // Most threads this backend uses.
+  int team() const { return threads > 0 ? threads : omp_get_max_threads(); }
+  // Threads for a loop over `items` independent items touching `elements` values in all: one below ~64K
+  // values, where waking (and, on a busy node, waiting for) a team costs more than the loop.
+  int team(std::int64_t items, std::int64_t elements) const {
+    constexpr std::int64_t min_elements = std::int64_t{1} << 16;
+    const int t = team();
+    if (elements < min_elements || items < 2) return 1;
+    return items < t ? static_cast<int>(items) : t;
   }
   T* col_buffer(std::int64_t n) {
     if (static_cast<std::int64_t>(col.size()) < n) col.resize(static_cast<std::size_t>(n));

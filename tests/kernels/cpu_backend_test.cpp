@@ -139,6 +139,12 @@ TYPED_TEST(CpuBackendTest, BatchNormDoesNotDependOnThreadCount) {
   omp_set_num_threads(saved);
 }
 
+TEST(CpuBackend, ReportsItsBlasKernel) {
+  EXPECT_FALSE(CpuBackend<float>::blas_core().empty());
+  const std::string advice = CpuBackend<float>::blas_advice();
+  if (!advice.empty()) EXPECT_NE(advice.find("OPENBLAS_CORETYPE="), std::string::npos) << advice;
+}
+
 TEST(CpuBackend, NegativeThreadCountIsRejected) { EXPECT_THROW(CpuBackend<float>(-1), InvalidArgument); }
 
 TEST(CpuBackend, MakeBackendBuildsTheCpuBackends) {
