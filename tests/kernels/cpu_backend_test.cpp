@@ -142,7 +142,9 @@ TYPED_TEST(CpuBackendTest, BatchNormDoesNotDependOnThreadCount) {
 TEST(CpuBackend, ReportsItsBlasKernel) {
   EXPECT_FALSE(CpuBackend<float>::blas_core().empty());
   const std::string advice = CpuBackend<float>::blas_advice();
-  if (!advice.empty()) EXPECT_NE(advice.find("OPENBLAS_CORETYPE="), std::string::npos) << advice;
+  if (!advice.empty()) {
+    EXPECT_NE(advice.find("OPENBLAS_CORETYPE="), std::string::npos) << advice;
+  }
 }
 
 TEST(CpuBackend, NegativeThreadCountIsRejected) { EXPECT_THROW(CpuBackend<float>(-1), InvalidArgument); }
