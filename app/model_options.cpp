@@ -2,14 +2,16 @@
 
 namespace cbednet::app {
 
-po::options_description model_options(std::int64_t default_size) {
+po::options_description model_options(std::int64_t default_size, bool with_input) {
   po::options_description o("Model");
+  if (with_input)
+    o.add_options()
+      ("size", po::value<long>()->default_value(default_size), "input height = width in pixels")
+      ("in-channels", po::value<long>()->default_value(3), "input channels (3 projections, or 1 per view)");
   o.add_options()
     ("arch", po::value<std::string>()->default_value("resnet50"),
      "resnet18/34/50/101/152/200, resnet<depth> (bottleneck, depth = 3 blocks + 2), basic:<n,..> or bottleneck:<n,..>")
     ("classes", po::value<long>()->default_value(230), "number of classes (space groups)")
-    ("size", po::value<long>()->default_value(default_size), "input height = width in pixels")
-    ("in-channels", po::value<long>()->default_value(3), "input channels (3 projections, or 1 per view)")
     ("width", po::value<long>()->default_value(64), "channels of the first stage (stage i has width * 2^i)")
     ("width-multiplier", po::value<double>()->default_value(1.0), "scales every stage width")
     ("stem", po::value<std::string>()->default_value("imagenet"),
@@ -28,8 +30,8 @@ ResNetSpec model_spec_from(const po::variables_map& vm) {
   };
   spec.classes = positive("classes");
   if (spec.classes < 2) throw_error<InvalidArgument>("--classes: need at least 2, got ", spec.classes);
-  spec.input_size = positive("size");
-  spec.in_channels = positive("in-channels");
+  if (vm.count("size") != 0U) spec.input_size = positive("size");
+  if (vm.count("in-channels") != 0U) spec.in_channels = positive("in-channels");
   spec.base_width = positive("width");
   spec.width_multiplier = vm["width-multiplier"].as<double>();
   if (!(spec.width_multiplier > 0))

@@ -14,6 +14,9 @@ int run_bench(const Args& args);     // app/bench.cpp     throughput benchmark (
 int run_simulate(const Args& args);  // app/simulate.cpp  CBED simulator writing the SMC-2019 layout
 int run_convert(const Args& args);   // app/convert.cpp   SMC layout -> packed HDF5
 int run_inspect(const Args& args);   // app/inspect.cpp   summary of a data directory or file
+int run_train(const Args& args);     // app/train.cpp     training (app/training_run.cpp)
+int run_evaluate(const Args& args);  // app/evaluate.cpp  metrics of a checkpoint on a split
+int run_predict(const Args& args);   // app/predict.cpp   per-sample predictions
 
 struct Subcommand {
   const char* name;
@@ -25,6 +28,9 @@ inline constexpr Subcommand subcommands[] = {
     {"simulate", "simulate CBED patterns of random crystals into the SMC-2019 HDF5 layout", run_simulate},
     {"convert", "pack SMC-2019 layout files into one chunked HDF5 file", run_convert},
     {"inspect", "summarise a data directory, SMC file or packed file", run_inspect},
+    {"train", "train a ResNet across the MPI ranks (resumable)", run_train},
+    {"evaluate", "evaluate a checkpoint: accuracy, macro-F1, baseline, confusion matrix", run_evaluate},
+    {"predict", "predict space groups with a checkpoint (CSV or JSON)", run_predict},
     {"model", "print a ResNet's per-block shapes, parameters and MACs", run_model},
     {"bench", "measure training throughput and print JSON", run_bench},
 };

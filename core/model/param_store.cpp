@@ -118,12 +118,14 @@ std::int64_t ParamStore::parameter_count() const {
 void ParamStore::zero_grad() {
   backend_.fill(grad_, 0.0);
   if (mixed_) backend_.fill(compute_grad_, 0.0);
+  grads_gathered_ = false;
 }
 
 void ParamStore::gather_compute_grads() {
-  if (!mixed_) return;
+  if (!mixed_ || grads_gathered_) return;
   for (auto& p : params_)
     if (in_compute_dtype(p.kind)) backend_.copy(p.compute_grad, p.grad);
+  grads_gathered_ = true;
 }
 
 void ParamStore::refresh_compute_weights() {

@@ -59,7 +59,9 @@ class ParamStore {
   Tensor& buffer_storage() { return buffer_storage_; }
 
   void zero_grad();
-  // After backward: copies compute-dtype gradients into the master gradients (no-op when dtypes agree).
+  // After backward: copies compute-dtype gradients into the master gradients (no-op when dtypes agree, and
+  // done once per step: a second call before zero_grad() does nothing, so a reduction of the master gradients
+  // between the two is kept).
   void gather_compute_grads();
   // After an update: copies master weights into their compute-dtype copies (no-op when dtypes agree).
   void refresh_compute_weights();
@@ -71,6 +73,7 @@ class ParamStore {
  private:
   Backend& backend_;
   bool mixed_ = false;
+  bool grads_gathered_ = false;
   Tensor master_, grad_, momentum_, compute_, compute_grad_, buffer_storage_, accumulators_;
   std::vector<ParamEntry> params_;
   std::vector<BufferEntry> buffers_;

@@ -33,28 +33,24 @@ std::vector<std::int64_t> argmax_rows(const Tensor& host) {
   return out;
 }
 
-StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
-                     const Tensor& labels, const TrainStepOptions& options) {
+StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Tensor& images, const Tensor& labels,
+                               std::int64_t global_batch, std::int64_t first_sample, const TrainStepOptions& options) {
   CBEDNET_ASSERT(model.is_first() && model.is_last());
   const std::int64_t batch = images.shape().n;
   const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : batch;
   if (batch <= 0 || batch % micro != 0)
-    throw_error<InvalidArgument>("--micro-batch-size ", micro, " does not divide the batch of ", batch);
+    throw_error<InvalidArgument>("--micro-batch-size ", micro, " does not divide this rank's batch of ", batch);
   require_shape(labels, {batch, 1, 1, 1}, "labels");
   Backend& backend = model.backend();
-  model.store().zero_grad();
-
   StepStats stats;
-  const std::int64_t micro_batches = batch / micro;
-  for (std::int64_t m = 0; m < micro_batches; ++m) {
+  for (std::int64_t m = 0; m < batch / micro; ++m) {
     const Tensor x = upload(backend, images.slice_batch(m * micro, micro));
     const Tensor y = upload_labels(backend, labels.slice_batch(m * micro, micro));
-    const PassInfo pass{Mode::train, options.seed, options.step, m * micro};
+    const PassInfo pass{Mode::train, options.seed, options.step, first_sample + m * micro};
     Stage::Context ctx;
     const Tensor logits = model.forward(x, pass, &ctx);
     const auto out = loss.forward(backend, logits, y);
-    const Tensor dlogits = loss.backward(backend, out, y, batch);
-    model.backward(dlogits, ctx);
+    model.backward(loss.backward(backend, out, y, global_batch), ctx);
 
     const Tensor losses = download_f64(backend, out.losses);
     for (const double l : losses.span<double>()) stats.loss_sum += l;
@@ -63,8 +59,22 @@ StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& opti
     for (std::int64_t i = 0; i < micro; ++i) stats.correct += predicted[static_cast<std::size_t>(i)] == truth[i] ? 1 : 0;
   }
   stats.samples = batch;
-  model.store().update_running_statistics(options.bn_momentum, static_cast<double>(micro_batches));
+  return stats;
+}
+
+void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
+                  const TrainStepOptions& options) {
+  model.store().update_running_statistics(options.bn_momentum, static_cast<double>(total_micro_batches));
   optimizer.step(model.store(), options.lr);
+}
+
+StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
+                     const Tensor& labels, const TrainStepOptions& options) {
+  const std::int64_t batch = images.shape().n;
+  const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : batch;
+  model.store().zero_grad();
+  const StepStats stats = accumulate_gradients(model, loss, images, labels, batch, 0, options);
+  apply_update(model, optimizer, batch / micro, options);
   return stats;
 }
 

@@ -25,6 +25,17 @@ struct TrainStepOptions {
   std::uint64_t step = 0;
 };
 
+// The two halves of a step, for data-parallel training (gradients are reduced in between):
+// forward and backward of this rank's share [b samples] of a global batch of global_batch samples, in
+// micro-batches; gradients accumulate (the caller zeroes them). first_sample: global index of images[0] within
+// the step's global batch (dropout masks are keyed by it).
+StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Tensor& images, const Tensor& labels,
+                               std::int64_t global_batch, std::int64_t first_sample, const TrainStepOptions& options);
+// Folds the step's batch-norm statistics (averaged over total_micro_batches) into the running averages and
+// updates the parameters.
+void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
+                  const TrainStepOptions& options);
+
 // images: host f32/f64 [B,C,H,W]; labels: host i32 [B,1,1,1] (class index 0..K-1).
 StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
                      const Tensor& labels, const TrainStepOptions& options);

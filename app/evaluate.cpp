@@ -1,0 +1,67 @@
+// cbednet evaluate: metrics of a trained model on a split, next to the split's majority-class baseline.
+#include <filesystem>
+#include <iostream>
+
+#include "app/evaluation.hpp"
+#include "app/mpi_session.hpp"
+#include "app/run_log.hpp"
+#include "app/subcommands.hpp"
+#include "app/trained_model.hpp"
+
+namespace cbednet::app {
+
+int run_evaluate(const Args& args) {
+  const CommandSpec spec{"evaluate",
+                         "Evaluate a checkpoint: top-1, top-5, macro-F1, balanced accuracy, crystal-system and "
+                         "point-group accuracy, the majority baseline, and the confusion matrix.",
+                         "cbednet evaluate --checkpoint FILE|RUNDIR --data PATH [--split test] [--out FILE.json]"};
+  po::options_description options("evaluate options");
+  options.add_options()
+    ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
+    ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
+    ("split", po::value<std::string>()->default_value("test"), "train, dev, test or all")
+    ("out", po::value<std::string>(), "write the metrics as JSON here (and the confusion matrix beside it as CSV)")
+    ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
+    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
+  options.add(backend_options());
+  const auto vm = parse_options(spec, options, args);
+  if (!vm) return 0;
+  require_positive(*vm, "batch");
+  const auto data = (*vm)["data"].as<std::string>();
+  const auto split = (*vm)["split"].as<std::string>();
+  const auto out = vm->count("out") != 0U ? (*vm)["out"].as<std::string>() : std::string();
+
+  TrainedModel trained = load_trained_model((*vm)["checkpoint"].as<std::string>(), backend_options_from(*vm));
+  io::DistributedLoader loader(
+      data, MPI_COMM_WORLD,
+      evaluation_loader_options(trained.preprocess, split, static_cast<std::size_t>((*vm)["batch"].as<long>()),
+                                world_size(), (*vm)["skip-bad"].as<bool>()));
+  require_compatible(trained, loader.sample_shape(), data);
+  const Predictions p = predict_all(*trained.stage, loader, trained.views);
+  const MetricsAccumulator acc = evaluate_predictions(p, loader, MPI_COMM_WORLD);
+  const ClassificationMetrics m = acc.compute();
+
+  if (world_rank() == 0) {
+    std::printf("checkpoint %s (%s), data %s, split %s: %lld samples\n", trained.checkpoint.c_str(),
+                trained.info.spec.arch.c_str(), data.c_str(), split.c_str(), static_cast<long long>(m.samples));
+    std::printf("  %-26s %8s %12s\n", "metric", "model", "majority");
+    std::printf("  %-26s %8.4f %12.4f\n", "top-1 accuracy", m.top1, m.majority_top1);
+    std::printf("  %-26s %8.4f %12s\n", "top-5 accuracy", m.top5, "-");
+    std::printf("  %-26s %8.4f %12.4f\n", "macro-F1", m.macro_f1, m.majority_macro_f1);
+    std::printf("  %-26s %8.4f %12.4f\n", "balanced accuracy", m.balanced_accuracy, m.majority_balanced_accuracy);
+    std::printf("  %-26s %8.4f\n", "crystal-system accuracy", m.crystal_system_accuracy);
+    std::printf("  %-26s %8.4f\n", "point-group accuracy", m.point_group_accuracy);
+    std::printf("  (majority class: space group %d)\n", m.majority_class + 1);
+    if (loader.bad_samples() > 0) std::printf("  skipped %zu bad samples\n", loader.bad_samples());
+    if (!out.empty()) {
+      write_file_atomically(out, "{\"checkpoint\": \"" + trained.checkpoint + "\", \"data\": \"" + data +
+                                     "\", \"split\": \"" + split + "\", \"metrics\": " + metrics_json(m) + "}\n");
+      const auto confusion = std::filesystem::path(out).replace_extension(".confusion.csv");
+      write_file_atomically(confusion, acc.confusion_csv());
+      std::printf("  wrote %s and %s\n", out.c_str(), confusion.string().c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace cbednet::app

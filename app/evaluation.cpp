@@ -1,0 +1,74 @@
+#include "app/evaluation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/model/train_step.hpp"
+#include "core/parallel/data_parallel.hpp"
+
+namespace cbednet::app {
+
+Tensor select_view(const Tensor& images, int view) {
+  const Shape s = images.shape();
+  CBEDNET_REQUIRE(view >= 0 && view < s.c, InvalidArgument, "projection ", view, " of a ", s.c, "-channel batch");
+  Tensor out({s.n, 1, s.h, s.w}, images.dtype());
+  const std::size_t plane = static_cast<std::size_t>(s.h * s.w) * dtype_size(images.dtype());
+  const auto* src = static_cast<const std::byte*>(images.raw());
+  auto* dst = static_cast<std::byte*>(out.raw());
+  for (std::int64_t n = 0; n < s.n; ++n) std::memcpy(dst + n * plane, src + (n * s.c + view) * plane, plane);
+  return out;
+}
+
+void softmax_rows(Tensor& logits) {
+  const auto& s = logits.shape();
+  double* v = logits.data<double>();
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    double* row = v + n * s.c;
+    const double top = *std::max_element(row, row + s.c);
+    double sum = 0;
+    for (std::int64_t k = 0; k < s.c; ++k) sum += row[k] = std::exp(row[k] - top);
+    for (std::int64_t k = 0; k < s.c; ++k) row[k] /= sum;
+  }
+}
+
+Predictions predict_all(Stage& model, io::DistributedLoader& loader, ViewMode views) {
+  Predictions p;
+  p.classes = static_cast<int>(model.model().classes());
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    const std::int64_t b = batch->images.shape().n;
+    if (b == 0) continue;
+    Tensor probs({b, p.classes, 1, 1}, DType::f64);
+    if (views == ViewMode::stack) {
+      probs = predict_logits(model, batch->images);
+      softmax_rows(probs);
+    } else {
+      for (int v = 0; v < batch->images.shape().c; ++v) {
+        Tensor view_probs = predict_logits(model, select_view(batch->images, v));
+        softmax_rows(view_probs);
+        const double w = 1.0 / static_cast<double>(batch->images.shape().c);
+        for (std::int64_t i = 0; i < probs.count(); ++i) probs.data<double>()[i] += w * view_probs.data<double>()[i];
+      }
+    }
+    p.indices.insert(p.indices.end(), batch->indices.begin(), batch->indices.end());
+    p.probs.insert(p.probs.end(), probs.data<double>(), probs.data<double>() + probs.count());
+  }
+  return p;
+}
+
+MetricsAccumulator evaluate_predictions(const Predictions& p, const io::DistributedLoader& loader, MPI_Comm comm) {
+  MetricsAccumulator acc(p.classes, class_to_crystal_system(p.classes), class_to_point_group(p.classes));
+  for (std::size_t i = 0; i < p.indices.size(); ++i) {
+    const int truth = loader.labels()[static_cast<std::size_t>(p.indices[i])] - 1;
+    CBEDNET_REQUIRE(truth >= 0 && truth < p.classes, InvalidArgument, "sample ", p.indices[i], " has space group ",
+                    truth + 1, ", outside the model's ", p.classes, " classes");
+    acc.add(truth, top_k(p.probs.data() + i * static_cast<std::size_t>(p.classes), p.classes, 5));
+  }
+  auto counters = acc.counters();
+  allreduce_sum(counters, comm);
+  acc.set_counters(counters);
+  return acc;
+}
+
+}  // namespace cbednet::app

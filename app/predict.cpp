@@ -1,0 +1,133 @@
+// cbednet predict: per sample the predicted space group, its Hermann-Mauguin symbol and crystal system, and the
+// top five with probabilities, as CSV or JSON.
+#include <mpi.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "app/evaluation.hpp"
+#include "app/mpi_session.hpp"
+#include "app/run_log.hpp"
+#include "app/subcommands.hpp"
+#include "app/trained_model.hpp"
+#include "io/sim/space_group_table.hpp"
+
+namespace cbednet::app {
+
+namespace {
+
+constexpr int top = 5;
+constexpr int row_width = 2 + 2 * top;  // index, true space group, (class, probability) x 5
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_predict(const Args& args) {
+  const CommandSpec spec{"predict", "Predict space groups with a checkpoint: CSV (default) or JSON.",
+                         "cbednet predict --checkpoint FILE|RUNDIR --input PATH --out FILE.csv [--format csv|json]"};
+  po::options_description options("predict options");
+  options.add_options()
+    ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
+    ("input", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
+    ("out", po::value<std::string>()->required(), "output file")
+    ("format", po::value<std::string>()->default_value("csv"), "csv or json")
+    ("split", po::value<std::string>()->default_value("all"), "train, dev, test or all")
+    ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
+    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
+  options.add(backend_options());
+  const auto vm = parse_options(spec, options, args);
+  if (!vm) return 0;
+  require_positive(*vm, "batch");
+  const auto format = (*vm)["format"].as<std::string>();
+  CBEDNET_REQUIRE(format == "csv" || format == "json", InvalidArgument, "--format: expected csv or json, got '", format,
+                  "'");
+  const auto input = (*vm)["input"].as<std::string>();
+  const auto out = (*vm)["out"].as<std::string>();
+
+  TrainedModel trained = load_trained_model((*vm)["checkpoint"].as<std::string>(), backend_options_from(*vm));
+  io::DistributedLoader loader(input, MPI_COMM_WORLD,
+                               evaluation_loader_options(trained.preprocess, (*vm)["split"].as<std::string>(),
+                                                         static_cast<std::size_t>((*vm)["batch"].as<long>()),
+                                                         world_size(), (*vm)["skip-bad"].as<bool>()));
+  require_compatible(trained, loader.sample_shape(), input);
+  const Predictions p = predict_all(*trained.stage, loader, trained.views);
+
+  // Pack this rank's rows and gather them on rank 0.
+  std::vector<double> rows;
+  for (std::size_t i = 0; i < p.indices.size(); ++i) {
+    const double* probs = p.probs.data() + i * static_cast<std::size_t>(p.classes);
+    rows.push_back(static_cast<double>(p.indices[i]));
+    rows.push_back(loader.labels()[static_cast<std::size_t>(p.indices[i])]);
+    for (const int c : top_k(probs, p.classes, top)) {
+      rows.push_back(c + 1);
+      rows.push_back(probs[c]);
+    }
+  }
+  const int count = static_cast<int>(rows.size());
+  std::vector<int> counts(static_cast<std::size_t>(world_size())), offsets(counts.size());
+  MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  std::vector<double> all;
+  if (world_rank() == 0) {
+    int total = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      offsets[r] = total;
+      total += counts[r];
+    }
+    all.resize(static_cast<std::size_t>(total));
+  }
+  MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0,
+              MPI_COMM_WORLD);
+  if (world_rank() != 0) return 0;
+
+  const std::size_t n = all.size() / row_width;
+  std::vector<const double*> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = all.data() + i * row_width;
+  std::sort(order.begin(), order.end(), [](const double* a, const double* b) { return a[0] < b[0]; });
+  const auto source = io::open_source(input, {(*vm)["split"].as<std::string>(), trained.preprocess,
+                                              (*vm)["skip-bad"].as<bool>()});
+  std::ostringstream text;
+  text.precision(6);
+  if (format == "csv")
+    text << "sample,material,true_space_group,predicted_space_group,symbol,crystal_system,top5_space_groups,"
+            "top5_probabilities\n";
+  else
+    text << "[\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* r = order[i];
+    const auto index = static_cast<std::size_t>(r[0]);
+    const int predicted = static_cast<int>(r[2]);
+    const auto& info = io::sim::space_group_info(predicted);
+    const std::string material = index < source->size() ? source->material(index) : "";
+    if (format == "csv") {
+      text << index << ',' << material << ',' << static_cast<int>(r[1]) << ',' << predicted << ',' << info.symbol << ','
+           << info.crystal_system << ',';
+      for (int k = 0; k < top; ++k) text << (k ? ";" : "") << static_cast<int>(r[2 + 2 * k]);
+      text << ',';
+      for (int k = 0; k < top; ++k) text << (k ? ";" : "") << r[3 + 2 * k];
+      text << '\n';
+    } else {
+      text << "  {\"sample\": " << index << ", \"material\": \"" << json_escape(material)
+           << "\", \"true_space_group\": " << static_cast<int>(r[1]) << ", \"predicted_space_group\": " << predicted
+           << ", \"symbol\": \"" << info.symbol << "\", \"crystal_system\": \"" << info.crystal_system
+           << "\", \"top5\": [";
+      for (int k = 0; k < top; ++k)
+        text << (k ? ", " : "") << "{\"space_group\": " << static_cast<int>(r[2 + 2 * k])
+             << ", \"probability\": " << r[3 + 2 * k] << "}";
+      text << "]}" << (i + 1 < n ? "," : "") << '\n';
+    }
+  }
+  if (format == "json") text << "]\n";
+  write_file_atomically(out, text.str());
+  std::printf("wrote %zu predictions to %s\n", n, out.c_str());
+  return 0;
+}
+
+}  // namespace cbednet::app

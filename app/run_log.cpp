@@ -1,0 +1,93 @@
+#include "app/run_log.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+namespace cbednet::app {
+
+namespace fs = std::filesystem;
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw_error<IoError>("cannot write ", path.string(), " (disk full or no permission?)");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw_error<IoError>("cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
+  }
+}
+
+void RunLog::open() {
+  if (!writer_) return;
+  file_.open(dir_ / "train.log", std::ios::app);
+  if (!file_) throw_error<IoError>("cannot open ", (dir_ / "train.log").string(), " for writing");
+}
+
+std::string metrics_json(const ClassificationMetrics& m) {
+  std::ostringstream out;
+  out.precision(6);
+  out << "{\"samples\": " << m.samples << ", \"top1\": " << m.top1 << ", \"top5\": " << m.top5
+      << ", \"macro_f1\": " << m.macro_f1 << ", \"balanced_accuracy\": " << m.balanced_accuracy
+      << ", \"crystal_system_accuracy\": " << m.crystal_system_accuracy
+      << ", \"point_group_accuracy\": " << m.point_group_accuracy << ", \"majority_baseline\": {\"space_group\": "
+      << m.majority_class + 1 << ", \"top1\": " << m.majority_top1 << ", \"macro_f1\": " << m.majority_macro_f1
+      << ", \"balanced_accuracy\": " << m.majority_balanced_accuracy << "}}";
+  return out.str();
+}
+
+void RunLog::epoch(const EpochRecord& r) {
+  if (!writer_) return;
+  char text[512];
+  std::snprintf(text, sizeof text, "epoch %lld done in %.1f s (%.1f img/s): train loss %.4f, train top-1 %.3f",
+                static_cast<long long>(r.epoch), r.seconds, r.images_per_s, r.train_loss, r.train_top1);
+  std::string message = text;
+  if (r.validation) {
+    const auto& v = *r.validation;
+    std::snprintf(text, sizeof text,
+                  "; validation top-1 %.3f, top-5 %.3f, macro-F1 %.3f, balanced %.3f, crystal system %.3f "
+                  "(majority baseline top-1 %.3f)",
+                  v.top1, v.top5, v.macro_f1, v.balanced_accuracy, v.crystal_system_accuracy, v.majority_top1);
+    message += text;
+  }
+  line(message);
+
+  const fs::path csv = dir_ / "metrics.csv";
+  const bool new_csv = !fs::exists(csv);
+  std::ofstream out(csv, std::ios::app);
+  if (new_csv)
+    out << "epoch,global_step,train_loss,train_top1,lr,seconds,images_per_s,val_samples,val_top1,val_top5,"
+           "val_macro_f1,val_balanced_accuracy,val_crystal_system_accuracy,val_point_group_accuracy,"
+           "val_majority_top1\n";
+  out.precision(8);
+  out << r.epoch << ',' << r.global_step << ',' << r.train_loss << ',' << r.train_top1 << ',' << r.lr << ','
+      << r.seconds << ',' << r.images_per_s;
+  if (r.validation) {
+    const auto& v = *r.validation;
+    out << ',' << v.samples << ',' << v.top1 << ',' << v.top5 << ',' << v.macro_f1 << ',' << v.balanced_accuracy << ','
+        << v.crystal_system_accuracy << ',' << v.point_group_accuracy << ',' << v.majority_top1 << '\n';
+  } else {
+    out << ",,,,,,,,\n";
+  }
+  std::ofstream jsonl(dir_ / "metrics.jsonl", std::ios::app);
+  jsonl.precision(8);
+  jsonl << "{\"epoch\": " << r.epoch << ", \"global_step\": " << r.global_step << ", \"train_loss\": " << r.train_loss
+        << ", \"train_top1\": " << r.train_top1 << ", \"lr\": " << r.lr << ", \"seconds\": " << r.seconds
+        << ", \"images_per_s\": " << r.images_per_s;
+  if (r.validation) jsonl << ", \"validation\": " << metrics_json(*r.validation);
+  jsonl << "}\n";
+  if (!out || !jsonl) throw_error<IoError>("cannot append to the metrics files in ", dir_.string());
+}
+
+}  // namespace cbednet::app

@@ -1,0 +1,83 @@
+#include "app/run_setup.hpp"
+
+#include "io/sim/space_group_table.hpp"
+
+namespace cbednet::app {
+
+ViewMode parse_views(const std::string& name) {
+  if (name == "stack") return ViewMode::stack;
+  if (name == "random") return ViewMode::random;
+  throw_error<InvalidArgument>("--views: expected stack or random, got '", name, "'");
+}
+
+const char* to_string(ViewMode views) { return views == ViewMode::stack ? "stack" : "random"; }
+
+po::options_description data_options() {
+  po::options_description o("Data");
+  o.add_options()
+    ("log-scale", po::bool_switch(), "apply max(ln I, -17) + 17, times 10 (SMC sources; packed files store it)")
+    ("downsample", po::value<int>()->default_value(1), "area downsampling factor 1, 2 or 4 (SMC sources)")
+    ("views", po::value<std::string>()->default_value("stack"),
+     "stack: the 3 projections as 3 channels; random: one random projection per sample in training, the "
+     "average over the three in evaluation")
+    ("skip-bad", po::bool_switch(), "skip (and count) unreadable or non-finite samples instead of failing");
+  return o;
+}
+
+io::Preprocess preprocess_from(const po::variables_map& vm) {
+  io::Preprocess p;
+  p.log_scale = vm["log-scale"].as<bool>();
+  p.downsample = vm["downsample"].as<int>();
+  if (p.downsample != 1 && p.downsample != 2 && p.downsample != 4)
+    throw_error<InvalidArgument>("--downsample: expected 1, 2 or 4, got ", p.downsample);
+  parse_views(vm["views"].as<std::string>());
+  return p;
+}
+
+po::options_description backend_options() {
+  po::options_description o("Device");
+  o.add_options()
+    ("device", po::value<std::string>()->default_value("cpu"), "cpu, cpu-reference (fp64 loops) or cuda")
+    ("precision", po::value<std::string>()->default_value("fp32"), "fp64, fp32, tf32, bf16 or fp16")
+    ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: OMP_NUM_THREADS or all cores)");
+  return o;
+}
+
+BackendOptions backend_options_from(const po::variables_map& vm) {
+  BackendOptions b;
+  b.device = vm["device"].as<std::string>();
+  b.precision = vm["precision"].as<std::string>();
+  b.threads = vm["threads"].as<int>();
+  if (b.threads < 0) throw_error<InvalidArgument>("--threads: must not be negative, got ", b.threads);
+  return b;
+}
+
+io::LoaderOptions evaluation_loader_options(const io::Preprocess& preprocess, const std::string& split,
+                                            std::size_t batch, int ranks, bool skip_bad) {
+  io::LoaderOptions o;
+  const auto r = static_cast<std::size_t>(ranks);
+  o.global_batch = std::max<std::size_t>(r, (batch + r - 1) / r * r);
+  o.shuffle = false;
+  o.drop_last = false;
+  o.prefetch = true;
+  o.skip_bad = skip_bad;
+  o.split = split;
+  o.preprocess = preprocess;
+  return o;
+}
+
+std::vector<int> class_to_crystal_system(int classes) {
+  std::vector<int> out;
+  if (classes != 230) return out;
+  for (int c = 0; c < classes; ++c) out.push_back(io::sim::crystal_system_index(c + 1));
+  return out;
+}
+
+std::vector<int> class_to_point_group(int classes) {
+  std::vector<int> out;
+  if (classes != 230) return out;
+  for (int c = 0; c < classes; ++c) out.push_back(io::sim::point_group_index(c + 1));
+  return out;
+}
+
+}  // namespace cbednet::app

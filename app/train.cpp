@@ -1,0 +1,150 @@
+// cbednet train: options -> TrainConfig -> app/training_run.cpp.
+#include <sstream>
+
+#include "app/model_options.hpp"
+#include "app/subcommands.hpp"
+#include "app/training_run.hpp"
+
+namespace cbednet::app {
+
+namespace {
+
+std::pair<int, int> parse_grid(const std::string& text) {
+  const auto x = text.find('x');
+  try {
+    if (x == std::string::npos) throw std::invalid_argument(text);
+    std::size_t used_p = 0, used_d = 0;
+    const int p = std::stoi(text.substr(0, x), &used_p);
+    const int d = std::stoi(text.substr(x + 1), &used_d);
+    if (used_p != x || used_d != text.size() - x - 1 || p <= 0 || d <= 0) throw std::invalid_argument(text);
+    return {p, d};
+  } catch (const std::exception&) {
+    throw_error<InvalidArgument>("--grid: expected PxD with positive P (pipeline stages) and D (replicas), got '",
+                                 text, "'");
+  }
+}
+
+std::vector<double> parse_list(const std::string& text, const char* option) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      out.push_back(std::stod(item));
+    } catch (const std::exception&) {
+      throw_error<InvalidArgument>("--", option, ": '", item, "' is not a number");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  const CommandSpec spec{
+      "train", "Train a ResNet on SMC-layout or packed CBED data across the MPI ranks; resumable.",
+      "cbednet train --data PATH --arch NAME --epochs E --batch B --out RUNDIR [--seed K] [--device cpu|cuda] "
+      "[--precision fp64|fp32|tf32|bf16|fp16] [--grid PxD] [--resume]"};
+  po::options_description run("Run");
+  run.add_options()
+    ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
+    ("train-split", po::value<std::string>()->default_value("train"), "split to train on (train, dev, test, all)")
+    ("val-split", po::value<std::string>()->default_value("auto"),
+     "split evaluated after each epoch: dev, test, none, or auto (dev when present)")
+    ("out", po::value<std::string>()->required(), "run directory (configuration, log, metrics, checkpoints)")
+    ("resume", po::bool_switch(), "continue the run in --out from its newest good checkpoint")
+    ("epochs", po::value<long>()->default_value(10), "epochs")
+    ("batch", po::value<long>()->default_value(32), "global batch size (all replicas together)")
+    ("micro-batch-size", po::value<long>()->default_value(0), "micro-batch size (0: a replica's whole share)")
+    ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
+    ("seed", po::value<unsigned long>()->default_value(1), "seed of every random draw")
+    ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
+    ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
+    ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
+    ("log-every", po::value<long>()->default_value(10), "progress line every N steps");
+  po::options_description optim("Optimisation");
+  optim.add_options()
+    ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
+    ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
+    ("nesterov", po::bool_switch(), "Nesterov momentum")
+    ("weight-decay", po::value<double>()->default_value(5e-5), "weight decay (conv and linear weights only)")
+    ("warmup-epochs", po::value<double>()->default_value(0.0), "linear warm-up from 0.1 x lr (epochs)")
+    ("lr-decay", po::value<std::string>()->default_value("cosine"), "cosine, step or constant")
+    ("milestones", po::value<std::string>()->default_value(""), "step decay: epochs at which lr *= --lr-gamma")
+    ("lr-gamma", po::value<double>()->default_value(0.1), "step decay factor")
+    ("final-lr", po::value<double>()->default_value(0.0), "cosine decay target")
+    ("label-smoothing", po::value<double>()->default_value(0.0), "label smoothing epsilon")
+    ("class-weights", po::value<std::string>()->default_value("none"),
+     "none, inverse (1/n per class) or effective (Cui et al. 2019, --effective-beta); mean 1 over the samples")
+    ("effective-beta", po::value<double>()->default_value(0.999), "beta of the effective number of samples")
+    ("bn-momentum", po::value<double>()->default_value(0.1), "batch-norm running-average momentum");
+  po::options_description all;
+  all.add(run).add(optim).add(model_options(0, /*with_input=*/false)).add(data_options()).add(backend_options());
+  const auto parsed = parse_options(spec, all, args);
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
+
+  TrainConfig c;
+  c.data = vm["data"].as<std::string>();
+  c.train_split = vm["train-split"].as<std::string>();
+  c.val_split = vm["val-split"].as<std::string>();
+  c.out = vm["out"].as<std::string>();
+  c.resume = vm["resume"].as<bool>();
+  for (const char* name : {"epochs", "batch"}) require_positive(vm, name);
+  c.epochs = vm["epochs"].as<long>();
+  c.batch = vm["batch"].as<long>();
+  c.micro_batch = vm["micro-batch-size"].as<long>();
+  CBEDNET_REQUIRE(c.micro_batch >= 0, InvalidArgument, "--micro-batch-size: must not be negative");
+  c.max_steps = vm["max-steps"].as<long>();
+  CBEDNET_REQUIRE(c.max_steps >= 0, InvalidArgument, "--max-steps: must not be negative");
+  c.seed = vm["seed"].as<unsigned long>();
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  std::tie(c.pipeline_stages, c.replicas) =
+      vm.count("grid") != 0U ? parse_grid(vm["grid"].as<std::string>()) : std::pair{1, ranks};
+  c.checkpoint_every = vm["checkpoint-every"].as<long>();
+  c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
+  CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
+  c.log_every = vm["log-every"].as<long>();
+
+  c.model = model_spec_from(vm);
+  c.backend = backend_options_from(vm);
+  make_backend(c.backend);  // fail early on an impossible device or precision
+  c.preprocess = preprocess_from(vm);
+  c.views = parse_views(vm["views"].as<std::string>());
+  c.skip_bad = vm["skip-bad"].as<bool>();
+
+  c.sgd = {vm["momentum"].as<double>(), vm["weight-decay"].as<double>(), vm["nesterov"].as<bool>()};
+  CBEDNET_REQUIRE(c.sgd.momentum >= 0 && c.sgd.momentum < 1, InvalidArgument, "--momentum: must be in [0, 1)");
+  CBEDNET_REQUIRE(c.sgd.weight_decay >= 0, InvalidArgument, "--weight-decay: must not be negative");
+  c.schedule.base_lr = vm["lr"].as<double>();
+  c.schedule.decay = parse_decay(vm["lr-decay"].as<std::string>());
+  c.schedule.gamma = vm["lr-gamma"].as<double>();
+  c.schedule.final_lr = vm["final-lr"].as<double>();
+  c.schedule.validate();
+  c.warmup_epochs = vm["warmup-epochs"].as<double>();
+  CBEDNET_REQUIRE(c.warmup_epochs >= 0, InvalidArgument, "--warmup-epochs: must not be negative");
+  c.milestone_epochs = parse_list(vm["milestones"].as<std::string>(), "milestones");
+  c.label_smoothing = vm["label-smoothing"].as<double>();
+  CBEDNET_REQUIRE(c.label_smoothing >= 0 && c.label_smoothing < 1, InvalidArgument,
+                  "--label-smoothing: must be in [0, 1)");
+  const auto weighting = vm["class-weights"].as<std::string>();
+  if (weighting == "none") {
+    c.class_weighting = ClassWeighting::none;
+  } else if (weighting == "inverse") {
+    c.class_weighting = ClassWeighting::inverse;
+  } else if (weighting == "effective") {
+    c.class_weighting = ClassWeighting::effective;
+  } else {
+    throw_error<InvalidArgument>("--class-weights: expected none, inverse or effective, got '", weighting, "'");
+  }
+  c.effective_beta = vm["effective-beta"].as<double>();
+  CBEDNET_REQUIRE(c.effective_beta > 0 && c.effective_beta < 1, InvalidArgument, "--effective-beta: must be in (0, 1)");
+  c.bn_momentum = vm["bn-momentum"].as<double>();
+  CBEDNET_REQUIRE(c.bn_momentum > 0 && c.bn_momentum <= 1, InvalidArgument, "--bn-momentum: must be in (0, 1]");
+  c.resolved_ini = to_ini(vm);
+  return run_training(c);
+}
+
+}  // namespace cbednet::app

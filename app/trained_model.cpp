@@ -1,0 +1,59 @@
+#include "app/trained_model.hpp"
+
+#include <filesystem>
+#include <sstream>
+
+namespace cbednet::app {
+
+namespace fs = std::filesystem;
+
+std::optional<std::string> ini_value(const std::string& ini, const std::string& key) {
+  std::istringstream in(ini);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    auto trim = [](std::string s) {
+      const auto a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t\r");
+      return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+    };
+    if (trim(line.substr(0, eq)) == key) return trim(line.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+TrainedModel load_trained_model(const std::string& path, const BackendOptions& backend) {
+  TrainedModel t;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::string skipped;
+    const auto latest = io::latest_checkpoint((fs::path(path) / "checkpoints").string(), &skipped);
+    CBEDNET_REQUIRE(latest.has_value(), InvalidArgument, "--checkpoint ", path, ": no usable checkpoint in ",
+                    (fs::path(path) / "checkpoints").string(), skipped.empty() ? "" : " (" + skipped + ")");
+    t.checkpoint = *latest;
+  } else {
+    t.checkpoint = path;
+  }
+  t.info = io::read_checkpoint_info(t.checkpoint);
+  t.backend = make_backend(backend);
+  t.model = std::make_unique<Model>(build_resnet(t.info.spec));
+  t.stage = std::make_unique<Stage>(*t.backend, *t.model, 0, t.model->size(), 0);
+  io::load_checkpoint(t.checkpoint, t.info.spec, t.stage->store());
+  const auto& ini = t.info.config;
+  t.preprocess.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
+  t.preprocess.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));
+  t.views = parse_views(ini_value(ini, "views").value_or("stack"));
+  return t;
+}
+
+void require_compatible(const TrainedModel& trained, const Shape& sample, const std::string& data) {
+  const auto& spec = trained.info.spec;
+  const std::int64_t channels = trained.views == ViewMode::random ? sample.c : spec.in_channels;
+  const bool views_ok = trained.views == ViewMode::stack || spec.in_channels == 1;
+  CBEDNET_REQUIRE(views_ok && sample.c == channels && sample.h == spec.input_size && sample.w == spec.input_size,
+                  InvalidArgument, "data ", data, " gives samples ", sample.str(), " but the model (", spec.arch,
+                  ", checkpoint ", trained.checkpoint, ") takes ", spec.in_channels, "x", spec.input_size, "x",
+                  spec.input_size, " inputs", trained.views == ViewMode::random ? " per projection" : "");
+}
+
+}  // namespace cbednet::app

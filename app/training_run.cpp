@@ -1,0 +1,283 @@
+#include "app/training_run.hpp"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/evaluation.hpp"
+#include "app/run_log.hpp"
+#include "core/model/train_step.hpp"
+#include "core/parallel/data_parallel.hpp"
+#include "io/checkpoint/checkpoint.hpp"
+
+namespace cbednet::app {
+
+namespace fs = std::filesystem;
+
+std::vector<double> class_weights(const std::vector<std::int16_t>& labels, int classes, ClassWeighting scheme,
+                                  double beta) {
+  if (scheme == ClassWeighting::none) return {};
+  std::vector<double> count(static_cast<std::size_t>(classes), 0.0);
+  for (const auto l : labels)
+    if (l >= 1 && l <= classes) count[static_cast<std::size_t>(l - 1)] += 1;
+  std::vector<double> w(count.size(), 1.0);
+  for (std::size_t c = 0; c < count.size(); ++c) {
+    if (count[c] == 0) continue;
+    // inverse frequency 1/n, or the inverse effective number of samples (1 - beta) / (1 - beta^n) (Cui et al. 2019)
+    w[c] = scheme == ClassWeighting::inverse ? 1.0 / count[c] : (1.0 - beta) / (1.0 - std::pow(beta, count[c]));
+  }
+  double weighted = 0, total = 0;
+  for (std::size_t c = 0; c < count.size(); ++c) {
+    weighted += w[c] * count[c];
+    total += count[c];
+  }
+  if (weighted > 0)
+    for (std::size_t c = 0; c < count.size(); ++c)
+      if (count[c] > 0) w[c] *= total / weighted;
+  return w;
+}
+
+namespace {
+
+// [b,3,H,W] -> [b,1,H,W]: sample i keeps projection v drawn from (seed, epoch, global sample index).
+Tensor random_views(const io::Batch& batch, std::uint64_t seed, std::uint64_t epoch) {
+  const Shape s = batch.images.shape();
+  Tensor out({s.n, 1, s.h, s.w}, DType::f32);
+  const RandomStream stream(seed, RngPurpose::augment);
+  const std::int64_t plane = s.h * s.w;
+  for (std::int64_t i = 0; i < s.n; ++i) {
+    const auto v = static_cast<std::int64_t>(
+        stream.below(static_cast<std::uint64_t>(s.c), epoch, static_cast<std::uint64_t>(batch.indices[i])));
+    std::copy_n(batch.images.data<float>() + (i * s.c + v) * plane, plane, out.data<float>() + i * plane);
+  }
+  return out;
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<long>(seconds);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+// Keeps the lines of a metrics file whose epoch (first field) is below `epoch` (a resumed run rewrites the rest).
+void truncate_metrics(const fs::path& path, std::int64_t epoch, bool csv) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::ostringstream kept;
+  std::string line;
+  bool header = csv;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept << line << '\n';
+      header = false;
+      continue;
+    }
+    const auto digits = line.find_first_of("0123456789");
+    if (digits != std::string::npos && std::stoll(line.substr(digits)) < epoch + 1) kept << line << '\n';
+  }
+  write_file_atomically(path, kept.str());
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& cfg) {
+  MPI_Comm world = MPI_COMM_WORLD;
+  int rank = 0, size = 1;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm_size(world, &size);
+
+  // ---- everything is checked before anything is written ------------------------------------------------------
+  CBEDNET_REQUIRE(cfg.pipeline_stages == 1, InvalidArgument, "--grid ", cfg.pipeline_stages, "x", cfg.replicas,
+                  ": pipeline stages (P > 1) are not available in this version; use --grid 1x", size);
+  CBEDNET_REQUIRE(cfg.pipeline_stages * cfg.replicas == size, InvalidArgument, "--grid ", cfg.pipeline_stages, "x",
+                  cfg.replicas, " needs ", cfg.pipeline_stages * cfg.replicas, " ranks, but ", size, " were started");
+  require_same_on_all_ranks(cfg.resolved_ini, "the configuration", world);
+  CBEDNET_REQUIRE(cfg.batch >= size && cfg.batch % size == 0, InvalidArgument, "--batch ", cfg.batch,
+                  " must be a positive multiple of the ", size, " data-parallel replicas");
+  const std::int64_t share = cfg.batch / size;
+  const std::int64_t micro = cfg.micro_batch > 0 ? cfg.micro_batch : share;
+  CBEDNET_REQUIRE(share % micro == 0, InvalidArgument, "--micro-batch-size ", micro,
+                  " does not divide a replica's share of the batch (", share, " = ", cfg.batch, " / ", size, ")");
+
+  const fs::path run_dir(cfg.out), checkpoint_dir = run_dir / "checkpoints";
+  CBEDNET_REQUIRE(cfg.resume || !fs::exists(run_dir / "config.ini"), InvalidArgument, "--out ", cfg.out,
+                  ": holds a previous run (config.ini); add --resume to continue it, or choose another directory");
+  std::optional<std::string> resume_from;
+  std::string skipped_checkpoints;
+  if (cfg.resume) {
+    resume_from = io::latest_checkpoint(checkpoint_dir.string(), &skipped_checkpoints);
+    CBEDNET_REQUIRE(resume_from.has_value(), InvalidArgument, "--resume: no usable checkpoint in ",
+                    checkpoint_dir.string(), skipped_checkpoints.empty() ? "" : " (" + skipped_checkpoints + ")");
+  }
+
+  io::LoaderOptions lo;
+  lo.global_batch = static_cast<std::size_t>(cfg.batch);
+  lo.seed = cfg.seed;
+  lo.shuffle = true;
+  lo.drop_last = true;
+  lo.skip_bad = cfg.skip_bad;
+  lo.split = cfg.train_split;
+  lo.preprocess = cfg.preprocess;
+  io::DistributedLoader train(cfg.data, world, lo);
+  const Shape sample = train.sample_shape();
+  CBEDNET_REQUIRE(sample.h == sample.w, InvalidArgument, "--data ", cfg.data, ": samples are ", sample.h, "x",
+                  sample.w, "; the model needs square inputs");
+  CBEDNET_REQUIRE(cfg.views == ViewMode::stack || sample.c > 1, InvalidArgument,
+                  "--views random needs samples with several projections, but ", cfg.data, " has ", sample.c,
+                  " channel(s)");
+
+  std::unique_ptr<io::DistributedLoader> validation;
+  std::string validation_note;
+  if (cfg.val_split != "none") {
+    try {
+      const std::string split = cfg.val_split == "auto" ? "dev" : cfg.val_split;
+      validation = std::make_unique<io::DistributedLoader>(
+          cfg.data, world, evaluation_loader_options(cfg.preprocess, split, 64, size, cfg.skip_bad));
+    } catch (const Error& e) {
+      if (cfg.val_split != "auto") throw;
+      validation_note = std::string("no validation split (") + e.what() + "); validation skipped";
+    }
+  }
+
+  ResNetSpec spec = cfg.model;
+  spec.in_channels = cfg.views == ViewMode::random ? 1 : sample.c;
+  spec.input_size = sample.h;
+  Model model = build_resnet(spec);
+  auto backend = make_backend(cfg.backend);
+  Stage stage(*backend, model, 0, model.size(), cfg.seed);
+  SoftmaxCrossEntropy loss(spec.classes, cfg.label_smoothing,
+                           class_weights(train.labels(), static_cast<int>(spec.classes), cfg.class_weighting,
+                                         cfg.effective_beta));
+  const auto steps_per_epoch = static_cast<std::int64_t>(train.steps_per_epoch());
+  LrSchedule schedule = cfg.schedule;
+  schedule.total_steps = cfg.epochs * steps_per_epoch;
+  schedule.warmup_steps = std::llround(cfg.warmup_epochs * static_cast<double>(steps_per_epoch));
+  for (double e : cfg.milestone_epochs) schedule.milestones.push_back(std::llround(e * static_cast<double>(steps_per_epoch)));
+  schedule.validate();
+  SgdOptimizer optimizer(cfg.sgd);
+
+  io::TrainingState state;
+  state.seed = cfg.seed;
+  if (resume_from) {
+    const auto info = io::load_checkpoint(*resume_from, spec, stage.store());
+    CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
+                    " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
+    state = info.state;
+    optimizer.set_steps_taken(state.global_step);
+  }
+
+  // ---- the run directory ------------------------------------------------------------------------------------
+  RunLog log(run_dir, rank == 0);
+  if (rank == 0) {
+    fs::create_directories(checkpoint_dir);
+    write_file_atomically(run_dir / "config.ini", cfg.resolved_ini);
+    if (resume_from) {
+      truncate_metrics(run_dir / "metrics.csv", state.epoch, true);
+      truncate_metrics(run_dir / "metrics.jsonl", state.epoch, false);
+    }
+    log.open();
+  }
+  log.line("cbednet train: ", train.describe(), ", ", train.size(), " samples ", sample.str(), " -> ",
+           model.spec().arch, " (", model.parameter_count(), " parameters, ", spec.in_channels, "x", spec.input_size,
+           "x", spec.input_size, " input, views ", to_string(cfg.views), ")");
+  log.line("  ", size, " rank(s) as grid 1x", size, ", batch ", cfg.batch, " (", share, " per replica, micro-batch ",
+           micro, "), ", steps_per_epoch, " steps per epoch, ", cfg.epochs, " epochs, backend ", backend->name(), " ",
+           cfg.backend.precision);
+  if (!validation_note.empty()) log.line("  ", validation_note);
+  if (resume_from) {
+    if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);
+    log.line("  resumed from ", *resume_from, " at epoch ", state.epoch + 1, ", step ", state.step_in_epoch,
+             " (global step ", state.global_step, ")");
+  }
+
+  const auto save = [&](const char* why) {
+    if (rank == 0) {
+      const std::string path = io::checkpoint_path(checkpoint_dir.string(), state.global_step);
+      io::save_checkpoint(path, spec, state, cfg.resolved_ini, stage.store());
+      io::prune_checkpoints(checkpoint_dir.string(), cfg.keep_checkpoints);
+      log.line("  checkpoint ", path, " (", why, ")");
+    }
+    MPI_Barrier(world);
+  };
+
+  const auto run_start = std::chrono::steady_clock::now();
+  std::int64_t steps_this_run = 0;
+  for (std::int64_t epoch = state.epoch; epoch < cfg.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    train.start_epoch(static_cast<std::uint64_t>(epoch));
+    for (std::int64_t skip = 0; skip < state.step_in_epoch; ++skip) train.next();  // resume inside an epoch
+    std::int64_t epoch_images = 0;
+    while (auto batch = train.next()) {
+      const double lr = schedule.lr(state.global_step);
+      const TrainStepOptions options{micro, lr, cfg.bn_momentum, cfg.seed, static_cast<std::uint64_t>(state.global_step)};
+      const Tensor images = cfg.views == ViewMode::random ? random_views(*batch, cfg.seed, static_cast<std::uint64_t>(epoch))
+                                                          : batch->images.view();
+      stage.store().zero_grad();
+      const StepStats local = accumulate_gradients(stage, loss, images, batch->labels, cfg.batch, rank * share, options);
+      allreduce_gradients(stage.store(), world);
+      apply_update(stage, optimizer, cfg.batch / micro, options);
+      std::vector<double> totals{local.loss_sum, static_cast<double>(local.correct), static_cast<double>(local.samples)};
+      allreduce_sum(totals, world);
+      state.epoch_loss_sum += totals[0];
+      state.epoch_correct += static_cast<std::int64_t>(totals[1]);
+      state.epoch_samples += static_cast<std::int64_t>(totals[2]);
+      epoch_images += static_cast<std::int64_t>(totals[2]);
+      ++state.global_step;
+      ++state.step_in_epoch;
+      ++steps_this_run;
+
+      if (cfg.log_every > 0 && (state.step_in_epoch % cfg.log_every == 0 || state.step_in_epoch == steps_per_epoch)) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+        const double per_step = elapsed / static_cast<double>(steps_this_run);
+        const std::int64_t remaining = cfg.epochs * steps_per_epoch - state.global_step;
+        char text[256];
+        std::snprintf(text, sizeof text,
+                      "epoch %lld/%lld step %lld/%lld | %.1f img/s | loss %.4f | top-1 %.3f | lr %.5f | ETA %s",
+                      static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs),
+                      static_cast<long long>(state.step_in_epoch), static_cast<long long>(steps_per_epoch),
+                      static_cast<double>(cfg.batch) / per_step, totals[0] / totals[2], totals[1] / totals[2], lr,
+                      format_duration(per_step * static_cast<double>(remaining)).c_str());
+        log.line(text);
+      }
+      if (cfg.checkpoint_every > 0 && state.global_step % cfg.checkpoint_every == 0 &&
+          state.step_in_epoch < steps_per_epoch)
+        save("periodic");
+      if (cfg.max_steps > 0 && state.global_step >= cfg.max_steps) {
+        save("--max-steps reached");
+        log.line("stopped at global step ", state.global_step, " (--max-steps); continue with --resume");
+        return 0;
+      }
+    }
+
+    // ---- end of epoch: validation, metrics, checkpoint ---------------------------------------------------------
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    EpochRecord record{epoch + 1, state.global_step, state.epoch_loss_sum / static_cast<double>(state.epoch_samples),
+                       static_cast<double>(state.epoch_correct) / static_cast<double>(state.epoch_samples),
+                       schedule.lr(state.global_step - 1), seconds, static_cast<double>(epoch_images) / seconds, {}};
+    if (validation) {
+      const Predictions p = predict_all(stage, *validation, cfg.views);
+      record.validation = evaluate_predictions(p, *validation, world).compute();
+    }
+    log.epoch(record);
+    state.epoch = epoch + 1;
+    state.step_in_epoch = 0;
+    state.epoch_loss_sum = 0;
+    state.epoch_correct = 0;
+    state.epoch_samples = 0;
+    save("end of epoch");
+  }
+  log.line("training finished: ", state.global_step, " steps; run directory ", fs::absolute(run_dir).string());
+  return 0;
+}
+
+}  // namespace cbednet::app

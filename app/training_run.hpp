@@ -1,0 +1,48 @@
+// The training loop behind `cbednet train`: epochs of data-parallel steps over the MPI ranks, progress on rank 0,
+// per-epoch validation, metrics files, checkpoints and exact resume.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "app/run_setup.hpp"
+#include "core/model/resnet.hpp"
+#include "core/optim/lr_schedule.hpp"
+#include "core/optim/sgd.hpp"
+
+namespace cbednet::app {
+
+enum class ClassWeighting { none, inverse, effective };
+
+struct TrainConfig {
+  std::string data, train_split = "train", val_split = "dev", out;
+  bool resume = false;
+  std::int64_t epochs = 1, batch = 32, micro_batch = 0, max_steps = 0;
+  std::uint64_t seed = 1;
+  int pipeline_stages = 1, replicas = 1;
+  ResNetSpec model;  // input size and channels come from the data
+  BackendOptions backend;
+  io::Preprocess preprocess;
+  ViewMode views = ViewMode::stack;
+  bool skip_bad = false;
+  SgdConfig sgd;
+  LrSchedule schedule;            // total and warm-up steps filled in once the data is known
+  double warmup_epochs = 0;
+  std::vector<double> milestone_epochs;
+  double label_smoothing = 0, effective_beta = 0.999, bn_momentum = 0.1;
+  ClassWeighting class_weighting = ClassWeighting::none;
+  std::int64_t checkpoint_every = 0;  // steps; 0: at the end of each epoch only
+  int keep_checkpoints = 3;
+  std::int64_t log_every = 10;
+  std::string resolved_ini;           // recorded in the run directory and checkpoints
+};
+
+// Runs (or resumes) training; returns the process exit code.
+int run_training(const TrainConfig& config);
+
+// Per-class loss weights from the training labels (class c = space group c + 1), normalised so that their mean
+// over the training samples is 1. Classes without samples get weight 1.
+std::vector<double> class_weights(const std::vector<std::int16_t>& labels, int classes, ClassWeighting scheme,
+                                  double beta);
+
+}  // namespace cbednet::app

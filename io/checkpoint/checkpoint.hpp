@@ -1,0 +1,64 @@
+// Checkpoints: one HDF5 file per checkpoint, readable with h5py (layout in docs/checkpoint-format.md).
+//
+//   /                    attributes cbednet_format = "cbednet-checkpoint", format_version, cbednet_version,
+//                        checksum (FNV-1a 64 of every dataset's bytes, hex)
+//   /model               attributes: the ResNetSpec (arch, block, stage_blocks, widths, channels, classes, size, ...)
+//   /state               attributes: epoch, step_in_epoch, global_step, seed, optimizer_steps, epoch_loss_sum,
+//                        epoch_correct, epoch_samples, master_dtype
+//   /config              attribute text: the run's resolved configuration (INI)
+//   /parameters/<name>   one dataset per parameter, logical (N, C, H, W) order, in the master dtype
+//   /momentum/<name>     SGD momentum, same shapes
+//   /buffers/<name>      batch-norm running statistics
+// Random numbers are counter-based (core/rng.hpp), so (seed, epoch, step) is the whole RNG and data-order state.
+// Files are written to a temporary name and renamed; a load verifies the format, version, model and checksum.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/model/param_store.hpp"
+#include "core/model/resnet.hpp"
+
+namespace cbednet::io {
+
+inline constexpr int checkpoint_format_version = 1;
+
+struct TrainingState {
+  std::int64_t epoch = 0;          // epoch in progress (0-based)
+  std::int64_t step_in_epoch = 0;  // steps of that epoch already taken
+  std::int64_t global_step = 0;    // optimizer steps taken in total
+  std::uint64_t seed = 0;
+  // Running sums of the epoch in progress, so its reported metrics survive a resume.
+  double epoch_loss_sum = 0;
+  std::int64_t epoch_correct = 0;
+  std::int64_t epoch_samples = 0;
+};
+
+struct CheckpointInfo {
+  ResNetSpec spec;
+  TrainingState state;
+  std::string config;  // INI text
+  std::string master_dtype;
+};
+
+// Writes `path` atomically (temporary name, then rename). Throws IoError naming the file on failure.
+void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
+                     const std::string& config, ParamStore& store);
+
+// Reads the model description, state and configuration, verifying format, version and checksum.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Loads parameters, momentum and buffers into `store` (converted to its dtypes). Throws IoError naming the file
+// and the culprit if the architecture, class count or any parameter shape differs, or the checksum is wrong.
+CheckpointInfo load_checkpoint(const std::string& path, const ResNetSpec& expected, ParamStore& store);
+
+// "<dir>/ckpt-<global_step, 8 digits>.h5"
+std::string checkpoint_path(const std::string& dir, std::int64_t global_step);
+// Newest checkpoint in dir by step (nothing when there is none). Files that fail verification are skipped
+// with a note in *skipped (the newest good one is returned).
+std::optional<std::string> latest_checkpoint(const std::string& dir, std::string* skipped = nullptr);
+// Deletes all but the newest `keep` checkpoints of dir.
+void prune_checkpoints(const std::string& dir, int keep);
+
+}  // namespace cbednet::io
