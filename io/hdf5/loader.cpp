@@ -26,7 +26,9 @@ class DistributedLoader::Reader {
   // Whether the last read really went collective (HDF5 may silently fall back to independent I/O).
   virtual bool last_read_collective() const { return false; }
   // Samples `indices` (batch order) into out[k*C*H*W]; with skip_bad a bad sample gets ok[j] = 0 instead of a throw.
-  virtual void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) = 0;
+  // `calls`: the largest share of any rank this step (collective readers make that many collective calls).
+  virtual void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
+                    std::size_t calls) = 0;
   MPI_Comm comm() const { return comm_.get(); }
   const DupComm& dup() const { return comm_; }
 
@@ -74,32 +76,17 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
   std::string describe() const override { return "packed file " + info_.path + " (collective MPI-IO)"; }
   bool last_read_collective() const override { return last_collective_; }
 
-  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) override {
+  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
+            std::size_t calls) override {
     const auto per = info_.sample.per_sample();
-    // HDF5 returns a hyperslab union in file order: read sorted, then put each sample at its batch position.
-    std::vector<std::pair<std::int64_t, std::size_t>> order(indices.size());
-    for (std::size_t j = 0; j < indices.size(); ++j) order[j] = {index_[static_cast<std::size_t>(indices[j])], j};
-    std::sort(order.begin(), order.end());
-    std::vector<std::int64_t> sorted(order.size());
-    bool identity = true;
-    for (std::size_t j = 0; j < order.size(); ++j) {
-      sorted[j] = order[j].first;
-      identity &= order[j].second == j;
-    }
-    float* target = out;
-    if (!identity) {
-      staging_.resize(static_cast<std::size_t>(per) * sorted.size());
-      target = staging_.data();
-    }
+    std::vector<std::int64_t> file_indices(indices.size());
+    for (std::size_t j = 0; j < indices.size(); ++j) file_indices[j] = index_[static_cast<std::size_t>(indices[j])];
     {
       std::lock_guard lock(h5::library_mutex());
-      read_packed_images(images_.get(), info_, sorted, target, xfer_.get(), half_);
+      read_packed_images(images_.get(), info_, file_indices, out, xfer_.get(), half_, calls);
       H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
       last_collective_ = H5Pget_mpio_actual_io_mode(xfer_.get(), &mode) >= 0 && mode != H5D_MPIO_NO_COLLECTIVE;
     }
-    if (!identity)
-      for (std::size_t j = 0; j < order.size(); ++j)
-        std::memcpy(out + order[j].second * per, target + j * per, static_cast<std::size_t>(per) * sizeof(float));
     for (std::size_t j = 0; j < indices.size(); ++j) {
       float* x = out + j * per;
       if (skip_bad && !all_finite(x, per)) {
@@ -115,7 +102,6 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
   h5::Handle file_, images_, xfer_;
   PackedInfo info_;
   std::vector<std::int64_t> index_;
-  std::vector<float> staging_;
   std::vector<std::uint16_t> half_;
   bool last_collective_ = false;
 };
@@ -130,7 +116,8 @@ class SourceReader final : public DistributedLoader::Reader {
   int label(std::size_t i) const override { return source_->label(i); }
   bool collective() const override { return false; }
   std::string describe() const override { return source_->describe() + " (independent reads)"; }
-  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad) override {
+  void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
+            std::size_t) override {
     const auto per = source_->sample_shape().per_sample();
     for (std::size_t j = 0; j < indices.size(); ++j) {
       try {
@@ -203,7 +190,12 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
   shape.n = static_cast<std::int64_t>(batch.indices.size());
   batch.images = Tensor(shape, DType::f32);
   std::vector<char> ok(batch.indices.size(), 1);
-  reader_->read(batch.indices, batch.images.data<float>(), ok, options_.skip_bad);
+  std::size_t calls = 0;
+  for (int d = 0; d < ranks_; ++d) {
+    const auto [b, e] = replica_share(size(), options_.global_batch, step, d, ranks_);
+    calls = std::max(calls, e - b);
+  }
+  reader_->read(batch.indices, batch.images.data<float>(), ok, options_.skip_bad, calls);
 
   const auto kept = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), 1));
   if (kept != ok.size()) {  // compact: bad samples leave the batch and are counted

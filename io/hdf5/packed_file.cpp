@@ -123,8 +123,7 @@ void PackedFileWriter::write(std::size_t i, const float* chw, int label, std::in
   const hsize_t cnt[4] = {1, static_cast<hsize_t>(shape_.c), static_cast<hsize_t>(shape_.h),
                           static_cast<hsize_t>(shape_.w)};
   h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), ctx, "selecting");
-  const hsize_t mdims[1] = {count};
-  const auto mspace = h5::checked(H5Screate_simple(1, mdims, nullptr), Kind::dataspace, ctx, "creating a dataspace");
+  const auto mspace = h5::checked(H5Screate_simple(4, cnt, nullptr), Kind::dataspace, ctx, "creating a dataspace");
   const auto memtype = packed_memory_type(dtype_, ctx);
   h5::check(H5Dwrite(images_.get(), memtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, data), ctx,
             "writing a sample");
@@ -228,40 +227,40 @@ PackedInfo read_packed_info(hid_t file, const std::string& path) {
   return info;
 }
 
-void read_packed_images(hid_t images, const PackedInfo& info, const std::vector<std::int64_t>& sorted_indices,
-                        float* out, hid_t xfer, std::vector<std::uint16_t>& scratch) {
+void read_packed_images(hid_t images, const PackedInfo& info, const std::vector<std::int64_t>& indices, float* out,
+                        hid_t xfer, std::vector<std::uint16_t>& scratch, std::size_t calls) {
   std::lock_guard lock(h5::library_mutex());
   const std::string ctx = h5::where(info.path, "/images");
+  const auto per = static_cast<std::size_t>(info.sample.per_sample());
+  const hsize_t block[4] = {1, static_cast<hsize_t>(info.sample.c), static_cast<hsize_t>(info.sample.h),
+                            static_cast<hsize_t>(info.sample.w)};
   const auto fspace = h5::checked(H5Dget_space(images), Kind::dataspace, ctx, "getting the dataspace");
-  const hsize_t per = static_cast<hsize_t>(info.sample.per_sample());
-  const hsize_t k = sorted_indices.size();
-  h5::check(H5Sselect_none(fspace.get()), ctx, "selecting");
-  // Runs of consecutive indices become one block, so contiguous shares are a single hyperslab.
-  for (std::size_t a = 0; a < sorted_indices.size();) {
-    std::size_t b = a + 1;
-    while (b < sorted_indices.size() && sorted_indices[b] == sorted_indices[b - 1] + 1) ++b;
-    CBEDNET_ASSERT(a == 0 || sorted_indices[a] > sorted_indices[a - 1]);
-    CBEDNET_REQUIRE(sorted_indices[a] >= 0 && static_cast<std::size_t>(sorted_indices[b - 1]) < info.n, IoError, ctx,
-                    ": sample index out of range");
-    const hsize_t start[4] = {static_cast<hsize_t>(sorted_indices[a]), 0, 0, 0};
-    const hsize_t count[4] = {b - a, static_cast<hsize_t>(info.sample.c), static_cast<hsize_t>(info.sample.h),
-                              static_cast<hsize_t>(info.sample.w)};
-    h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_OR, start, nullptr, count, nullptr), ctx, "selecting");
-    a = b;
-  }
-  const hsize_t mdims[1] = {std::max<hsize_t>(1, k * per)};
-  const auto mspace = h5::checked(H5Screate_simple(1, mdims, nullptr), Kind::dataspace, ctx, "memory dataspace");
-  if (k == 0) h5::check(H5Sselect_none(mspace.get()), ctx, "selecting");
-  void* target = out;
-  if (info.dtype == PackedDType::f16) {
-    scratch.resize(k * per);
-    target = scratch.data();
-  }
+  // The memory space has the block's own 4-d shape: HDF5 then maps chunk to memory by blocks, not per element.
+  const auto mspace = h5::checked(H5Screate_simple(4, block, nullptr), Kind::dataspace, ctx, "memory dataspace");
   const auto memtype = packed_memory_type(info.dtype, ctx);
-  h5::check(H5Dread(images, memtype.get(), mspace.get(), fspace.get(), xfer, target), ctx,
-            "reading samples");
-  if (info.dtype == PackedDType::f16)
-    for (std::size_t j = 0; j < k * per; ++j) out[j] = half_to_float(scratch[j]);
+  if (info.dtype == PackedDType::f16) scratch.resize(per);
+  calls = std::max(calls, indices.size());
+  for (std::size_t j = 0; j < calls; ++j) {
+    void* target = nullptr;
+    if (j < indices.size()) {
+      const std::int64_t i = indices[j];
+      CBEDNET_REQUIRE(i >= 0 && static_cast<std::size_t>(i) < info.n, IoError, ctx, ": sample index ", i,
+                      " out of range (", info.n, ")");
+      // One regular hyperslab (one chunk) per call: a union of scattered blocks is an irregular selection,
+      // which HDF5 1.10 maps to chunks element by element (50x slower).
+      const hsize_t start[4] = {static_cast<hsize_t>(i), 0, 0, 0};
+      h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), ctx, "selecting");
+      h5::check(H5Sselect_all(mspace.get()), ctx, "selecting");
+      target = info.dtype == PackedDType::f16 ? static_cast<void*>(scratch.data()) : static_cast<void*>(out + j * per);
+    } else {  // this rank has fewer samples this step: join the collective call with an empty selection
+      h5::check(H5Sselect_none(fspace.get()), ctx, "selecting");
+      h5::check(H5Sselect_none(mspace.get()), ctx, "selecting");
+      target = info.dtype == PackedDType::f16 ? static_cast<void*>(scratch.data()) : static_cast<void*>(out);
+    }
+    h5::check(H5Dread(images, memtype.get(), mspace.get(), fspace.get(), xfer, target), ctx, "reading samples");
+    if (info.dtype == PackedDType::f16 && j < indices.size())
+      for (std::size_t e = 0; e < per; ++e) out[j * per + e] = half_to_float(scratch[e]);
+  }
 }
 
 namespace {
@@ -293,7 +292,7 @@ class PackedSource final : public SampleSource {
   std::string describe() const override { return "packed file " + info_.path; }
   void read(std::size_t i, float* out_chw) const override {
     std::lock_guard lock(h5::library_mutex());
-    read_packed_images(images_.get(), info_, {static_cast<std::int64_t>(at(i))}, out_chw, H5P_DEFAULT, scratch_);
+    read_packed_images(images_.get(), info_, {static_cast<std::int64_t>(at(i))}, out_chw, H5P_DEFAULT, scratch_, 1);
     normalise(pre_, out_chw, static_cast<int>(info_.sample.c), info_.sample.h * info_.sample.w);
   }
   const PackedInfo& info() const { return info_; }

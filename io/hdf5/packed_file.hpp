@@ -74,10 +74,11 @@ PackedInfo read_packed_info(hid_t file, const std::string& path);
 // (a conversion silently turns collective MPI-IO into independent I/O).
 h5::Handle packed_memory_type(PackedDType dtype, const std::string& ctx);
 
-// Reads the samples `sorted_indices` (strictly increasing) of dataset `images` into out[k*C*H*W] as float32,
-// with the transfer property list `xfer` (collective or not). An empty list still takes part in the call.
-void read_packed_images(hid_t images, const PackedInfo& info, const std::vector<std::int64_t>& sorted_indices,
-                        float* out, hid_t xfer, std::vector<std::uint16_t>& scratch);
+// Reads samples `indices` (any order) of dataset `images` into out[k*C*H*W] as float32, with the transfer
+// property list `xfer` (collective or not), one H5Dread per sample. A collective caller passes `calls`, the
+// largest k of any rank this step: a rank with fewer samples joins the remaining calls with empty selections.
+void read_packed_images(hid_t images, const PackedInfo& info, const std::vector<std::int64_t>& indices, float* out,
+                        hid_t xfer, std::vector<std::uint16_t>& scratch, std::size_t calls);
 
 std::unique_ptr<SampleSource> open_packed_source(const std::string& path, const SourceOptions& options);
 

@@ -1,0 +1,174 @@
+// cbednet_bench_io: images/s and GB/s of the DistributedLoader (collective MPI-IO on the packed layout, prefetch
+// on) against the raw sequential read rate of the same file, measured in the same run with plain read().
+//
+//   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold] [--keep]
+//
+// Without --file, rank 0 writes a packed float32 file of N samples of 3xSxS into $TMPDIR first (removed at the
+// end). --cold drops the file's pages from the page cache (posix_fadvise DONTNEED) before each measurement;
+// otherwise both measurements run from a warm cache (the file is read once first). Prints one JSON object.
+#include <fcntl.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "io/hdf5/loader.hpp"
+#include "io/hdf5/packed_file.hpp"
+
+namespace {
+
+using cbednet::io::DistributedLoader;
+using Clock = std::chrono::steady_clock;
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(const std::string& path) : fd(::open(path.c_str(), O_RDONLY)) {
+    if (fd < 0) cbednet::throw_error<cbednet::IoError>("file ", path, ": cannot open for reading");
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+void drop_cache(const std::string& path) {
+  Fd f(path);
+  ::fdatasync(f.fd);
+  ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+// Seconds and bytes of one plain sequential read() of the whole file.
+std::pair<double, double> raw_read(const std::string& path) {
+  Fd f(path);
+  std::vector<char> buffer(8 << 20);
+  double bytes = 0;
+  const auto t0 = Clock::now();
+  for (;;) {
+    const ssize_t n = ::read(f.fd, buffer.data(), buffer.size());
+    if (n < 0) cbednet::throw_error<cbednet::IoError>("file ", path, ": read failed");
+    if (n == 0) break;
+    bytes += static_cast<double>(n);
+  }
+  return {std::chrono::duration<double>(Clock::now() - t0).count(), bytes};
+}
+
+void write_file(const std::string& path, std::size_t n, int S) {
+  cbednet::io::PackedFileWriter writer(path, n, cbednet::Shape{1, 3, S, S}, cbednet::io::PackedDType::f32);
+  const cbednet::RandomStream rng(3, cbednet::RngPurpose::test);
+  std::vector<float> sample(3 * static_cast<std::size_t>(S) * S);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < sample.size(); ++j) sample[j] = static_cast<float>(rng.uniform(i, j));
+    writer.write(i, sample.data(), 1 + static_cast<int>(i % 230), -1, cbednet::io::Split::train);
+  }
+  writer.set_attribute("creator", "cbednet_bench_io");
+  writer.commit({});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  int code = 0;
+  try {
+    std::string file;
+    std::size_t samples = 256, batch = 16;
+    int size = 256, epochs = 2;
+    bool cold = false, keep = false;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      const auto value = [&]() -> std::string {
+        if (i + 1 >= argc) cbednet::throw_error<cbednet::InvalidArgument>(a, ": missing value");
+        return argv[++i];
+      };
+      if (a == "--file") file = value();
+      else if (a == "--samples") samples = std::stoul(value());
+      else if (a == "--size") size = std::stoi(value());
+      else if (a == "--batch") batch = std::stoul(value());
+      else if (a == "--epochs") epochs = std::stoi(value());
+      else if (a == "--cold") cold = true;
+      else if (a == "--keep") keep = true;
+      else cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
+    }
+    const bool generated = file.empty();
+    if (generated) {
+      long long pid = rank == 0 ? ::getpid() : 0;
+      MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+      file = (std::filesystem::temp_directory_path() / ("cbednet-bench-io-" + std::to_string(pid) + ".h5")).string();
+      if (rank == 0) write_file(file, samples, size);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    // Raw sequential rate: rank 0 alone, the same file.
+    double raw_s = 0, raw_bytes = 0;
+    if (rank == 0) {
+      if (cold) drop_cache(file);
+      else raw_read(file);  // warm the cache for both measurements
+      std::tie(raw_s, raw_bytes) = raw_read(file);
+    }
+    MPI_Bcast(&raw_s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&raw_bytes, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank == 0 && cold) drop_cache(file);
+    MPI_Barrier(MPI_COMM_WORLD);
+
+    cbednet::io::LoaderOptions options;
+    options.global_batch = batch;
+    options.seed = 1;
+    double read_s = 0;
+    std::size_t images = 0, steps = 0;
+    std::int64_t per_sample = 0;
+    bool all_collective = true;
+    {
+      DistributedLoader loader(file, MPI_COMM_WORLD, options);
+      per_sample = loader.sample_shape().per_sample();
+      MPI_Barrier(MPI_COMM_WORLD);
+      const auto t0 = Clock::now();
+      for (int e = 0; e < epochs; ++e) {
+        if (cold && e > 0 && rank == 0) drop_cache(file);
+        loader.start_epoch(static_cast<std::uint64_t>(e));
+        while (auto b = loader.next()) {
+          images += static_cast<std::size_t>(b->images.shape().n);
+          all_collective &= loader.last_read_collective();
+          ++steps;
+        }
+      }
+      read_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    double slowest = 0;
+    unsigned long long total_images = 0, local = images;
+    MPI_Reduce(&read_s, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(&local, &total_images, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+      const double bytes = static_cast<double>(total_images) * static_cast<double>(per_sample) * 4.0;
+      const double raw_gbs = raw_bytes / raw_s / 1e9, gbs = bytes / slowest / 1e9;
+      std::printf(
+          "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
+          "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
+          "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
+          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s}\n",
+          ranks, file.c_str(), raw_bytes, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample), epochs,
+          steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
+          gbs / raw_gbs, all_collective ? "true" : "false");
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (generated && !keep && rank == 0) std::filesystem::remove(file);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cbednet_bench_io (rank %d): %s\n", rank, e.what());
+    code = 1;
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Finalize();
+  return code;
+}
