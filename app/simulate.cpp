@@ -1,7 +1,89 @@
-// Placeholder until the data layer lands (issue [Data]); replaced by the real subcommand.
+// cbednet simulate: kinematic CBED stacks of random crystals in the SMC-2019 layout (DIR/{train,dev,test}/
+// batch_<split>_<rank>.h5), one file per rank and split; `--bench` prints single-core throughput as JSON instead.
+#include <mpi.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+
+#include "app/mpi_session.hpp"
+#include "app/options.hpp"
 #include "app/subcommands.hpp"
 #include "core/error.hpp"
+#include "io/sim/simulator.hpp"
 
 namespace cbednet::app {
-int run_simulate(const Args&) { throw_error<Error>("cbednet simulate is not available in this build yet"); }
+
+int run_simulate(const Args& args) {
+  const CommandSpec spec{
+      "simulate", "Simulate kinematic CBED stacks [3,S,S] of random crystals into the SMC-2019 HDF5 layout.",
+      "cbednet simulate --out DIR --materials N [--space-groups LIST|all] [--size S] [--seed K]\n"
+      "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]"};
+  po::options_description options("Simulate options");
+  options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
+      "materials", po::value<long long>()->default_value(100), "number of materials (crystals), over all ranks")(
+      "space-groups", po::value<std::string>()->default_value("all"),
+      "space groups to draw, material m gets entry m mod length: 'all' or a list like 14,62,221-230")(
+      "size", po::value<int>()->default_value(512), "pattern size S (even; the field is +-2.56 1/A at any S)")(
+      "seed", po::value<unsigned long long>()->default_value(1), "random seed (samples depend only on it)")(
+      "samples-per-material", po::value<int>()->default_value(10),
+      "energies per material, 1..10: 100, 110, ... keV")(
+      "threads", po::value<int>()->default_value(0), "threads per rank (0: OpenMP default)")(
+      "split-fractions", po::value<std::string>()->default_value("0.8,0.1,0.1"),
+      "train,dev,test fractions of the materials")(
+      "thickness", po::value<double>()->default_value(100.0), "specimen thickness, Angstrom")(
+      "bench", po::bool_switch(), "measure single-core stacks/s (no files) and print JSON");
+  const auto vm = parse_options(spec, options, args);
+  if (!vm) return 0;
+  const auto& v = *vm;
+
+  io::sim::SimulationOptions sim;
+  sim.seed = v["seed"].as<unsigned long long>();
+  sim.space_groups = io::sim::parse_space_group_list(v["space-groups"].as<std::string>());
+  sim.samples_per_material = v["samples-per-material"].as<int>();
+  CBEDNET_REQUIRE(sim.samples_per_material >= 1 && sim.samples_per_material <= 10, InvalidArgument,
+                  "--samples-per-material: must be 1..10, got ", sim.samples_per_material);
+  sim.split_fractions = io::sim::parse_split_fractions(v["split-fractions"].as<std::string>());
+  sim.cbed.size = v["size"].as<int>();
+  CBEDNET_REQUIRE(sim.cbed.size >= 16 && sim.cbed.size % 2 == 0, InvalidArgument,
+                  "--size: must be even and at least 16, got ", sim.cbed.size);
+  sim.cbed.thickness = v["thickness"].as<double>();
+  CBEDNET_REQUIRE(sim.cbed.thickness > 0, InvalidArgument, "--thickness: must be positive");
+  const long long materials = v["materials"].as<long long>();
+  CBEDNET_REQUIRE(materials >= 0, InvalidArgument, "--materials: must not be negative, got ", materials);
+  const int threads = v["threads"].as<int>();
+  CBEDNET_REQUIRE(threads >= 0, InvalidArgument, "--threads: must not be negative, got ", threads);
+
+  if (v["bench"].as<bool>()) {
+    if (world_rank() == 0) std::cout << io::sim::benchmark_json(sim, materials) << '\n';
+    return 0;
+  }
+  CBEDNET_REQUIRE(v.count("out") != 0U, InvalidArgument, "cbednet simulate: --out DIR is required");
+  const std::string out = v["out"].as<std::string>();
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto summary = io::sim::simulate_to_directory(sim, out, materials, world_rank(), world_size(), threads);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::array<long long, 6> counts{};
+  for (std::size_t i = 0; i < 3; ++i) {
+    counts[i] = summary.materials[i];
+    counts[3 + i] = summary.samples[i];
+  }
+  std::array<long long, 6> totals = counts;
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized != 0 && world_size() > 1)
+    MPI_Reduce(counts.data(), totals.data(), 6, MPI_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (world_rank() == 0) {
+    std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size() << ", \"materials\": {\"train\": "
+              << totals[0] << ", \"dev\": " << totals[1] << ", \"test\": " << totals[2]
+              << "}, \"samples\": {\"train\": " << totals[3] << ", \"dev\": " << totals[4]
+              << ", \"test\": " << totals[5] << "}, \"size\": " << sim.cbed.size << ", \"seconds\": " << seconds
+              << "}\n";
+  }
+  return 0;
+}
+
 }  // namespace cbednet::app

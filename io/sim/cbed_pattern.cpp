@@ -21,7 +21,7 @@ inline float sinc2(float x) {
   const float f2 = f * f;
   const float s = f * (1.0f + f2 * (-1.0f / 6 + f2 * (1.0f / 120 + f2 * (-1.0f / 5040 + f2 * (1.0f / 362880)))));
   const float x2 = x * x;
-  return x2 < 1e-12f ? 1.0f : s * s / x2;
+  return (s * s + 1e-30f) / (x2 + 1e-30f);  // 1 at x = 0 without a branch
 }
 
 struct EnergyTerms {
@@ -87,12 +87,16 @@ ProjectionReflections prepare_projection(const Crystal& crystal, const Projectio
     bound[i] = static_cast<int>(std::floor(g_lim * norm(axis)));
   }
   const Vec3 cstar{recip[0][2], recip[1][2], recip[2][2]};
-  const double cz = dot(projection.beam, cstar);
+  // Detector-frame components of c*: g(h, k, l) = g(h, k, 0) + l c*, so each l step is three additions.
+  const double cx = dot(projection.ex, cstar), cy = dot(projection.ey, cstar), cz = dot(projection.beam, cstar);
+  const double half_lambda_min = electron_wavelength(min_kv * 1e3) / 2.0;
+  const double half_lambda_max = electron_wavelength(max_kv * 1e3) / 2.0;
+  const double spread = 1.1 * r_max / k_min;
   std::vector<Hkl> hkls;
   for (int h = -bound[0]; h <= bound[0]; ++h)
     for (int k = -bound[1]; k <= bound[1]; ++k) {
       const Vec3 base = reciprocal_vector(recip, h, k, 0);
-      const double gz0 = dot(projection.beam, base);
+      const double gx0 = dot(projection.ex, base), gy0 = dot(projection.ey, base), gz0 = dot(projection.beam, base);
       int l0 = -bound[2], l1 = bound[2];
       if (std::abs(cz) > 1e-12) {  // the slab |g_z| <= gz_max is an interval of l
         const double a = (-gz_max - gz0) / cz, b = (gz_max - gz0) / cz;
@@ -101,20 +105,17 @@ ProjectionReflections prepare_projection(const Crystal& crystal, const Projectio
       }
       for (int l = l0; l <= l1; ++l) {
         if (h == 0 && k == 0 && l == 0) continue;
-        const Vec3 g = reciprocal_vector(recip, h, k, l);
-        const double gz = dot(g, projection.beam);
-        const double gx = dot(g, projection.ex), gy = dot(g, projection.ey);
-        const double gt = std::hypot(gx, gy);
-        if (gt > gt_max) continue;
+        const double gx = gx0 + l * cx, gy = gy0 + l * cy, gz = gz0 + l * cz;
+        const double gt2 = gx * gx + gy * gy;
+        if (gt2 > gt_max * gt_max) continue;
+        const double g2 = gt2 + gz * gz;
         if (settings.zolz_only) {
-          if (std::abs(gz) > 1e-9 * (1.0 + norm(g))) continue;
+          if (std::abs(gz) > 1e-9 * (1.0 + std::sqrt(g2))) continue;
         } else {
           // Distance of the disc centre from the Ewald sphere over the energy range, less its spread in the disc.
-          const double g2 = dot(g, g);
-          const double c1 = gz + g2 * electron_wavelength(min_kv * 1e3) / 2.0;
-          const double c2 = gz + g2 * electron_wavelength(max_kv * 1e3) / 2.0;
+          const double c1 = gz + g2 * half_lambda_min, c2 = gz + g2 * half_lambda_max;
           const double dist = c1 * c2 <= 0 ? 0.0 : std::min(std::abs(c1), std::abs(c2));
-          if (dist > 1.1 * gt * r_max / k_min + s_max) continue;
+          if (dist > spread * std::sqrt(gt2) + s_max) continue;
         }
         hkls.push_back({h, k, l});
       }

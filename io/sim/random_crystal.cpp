@@ -186,13 +186,13 @@ std::optional<Crystal> attempt(int space_group, const SpaceGroupInfo& info, Draw
       if (!x) continue;
       const auto sites = expand_orbit(ops, *x);
       if (sites.size() != unit_sites[o].size()) continue;
+      // The operations are isometries and both the orbit and the atoms placed so far are invariant under them,
+      // so every close pair has an image that involves the orbit's first site.
       bool clash = false;
-      for (std::size_t i = 0; i < sites.size() && !clash; ++i) {
-        for (std::size_t j = i + 1; j < sites.size() && !clash; ++j)
-          clash = periodic_distance(basis, sites[i], sites[j]) < options.min_distance;
-        for (const auto& atom : crystal.atoms)
-          clash = clash || periodic_distance(basis, sites[i], atom.frac) < options.min_distance;
-      }
+      for (std::size_t j = 1; j < sites.size() && !clash; ++j)
+        clash = periodic_distance(basis, sites[0], sites[j]) < options.min_distance;
+      for (std::size_t j = 0; j < crystal.atoms.size() && !clash; ++j)
+        clash = periodic_distance(basis, sites[0], crystal.atoms[j].frac) < options.min_distance;
       if (clash) continue;
       for (const auto& s : sites) crystal.atoms.push_back({recipes[o].z, s, recipes[o].b_iso, static_cast<int>(o)});
       placed = true;

@@ -56,42 +56,57 @@ std::vector<std::complex<double>> structure_factors(const Crystal& crystal, cons
   int n_orbits = 0;
   for (const auto& a : crystal.atoms) n_orbits = std::max(n_orbits, a.orbit + 1);
 
-  // powers[i][atom * (2 hmax_i + 1) + (h + hmax_i)] = exp(2 pi i h x_i)
-  std::array<std::vector<std::complex<double>>, 3> powers;
-  for (int i = 0; i < 3; ++i) {
-    const std::size_t width = 2 * static_cast<std::size_t>(hmax[i]) + 1;
-    powers[i].resize(n_atoms * width);
+  // Per-atom power tables exp(2 pi i h x_i) as separate real and imaginary parts, index atom * width + h + hmax.
+  // Plain real arithmetic: std::complex multiplication goes through NaN-checking library calls.
+  std::array<std::vector<double>, 3> re, im;
+  std::array<std::size_t, 3> width{};
+  for (std::size_t i = 0; i < 3; ++i) {
+    width[i] = 2 * static_cast<std::size_t>(hmax[i]) + 1;
+    re[i].resize(n_atoms * width[i]);
+    im[i].resize(n_atoms * width[i]);
     for (std::size_t a = 0; a < n_atoms; ++a) {
-      const double x = 2.0 * std::numbers::pi * crystal.atoms[a].frac[static_cast<std::size_t>(i)];
-      for (int h = -hmax[i]; h <= hmax[i]; ++h)
-        powers[i][a * width + static_cast<std::size_t>(h + hmax[i])] = std::polar(1.0, h * x);
+      const double x = 2.0 * std::numbers::pi * crystal.atoms[a].frac[i];
+      for (int h = -hmax[i]; h <= hmax[i]; ++h) {
+        const std::size_t at = a * width[i] + static_cast<std::size_t>(h + hmax[i]);
+        re[i][at] = std::cos(h * x);
+        im[i][at] = std::sin(h * x);
+      }
     }
   }
   // Scattering amplitude per orbit (atoms of an orbit share element and B).
   std::vector<int> orbit_z(static_cast<std::size_t>(n_orbits), 0);
   std::vector<double> orbit_b(static_cast<std::size_t>(n_orbits), 0.0);
-  for (const auto& a : crystal.atoms) {
-    orbit_z[static_cast<std::size_t>(a.orbit)] = a.z;
-    orbit_b[static_cast<std::size_t>(a.orbit)] = a.b_iso;
+  std::vector<std::size_t> orbit_of(n_atoms);
+  for (std::size_t a = 0; a < n_atoms; ++a) {
+    const auto& atom = crystal.atoms[a];
+    orbit_of[a] = static_cast<std::size_t>(atom.orbit);
+    orbit_z[orbit_of[a]] = atom.z;
+    orbit_b[orbit_of[a]] = atom.b_iso;
   }
   const Mat3 recip = reciprocal_basis(crystal.basis);
-  std::vector<std::complex<double>> orbit_sum(static_cast<std::size_t>(n_orbits));
+  std::vector<double> sum_re(static_cast<std::size_t>(n_orbits)), sum_im(static_cast<std::size_t>(n_orbits));
   for (std::size_t r = 0; r < hkls.size(); ++r) {
     const Hkl& h = hkls[r];
-    std::fill(orbit_sum.begin(), orbit_sum.end(), std::complex<double>{});
+    std::fill(sum_re.begin(), sum_re.end(), 0.0);
+    std::fill(sum_im.begin(), sum_im.end(), 0.0);
     for (std::size_t a = 0; a < n_atoms; ++a) {
-      const auto ex = powers[0][a * (2 * static_cast<std::size_t>(hmax[0]) + 1) + static_cast<std::size_t>(h[0] + hmax[0])];
-      const auto ey = powers[1][a * (2 * static_cast<std::size_t>(hmax[1]) + 1) + static_cast<std::size_t>(h[1] + hmax[1])];
-      const auto ez = powers[2][a * (2 * static_cast<std::size_t>(hmax[2]) + 1) + static_cast<std::size_t>(h[2] + hmax[2])];
-      orbit_sum[static_cast<std::size_t>(crystal.atoms[a].orbit)] += ex * ey * ez;
+      const std::size_t ix = a * width[0] + static_cast<std::size_t>(h[0] + hmax[0]);
+      const std::size_t iy = a * width[1] + static_cast<std::size_t>(h[1] + hmax[1]);
+      const std::size_t iz = a * width[2] + static_cast<std::size_t>(h[2] + hmax[2]);
+      const double xy_re = re[0][ix] * re[1][iy] - im[0][ix] * im[1][iy];
+      const double xy_im = re[0][ix] * im[1][iy] + im[0][ix] * re[1][iy];
+      sum_re[orbit_of[a]] += xy_re * re[2][iz] - xy_im * im[2][iz];
+      sum_im[orbit_of[a]] += xy_re * im[2][iz] + xy_im * re[2][iz];
     }
     const double q = norm(reciprocal_vector(recip, h[0], h[1], h[2]));
-    std::complex<double> f{};
-    for (std::size_t o = 0; o < orbit_sum.size(); ++o) {
+    double f_re = 0, f_im = 0;
+    for (std::size_t o = 0; o < sum_re.size(); ++o) {
       if (orbit_z[o] == 0) continue;
-      f += electron_scattering_factor(orbit_z[o], q) * std::exp(-orbit_b[o] * q * q / 4.0) * orbit_sum[o];
+      const double amp = electron_scattering_factor(orbit_z[o], q) * std::exp(-orbit_b[o] * q * q / 4.0);
+      f_re += amp * sum_re[o];
+      f_im += amp * sum_im[o];
     }
-    out[r] = f;
+    out[r] = {f_re, f_im};
   }
   return out;
 }
