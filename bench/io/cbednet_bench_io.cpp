@@ -1,7 +1,7 @@
 // cbednet_bench_io: images/s and GB/s of the DistributedLoader (collective MPI-IO on the packed layout, prefetch
 // on) against the raw sequential read rate of the same file, measured in the same run with plain read().
 //
-//   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold] [--keep]
+//   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold] [--keep] [--individual]
 //
 // Without --file, rank 0 writes a packed float32 file of N samples of 3xSxS into $TMPDIR first (removed at the
 // end). --cold drops the file's pages from the page cache (posix_fadvise DONTNEED) before each measurement;
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     std::string file;
     std::size_t samples = 256, batch = 16;
     int size = 256, epochs = 2;
-    bool cold = false, keep = false;
+    bool cold = false, keep = false, individual = false;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       const auto value = [&]() -> std::string {
@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
       else if (a == "--epochs") epochs = std::stoi(value());
       else if (a == "--cold") cold = true;
       else if (a == "--keep") keep = true;
+      else if (a == "--individual") individual = true;
       else cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
     }
     const bool generated = file.empty();
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
     cbednet::io::LoaderOptions options;
     options.global_batch = batch;
     options.seed = 1;
+    options.individual_chunk_io = individual;
     double read_s = 0;
     std::size_t images = 0, steps = 0;
     std::int64_t per_sample = 0;
@@ -157,10 +159,10 @@ int main(int argc, char** argv) {
           "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
           "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
           "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
-          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s}\n",
+          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, \"individual_chunk_io\": %s}\n",
           ranks, file.c_str(), raw_bytes, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample), epochs,
           steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
-          gbs / raw_gbs, all_collective ? "true" : "false");
+          gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false");
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (generated && !keep && rank == 0) std::filesystem::remove(file);

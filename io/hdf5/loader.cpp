@@ -59,6 +59,9 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
     images_ = h5::open_dataset(file_.get(), "images", ctx);
     xfer_ = h5::make_plist(H5P_DATASET_XFER, ctx);
     h5::check(H5Pset_dxpl_mpio(xfer_.get(), H5FD_MPIO_COLLECTIVE), ctx, "H5Pset_dxpl_mpio");
+    if (options.individual_chunk_io)
+      h5::check(H5Pset_dxpl_mpio_collective_opt(xfer_.get(), H5FD_MPIO_INDIVIDUAL_IO), ctx,
+                "H5Pset_dxpl_mpio_collective_opt");
     const Split wanted = parse_split(options.split);
     for (std::size_t i = 0; i < info_.n; ++i)
       if (wanted == Split::unknown || info_.split[i] == static_cast<std::int8_t>(wanted))

@@ -51,6 +51,10 @@ struct LoaderOptions {
   bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
   std::string split = "all";      // train | dev | test | all
   Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
+  // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
+  // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase buffering. 2-5x faster with 2-4 ranks in
+  // docs/data-format.md's measurements, since each chunk is one large contiguous sample.
+  bool individual_chunk_io = false;
 };
 
 struct Batch {
