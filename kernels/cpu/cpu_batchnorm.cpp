@@ -1,6 +1,9 @@
 // Batch norm on the CPU. Statistics and gradient sums of one channel are accumulated in fp64 by one thread in
 // (n, h, w) order, so they do not depend on the thread count.
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 
@@ -8,6 +11,33 @@ namespace cbednet::cpu {
 namespace {
 
 using i64 = std::int64_t;
+
+// Sums of f(i) and g(i) for i in [0, n) in one pass, each in 8 interleaved fp64 partial sums: a fixed order
+// (so the same bits for any thread count) that the compiler can keep in vector registers.
+template <typename F, typename G>
+std::pair<double, double> lane_sums(i64 n, F&& f, G&& g) {
+  double a[8] = {}, b[8] = {};
+  i64 i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      a[j] += f(i + j);
+      b[j] += g(i + j);
+    }
+  double ta = 0.0, tb = 0.0;
+  for (; i < n; ++i) {
+    ta += f(i);
+    tb += g(i);
+  }
+  const auto total = [](const double* v, double tail) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) + tail;
+  };
+  return {total(a, ta), total(b, tb)};
+}
+
+template <typename F>
+double lane_sum(i64 n, F&& f) {
+  return lane_sums(n, f, [](i64) { return 0.0; }).first;
+}
 
 template <typename T>
 T activate(Activation act, double v) {
@@ -35,28 +65,31 @@ void batchnorm_forward_training(const Workspace<T>& ws, const Tensor& x, const T
     double sum = 0.0;
     for (i64 n = 0; n < s.n; ++n) {
       const T* in = xd + (n * s.c + c) * hw;
-      for (i64 i = 0; i < hw; ++i) sum += in[i];
+      sum += lane_sum(hw, [in](i64 i) { return static_cast<double>(in[i]); });
     }
     const double mu = m > 0 ? sum / static_cast<double>(m) : 0.0;
     double sq = 0.0;
     for (i64 n = 0; n < s.n; ++n) {
       const T* in = xd + (n * s.c + c) * hw;
-      for (i64 i = 0; i < hw; ++i) sq += (in[i] - mu) * (in[i] - mu);
+      sq += lane_sum(hw, [in, mu](i64 i) { return (in[i] - mu) * (in[i] - mu); });
     }
     const double inv = 1.0 / std::sqrt((m > 0 ? sq / static_cast<double>(m) : 0.0) + eps);
     md[c] = static_cast<T>(mu);
     vd[c] = static_cast<T>(m > 1 ? sq / static_cast<double>(m - 1) : 0.0);  // as the reference: 0 for one value
     isd[c] = static_cast<T>(inv);
-    const double a = gd[c] * inv, b = bd[c] - mu * a;  // y = a x + b
+    // y = a (x - mean) + beta, in T so that the loop vectorizes; centring first avoids cancellation when the
+    // mean is large against the spread.
+    const T a = static_cast<T>(gd[c] * inv), b = bd[c], centre = static_cast<T>(mu);
+    const T floor = act == Activation::relu ? T{0} : -std::numeric_limits<T>::infinity();
     for (i64 n = 0; n < s.n; ++n) {
       const i64 off = (n * s.c + c) * hw;
       const T* in = xd + off;
       T* out = yd + off;
       if (res) {
         const T* r = res + off;
-        for (i64 i = 0; i < hw; ++i) out[i] = activate<T>(act, a * in[i] + b + r[i]);
+        for (i64 i = 0; i < hw; ++i) out[i] = std::max(floor, a * (in[i] - centre) + b + r[i]);
       } else {
-        for (i64 i = 0; i < hw; ++i) out[i] = activate<T>(act, a * in[i] + b);
+        for (i64 i = 0; i < hw; ++i) out[i] = std::max(floor, a * (in[i] - centre) + b);
       }
     }
   }
@@ -110,21 +143,40 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
     double sum_g = 0.0, sum_gz = 0.0;
     for (i64 n = 0; n < s.n; ++n) {
       const i64 off = (n * s.c + c) * hw;
-      for (i64 i = 0; i < hw; ++i) {
-        const double g = relu && !(yd[off + i] > T{0}) ? 0.0 : static_cast<double>(dyd[off + i]);
-        sum_g += g;
-        sum_gz += g * (xd[off + i] - mu);
-      }
+      const T *in = xd + off, *out = yd + off, *grad = dyd + off;
+      const auto g = [=](i64 i) {
+        const double gi = grad[i];  // loaded unconditionally so that the select vectorizes
+        const T yi = out[i];
+        return relu && !(yi > T{0}) ? 0.0 : gi;
+      };
+      const auto [sg, sgx] = lane_sums(hw, g, [=](i64 i) { return g(i) * (in[i] - mu); });
+      sum_g += sg;
+      sum_gz += sgx;
     }
     sum_gz *= inv;
+    // dx = scale * (g - sum_g / m - z * sum_gz / m) = a g + b (x - mean) + k, in T so that the loop vectorizes.
     const double scale = gd[c] * inv, mean_g = sum_g / m, mean_gz = sum_gz / m;
+    const T a = static_cast<T>(scale), b = static_cast<T>(-scale * inv * mean_gz);
+    const T k = static_cast<T>(-scale * mean_g), centre = static_cast<T>(mu);
     for (i64 n = 0; n < s.n; ++n) {
       const i64 off = (n * s.c + c) * hw;
-      for (i64 i = 0; i < hw; ++i) {
-        const double g = relu && !(yd[off + i] > T{0}) ? 0.0 : static_cast<double>(dyd[off + i]);
-        const double z = (xd[off + i] - mu) * inv;
-        dxd[off + i] = static_cast<T>(scale * (g - mean_g - z * mean_gz));
-        if (drd) drd[off + i] = static_cast<T>(g);
+      const T *in = xd + off, *out = yd + off, *grad = dyd + off;
+      T* dxo = dxd + off;
+      if (relu) {
+        // Unconditional loads, so that the select vectorizes.
+        for (i64 i = 0; i < hw; ++i) {
+          const T gi = grad[i], yi = out[i];
+          const T g = yi > T{0} ? gi : T{0};
+          dxo[i] = a * g + b * (in[i] - centre) + k;
+        }
+        if (drd)
+          for (i64 i = 0; i < hw; ++i) {
+            const T gi = grad[i], yi = out[i];
+            drd[off + i] = yi > T{0} ? gi : T{0};
+          }
+      } else {
+        for (i64 i = 0; i < hw; ++i) dxo[i] = a * grad[i] + b * (in[i] - centre) + k;
+        if (drd) std::copy(grad, grad + hw, drd + off);
       }
     }
     const bool acc = mode == GradMode::accumulate;
