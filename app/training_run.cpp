@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -136,6 +137,9 @@ int run_training(const TrainConfig& cfg) {
                   "--views random needs samples with several projections, but ", cfg.data, " has ", sample.c,
                   " channel(s)");
 
+  const auto largest_label = *std::max_element(train.labels().begin(), train.labels().end());
+  CBEDNET_REQUIRE(largest_label <= cfg.model.classes, InvalidArgument, "--classes ", cfg.model.classes, ": the data ",
+                  cfg.data, " has space group ", largest_label, "; the model needs at least that many classes");
   std::unique_ptr<io::DistributedLoader> validation;
   std::string validation_note;
   if (cfg.val_split != "none") {

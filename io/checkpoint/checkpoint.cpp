@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <sstream>
 
 #include "cbednet/build_info.hpp"
-#include "core/model/stage.hpp"
 #include "io/hdf5/h5_handle.hpp"
 #include "io/hdf5/h5_lock.hpp"
 
@@ -51,7 +51,7 @@ std::string stage_blocks_text(const std::vector<int>& blocks) {
   return out.str();
 }
 
-void write_dataset(hid_t group, const std::string& name, const Tensor& host, const std::string& ctx, Checksum& sum) {
+void write_dataset(hid_t group, const std::string& name, const Tensor& host, const std::string& ctx) {
   const hsize_t dims[4] = {static_cast<hsize_t>(host.shape().n), static_cast<hsize_t>(host.shape().c),
                            static_cast<hsize_t>(host.shape().h), static_cast<hsize_t>(host.shape().w)};
   const hid_t type = host.dtype() == DType::f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
@@ -60,12 +60,23 @@ void write_dataset(hid_t group, const std::string& name, const Tensor& host, con
       H5Dcreate2(group, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), Kind::dataset,
       ctx + "/" + name, "create dataset");
   h5::check(H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host.raw()), ctx + "/" + name, "write dataset");
-  sum.add(name);
-  sum.add(host.raw(), host.bytes());
 }
 
-// Reads a dataset of exactly `shape` as f64 or f32 (as stored).
-Tensor read_dataset(hid_t group, const std::string& name, const Shape& shape, const std::string& ctx, Checksum& sum) {
+using Datasets = std::map<std::string, Tensor>;  // by name: the checksum's order
+
+// FNV-1a over the three groups in a fixed order, each dataset's name and bytes in name order.
+std::string checksum(const Datasets& parameters, const Datasets& momentum, const Datasets& buffers) {
+  Checksum sum;
+  for (const Datasets* group : {&parameters, &momentum, &buffers})
+    for (const auto& [name, t] : *group) {
+      sum.add(name);
+      sum.add(t.raw(), t.bytes());
+    }
+  return sum.hex();
+}
+
+// Reads a 4-d dataset as f64 or f32 (as stored); when `shape` is given it must match.
+Tensor read_dataset(hid_t group, const std::string& name, const std::optional<Shape>& shape, const std::string& ctx) {
   const std::string where = ctx + "/" + name;
   CBEDNET_REQUIRE(h5::has_link(group, name, ctx), IoError, where, ": missing (the checkpoint does not match this model)");
   const Handle set = h5::open_dataset(group, name, ctx);
@@ -76,16 +87,33 @@ Tensor read_dataset(hid_t group, const std::string& name, const Shape& shape, co
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   const Shape found{static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
                     static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])};
-  CBEDNET_REQUIRE(found == shape, IoError, where, ": shape ", found.str(), " does not match the model's ", shape.str());
+  CBEDNET_REQUIRE(!shape || found == *shape, IoError, where, ": shape ", found.str(), " does not match the model's ",
+                  shape ? shape->str() : "");
   const Handle type = h5::checked(H5Dget_type(set.get()), Kind::datatype, where, "get type");
   const bool is_double = H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == 8;
-  Tensor host(shape, is_double ? DType::f64 : DType::f32);
+  CBEDNET_REQUIRE(H5Tget_class(type.get()) == H5T_FLOAT, IoError, where, ": not a floating-point dataset");
+  Tensor host(found, is_double ? DType::f64 : DType::f32);
   h5::check(H5Dread(set.get(), is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                     host.raw()),
             where, "read dataset");
-  sum.add(name);
-  sum.add(host.raw(), host.bytes());
   return host;
+}
+
+// Every dataset of a group, by name (for verification without a model).
+Datasets read_group(hid_t file, const char* name, const std::string& path) {
+  const Handle group = h5::open_group(file, name, h5::where(path));
+  H5G_info_t info{};
+  h5::check(H5Gget_info(group.get(), &info), h5::where(path, name), "list group");
+  Datasets out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t length =
+        H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    CBEDNET_REQUIRE(length > 0, IoError, h5::where(path, name), ": unreadable link ", i);
+    std::string link(static_cast<std::size_t>(length), '\0');
+    H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size() + 1, H5P_DEFAULT);
+    out.emplace(link, read_dataset(group.get(), link, std::nullopt, h5::where(path, name)));
+  }
+  return out;
 }
 
 Handle create_group(hid_t parent, const char* name, const std::string& ctx) {
@@ -136,7 +164,9 @@ struct CheckpointFile {
   std::map<std::string, Tensor> parameters, momentum, buffers;
 };
 
-CheckpointFile read_file(const std::string& path, const ParamStore* store) {
+// Metadata only, or (verify_data) every dataset too, checked against the checksum and, given a store, against
+// its parameter names and shapes.
+CheckpointFile read_file(const std::string& path, bool verify_data, const ParamStore* store) {
   std::lock_guard lock(h5::library_mutex());
   h5::silence_hdf5_errors();
   CBEDNET_REQUIRE(fs::exists(path), IoError, "checkpoint ", path, ": no such file");
@@ -163,21 +193,28 @@ CheckpointFile read_file(const std::string& path, const ParamStore* store) {
   s.epoch_samples = h5::read_int_attribute(state.get(), "epoch_samples", sctx);
   out.info.master_dtype = h5::read_string_attribute(state.get(), "master_dtype", sctx);
   out.info.config = h5::read_string_attribute(file.get(), "config", ctx);
-  if (store == nullptr) return out;
+  if (!verify_data) return out;
 
-  Checksum sum;
-  const Handle params = h5::open_group(file.get(), "parameters", ctx);
-  const Handle momentum = h5::open_group(file.get(), "momentum", ctx);
-  const Handle buffers = h5::open_group(file.get(), "buffers", ctx);
-  for (const auto& p : store->params())
-    out.parameters.emplace(p.name, read_dataset(params.get(), p.name, p.shape, h5::where(path, "parameters"), sum));
-  for (const auto& p : store->params())
-    out.momentum.emplace(p.name, read_dataset(momentum.get(), p.name, p.shape, h5::where(path, "momentum"), sum));
-  for (const auto& b : store->buffers())
-    out.buffers.emplace(b.name, read_dataset(buffers.get(), b.name, b.shape, h5::where(path, "buffers"), sum));
+  out.parameters = read_group(file.get(), "parameters", path);
+  out.momentum = read_group(file.get(), "momentum", path);
+  out.buffers = read_group(file.get(), "buffers", path);
   const std::string expected = h5::read_string_attribute(file.get(), "checksum", ctx);
-  CBEDNET_REQUIRE(sum.hex() == expected, IoError, "checkpoint ", path, ": checksum mismatch (stored ", expected,
-                  ", computed ", sum.hex(), "): the file is corrupt");
+  const std::string computed = checksum(out.parameters, out.momentum, out.buffers);
+  CBEDNET_REQUIRE(computed == expected, IoError, "checkpoint ", path, ": checksum mismatch (stored ", expected,
+                  ", computed ", computed, "): the file is corrupt");
+  if (store == nullptr) return out;
+  const auto require = [&](const Datasets& group, const char* group_name, const std::string& name, const Shape& shape) {
+    const auto it = group.find(name);
+    CBEDNET_REQUIRE(it != group.end(), IoError, h5::where(path, std::string(group_name) + "/" + name),
+                    ": missing (the checkpoint does not match this model)");
+    CBEDNET_REQUIRE(it->second.shape() == shape, IoError, h5::where(path, std::string(group_name) + "/" + name),
+                    ": shape ", it->second.shape().str(), " does not match the model's ", shape.str());
+  };
+  for (const auto& p : store->params()) {
+    require(out.parameters, "parameters", p.name, p.shape);
+    require(out.momentum, "momentum", p.name, p.shape);
+  }
+  for (const auto& b : store->buffers()) require(out.buffers, "buffers", b.name, b.shape);
   return out;
 }
 
@@ -201,12 +238,12 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
                      const std::string& config, ParamStore& store) {
   Backend& backend = store.backend();
   // Device -> host first, outside the HDF5 lock.
-  std::vector<std::pair<std::string, Tensor>> params, momentum, buffers;
+  Datasets params, momentum, buffers;
   for (auto& p : store.params()) {
-    params.emplace_back(p.name, to_host(backend, p.master));
-    momentum.emplace_back(p.name, to_host(backend, p.momentum));
+    params.emplace(p.name, to_host(backend, p.master));
+    momentum.emplace(p.name, to_host(backend, p.momentum));
   }
-  for (auto& b : store.buffers()) buffers.emplace_back(b.name, to_host(backend, b.value));
+  for (auto& b : store.buffers()) buffers.emplace(b.name, to_host(backend, b.value));
 
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
@@ -215,18 +252,10 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
     const std::string ctx = h5::where(tmp);
     Handle file = h5::checked(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), Kind::file, ctx,
                               "create file");
-    Checksum sum;
-    {
-      const Handle g = create_group(file.get(), "parameters", ctx);
-      for (const auto& [name, t] : params) write_dataset(g.get(), name, t, ctx, sum);
-    }
-    {
-      const Handle g = create_group(file.get(), "momentum", ctx);
-      for (const auto& [name, t] : momentum) write_dataset(g.get(), name, t, ctx, sum);
-    }
-    {
-      const Handle g = create_group(file.get(), "buffers", ctx);
-      for (const auto& [name, t] : buffers) write_dataset(g.get(), name, t, ctx, sum);
+    for (const auto& [group_name, group] :
+         {std::pair{"parameters", &params}, std::pair{"momentum", &momentum}, std::pair{"buffers", &buffers}}) {
+      const Handle g = create_group(file.get(), group_name, ctx);
+      for (const auto& [name, t] : *group) write_dataset(g.get(), name, t, ctx);
     }
     {
       const Handle g = create_group(file.get(), "model", ctx);
@@ -248,7 +277,7 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
     h5::write_int_attribute(file.get(), "format_version", checkpoint_format_version, ctx);
     h5::write_string_attribute(file.get(), "cbednet_version", build_info::version, ctx);
     h5::write_string_attribute(file.get(), "config", config, ctx);
-    h5::write_string_attribute(file.get(), "checksum", sum.hex(), ctx);
+    h5::write_string_attribute(file.get(), "checksum", checksum(params, momentum, buffers), ctx);
     CBEDNET_REQUIRE(H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0 && file.reset(), IoError, "checkpoint ", tmp,
                     ": could not flush and close (disk full?)");
   } catch (...) {
@@ -264,12 +293,14 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
   }
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) { return read_file(path, nullptr).info; }
+CheckpointInfo read_checkpoint_info(const std::string& path) { return read_file(path, false, nullptr).info; }
+
+void verify_checkpoint(const std::string& path) { read_file(path, true, nullptr); }
 
 CheckpointInfo load_checkpoint(const std::string& path, const ResNetSpec& expected, ParamStore& store) {
   const CheckpointInfo meta = read_checkpoint_info(path);
   require_same_model(path, meta.spec, expected);
-  CheckpointFile file = read_file(path, &store);
+  CheckpointFile file = read_file(path, true, &store);
   Backend& backend = store.backend();
   for (auto& p : store.params()) {
     backend.copy(file.parameters.at(p.name), p.master);
@@ -305,12 +336,7 @@ std::vector<std::pair<std::int64_t, std::string>> list_checkpoints(const std::st
 std::optional<std::string> latest_checkpoint(const std::string& dir, std::string* skipped) {
   for (const auto& [step, path] : list_checkpoints(dir)) {
     try {
-      const CheckpointInfo info = read_checkpoint_info(path);
-      // Verify the data too: build nothing, just re-read every dataset through a model of this spec.
-      Model model = build_resnet(info.spec);
-      std::unique_ptr<Backend> host = make_backend({"cpu", info.master_dtype == "fp64" ? "fp64" : "fp32", -1, 1});
-      Stage stage(*host, model, 0, model.size(), 0);
-      read_file(path, &stage.store());
+      verify_checkpoint(path);
       return path;
     } catch (const Error& e) {
       if (skipped != nullptr) *skipped += std::string(skipped->empty() ? "" : "\n") + "skipped " + e.what();

@@ -1,7 +1,8 @@
 // Checkpoints: one HDF5 file per checkpoint, readable with h5py (layout in docs/checkpoint-format.md).
 //
 //   /                    attributes cbednet_format = "cbednet-checkpoint", format_version, cbednet_version,
-//                        checksum (FNV-1a 64 of every dataset's bytes, hex)
+//                        checksum (FNV-1a 64 over the names and bytes of every dataset,
+//                        groups in the order below, datasets by name; hex)
 //   /model               attributes: the ResNetSpec (arch, block, stage_blocks, widths, channels, classes, size, ...)
 //   /state               attributes: epoch, step_in_epoch, global_step, seed, optimizer_steps, epoch_loss_sum,
 //                        epoch_correct, epoch_samples, master_dtype
@@ -46,8 +47,10 @@ struct CheckpointInfo {
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, ParamStore& store);
 
-// Reads the model description, state and configuration, verifying format, version and checksum.
+// Reads the model description, state and configuration, verifying format and version.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+// Reads every dataset and verifies the checksum; throws IoError naming the file if it is corrupt or truncated.
+void verify_checkpoint(const std::string& path);
 
 // Loads parameters, momentum and buffers into `store` (converted to its dtypes). Throws IoError naming the file
 // and the culprit if the architecture, class count or any parameter shape differs, or the checksum is wrong.

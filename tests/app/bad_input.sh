@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Bad input gives a clear message naming the culprit and a non-zero exit (no crash signal), and leaves no run
+# directory behind.
+source "$(dirname "$0")/lib.sh"
+cd "$SCRATCH"
+n=0
+expect_failure() {  # culprit, then the command
+  local culprit=$1; shift
+  local out=$SCRATCH/out.txt rc=0
+  timeout 120 "$@" > "$out" 2>&1 || rc=$?
+  n=$((n + 1))
+  [[ $rc -ne 0 ]] || fail "case $n succeeded: $*"
+  [[ $rc -lt 124 ]] || fail "case $n crashed or hung (exit $rc): $*"
+  grep -qi -- "$culprit" "$out" || { cat "$out" >&2; fail "case $n: message does not name '$culprit': $*"; }
+  [[ ! -e run ]] || fail "case $n left a run directory: $*"
+}
+SMALL=(--width 8 --stem small --log-scale --log-every 1000)
+base=(--data "$DATA" "${TINY[@]}" --out run)
+expect_failure "--epochs" "$CBEDNET" train "${base[@]}" --epochs -1
+expect_failure "--batch" "$CBEDNET" train "${base[@]}" --batch 0
+expect_failure "resnet51" "$CBEDNET" train --data "$DATA" "${SMALL[@]}" --out run --arch resnet51
+expect_failure "--precision" "$CBEDNET" train "${base[@]}" --precision fp8
+expect_failure "cuda" "$CBEDNET" train "${base[@]}" --device cuda
+expect_failure "/nonexistent" "$CBEDNET" train --data /nonexistent "${TINY[@]}" --out run
+expect_failure "unrecognised\|unrecognized" "$CBEDNET" train "${base[@]}" --bogus-option 3
+expect_failure "--grid" "$CBEDNET" train "${base[@]}" --grid 2x3
+expect_failure "--micro-batch-size" "$CBEDNET" train "${base[@]}" --batch 8 --micro-batch-size 3
+expect_failure "--resume" "$CBEDNET" train "${base[@]}" --resume
+expect_failure "unknown subcommand" "$CBEDNET" frobnicate
+printf 'not hdf5' > junk.h5
+expect_failure "junk.h5" "$CBEDNET" train --data junk.h5 "${TINY[@]}" --out run
+expect_failure "--config" "$CBEDNET" train --config /nonexistent.ini --out run
+# More classes in the data than the model has.
+expect_failure "--classes" "$CBEDNET" train "${base[@]}" --classes 5
+# A checkpoint of another architecture (resume) or input size (evaluate).
+"$CBEDNET" train --data "$DATA" "${TINY[@]}" --out other-run --max-steps 1 --val-split none > /dev/null
+expect_failure "holds basic:1,1" "$CBEDNET" train --data "$DATA" "${SMALL[@]}" --arch basic:1 --out other-run --resume
+"$CBEDNET" convert --in "$DATA" --split test --size 16 --log-scale --out small.h5 > /dev/null
+expect_failure "small.h5" "$CBEDNET" evaluate --checkpoint other-run --data small.h5 --split test
+echo "bad input: $n cases, each a clear non-zero exit"
