@@ -17,6 +17,7 @@ int run_inspect(const Args& args);   // app/inspect.cpp   summary of a data dire
 int run_train(const Args& args);     // app/train.cpp     training (app/training_run.cpp)
 int run_evaluate(const Args& args);  // app/evaluate.cpp  metrics of a checkpoint on a split
 int run_predict(const Args& args);   // app/predict.cpp   per-sample predictions
+int run_plan(const Args& args);      // app/plan.cpp      P x D and micro-batch planner for a cluster
 
 struct Subcommand {
   const char* name;
@@ -33,6 +34,7 @@ inline constexpr Subcommand subcommands[] = {
     {"predict", "predict space groups with a checkpoint (CSV or JSON)", run_predict},
     {"model", "print a ResNet's per-block shapes, parameters and MACs", run_model},
     {"bench", "measure training throughput and print JSON", run_bench},
+    {"plan", "predict step time for every P x D grid on N nodes and print the best", run_plan},
 };
 
 }  // namespace cbednet::app
