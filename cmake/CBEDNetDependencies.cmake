@@ -38,6 +38,10 @@ add_library(CBEDNet::openblas INTERFACE IMPORTED)
 target_link_libraries(CBEDNet::openblas INTERFACE ${BLAS_LIBRARIES})
 target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_DIR})
 
+# oneDNN: its sgemm runs the fp32 GEMMs (CPU-feature dispatch; see kernels/cpu/cpu_gemm.hpp). Debian's
+# dnnlConfig.cmake also looks for OpenCL (ocl-icd-opencl-dev).
+find_package(dnnl REQUIRED)
+
 if(CBEDNET_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -12,8 +12,9 @@ packages=(
   libboost-program-options-dev libgtest-dev
   # crystal symmetry for the simulator
   libsymspg-dev
-  # CPU math: OpenBLAS built with OpenMP, so BLAS and our own loops share one thread pool
-  libopenblas-openmp-dev
+  # CPU math: oneDNN (fp32 GEMM, CPU-feature dispatch; its CMake config needs OpenCL headers) and OpenBLAS
+  # built with OpenMP (fp64 GEMM), so both and our own loops share one OpenMP thread pool
+  libdnnl-dev ocl-icd-opencl-dev libopenblas-openmp-dev
   # plots and checks of HDF5 files from Python (Debian's, used with /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
 )
