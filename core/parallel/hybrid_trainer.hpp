@@ -1,0 +1,99 @@
+// HybridTrainer: one training step of P x D hybrid parallelism (pipeline stages x data-parallel replicas).
+//
+// Each rank holds one Stage (a contiguous block range, balanced by balance.hpp) of replica d's pipeline.
+// Replica d trains on its share [B/D samples] of the global batch B: samples [d*B/D, (d+1)*B/D). Stage 0 of
+// each replica gets the images and labels (only those D ranks read data); it sends the labels to the last
+// stage once per step; activations go forward and gradients come back per micro-batch with non-blocking MPI
+// (host buffers; device tensors are copied through the host; NCCL is not used yet). The order of forwards and
+// backwards is schedule.hpp's 1F1B or GPipe. The last stage computes the softmax cross-entropy with dlogits
+// scaled by 1/B and dropout/sample keys at the micro-batch's global position, exactly as
+// core/model/train_step.cpp does, so every grid gives the serial result for the same micro-batch size.
+// After the final backward each stage sums its gradients and batch-norm statistic sums over its D replicas
+// (grad_reducer.hpp, bucketed and overlapped with that backward), folds the statistics of all B/m
+// micro-batches into the running averages, and takes the SGD step.
+//
+// Errors: configuration mismatches between ranks are detected collectively at construction; option errors
+// of step() are checked identically on every rank before any communication. An exception on one rank in
+// the middle of a step leaves its peers waiting: the application's top level must call MPI_Abort (app/main.cpp
+// does); nothing here catches errors.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/train_step.hpp"
+#include "core/parallel/balance.hpp"
+#include "core/parallel/grad_reducer.hpp"
+#include "core/parallel/grid.hpp"
+#include "core/parallel/schedule.hpp"
+
+namespace cbednet {
+
+struct HybridOptions {
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
+  BalanceBy balance = BalanceBy::macs;
+  std::int64_t balance_micro_batch = 1;          // micro-batch size timed by BalanceBy::time
+  std::int64_t bucket_bytes = 25ll * 1024 * 1024; // --bucket-mb
+  std::vector<std::size_t> cuts;                  // explicit P+1 block cuts (overrides balance) when not empty
+};
+
+// Seconds spent by this rank in the last step.
+struct StageTimings {
+  double step = 0;         // the whole step
+  double compute = 0;      // forward, loss and backward of its micro-batches
+  double p2p_wait = 0;     // waiting for activations, gradients, labels and sends
+  double reduce_wait = 0;  // waiting for the data-parallel reduction after the final backward
+  double update = 0;       // running statistics and the optimizer step
+  // Share of the pipeline phase spent waiting for neighbours: p2p_wait / (compute + p2p_wait).
+  double bubble() const { return compute + p2p_wait > 0 ? p2p_wait / (compute + p2p_wait) : 0.0; }
+};
+
+class HybridTrainer {
+ public:
+  // Collective over grid.world(). `model` must be this rank's own copy (its layers are bound to this rank's
+  // stage). seed initialises parameters exactly as the serial Stage does.
+  HybridTrainer(Backend& backend, Model& model, const Grid& grid, std::uint64_t seed, HybridOptions options = {});
+
+  Stage& stage() { return *stage_; }
+  const Grid& grid() const { return grid_; }
+  const Partition& partition() const { return partition_; }
+  bool reads_data() const { return grid_.first_stage(); }  // stage 0 ranks take images and labels
+
+  // One step on a global batch of `global_batch` samples, collective over the world. On stage-0 ranks,
+  // images: host f32/f64 [B/D,C,H,W] and labels: host i32 [B/D,1,1,1] are replica d's share (global samples
+  // [d*B/D, (d+1)*B/D)); other ranks pass nullptr. options.micro_batch (0: the whole share) must divide B/D.
+  // Returns the statistics of the whole global batch on every rank.
+  StepStats step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images, const Tensor* labels,
+                 std::int64_t global_batch, const TrainStepOptions& options);
+
+  // Evaluation-mode logits through the pipeline, collective over this replica's pipeline. Stage-0 ranks pass
+  // host images [n,C,H,W] and get host f64 logits [n,K,1,1] back; other ranks pass nullptr and get an empty
+  // tensor. Each replica evaluates its own images independently.
+  Tensor predict_logits(const Tensor* images, std::int64_t chunk = 64);
+
+  const StageTimings& timings() const { return timings_; }
+  std::int64_t micro_batches_last_step() const { return last_m_; }
+  std::size_t bucket_count() const { return reducer_->bucket_count(); }
+
+ private:
+  Backend& backend_;
+  Model& model_;
+  const Grid& grid_;
+  HybridOptions options_;
+  Partition partition_;
+  std::unique_ptr<Stage> stage_;
+  std::unique_ptr<GradReducer> reducer_;
+  StageTimings timings_;
+  std::int64_t last_m_ = 0;
+};
+
+// The block cuts every rank of `world` uses: options.cuts when given (checked), else the balancer's over MACs
+// or over times measured on world rank 0 and broadcast. Collective over world.
+Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options,
+                           std::uint64_t seed, MPI_Comm world);
+
+}  // namespace cbednet
