@@ -173,7 +173,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
         const Tensor y = upload_labels(backend_, step_labels->slice_batch(i * micro, micro));
         const auto result = loss.forward(backend_, out, y);
         dlogits[ui] = loss.backward(backend_, result, y, global_batch);
-        for (const double l : download_f64(backend_, result.losses).span<double>()) stats.loss_sum += l;
+        const Tensor losses = download_f64(backend_, result.losses);  // named: a range-for would not keep it alive
+        for (const double l : losses.span<double>()) stats.loss_sum += l;
         const auto predicted = argmax_rows(download_f64(backend_, result.probs));
         const std::int32_t* truth = step_labels->data<std::int32_t>() + i * micro;
         for (std::int64_t n = 0; n < micro; ++n) stats.correct += predicted[static_cast<std::size_t>(n)] == truth[n];
