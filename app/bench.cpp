@@ -1,5 +1,8 @@
 // cbednet bench: training throughput (forward + backward + update) on synthetic data, printed as JSON.
 // A benchmark, not a test: it reports what it measured, with the machine, the backend and the commit.
+// With --grid PxD (under mpiexec with P*D ranks) it runs the hybrid pipeline x data-parallel step
+// (core/parallel/hybrid_trainer.hpp) and adds per-rank compute/communication times and the bubble.
+#include <mpi.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -7,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "app/model_options.hpp"
@@ -14,6 +18,7 @@
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
 #include "core/model/train_step.hpp"
+#include "core/parallel/hybrid_trainer.hpp"
 
 namespace cbednet::app {
 
@@ -33,6 +38,103 @@ std::string host_name() {
   return name;
 }
 
+
+// Synthetic images [n,C,H,W] f32 and labels of global samples [first, first + n) (values do not matter for speed).
+void synthetic(const Model& model, std::int64_t first, std::int64_t n, std::uint64_t seed, Tensor& images,
+               Tensor& labels) {
+  images = Tensor(model.input_shape(n), DType::f32);
+  labels = Tensor({n, 1, 1, 1}, DType::i32);
+  const RandomStream stream(seed, RngPurpose::test);
+  const auto per = static_cast<std::uint64_t>(model.input_shape(1).count());
+  auto pixels = images.span<float>();
+  for (std::size_t i = 0; i < pixels.size(); ++i)
+    pixels[i] = static_cast<float>(stream.normal(static_cast<std::uint64_t>(first) * per + i));
+  for (std::int64_t i = 0; i < n; ++i)
+    labels.data<std::int32_t>()[i] =
+        static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), static_cast<std::uint64_t>(first + i), 1));
+}
+
+int run_grid_bench(const po::variables_map& vm, Backend& backend, Model& model, const std::string& precision) {
+  const long batch = vm["batch"].as<long>();
+  const long steps = vm["steps"].as<long>();
+  const long warmup = std::max(0L, vm["warmup"].as<long>());
+  const auto seed = vm["seed"].as<unsigned long>();
+  const Grid grid(MPI_COMM_WORLD, parse_grid(vm["grid"].as<std::string>()));
+  HybridOptions options;
+  options.schedule = parse_schedule(vm["schedule"].as<std::string>());
+  options.balance = parse_balance(vm["balance"].as<std::string>());
+  const double bucket_mb = vm["bucket-mb"].as<double>();
+  CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb must be positive");
+  options.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
+  CBEDNET_REQUIRE(batch % grid.replicas() == 0, InvalidArgument, "--batch ", batch, " is not divisible by the ",
+                  grid.replicas(), " replicas of --grid");
+  const long share = batch / grid.replicas();
+  const long micro = vm["micro-batch-size"].as<long>() > 0 ? vm["micro-batch-size"].as<long>() : share;
+  options.balance_micro_batch = micro;
+  HybridTrainer trainer(backend, model, grid, seed, options);
+  SoftmaxCrossEntropy loss(model.classes());
+  SgdOptimizer optimizer({0.9, 5e-5, false});
+  Tensor images, labels;
+  if (grid.first_stage()) synthetic(model, grid.replica() * share, share, seed, images, labels);
+  const Tensor* im = grid.first_stage() ? &images : nullptr;
+  const Tensor* lb = grid.first_stage() ? &labels : nullptr;
+  TrainStepOptions step_options{micro, 0.01, 0.1, seed, 0};
+  for (long s = 0; s < warmup; ++s) {
+    step_options.step = static_cast<std::uint64_t>(s);
+    trainer.step(loss, optimizer, im, lb, batch, step_options);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  StageTimings sum;
+  double last_loss = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (long s = 0; s < steps; ++s) {
+    step_options.step = static_cast<std::uint64_t>(warmup + s);
+    last_loss = trainer.step(loss, optimizer, im, lb, batch, step_options).mean_loss();
+    const auto& t = trainer.timings();
+    sum.step += t.step;
+    sum.compute += t.compute;
+    sum.p2p_wait += t.p2p_wait;
+    sum.reduce_wait += t.reduce_wait;
+    sum.update += t.update;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double mine[7] = {static_cast<double>(grid.stage()), static_cast<double>(grid.replica()), sum.compute,
+                          sum.p2p_wait, sum.reduce_wait, sum.update, sum.bubble()};
+  std::vector<double> all(7 * static_cast<std::size_t>(grid.stages() * grid.replicas()));
+  MPI_Gather(mine, 7, MPI_DOUBLE, all.data(), 7, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (grid.world_rank() != 0) return 0;
+  const int M = static_cast<int>(share / micro);
+  double bubble_mean = 0;
+  std::ostringstream ranks;
+  const std::size_t n = all.size() / 7;
+  for (std::size_t r = 0; r < n; ++r) {
+    const double* v = &all[7 * r];
+    bubble_mean += v[6] / static_cast<double>(n);
+    ranks << (r ? ", " : "") << "{\"rank\": " << r << ", \"stage\": " << v[0] << ", \"replica\": " << v[1]
+          << ", \"compute_s\": " << v[2] / static_cast<double>(steps) << ", \"p2p_wait_s\": " << v[3] / static_cast<double>(steps)
+          << ", \"reduce_wait_s\": " << v[4] / static_cast<double>(steps) << ", \"update_s\": " << v[5] / static_cast<double>(steps)
+          << ", \"bubble\": " << v[6] << "}";
+  }
+  std::ostringstream cuts;
+  for (std::size_t i = 0; i < trainer.partition().cuts.size(); ++i) cuts << (i ? ", " : "") << trainer.partition().cuts[i];
+  const double images_per_s = static_cast<double>(batch * steps) / seconds;
+  std::cout << "{\"benchmark\": \"hybrid_train_step\", \"grid\": \"" << grid.stages() << "x" << grid.replicas()
+            << "\", \"ranks\": " << n << ", \"schedule\": \"" << to_string(options.schedule) << "\", \"balance\": \""
+            << vm["balance"].as<std::string>() << "\", \"cuts\": [" << cuts.str() << "], \"max_over_ideal\": "
+            << trainer.partition().max_over_ideal << ", \"bucket_mb\": " << bucket_mb << ", \"buckets\": "
+            << trainer.bucket_count() << ", \"device\": \"" << backend.name() << "\", \"precision\": \"" << precision
+            << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
+            << ", \"batch\": " << batch << ", \"micro_batch\": " << micro << ", \"micro_batches\": " << M
+            << ", \"steps\": " << steps << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": "
+            << 1e3 * seconds / static_cast<double>(steps) << ", \"bubble_measured\": " << bubble_mean
+            << ", \"bubble_theoretical\": " << theoretical_bubble(grid.stages(), M) << ", \"last_loss\": " << last_loss
+            << ", \"threads\": " << omp_get_max_threads() << ", \"hardware_threads\": "
+            << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model() << "\", \"host\": \""
+            << host_name() << "\", \"commit\": \"" << build_info::git_commit << "\", \"per_rank\": [" << ranks.str()
+            << "]}\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(const Args& args) {
@@ -47,7 +149,11 @@ int run_bench(const Args& args) {
     ("steps", po::value<long>()->default_value(5), "timed steps")
     ("warmup", po::value<long>()->default_value(2), "untimed steps first")
     ("threads", po::value<int>()->default_value(0), "CPU threads (0: OpenMP default)")
-    ("seed", po::value<unsigned long>()->default_value(1), "random seed");
+    ("seed", po::value<unsigned long>()->default_value(1), "random seed")
+    ("grid", po::value<std::string>(), "PxD pipeline stages x data-parallel replicas (run under mpiexec with P*D ranks)")
+    ("schedule", po::value<std::string>()->default_value("1f1b"), "with --grid: 1f1b or gpipe")
+    ("balance", po::value<std::string>()->default_value("macs"), "with --grid: balance stages by macs or time")
+    ("bucket-mb", po::value<double>()->default_value(25.0), "with --grid: gradient bucket size in MB");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);
@@ -60,6 +166,7 @@ int run_bench(const Args& args) {
                                        (*vm)["threads"].as<int>()};
   auto backend = make_backend(backend_options);
   Model model = build_resnet(model_spec_from(*vm));
+  if (vm->count("grid")) return run_grid_bench(*vm, *backend, model, backend_options.precision);
   Stage stage(*backend, model, 0, model.size(), seed);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 5e-5, false});
