@@ -1,7 +1,164 @@
-// Placeholder until the planner lands (issue [Ops]); replaced by the real subcommand.
+// cbednet plan: predicted step time and images/s of every P x D grid and micro-batch size on a cluster, from the
+// model's per-block costs (core/plan/planner.hpp; the model is derived in docs/planner.md).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/model_options.hpp"
+#include "app/mpi_session.hpp"
 #include "app/subcommands.hpp"
 #include "core/error.hpp"
+#include "core/plan/calibration.hpp"
+#include "core/plan/planner.hpp"
 
 namespace cbednet::app {
-int run_plan(const Args&) { throw_error<Error>("cbednet plan is not available in this build yet"); }
+
+namespace {
+
+constexpr double gib = 1024.0 * 1024.0 * 1024.0;
+
+std::string prediction_json(const plan::Prediction& p) {
+  std::ostringstream o;
+  o << "{\"P\": " << p.stages << ", \"D\": " << p.replicas << ", \"micro_batch\": " << p.micro_batch
+    << ", \"micro_batches\": " << p.micro_batches << ", \"bubble\": " << p.bubble << ", \"step_ms\": " << p.step_s * 1e3
+    << ", \"pipeline_ms\": " << p.pipeline_s * 1e3 << ", \"allreduce_ms\": " << p.allreduce_s * 1e3
+    << ", \"images_per_s\": " << p.images_per_s << ", \"memory_gib\": " << p.memory_bytes / gib << ", \"stages\": [";
+  for (std::size_t s = 0; s < p.stage.size(); ++s) {
+    o << (s ? ", " : "") << "[" << p.stage[s].first_block << ", " << p.stage[s].last_block << "]";
+  }
+  o << "]}";
+  return o.str();
+}
+
+void print_row(const plan::Prediction& p, double single_gpu_images_per_s, int gpus) {
+  const double efficiency = p.images_per_s / (single_gpu_images_per_s * gpus);
+  std::printf("%5d x %-5d %6ld %5ld %7.1f%% %10.2f %10.2f %12.0f %8.1f%% %9.1f\n", p.stages, p.replicas,
+              static_cast<long>(p.micro_batch), static_cast<long>(p.micro_batches), 100.0 * p.bubble, p.step_s * 1e3,
+              p.allreduce_s * 1e3, p.images_per_s, 100.0 * efficiency, p.memory_bytes / gib);
+}
+
+}  // namespace
+
+int run_plan(const Args& args) {
+  const CommandSpec spec{
+      "plan", "Predict step time and images/s for every P x D grid and micro-batch size on N nodes; print the best.",
+      "cbednet plan --nodes N --gpus-per-node G --arch resnet50 --size 512 --batch B [--memory-gib M]\n"
+      "             [--link-intra-gbps X --link-inter-gbps Y --latency-us L] [--costs BENCH.json] [--json]"};
+  auto options = model_options(512);
+  po::options_description cluster("Cluster and device");
+  cluster.add_options()
+    ("nodes", po::value<int>()->default_value(1), "nodes")
+    ("gpus-per-node", po::value<int>()->default_value(8), "GPUs (ranks) per node")
+    ("batch", po::value<long>()->required(), "global batch size (all replicas together)")
+    ("memory-gib", po::value<double>()->default_value(80.0), "memory per GPU, GiB")
+    ("link-intra-gbps", po::value<double>()->default_value(2880.0),
+     "bandwidth between GPUs of a node, Gbit/s (default: NVLink 4, 360 GB/s effective)")
+    ("link-inter-gbps", po::value<double>()->default_value(400.0),
+     "bandwidth between nodes per GPU, Gbit/s (default: one NDR InfiniBand NIC per GPU)")
+    ("latency-us", po::value<double>()->default_value(5.0), "latency of one message between nodes, microseconds")
+    ("latency-intra-us", po::value<double>()->default_value(2.0), "latency of one message inside a node, microseconds")
+    ("tflops", po::value<double>()->default_value(106.9),
+     "effective training rate, TFLOP/s on 6 x forward MACs (default: H100 bf16, PyTorch-eager level)")
+    ("block-overhead-us", po::value<double>()->default_value(300.0),
+     "fixed time per block and micro-batch (forward + backward), microseconds")
+    ("bucket-mib", po::value<double>()->default_value(25.0), "allreduce bucket size, MiB")
+    ("activation-bytes", po::value<double>()->default_value(2.0), "bytes per saved activation (2: bf16, 4: fp32)")
+    ("costs", po::value<std::string>(), "calibrate the device rate from a `cbednet bench` JSON line in this file")
+    ("top", po::value<int>()->default_value(5), "also list this many best configurations overall")
+    ("json", po::bool_switch(), "print JSON (best, best per P, top) instead of tables");
+  options.add(cluster);
+  const auto vm = parse_options(spec, options, args);
+  if (!vm) return 0;
+  const auto& v = *vm;
+  for (const char* name : {"nodes", "gpus-per-node"}) require_positive(v, name);
+  for (const char* name : {"memory-gib", "link-intra-gbps", "link-inter-gbps", "tflops", "bucket-mib", "activation-bytes"}) {
+    CBEDNET_REQUIRE(v[name].as<double>() > 0.0, InvalidArgument, "--", name, ": must be positive, got ",
+                    v[name].as<double>());
+  }
+  for (const char* name : {"latency-us", "latency-intra-us", "block-overhead-us"}) {
+    CBEDNET_REQUIRE(v[name].as<double>() >= 0.0, InvalidArgument, "--", name, ": must not be negative, got ",
+                    v[name].as<double>());
+  }
+  const long batch = v["batch"].as<long>();
+  CBEDNET_REQUIRE(batch > 0, InvalidArgument, "--batch: must be positive, got ", batch);
+
+  const Model model = build_resnet(model_spec_from(v));
+  plan::Cluster cl;
+  cl.nodes = v["nodes"].as<int>();
+  cl.gpus_per_node = v["gpus-per-node"].as<int>();
+  cl.intra = {v["latency-intra-us"].as<double>() * 1e-6, v["link-intra-gbps"].as<double>() * 1e9 / 8.0};
+  cl.inter = {v["latency-us"].as<double>() * 1e-6, v["link-inter-gbps"].as<double>() * 1e9 / 8.0};
+  plan::Device dev;
+  dev.memory_bytes = v["memory-gib"].as<double>() * gib;
+  dev.train_flop_per_s = v["tflops"].as<double>() * 1e12;
+  dev.block_overhead_s = v["block-overhead-us"].as<double>() * 1e-6;
+  dev.activation_bytes = v["activation-bytes"].as<double>();
+  std::string calibration = "default rate";
+  if (v.count("costs") != 0U) {
+    const auto path = v["costs"].as<std::string>();
+    std::ifstream in(path);
+    CBEDNET_REQUIRE(in.good(), InvalidArgument, "--costs ", path, ": cannot be read");
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto point = plan::parse_bench_line(text.str(), "--costs " + path);
+    if (!point.arch.empty() && (point.arch != model.spec().arch || point.size != model.spec().input_size)) {
+      std::cerr << "cbednet plan: warning: --costs measured " << point.arch << " at " << point.size << ", planning "
+                << model.spec().arch << " at " << model.spec().input_size << "\n";
+    }
+    dev = plan::calibrate(dev, model.info(), point);
+    calibration = "calibrated on " + path;
+  }
+  const double bucket = v["bucket-mib"].as<double>() * 1024.0 * 1024.0;
+
+  const auto all = plan::plan_all(model.info(), cl, dev, batch, bucket);
+  if (world_rank() != 0) return 0;
+  CBEDNET_REQUIRE(!all.empty(), InvalidArgument, "cbednet plan: no P x D grid and micro-batch of --batch ", batch,
+                  " on ", cl.nodes, " x ", cl.gpus_per_node, " GPUs fits ", v["memory-gib"].as<double>(),
+                  " GiB per GPU (or D divides no batch split); try a larger batch multiple or more memory");
+  // Reference for efficiency: one GPU with the best micro-batch for the same per-GPU share of the batch.
+  plan::Cluster one = cl;
+  one.nodes = 1;
+  one.gpus_per_node = 1;
+  const std::int64_t per_gpu = std::max<std::int64_t>(1, batch / cl.total());
+  const auto single = plan::plan_all(model.info(), one, dev, per_gpu, bucket);
+  const double single_ips = single.empty() ? 0.0 : single.front().images_per_s;
+  const auto per_p = plan::best_per_stage_count(all);
+  const int top = std::max(0, v["top"].as<int>());
+
+  if (v["json"].as<bool>()) {
+    std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
+              << ", \"nodes\": " << cl.nodes << ", \"gpus_per_node\": " << cl.gpus_per_node << ", \"batch\": " << batch
+              << ", \"tflops\": " << dev.train_flop_per_s / 1e12 << ", \"single_gpu_images_per_s\": " << single_ips
+              << ", \"best\": " << prediction_json(all.front()) << ", \"per_stage_count\": [";
+    for (std::size_t i = 0; i < per_p.size(); ++i) std::cout << (i ? ", " : "") << prediction_json(per_p[i]);
+    std::cout << "], \"top\": [";
+    for (std::size_t i = 0; i < all.size() && i < static_cast<std::size_t>(top); ++i) {
+      std::cout << (i ? ", " : "") << prediction_json(all[i]);
+    }
+    std::cout << "], \"candidates\": " << all.size() << "}\n";
+    return 0;
+  }
+  std::printf("%s @%ld, global batch %ld on %d node(s) x %d GPU(s); %.1f TFLOP/s effective (%s), %.0f GiB/GPU\n",
+              model.spec().arch.c_str(), static_cast<long>(model.spec().input_size), batch, cl.nodes,
+              cl.gpus_per_node, dev.train_flop_per_s / 1e12, calibration.c_str(), v["memory-gib"].as<double>());
+  std::printf("one GPU at batch %ld: %.0f images/s (efficiency reference)\n\n", static_cast<long>(per_gpu), single_ips);
+  std::printf("%13s %6s %5s %8s %10s %10s %12s %9s %9s\n", "P x D", "micro", "M", "bubble", "step ms", "allred ms",
+              "images/s", "effic.", "GiB/GPU");
+  std::printf("best per pipeline depth P:\n");
+  for (const auto& p : per_p) print_row(p, single_ips, cl.total());
+  if (top > 0) {
+    std::printf("best %d overall:\n", top);
+    for (std::size_t i = 0; i < all.size() && i < static_cast<std::size_t>(top); ++i) print_row(all[i], single_ips, cl.total());
+  }
+  const auto& b = all.front();
+  std::printf("\nbest: --grid %dx%d --micro-batch-size %ld  (%.0f images/s, step %.1f ms, stages",
+              b.stages, b.replicas, static_cast<long>(b.micro_batch), b.images_per_s, b.step_s * 1e3);
+  for (const auto& s : b.stage) {
+    std::printf(" %s..%s", model.info()[s.first_block].name.c_str(), model.info()[s.last_block - 1].name.c_str());
+  }
+  std::printf(")\n");
+  return 0;
+}
+
 }  // namespace cbednet::app

@@ -1,0 +1,31 @@
+// Fits the planner's device rate to a measured single-rank step (a `cbednet bench` JSON line), so that plans
+// for a CPU cluster or another GPU start from what the machine really does.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/plan/planner.hpp"
+
+namespace cbednet::plan {
+
+struct BenchPoint {
+  std::string arch;
+  std::int64_t size = 0, batch = 0, micro_batch = 0;
+  double ms_per_step = 0.0;
+};
+
+// The number after "key": in one JSON object line (flat objects as `cbednet bench` prints); nothing if absent.
+std::optional<double> json_number(const std::string& line, const std::string& key);
+std::optional<std::string> json_string(const std::string& line, const std::string& key);
+
+// Reads the first line of `text` that has "ms_per_step" (throws InvalidArgument naming `source` otherwise).
+BenchPoint parse_bench_line(const std::string& text, const std::string& source);
+
+// The device with train_flop_per_s chosen so that predict() of one GPU at the point's batch and micro-batch
+// gives its measured step time, keeping block_overhead_s (dropped to 0 when it alone exceeds the measurement).
+Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, const BenchPoint& point);
+
+}  // namespace cbednet::plan

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# CI check of the Slurm job scripts on a real Slurm: a single-node cluster on this machine (no munge: auth/none),
+# which runs jobs/slurm/demo.sbatch (simulate -> train on 2 ranks through srun --mpi=pmix -> evaluate) with
+# `sbatch --wait` and checks that it succeeded and printed its metrics. Daemons are stopped on exit.
+#   bash scripts/ci-slurm.sh [path/to/cbednet]     (default: build/bin/cbednet)
+# Installs slurm-wlm with apt-get when it is missing (idempotent; removes nothing). Needs root (slurmd runs jobs
+# as the submitting user, and SlurmUser=root here).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cbednet=$(realpath "${1:-$root/build/bin/cbednet}")
+[[ -x "$cbednet" ]] || { echo "ci-slurm: no cbednet binary at $cbednet (build first)" >&2; exit 1; }
+start=$(date +%s)
+
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null; then
+  echo "ci-slurm: installing slurm-wlm"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends slurm-wlm >/dev/null
+fi
+[[ $(id -u) -eq 0 ]] || { echo "ci-slurm: must run as root (SlurmUser=root, slurmd)" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/cbednet-ci-slurm.XXXXXX)
+host=$(hostname -s)
+cpus=$(nproc)
+((cpus >= 2)) || cpus=2   # the demo has 2 ranks; with one core they share it (sbatch --overcommit below)
+ctld_port=${CI_SLURMCTLD_PORT:-6817}
+slurmd_port=${CI_SLURMD_PORT:-6818}
+mkdir -p "$tmp/state" "$tmp/spool" "$tmp/work"
+cat >"$tmp/slurm.conf" <<CONF
+ClusterName=cbednet-ci
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+AuthType=auth/none
+CredType=cred/none
+SlurmUser=root
+SlurmdUser=root
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+JobRequeue=1
+ReturnToService=2
+StateSaveLocation=$tmp/state
+SlurmdSpoolDir=$tmp/spool
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd.pid
+SlurmctldLogFile=$tmp/slurmctld.log
+SlurmdLogFile=$tmp/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MailProg=/bin/true
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF=$tmp/slurm.conf
+
+pids=()
+cleanup() {
+  local rc=$?
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if ((rc != 0)); then
+    echo "ci-slurm: FAILED; daemon logs:" >&2
+    tail -n 30 "$tmp/slurmctld.log" "$tmp/slurmd.log" >&2 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# Foreground daemons (-D) started in the background: their process ids are ours to stop.
+slurmctld -D -i -f "$SLURM_CONF" >>"$tmp/slurmctld.out" 2>&1 &
+pids+=($!)
+slurmd -D -f "$SLURM_CONF" >>"$tmp/slurmd.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do
+  if sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then break; fi
+  sleep 0.2
+done
+sinfo -N -o '%N %T %c' || true
+sinfo -h -N -o '%T' | grep -qE '^idle' || { echo "ci-slurm: the node did not come up" >&2; exit 1; }
+
+echo "ci-slurm: submitting jobs/slurm/demo.sbatch"
+cd "$tmp/work"
+set +e
+CBEDNET="$cbednet" CBEDNET_ROOT="$root" sbatch --wait --overcommit --time=10 -o "$tmp/work/demo-%j.out" \
+  "$root/jobs/slurm/demo.sbatch"
+rc=$?
+set -e
+out=$(ls "$tmp"/work/demo-*.out 2>/dev/null | head -n 1)
+[[ -n "$out" ]] && cat "$out"
+((rc == 0)) || { echo "ci-slurm: the demo job failed (sbatch --wait exit $rc)" >&2; exit 1; }
+grep -q "cbednet demo: finished" "$out" || { echo "ci-slurm: the demo did not finish" >&2; exit 1; }
+grep -qi "top-1" "$out" || { echo "ci-slurm: no metrics in the job output" >&2; exit 1; }
+metrics=$(ls "$tmp"/work/cbednet-demo-*/metrics.json)
+[[ -s "$metrics" ]] || { echo "ci-slurm: no metrics.json" >&2; exit 1; }
+echo "ci-slurm: demo job passed in $(( $(date +%s) - start )) s"
