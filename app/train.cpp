@@ -62,7 +62,9 @@ int run_train(const Args& args) {
     ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
-    ("log-every", po::value<long>()->default_value(10), "progress line every N steps");
+    ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
+    ("nonfinite", po::value<std::string>()->default_value("stop"),
+     "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it");
   po::options_description optim("Optimisation");
   optim.add_options()
     ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
@@ -107,6 +109,10 @@ int run_train(const Args& args) {
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
   c.log_every = vm["log-every"].as<long>();
+  const auto nonfinite = vm["nonfinite"].as<std::string>();
+  CBEDNET_REQUIRE(nonfinite == "stop" || nonfinite == "skip", InvalidArgument,
+                  "--nonfinite: expected stop or skip, got '", nonfinite, "'");
+  c.nonfinite = nonfinite == "skip" ? NonFinitePolicy::skip : NonFinitePolicy::stop;
 
   c.model = model_spec_from(vm);
   c.backend = backend_options_from(vm);

@@ -13,6 +13,7 @@
 
 #include "app/evaluation.hpp"
 #include "app/run_log.hpp"
+#include "app/stop_signals.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "io/checkpoint/checkpoint.hpp"
@@ -58,6 +59,17 @@ Tensor random_views(const io::Batch& batch, std::uint64_t seed, std::uint64_t ep
     std::copy_n(batch.images.data<float>() + (i * s.c + v) * plane, plane, out.data<float>() + i * plane);
   }
   return out;
+}
+
+// Name of the first parameter (in model order) whose gradient holds a NaN or an infinity; empty if none.
+std::string first_nonfinite_gradient(ParamStore& store) {
+  for (auto& p : store.params()) {
+    Tensor host(p.shape, DType::f64);
+    store.backend().copy(p.grad, host);
+    for (const double g : host.span<double>())
+      if (!std::isfinite(g)) return p.name;
+  }
+  return {};
 }
 
 std::string format_duration(double seconds) {
@@ -215,7 +227,8 @@ int run_training(const TrainConfig& cfg) {
   };
 
   const auto run_start = std::chrono::steady_clock::now();
-  std::int64_t steps_this_run = 0;
+  std::int64_t steps_this_run = 0, skipped_steps = 0;
+  const StopSignals stop_signals;  // SIGTERM / SIGUSR1: checkpoint and exit at the end of the current step
   for (std::int64_t epoch = state.epoch; epoch < cfg.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     train.start_epoch(static_cast<std::uint64_t>(epoch));
@@ -229,9 +242,24 @@ int run_training(const TrainConfig& cfg) {
       stage.store().zero_grad();
       const StepStats local = accumulate_gradients(stage, loss, images, batch->labels, cfg.batch, rank * share, options);
       allreduce_gradients(stage.store(), world);
-      apply_update(stage, optimizer, cfg.batch / micro, options);
-      std::vector<double> totals{local.loss_sum, static_cast<double>(local.correct), static_cast<double>(local.samples)};
+      // One reduction carries the step's statistics and every rank's view of signals, so all ranks agree on
+      // the step after which to stop.
+      std::vector<double> totals{local.loss_sum, static_cast<double>(local.correct), static_cast<double>(local.samples),
+                                 stop_requested() ? 1.0 : 0.0};
       allreduce_sum(totals, world);
+      const std::string bad_layer = std::isfinite(totals[0]) ? std::string() : first_nonfinite_gradient(stage.store());
+      if (!std::isfinite(totals[0]) || !bad_layer.empty()) {
+        CBEDNET_REQUIRE(cfg.nonfinite == NonFinitePolicy::skip, Error, "non-finite loss at global step ",
+                        state.global_step, " (epoch ", epoch + 1, ", step ", state.step_in_epoch + 1, ")",
+                        bad_layer.empty() ? "" : "; first non-finite gradient: " + bad_layer,
+                        "; use --nonfinite skip to skip such steps");
+        log.line("  step ", state.global_step, ": non-finite loss or gradients", bad_layer.empty() ? "" : " (" + bad_layer + ")",
+                 "; step skipped (--nonfinite skip)");
+        ++skipped_steps;
+        stage.store().discard_step_statistics();
+      } else {
+        apply_update(stage, optimizer, cfg.batch / micro, options);
+      }
       state.epoch_loss_sum += totals[0];
       state.epoch_correct += static_cast<std::int64_t>(totals[1]);
       state.epoch_samples += static_cast<std::int64_t>(totals[2]);
@@ -261,6 +289,12 @@ int run_training(const TrainConfig& cfg) {
         log.line("stopped at global step ", state.global_step, " (--max-steps); continue with --resume");
         return 0;
       }
+      if (totals[3] > 0) {
+        save("signal");
+        log.line("stopped at global step ", state.global_step, " on ", stop_signal_name(),
+                 "; continue with --resume (exit code ", exit_code_preempted, ")");
+        return exit_code_preempted;
+      }
     }
 
     // ---- end of epoch: validation, metrics, checkpoint ---------------------------------------------------------
@@ -280,6 +314,7 @@ int run_training(const TrainConfig& cfg) {
     state.epoch_samples = 0;
     save("end of epoch");
   }
+  if (skipped_steps > 0) log.line("skipped ", skipped_steps, " steps with non-finite loss or gradients");
   log.line("training finished: ", state.global_step, " steps; run directory ", fs::absolute(run_dir).string());
   return 0;
 }

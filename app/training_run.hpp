@@ -13,6 +13,12 @@
 namespace cbednet::app {
 
 enum class ClassWeighting { none, inverse, effective };
+// What a step whose loss or gradients are NaN or infinite does: stop with a message naming the step and the first
+// layer with a non-finite gradient, or skip the update and go on.
+enum class NonFinitePolicy { stop, skip };
+
+// Exit code of a run stopped by SIGTERM or SIGUSR1 after writing a checkpoint (EX_TEMPFAIL): job scripts requeue.
+inline constexpr int exit_code_preempted = 75;
 
 struct TrainConfig {
   std::string data, train_split = "train", val_split = "dev", out;
@@ -34,6 +40,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // steps; 0: at the end of each epoch only
   int keep_checkpoints = 3;
   std::int64_t log_every = 10;
+  NonFinitePolicy nonfinite = NonFinitePolicy::stop;
   std::string resolved_ini;           // recorded in the run directory and checkpoints
 };
 

@@ -67,6 +67,8 @@ class ParamStore {
   void refresh_compute_weights();
   // Batch-norm running statistics from the accumulated micro-batch statistics of one step.
   void update_running_statistics(double momentum, double micro_batches);
+  // Forgets the step's accumulated batch-norm statistics (a skipped step).
+  void discard_step_statistics() { backend_.fill(accumulators_, 0.0); }
 
   Backend& backend() { return backend_; }
 

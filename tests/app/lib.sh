@@ -10,4 +10,4 @@ trap 'rm -rf "$SCRATCH"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 mpirun2() { "$MPIEXEC" --oversubscribe -n 2 "$@"; }
 # A small model that trains in seconds on 32x32 data.
-TINY=(--arch basic:1,1 --width 8 --stem small --log-scale --log-every 1000)
+TINY=(--arch basic:1,1 --width 8 --stem small --log-scale)
