@@ -27,7 +27,7 @@ cpus=$(nproc)
 ((cpus >= 2)) || cpus=2   # the demo has 2 ranks; with one core they share it (sbatch --overcommit below)
 ctld_port=${CI_SLURMCTLD_PORT:-6817}
 slurmd_port=${CI_SLURMD_PORT:-6818}
-mkdir -p "$tmp/state" "$tmp/spool" "$tmp/work"
+mkdir -p "$tmp/state" "$tmp/spool" "$tmp/work" "$tmp/tmpfs" "$tmp/pmix"
 cat >"$tmp/slurm.conf" <<CONF
 ClusterName=cbednet-ci
 SlurmctldHost=$host(127.0.0.1)
@@ -55,9 +55,13 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
+TmpFS=$tmp/tmpfs
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+# PMIx client directories under $tmp: job ids restart at 1 with every run, and a leftover /tmp/spmix_appdir_0_<id>
+# of an earlier run would make the step fail.
+echo "PMIxCliTmpDirBase=$tmp/pmix" >"$tmp/mpi.conf"
 export SLURM_CONF=$tmp/slurm.conf
 
 pids=()
@@ -102,3 +106,36 @@ grep -qi "top-1" "$out" || { echo "ci-slurm: no metrics in the job output" >&2; 
 metrics=$(ls "$tmp"/work/cbednet-demo-*/metrics.json)
 [[ -s "$metrics" ]] || { echo "ci-slurm: no metrics.json" >&2; exit 1; }
 echo "ci-slurm: demo job passed in $(( $(date +%s) - start )) s"
+
+# Preemption: a longer training on the demo's data gets the time-limit warning (SIGUSR1 to the batch shell, as
+# `--signal=B:USR1@...` sends it); the job must checkpoint, requeue itself and finish from the checkpoint.
+if [[ "${CI_SLURM_PREEMPT:-1}" == 1 ]]; then
+  data=$(dirname "$metrics")/data
+  id=$(CBEDNET="$cbednet" CBEDNET_ROOT="$root" DATA="$data" EPOCHS=6 WORK="$tmp/work/preempt" \
+    sbatch --parsable --overcommit --time=10 -o "$tmp/work/preempt-%j.out" "$root/jobs/slurm/demo.sbatch")
+  pout="$tmp/work/preempt-$id.out"
+  for _ in $(seq 1 300); do
+    grep -q "checkpoint .*(periodic)" "$pout" 2>/dev/null && break
+    [[ -n $(squeue -h -j "$id" -o %T 2>/dev/null) ]] || { cat "$pout"; echo "ci-slurm: job $id ended early" >&2; exit 1; }
+    sleep 0.2
+  done
+  scancel --batch --signal=USR1 "$id"
+  echo "ci-slurm: sent SIGUSR1 to job $id's batch shell"
+  for _ in $(seq 1 120); do
+    # Slurm gives a requeued job a begin time 2 minutes ahead; let it start now.
+    if [[ $(squeue -h -j "$id" -o %T 2>/dev/null) == PENDING ]]; then
+      # Slurm 22.05's PMIx plugin leaves the client directory of a step that exited non-zero; the requeued job
+      # reuses the job id and step numbers, so its first step would collide with it.
+      rm -rf "$tmp/pmix/spmix_appdir_0_$id".*
+      scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true
+    fi
+    grep -q "cbednet demo: finished" "$pout" 2>/dev/null && break
+    sleep 1
+  done
+  cat "$pout"
+  grep -q "requeueing" "$pout" || { echo "ci-slurm: the warned job did not requeue itself" >&2; exit 1; }
+  grep -q "resumed from" "$pout" || { echo "ci-slurm: the requeued job did not resume" >&2; exit 1; }
+  grep -q "cbednet demo: finished" "$pout" || { echo "ci-slurm: the requeued job did not finish" >&2; exit 1; }
+  echo "ci-slurm: preemption (warning -> checkpoint -> requeue -> resume) passed"
+fi
+echo "ci-slurm: passed in $(( $(date +%s) - start )) s"

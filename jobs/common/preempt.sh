@@ -7,6 +7,9 @@
 # loop.
 
 CBEDNET_PREEMPTED=0
+# `cbednet train` exits with this code after checkpointing on SIGTERM/SIGUSR1 (app/training_run.hpp): a step that
+# was signalled directly (Slurm --signal=USR1@... without B:, or a SIGTERM before a kill) also leads to a requeue.
+CBEDNET_EXIT_PREEMPTED=75
 _cbednet_step_pid=
 
 _cbednet_on_warning() {
@@ -31,6 +34,7 @@ cbednet_run_step() {
     kill -0 "$_cbednet_step_pid" 2>/dev/null || break
   done
   _cbednet_step_pid=
+  if ((rc == CBEDNET_EXIT_PREEMPTED)); then CBEDNET_PREEMPTED=1; fi
   return "$rc"
 }
 
