@@ -38,7 +38,7 @@ int run_evaluate(const Args& args) {
                                 world_size(), (*vm)["skip-bad"].as<bool>()));
   require_compatible(trained, loader.sample_shape(), data);
   const Predictions p = predict_all(*trained.stage, loader, trained.views);
-  const MetricsAccumulator acc = evaluate_predictions(p, loader, MPI_COMM_WORLD);
+  const MetricsAccumulator acc = evaluate_predictions(p, loader.labels(), static_cast<int>(trained.info.spec.classes), MPI_COMM_WORLD);
   const ClassificationMetrics m = acc.compute();
 
   if (world_rank() == 0) {

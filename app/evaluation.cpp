@@ -33,19 +33,24 @@ void softmax_rows(Tensor& logits) {
 }
 
 Predictions predict_all(Stage& model, io::DistributedLoader& loader, ViewMode views) {
+  return predict_all(loader, views, static_cast<int>(model.model().classes()),
+                     [&](const Tensor& images) { return predict_logits(model, images); });
+}
+
+Predictions predict_all(io::DistributedLoader& loader, ViewMode views, int classes, const LogitsFunction& logits_of) {
   Predictions p;
-  p.classes = static_cast<int>(model.model().classes());
+  p.classes = classes;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     const std::int64_t b = batch->images.shape().n;
     if (b == 0) continue;
     Tensor probs({b, p.classes, 1, 1}, DType::f64);
     if (views == ViewMode::stack) {
-      probs = predict_logits(model, batch->images);
+      probs = logits_of(batch->images);
       softmax_rows(probs);
     } else {
       for (int v = 0; v < batch->images.shape().c; ++v) {
-        Tensor view_probs = predict_logits(model, select_view(batch->images, v));
+        Tensor view_probs = logits_of(select_view(batch->images, v));
         softmax_rows(view_probs);
         const double w = 1.0 / static_cast<double>(batch->images.shape().c);
         for (std::int64_t i = 0; i < probs.count(); ++i) probs.data<double>()[i] += w * view_probs.data<double>()[i];
@@ -57,12 +62,13 @@ Predictions predict_all(Stage& model, io::DistributedLoader& loader, ViewMode vi
   return p;
 }
 
-MetricsAccumulator evaluate_predictions(const Predictions& p, const io::DistributedLoader& loader, MPI_Comm comm) {
-  MetricsAccumulator acc(p.classes, class_to_crystal_system(p.classes), class_to_point_group(p.classes));
+MetricsAccumulator evaluate_predictions(const Predictions& p, const std::vector<std::int16_t>& labels, int classes,
+                                        MPI_Comm comm) {
+  MetricsAccumulator acc(classes, class_to_crystal_system(classes), class_to_point_group(classes));
   for (std::size_t i = 0; i < p.indices.size(); ++i) {
-    const int truth = loader.labels()[static_cast<std::size_t>(p.indices[i])] - 1;
-    CBEDNET_REQUIRE(truth >= 0 && truth < p.classes, InvalidArgument, "sample ", p.indices[i], " has space group ",
-                    truth + 1, ", outside the model's ", p.classes, " classes");
+    const int truth = labels[static_cast<std::size_t>(p.indices[i])] - 1;
+    CBEDNET_REQUIRE(truth >= 0 && truth < classes, InvalidArgument, "sample ", p.indices[i], " has space group ",
+                    truth + 1, ", outside the model's ", classes, " classes");
     acc.add(truth, top_k(p.probs.data() + i * static_cast<std::size_t>(p.classes), p.classes, 5));
   }
   auto counters = acc.counters();

@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "app/run_setup.hpp"
@@ -20,11 +21,17 @@ struct Predictions {
   int classes = 0;
 };
 
+// Evaluation-mode logits (host f64 [n,K,1,1]) of a host image batch: a whole model on this rank, or a pipeline.
+using LogitsFunction = std::function<Tensor(const Tensor& images)>;
+
 // One pass over every sample of the loader's data (epoch 0, unshuffled).
+Predictions predict_all(io::DistributedLoader& loader, ViewMode views, int classes, const LogitsFunction& logits);
 Predictions predict_all(Stage& model, io::DistributedLoader& loader, ViewMode views);
 
-// Metrics of the predictions against the loader's labels, summed over comm (every rank gets the totals).
-MetricsAccumulator evaluate_predictions(const Predictions& p, const io::DistributedLoader& loader, MPI_Comm comm);
+// Metrics of the predictions against the labels (space groups 1..230 by sample index), summed over comm (every
+// rank of comm gets the totals; ranks without predictions contribute nothing).
+MetricsAccumulator evaluate_predictions(const Predictions& p, const std::vector<std::int16_t>& labels, int classes,
+                                        MPI_Comm comm);
 
 // Image batch for the model: the whole stack, or channel `view` of it ([b,3,H,W] -> [b,1,H,W]).
 Tensor select_view(const Tensor& images, int view);

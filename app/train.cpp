@@ -9,21 +9,6 @@ namespace cbednet::app {
 
 namespace {
 
-std::pair<int, int> parse_grid(const std::string& text) {
-  const auto x = text.find('x');
-  try {
-    if (x == std::string::npos) throw std::invalid_argument(text);
-    std::size_t used_p = 0, used_d = 0;
-    const int p = std::stoi(text.substr(0, x), &used_p);
-    const int d = std::stoi(text.substr(x + 1), &used_d);
-    if (used_p != x || used_d != text.size() - x - 1 || p <= 0 || d <= 0) throw std::invalid_argument(text);
-    return {p, d};
-  } catch (const std::exception&) {
-    throw_error<InvalidArgument>("--grid: expected PxD with positive P (pipeline stages) and D (replicas), got '",
-                                 text, "'");
-  }
-}
-
 std::vector<double> parse_list(const std::string& text, const char* option) {
   std::vector<double> out;
   std::stringstream in(text);
@@ -60,6 +45,9 @@ int run_train(const Args& args) {
     ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
     ("seed", po::value<unsigned long>()->default_value(1), "seed of every random draw")
     ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
+    ("schedule", po::value<std::string>()->default_value("1f1b"), "pipeline schedule: 1f1b or gpipe")
+    ("balance", po::value<std::string>()->default_value("macs"), "pipeline stage balancing: macs or time (measured)")
+    ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
@@ -103,8 +91,19 @@ int run_train(const Args& args) {
   c.seed = vm["seed"].as<unsigned long>();
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  std::tie(c.pipeline_stages, c.replicas) =
-      vm.count("grid") != 0U ? parse_grid(vm["grid"].as<std::string>()) : std::pair{1, ranks};
+  if (vm.count("grid") != 0U) {
+    const GridShape shape = parse_grid(vm["grid"].as<std::string>());
+    c.pipeline_stages = shape.stages;
+    c.replicas = shape.replicas;
+  } else {
+    c.pipeline_stages = 1;
+    c.replicas = ranks;
+  }
+  c.hybrid.schedule = parse_schedule(vm["schedule"].as<std::string>());
+  c.hybrid.balance = parse_balance(vm["balance"].as<std::string>());
+  const double bucket_mb = vm["bucket-mb"].as<double>();
+  CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb: must be positive, got ", bucket_mb);
+  c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
   c.checkpoint_every = vm["checkpoint-every"].as<long>();
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");

@@ -14,6 +14,8 @@
 #include "app/evaluation.hpp"
 #include "app/run_log.hpp"
 #include "app/stop_signals.hpp"
+#include "app/checkpoint_gather.hpp"
+#include "core/parallel/hybrid_trainer.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "io/checkpoint/checkpoint.hpp"
@@ -61,15 +63,12 @@ Tensor random_views(const io::Batch& batch, std::uint64_t seed, std::uint64_t ep
   return out;
 }
 
-// Name of the first parameter (in model order) whose gradient holds a NaN or an infinity; empty if none.
-std::string first_nonfinite_gradient(ParamStore& store) {
-  for (auto& p : store.params()) {
-    Tensor host(p.shape, DType::f64);
-    store.backend().copy(p.grad, host);
-    for (const double g : host.span<double>())
-      if (!std::isfinite(g)) return p.name;
-  }
-  return {};
+// "0|5|9" -> "[0,5) [5,9)": the blocks of each stage.
+std::string describe_cuts(const Partition& partition) {
+  std::ostringstream out;
+  for (std::size_t s = 0; s + 1 < partition.cuts.size(); ++s)
+    out << (s ? " " : "") << "[" << partition.cuts[s] << "," << partition.cuts[s + 1] << ")";
+  return out.str();
 }
 
 std::string format_duration(double seconds) {
@@ -101,26 +100,69 @@ void truncate_metrics(const fs::path& path, std::int64_t epoch, bool csv) {
   write_file_atomically(path, kept.str());
 }
 
+// What every rank needs to know about the data; only stage-0 ranks open it (world rank 0 tells the others).
+struct DataFacts {
+  Shape sample{};
+  std::int64_t steps_per_epoch = 0;
+  std::vector<std::int16_t> train_labels, validation_labels;
+  bool has_validation = false;
+  std::string description, validation_note;
+};
+
+void broadcast(DataFacts& facts, MPI_Comm world) {
+  std::int64_t header[7] = {facts.sample.c, facts.sample.h, facts.sample.w, facts.steps_per_epoch,
+                            static_cast<std::int64_t>(facts.train_labels.size()),
+                            static_cast<std::int64_t>(facts.validation_labels.size()), facts.has_validation ? 1 : 0};
+  check_mpi_call(MPI_Bcast(header, 7, MPI_INT64_T, 0, world), "MPI_Bcast (data description)");
+  facts.sample = {1, header[0], header[1], header[2]};
+  facts.steps_per_epoch = header[3];
+  facts.train_labels.resize(static_cast<std::size_t>(header[4]));
+  facts.validation_labels.resize(static_cast<std::size_t>(header[5]));
+  facts.has_validation = header[6] != 0;
+  check_mpi_call(MPI_Bcast(facts.train_labels.data(), static_cast<int>(header[4]), MPI_INT16_T, 0, world),
+                 "MPI_Bcast (labels)");
+  check_mpi_call(MPI_Bcast(facts.validation_labels.data(), static_cast<int>(header[5]), MPI_INT16_T, 0, world),
+                 "MPI_Bcast (validation labels)");
+}
+
+// Validation through the pipeline: stage 0 reads and drives (one flag per forward pass, then a stop flag); the
+// other stages follow. Returns stage 0's predictions (empty elsewhere).
+Predictions pipeline_predictions(HybridTrainer& trainer, io::DistributedLoader* loader, ViewMode views, int classes) {
+  const MPI_Comm pipe = trainer.grid().pipeline();
+  auto flag = [&](int value) {
+    check_mpi_call(MPI_Bcast(&value, 1, MPI_INT, 0, pipe), "MPI_Bcast (evaluation step)");
+    return value;
+  };
+  if (!trainer.grid().first_stage()) {
+    while (flag(0) != 0) trainer.predict_logits(nullptr);
+    return {};
+  }
+  Predictions p = predict_all(*loader, views, classes, [&](const Tensor& images) {
+    flag(1);
+    return trainer.predict_logits(&images);
+  });
+  flag(0);
+  return p;
+}
+
 }  // namespace
 
 int run_training(const TrainConfig& cfg) {
   MPI_Comm world = MPI_COMM_WORLD;
-  int rank = 0, size = 1;
+  int rank = 0;
   MPI_Comm_rank(world, &rank);
-  MPI_Comm_size(world, &size);
 
   // ---- everything is checked before anything is written ------------------------------------------------------
-  CBEDNET_REQUIRE(cfg.pipeline_stages == 1, InvalidArgument, "--grid ", cfg.pipeline_stages, "x", cfg.replicas,
-                  ": pipeline stages (P > 1) are not available in this version; use --grid 1x", size);
-  CBEDNET_REQUIRE(cfg.pipeline_stages * cfg.replicas == size, InvalidArgument, "--grid ", cfg.pipeline_stages, "x",
-                  cfg.replicas, " needs ", cfg.pipeline_stages * cfg.replicas, " ranks, but ", size, " were started");
   require_same_on_all_ranks(cfg.resolved_ini, "the configuration", world);
-  CBEDNET_REQUIRE(cfg.batch >= size && cfg.batch % size == 0, InvalidArgument, "--batch ", cfg.batch,
-                  " must be a positive multiple of the ", size, " data-parallel replicas");
-  const std::int64_t share = cfg.batch / size;
+  const Grid grid(world, cfg.pipeline_stages, cfg.replicas);  // throws naming --grid when P x D != ranks
+  const int D = grid.replicas();
+  CBEDNET_REQUIRE(cfg.batch >= D && cfg.batch % D == 0, InvalidArgument, "--batch ", cfg.batch,
+                  " must be a positive multiple of the ", D, " data-parallel replicas of --grid ", grid.stages(), "x",
+                  D);
+  const std::int64_t share = cfg.batch / D;
   const std::int64_t micro = cfg.micro_batch > 0 ? cfg.micro_batch : share;
   CBEDNET_REQUIRE(share % micro == 0, InvalidArgument, "--micro-batch-size ", micro,
-                  " does not divide a replica's share of the batch (", share, " = ", cfg.batch, " / ", size, ")");
+                  " does not divide a replica's share of the batch (", share, " = ", cfg.batch, " / ", D, ")");
 
   const fs::path run_dir(cfg.out), checkpoint_dir = run_dir / "checkpoints";
   CBEDNET_REQUIRE(cfg.resume || !fs::exists(run_dir / "config.ini"), InvalidArgument, "--out ", cfg.out,
@@ -133,48 +175,62 @@ int run_training(const TrainConfig& cfg) {
                     checkpoint_dir.string(), skipped_checkpoints.empty() ? "" : " (" + skipped_checkpoints + ")");
   }
 
-  io::LoaderOptions lo;
-  lo.global_batch = static_cast<std::size_t>(cfg.batch);
-  lo.seed = cfg.seed;
-  lo.shuffle = true;
-  lo.drop_last = true;
-  lo.skip_bad = cfg.skip_bad;
-  lo.split = cfg.train_split;
-  lo.preprocess = cfg.preprocess;
-  io::DistributedLoader train(cfg.data, world, lo);
-  const Shape sample = train.sample_shape();
+  // ---- data: only the first pipeline stage reads (its D replicas share each global batch) -----------------------
+  std::unique_ptr<io::DistributedLoader> train, validation;
+  DataFacts facts;
+  if (grid.first_stage()) {
+    io::LoaderOptions lo;
+    lo.global_batch = static_cast<std::size_t>(cfg.batch);
+    lo.seed = cfg.seed;
+    lo.shuffle = true;
+    lo.drop_last = true;
+    lo.skip_bad = cfg.skip_bad;
+    lo.split = cfg.train_split;
+    lo.preprocess = cfg.preprocess;
+    train = std::make_unique<io::DistributedLoader>(cfg.data, grid.replicas_comm(), lo);
+    facts.sample = train->sample_shape();
+    facts.steps_per_epoch = static_cast<std::int64_t>(train->steps_per_epoch());
+    facts.train_labels = train->labels();
+    facts.description = train->describe();
+    if (cfg.val_split != "none") {
+      try {
+        const std::string split = cfg.val_split == "auto" ? "dev" : cfg.val_split;
+        validation = std::make_unique<io::DistributedLoader>(
+            cfg.data, grid.replicas_comm(), evaluation_loader_options(cfg.preprocess, split, 64, D, cfg.skip_bad));
+        facts.validation_labels = validation->labels();
+        facts.has_validation = true;
+      } catch (const Error& e) {
+        if (cfg.val_split != "auto") throw;
+        facts.validation_note = std::string("no validation split (") + e.what() + "); validation skipped";
+      }
+    }
+  }
+  broadcast(facts, world);
+  const Shape sample = facts.sample;
   CBEDNET_REQUIRE(sample.h == sample.w, InvalidArgument, "--data ", cfg.data, ": samples are ", sample.h, "x",
                   sample.w, "; the model needs square inputs");
   CBEDNET_REQUIRE(cfg.views == ViewMode::stack || sample.c > 1, InvalidArgument,
                   "--views random needs samples with several projections, but ", cfg.data, " has ", sample.c,
                   " channel(s)");
-
-  const auto largest_label = *std::max_element(train.labels().begin(), train.labels().end());
+  const auto largest_label = *std::max_element(facts.train_labels.begin(), facts.train_labels.end());
   CBEDNET_REQUIRE(largest_label <= cfg.model.classes, InvalidArgument, "--classes ", cfg.model.classes, ": the data ",
                   cfg.data, " has space group ", largest_label, "; the model needs at least that many classes");
-  std::unique_ptr<io::DistributedLoader> validation;
-  std::string validation_note;
-  if (cfg.val_split != "none") {
-    try {
-      const std::string split = cfg.val_split == "auto" ? "dev" : cfg.val_split;
-      validation = std::make_unique<io::DistributedLoader>(
-          cfg.data, world, evaluation_loader_options(cfg.preprocess, split, 64, size, cfg.skip_bad));
-    } catch (const Error& e) {
-      if (cfg.val_split != "auto") throw;
-      validation_note = std::string("no validation split (") + e.what() + "); validation skipped";
-    }
-  }
 
+  // ---- model, this rank's pipeline stage, optimizer ------------------------------------------------------------
   ResNetSpec spec = cfg.model;
   spec.in_channels = cfg.views == ViewMode::random ? 1 : sample.c;
   spec.input_size = sample.h;
   Model model = build_resnet(spec);
-  auto backend = make_backend(cfg.backend);
-  Stage stage(*backend, model, 0, model.size(), cfg.seed);
+  BackendOptions backend_options = cfg.backend;
+  if (backend_options.device == "cuda" && backend_options.cuda_device < 0)
+    backend_options.cuda_device = local_rank(world).rank;  // one GPU per rank on a node
+  auto backend = make_backend(backend_options);
+  HybridTrainer trainer(*backend, model, grid, cfg.seed, cfg.hybrid);
+  Stage& stage = trainer.stage();
   SoftmaxCrossEntropy loss(spec.classes, cfg.label_smoothing,
-                           class_weights(train.labels(), static_cast<int>(spec.classes), cfg.class_weighting,
+                           class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting,
                                          cfg.effective_beta));
-  const auto steps_per_epoch = static_cast<std::int64_t>(train.steps_per_epoch());
+  const std::int64_t steps_per_epoch = facts.steps_per_epoch;
   LrSchedule schedule = cfg.schedule;
   schedule.total_steps = cfg.epochs * steps_per_epoch;
   schedule.warmup_steps = std::llround(cfg.warmup_epochs * static_cast<double>(steps_per_epoch));
@@ -185,7 +241,7 @@ int run_training(const TrainConfig& cfg) {
   io::TrainingState state;
   state.seed = cfg.seed;
   if (resume_from) {
-    const auto info = io::load_checkpoint(*resume_from, spec, stage.store());
+    const auto info = io::load_checkpoint(*resume_from, spec, stage.store());  // this stage's tensors, by name
     CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
                     " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
     state = info.state;
@@ -203,13 +259,14 @@ int run_training(const TrainConfig& cfg) {
     }
     log.open();
   }
-  log.line("cbednet train: ", train.describe(), ", ", train.size(), " samples ", sample.str(), " -> ",
+  log.line("cbednet train: ", facts.description, ", ", facts.train_labels.size(), " samples ", sample.str(), " -> ",
            model.spec().arch, " (", model.parameter_count(), " parameters, ", spec.in_channels, "x", spec.input_size,
            "x", spec.input_size, " input, views ", to_string(cfg.views), ")");
-  log.line("  ", size, " rank(s) as grid 1x", size, ", batch ", cfg.batch, " (", share, " per replica, micro-batch ",
+  log.line("  ", grid.stages() * D, " rank(s) as grid ", grid.stages(), "x", D, " (stage cuts ",
+           describe_cuts(trainer.partition()), "), batch ", cfg.batch, " (", share, " per replica, micro-batch ",
            micro, "), ", steps_per_epoch, " steps per epoch, ", cfg.epochs, " epochs, backend ", backend->name(), " ",
            cfg.backend.precision);
-  if (!validation_note.empty()) log.line("  ", validation_note);
+  if (!facts.validation_note.empty()) log.line("  ", facts.validation_note);
   if (resume_from) {
     if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);
     log.line("  resumed from ", *resume_from, " at epoch ", state.epoch + 1, ", step ", state.step_in_epoch,
@@ -217,13 +274,15 @@ int run_training(const TrainConfig& cfg) {
   }
 
   const auto save = [&](const char* why) {
+    io::CheckpointTensors tensors;
+    if (grid.replica() == 0) tensors = gather_checkpoint_tensors(io::collect_tensors(stage.store()), grid);
     if (rank == 0) {
       const std::string path = io::checkpoint_path(checkpoint_dir.string(), state.global_step);
-      io::save_checkpoint(path, spec, state, cfg.resolved_ini, stage.store());
+      io::save_checkpoint(path, spec, state, cfg.resolved_ini, tensors);
       io::prune_checkpoints(checkpoint_dir.string(), cfg.keep_checkpoints);
       log.line("  checkpoint ", path, " (", why, ")");
     }
-    MPI_Barrier(world);
+    check_mpi_call(MPI_Barrier(world), "MPI_Barrier (checkpoint)");
   };
 
   const auto run_start = std::chrono::steady_clock::now();
@@ -231,39 +290,42 @@ int run_training(const TrainConfig& cfg) {
   const StopSignals stop_signals;  // SIGTERM / SIGUSR1: checkpoint and exit at the end of the current step
   for (std::int64_t epoch = state.epoch; epoch < cfg.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    train.start_epoch(static_cast<std::uint64_t>(epoch));
-    for (std::int64_t skip = 0; skip < state.step_in_epoch; ++skip) train.next();  // resume inside an epoch
+    if (train) {
+      train->start_epoch(static_cast<std::uint64_t>(epoch));
+      for (std::int64_t skip = 0; skip < state.step_in_epoch; ++skip) train->next();  // resume inside an epoch
+    }
     std::int64_t epoch_images = 0;
-    while (auto batch = train.next()) {
+    while (state.step_in_epoch < steps_per_epoch) {
+      std::optional<io::Batch> batch;
+      Tensor images;
+      if (train) {
+        batch = train->next();
+        CBEDNET_REQUIRE(batch.has_value(), Error, "the loader ended epoch ", epoch + 1, " after ", state.step_in_epoch,
+                        " of ", steps_per_epoch, " steps");
+        images = cfg.views == ViewMode::random ? random_views(*batch, cfg.seed, static_cast<std::uint64_t>(epoch))
+                                               : batch->images.view();
+      }
       const double lr = schedule.lr(state.global_step);
       const TrainStepOptions options{micro, lr, cfg.bn_momentum, cfg.seed, static_cast<std::uint64_t>(state.global_step)};
-      const Tensor images = cfg.views == ViewMode::random ? random_views(*batch, cfg.seed, static_cast<std::uint64_t>(epoch))
-                                                          : batch->images.view();
-      stage.store().zero_grad();
-      const StepStats local = accumulate_gradients(stage, loss, images, batch->labels, cfg.batch, rank * share, options);
-      allreduce_gradients(stage.store(), world);
-      // One reduction carries the step's statistics and every rank's view of signals, so all ranks agree on
-      // the step after which to stop.
-      std::vector<double> totals{local.loss_sum, static_cast<double>(local.correct), static_cast<double>(local.samples),
-                                 stop_requested() ? 1.0 : 0.0};
-      allreduce_sum(totals, world);
-      const std::string bad_layer = std::isfinite(totals[0]) ? std::string() : first_nonfinite_gradient(stage.store());
-      if (!std::isfinite(totals[0]) || !bad_layer.empty()) {
-        CBEDNET_REQUIRE(cfg.nonfinite == NonFinitePolicy::skip, Error, "non-finite loss at global step ",
+      const StepStats totals = trainer.step(loss, optimizer, train ? &images : nullptr, train ? &batch->labels : nullptr,
+                                            cfg.batch, options);
+      // Every rank's view of the stop signals, reduced, so that all ranks stop after the same step.
+      int stop = stop_requested() ? 1 : 0;
+      check_mpi_call(MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world), "MPI_Allreduce (stop signal)");
+      if (totals.nonfinite) {
+        const std::string layer = first_nonfinite_gradient(stage.store());
+        CBEDNET_REQUIRE(cfg.nonfinite == NonFinitePolicy::skip, Error, "non-finite loss or gradients at global step ",
                         state.global_step, " (epoch ", epoch + 1, ", step ", state.step_in_epoch + 1, ")",
-                        bad_layer.empty() ? "" : "; first non-finite gradient: " + bad_layer,
-                        "; use --nonfinite skip to skip such steps");
-        log.line("  step ", state.global_step, ": non-finite loss or gradients", bad_layer.empty() ? "" : " (" + bad_layer + ")",
+                        layer.empty() ? "" : "; first non-finite gradient on this rank: " + layer,
+                        "; the update was not applied (use --nonfinite skip to skip such steps)");
+        log.line("  step ", state.global_step, ": non-finite loss or gradients", layer.empty() ? "" : " (" + layer + ")",
                  "; step skipped (--nonfinite skip)");
         ++skipped_steps;
-        stage.store().discard_step_statistics();
-      } else {
-        apply_update(stage, optimizer, cfg.batch / micro, options);
       }
-      state.epoch_loss_sum += totals[0];
-      state.epoch_correct += static_cast<std::int64_t>(totals[1]);
-      state.epoch_samples += static_cast<std::int64_t>(totals[2]);
-      epoch_images += static_cast<std::int64_t>(totals[2]);
+      state.epoch_loss_sum += totals.loss_sum;
+      state.epoch_correct += totals.correct;
+      state.epoch_samples += totals.samples;
+      epoch_images += totals.samples;
       ++state.global_step;
       ++state.step_in_epoch;
       ++steps_this_run;
@@ -272,12 +334,14 @@ int run_training(const TrainConfig& cfg) {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
         const double per_step = elapsed / static_cast<double>(steps_this_run);
         const std::int64_t remaining = cfg.epochs * steps_per_epoch - state.global_step;
+        const double n = static_cast<double>(totals.samples);
         char text[256];
         std::snprintf(text, sizeof text,
                       "epoch %lld/%lld step %lld/%lld | %.1f img/s | loss %.4f | top-1 %.3f | lr %.5f | ETA %s",
                       static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs),
                       static_cast<long long>(state.step_in_epoch), static_cast<long long>(steps_per_epoch),
-                      static_cast<double>(cfg.batch) / per_step, totals[0] / totals[2], totals[1] / totals[2], lr,
+                      static_cast<double>(cfg.batch) / per_step, totals.loss_sum / n,
+                      static_cast<double>(totals.correct) / n, lr,
                       format_duration(per_step * static_cast<double>(remaining)).c_str());
         log.line(text);
       }
@@ -289,22 +353,24 @@ int run_training(const TrainConfig& cfg) {
         log.line("stopped at global step ", state.global_step, " (--max-steps); continue with --resume");
         return 0;
       }
-      if (totals[3] > 0) {
+      if (stop != 0) {
         save("signal");
-        log.line("stopped at global step ", state.global_step, " on ", stop_signal_name(),
+        log.line("stopped at global step ", state.global_step, " on ", stop != 0 && stop_requested() ? stop_signal_name() : "a signal",
                  "; continue with --resume (exit code ", exit_code_preempted, ")");
         return exit_code_preempted;
       }
     }
+    if (train) train->next();  // the end of the epoch (drop_last): lets the loader finish it
 
     // ---- end of epoch: validation, metrics, checkpoint ---------------------------------------------------------
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     EpochRecord record{epoch + 1, state.global_step, state.epoch_loss_sum / static_cast<double>(state.epoch_samples),
                        static_cast<double>(state.epoch_correct) / static_cast<double>(state.epoch_samples),
                        schedule.lr(state.global_step - 1), seconds, static_cast<double>(epoch_images) / seconds, {}};
-    if (validation) {
-      const Predictions p = predict_all(stage, *validation, cfg.views);
-      record.validation = evaluate_predictions(p, *validation, world).compute();
+    if (facts.has_validation) {
+      const Predictions p = pipeline_predictions(trainer, validation.get(), cfg.views, static_cast<int>(spec.classes));
+      record.validation =
+          evaluate_predictions(p, facts.validation_labels, static_cast<int>(spec.classes), world).compute();
     }
     log.epoch(record);
     state.epoch = epoch + 1;

@@ -9,6 +9,7 @@
 #include "core/model/resnet.hpp"
 #include "core/optim/lr_schedule.hpp"
 #include "core/optim/sgd.hpp"
+#include "core/parallel/hybrid_trainer.hpp"
 
 namespace cbednet::app {
 
@@ -41,6 +42,7 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   std::int64_t log_every = 10;
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
+  HybridOptions hybrid;               // schedule, balancing, bucket size (micro-batch size: above)
   std::string resolved_ini;           // recorded in the run directory and checkpoints
 };
 

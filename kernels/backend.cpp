@@ -1,5 +1,7 @@
 #include "kernels/backend.hpp"
 
+#include <cmath>
+
 #include "cbednet/build_info.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
@@ -28,6 +30,21 @@ Shape PoolGeometry::output_shape(const Shape& x) const {
     throw_error<ShapeError>("pooling: input ", x.str(), " is smaller than the ", kernel, "x", kernel,
                             " window with padding ", pad);
   return {x.n, x.c, (x.h + 2 * pad - kernel) / stride + 1, (x.w + 2 * pad - kernel) / stride + 1};
+}
+
+bool Backend::all_finite(const Tensor& t) {
+  const auto finite = [](auto values) {
+    for (const auto v : values)
+      if (!std::isfinite(v)) return false;
+    return true;
+  };
+  if (t.device() == Device::host && t.dtype() == DType::f32) return finite(t.span<float>());
+  if (t.device() == Device::host && t.dtype() == DType::f64) return finite(t.span<double>());
+  Tensor host(t.shape(), DType::f64, Layout::nchw);
+  copy(t, host);
+  for (const double v : host.span<double>())
+    if (!std::isfinite(v)) return false;
+  return true;
 }
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {

@@ -90,6 +90,8 @@ class Backend {
   virtual void scale(Tensor& t, double alpha) = 0;
   // Waits for all queued work (a no-op on the CPU).
   virtual void synchronize() = 0;
+  // Whether every element is finite (no NaN, no infinity). The default copies to the host; devices override it.
+  virtual bool all_finite(const Tensor& t);
 
   // ---- convolution: x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q], bias [K] --------------------------------------
   virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,

@@ -1,6 +1,7 @@
 #include "core/model/train_step.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace cbednet {
 
@@ -20,6 +21,21 @@ Tensor download_f64(Backend& backend, const Tensor& device) {
   Tensor out(device.shape(), DType::f64, Layout::nchw);
   backend.copy(device, out);
   return out;
+}
+
+std::string first_nonfinite_gradient(ParamStore& store) {
+  store.gather_compute_grads();
+  for (auto& p : store.params()) {
+    const Tensor host = download_f64(store.backend(), p.grad);
+    for (const double g : host.span<double>())
+      if (!std::isfinite(g)) return p.name;
+  }
+  return {};
+}
+
+bool has_nonfinite_gradient(ParamStore& store) {
+  store.gather_compute_grads();
+  return !store.backend().all_finite(store.grad());
 }
 
 std::vector<std::int64_t> argmax_rows(const Tensor& host) {

@@ -14,6 +14,7 @@ struct StepStats {
   double loss_sum = 0.0;      // sum of per-sample (weighted) losses over the batch
   std::int64_t correct = 0;   // top-1 correct
   std::int64_t samples = 0;
+  bool nonfinite = false;     // a NaN/Inf loss or gradient: the update was not applied (HybridTrainer)
   double mean_loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
 };
 
@@ -47,6 +48,11 @@ Tensor predict_logits(Stage& model, const Tensor& images, std::int64_t chunk = 6
 Tensor upload(Backend& backend, const Tensor& host);
 Tensor upload_labels(Backend& backend, const Tensor& host_labels);
 Tensor download_f64(Backend& backend, const Tensor& device);
+
+// Whether any gradient of the store holds a NaN or an infinity; first_nonfinite_gradient names the first such
+// parameter in model order (empty when none).
+bool has_nonfinite_gradient(ParamStore& store);
+std::string first_nonfinite_gradient(ParamStore& store);
 
 // Index of the largest value per row of a [N,K,1,1] host f64 tensor.
 std::vector<std::int64_t> argmax_rows(const Tensor& host_f64);

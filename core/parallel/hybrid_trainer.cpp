@@ -1,5 +1,7 @@
 #include "core/parallel/hybrid_trainer.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 #include <chrono>
 #include <sstream>
@@ -205,16 +207,24 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   pipe.wait_sends(&timings_.p2p_wait);
   timings_.reduce_wait = reducer_->finish();
 
+  // Only last stages computed losses; summing over the world gives the global batch's statistics everywhere,
+  // together with whether any rank holds a non-finite gradient. A non-finite step is never applied.
+  std::vector<double> totals{stats.loss_sum, static_cast<double>(stats.correct), static_cast<double>(stats.samples),
+                             has_nonfinite_gradient(store) ? 1.0 : 0.0};
+  allreduce_sum(totals, grid_.world());
+  const bool nonfinite = !std::isfinite(totals[0]) || totals[3] > 0;
+
   const auto t_update = clock_type::now();
-  apply_update(stage, optimizer, global_batch / micro, options);
+  if (nonfinite)
+    store.discard_step_statistics();
+  else
+    apply_update(stage, optimizer, global_batch / micro, options);
   backend_.synchronize();
   timings_.update = seconds_since(t_update);
-
-  // Only last stages computed losses; summing over the world gives the global batch's statistics everywhere.
-  std::vector<double> totals{stats.loss_sum, static_cast<double>(stats.correct), static_cast<double>(stats.samples)};
-  allreduce_sum(totals, grid_.world());
   timings_.step = seconds_since(step_start);
-  return {totals[0], static_cast<std::int64_t>(totals[1]), static_cast<std::int64_t>(totals[2])};
+  StepStats out{totals[0], static_cast<std::int64_t>(totals[1]), static_cast<std::int64_t>(totals[2])};
+  out.nonfinite = nonfinite;
+  return out;
 }
 
 Tensor HybridTrainer::predict_logits(const Tensor* images, std::int64_t chunk) {

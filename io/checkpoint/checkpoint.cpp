@@ -234,17 +234,37 @@ void require_same_model(const std::string& path, const ResNetSpec& found, const 
 
 }  // namespace
 
+void CheckpointTensors::merge(CheckpointTensors&& other) {
+  for (auto [mine, theirs] : {std::pair{&parameters, &other.parameters}, std::pair{&momentum, &other.momentum},
+                              std::pair{&buffers, &other.buffers}})
+    for (auto& [name, t] : *theirs) {
+      CBEDNET_REQUIRE(mine->count(name) == 0, Error, "checkpoint: tensor ", name, " comes from two pipeline stages");
+      mine->emplace(name, std::move(t));
+    }
+}
+
+CheckpointTensors collect_tensors(ParamStore& store) {
+  Backend& backend = store.backend();
+  CheckpointTensors out;
+  for (auto& p : store.params()) {
+    out.parameters.emplace(p.name, to_host(backend, p.master));
+    out.momentum.emplace(p.name, to_host(backend, p.momentum));
+  }
+  for (auto& b : store.buffers()) out.buffers.emplace(b.name, to_host(backend, b.value));
+  return out;
+}
+
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, ParamStore& store) {
-  Backend& backend = store.backend();
-  // Device -> host first, outside the HDF5 lock.
-  Datasets params, momentum, buffers;
-  for (auto& p : store.params()) {
-    params.emplace(p.name, to_host(backend, p.master));
-    momentum.emplace(p.name, to_host(backend, p.momentum));
-  }
-  for (auto& b : store.buffers()) buffers.emplace(b.name, to_host(backend, b.value));
+  save_checkpoint(path, spec, state, config, collect_tensors(store));
+}
 
+void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
+                     const std::string& config, const CheckpointTensors& tensors) {
+  const Datasets& params = tensors.parameters;
+  const Datasets& momentum = tensors.momentum;
+  const Datasets& buffers = tensors.buffers;
+  const std::string master_dtype = params.empty() ? "fp32" : to_string(params.begin()->second.dtype());
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
     std::lock_guard lock(h5::library_mutex());
@@ -271,7 +291,7 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
       h5::write_double_attribute(g.get(), "epoch_loss_sum", &state.epoch_loss_sum, &one, 1, ctx);
       h5::write_int_attribute(g.get(), "epoch_correct", state.epoch_correct, ctx);
       h5::write_int_attribute(g.get(), "epoch_samples", state.epoch_samples, ctx);
-      h5::write_string_attribute(g.get(), "master_dtype", to_string(backend.param_dtype()), ctx);
+      h5::write_string_attribute(g.get(), "master_dtype", master_dtype, ctx);
     }
     h5::write_string_attribute(file.get(), "cbednet_format", format_name, ctx);
     h5::write_int_attribute(file.get(), "format_version", checkpoint_format_version, ctx);

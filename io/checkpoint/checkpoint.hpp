@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -43,7 +44,18 @@ struct CheckpointInfo {
   std::string master_dtype;
 };
 
+// What a checkpoint holds of a model, on the host by name: parameters, momentum, batch-norm buffers.
+struct CheckpointTensors {
+  std::map<std::string, Tensor> parameters, momentum, buffers;
+  // Adds another set (another pipeline stage's); names must not repeat.
+  void merge(CheckpointTensors&& other);
+};
+// Host copies of a store's tensors (in its master dtype).
+CheckpointTensors collect_tensors(ParamStore& store);
+
 // Writes `path` atomically (temporary name, then rename). Throws IoError naming the file on failure.
+void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
+                     const std::string& config, const CheckpointTensors& tensors);
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, ParamStore& store);
 
@@ -52,7 +64,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // Reads every dataset and verifies the checksum; throws IoError naming the file if it is corrupt or truncated.
 void verify_checkpoint(const std::string& path);
 
-// Loads parameters, momentum and buffers into `store` (converted to its dtypes). Throws IoError naming the file
+// Loads parameters, momentum and buffers into `store` (converted to its dtypes); a store holding part of the
+// model (a pipeline stage) takes its own tensors by name. Throws IoError naming the file
 // and the culprit if the architecture, class count or any parameter shape differs, or the checksum is wrong.
 CheckpointInfo load_checkpoint(const std::string& path, const ResNetSpec& expected, ParamStore& store);
 

@@ -95,7 +95,7 @@ class CudaBackend final : public Backend {
   void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
 
   // ---- beyond Backend -----------------------------------------------------------------------------------
-  bool all_finite(const Tensor& t);
+  bool all_finite(const Tensor& t) override;
   CudaMemoryStats memory_stats() const { return alloc_->stats(); }
   // Host-to-device copy on the copy stream: returns once the data is staged; later work on the compute stream
   // waits for the transfer (an event), so the transfer overlaps compute already queued.

@@ -1,0 +1,63 @@
+// One whole ResNet-18 training step on the GPU against the same step on the CPU in fp64: the loss and every
+// updated parameter agree within the precision's tolerance. Skipped without a CUDA device.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/model/train_step.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cuda/cuda_backend.hpp"
+
+using namespace cbednet;
+
+namespace {
+
+struct StepResult {
+  double loss = 0;
+  std::vector<double> params;  // master parameters after the update, f64
+};
+
+StepResult one_step(Backend& backend, std::uint64_t seed) {
+  ResNetSpec spec = resnet_spec("resnet18");
+  spec.input_size = 64;
+  Model model = build_resnet(spec);
+  Stage stage(backend, model, 0, model.size(), seed);
+  SoftmaxCrossEntropy loss(spec.classes);
+  SgdOptimizer optimizer({0.9, 1e-4, false});
+  const std::int64_t batch = 8;
+  Tensor images(model.input_shape(batch), DType::f32);
+  Tensor labels({batch, 1, 1, 1}, DType::i32);
+  const RandomStream s(seed, RngPurpose::test);
+  for (std::int64_t i = 0; i < images.count(); ++i) images.data<float>()[i] = static_cast<float>(s.normal(i));
+  for (std::int64_t i = 0; i < batch; ++i) labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(230, i, 1));
+  const StepStats stats = train_step(stage, loss, optimizer, images, labels, {4, 0.1, 0.1, seed, 0});
+  const Tensor params = download_f64(backend, stage.store().master());
+  return {stats.loss_sum, std::vector<double>(params.data<double>(), params.data<double>() + params.count())};
+}
+
+void compare(const StepResult& gpu, const StepResult& cpu, double tolerance) {
+  EXPECT_NEAR(gpu.loss, cpu.loss, tolerance * std::abs(cpu.loss));
+  ASSERT_EQ(gpu.params.size(), cpu.params.size());
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < cpu.params.size(); ++i) {
+    diff = std::max(diff, std::abs(gpu.params[i] - cpu.params[i]));
+    norm = std::max(norm, std::abs(cpu.params[i]));
+  }
+  EXPECT_LT(diff / norm, tolerance) << "max |gpu - cpu| = " << diff << " of max |cpu| = " << norm;
+}
+
+}  // namespace
+
+TEST(CudaResNetStep, Fp32MatchesCpuFp64) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  CpuBackend<double> cpu(0);
+  auto gpu = make_cuda_backend({"cuda", "fp32", -1, 0});
+  compare(one_step(*gpu, 3), one_step(cpu, 3), 1e-4);
+}
+
+TEST(CudaResNetStep, Bf16MatchesCpuFp64) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  CpuBackend<double> cpu(0);
+  auto gpu = make_cuda_backend({"cuda", "bf16", -1, 0});
+  compare(one_step(*gpu, 3), one_step(cpu, 3), 3e-2);
+}
