@@ -221,10 +221,9 @@ int run_training(const TrainConfig& cfg) {
   spec.in_channels = cfg.views == ViewMode::random ? 1 : sample.c;
   spec.input_size = sample.h;
   Model model = build_resnet(spec);
-  BackendOptions backend_options = cfg.backend;
-  if (backend_options.device == "cuda" && backend_options.cuda_device < 0)
-    backend_options.cuda_device = local_rank(world).rank;  // one GPU per rank on a node
-  auto backend = make_backend(backend_options);
+  // --device cuda: the backend binds local rank modulo the visible devices (one GPU per rank on a node, and
+  // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
+  auto backend = make_backend(cfg.backend);
   HybridTrainer trainer(*backend, model, grid, cfg.seed, cfg.hybrid);
   Stage& stage = trainer.stage();
   SoftmaxCrossEntropy loss(spec.classes, cfg.label_smoothing,
