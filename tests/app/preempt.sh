@@ -3,14 +3,14 @@
 # on, with a checkpoint and exit code 75; the resumed run ends bit-identical to an uninterrupted one.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
-args=(--data "$DATA" "${TINY[@]}" --epochs 3 --batch 8 --seed 3 --val-split none --log-every 1)
+args=(--data "$DATA" "${TINY[@]}" --epochs 20 --batch 8 --seed 3 --val-split none --log-every 1)  # ~300 steps: time to signal
 mpirun2 "$CBEDNET" train "${args[@]}" --out whole > /dev/null
 
 signal_run() {  # signal, launcher...
   local sig=$1; shift
   "$@" "$CBEDNET" train "${args[@]}" --out parts > parts.log 2>&1 &
   local pid=$!
-  for _ in $(seq 1 600); do grep -q "step 3/" parts.log 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 3000); do grep -q "step 3/" parts.log 2>/dev/null && break; sleep 0.02; done
   kill -"$sig" "$pid"
   local rc=0
   wait "$pid" || rc=$?
