@@ -55,10 +55,19 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
+Epilog=$tmp/epilog.sh
 TmpFS=$tmp/tmpfs
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+# The node epilog a site runs: Slurm 22.05's PMIx plugin leaves a signalled step's server and client directories
+# behind, and a requeued job reuses its job and step ids, so its first step would collide with them.
+cat >"$tmp/epilog.sh" <<EPILOG
+#!/bin/sh
+rm -rf "$tmp/spool/pmix.\$SLURM_JOB_ID."* "$tmp/spool/stepd.slurm.pmix.\$SLURM_JOB_ID."* "$tmp/pmix/spmix_appdir_"*"_\$SLURM_JOB_ID."*
+exit 0
+EPILOG
+chmod +x "$tmp/epilog.sh"
 # PMIx client directories under $tmp: job ids restart at 1 with every run, and a leftover /tmp/spmix_appdir_0_<id>
 # of an earlier run would make the step fail.
 echo "PMIxCliTmpDirBase=$tmp/pmix" >"$tmp/mpi.conf"
@@ -126,7 +135,7 @@ if [[ "${CI_SLURM_PREEMPT:-1}" == 1 ]]; then
     if [[ $(squeue -h -j "$id" -o %T 2>/dev/null) == PENDING ]]; then
       # Slurm 22.05's PMIx plugin leaves the client directory of a step that exited non-zero; the requeued job
       # reuses the job id and step numbers, so its first step would collide with it.
-      rm -rf "$tmp/pmix/spmix_appdir_0_$id".*
+      rm -rf "$tmp/pmix/spmix_appdir_0_$id".* "$tmp/spool/stepd.slurm.pmix.$id".*
       scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true
     fi
     grep -q "cbednet demo: finished" "$pout" 2>/dev/null && break

@@ -43,6 +43,14 @@ cbednet_run_step() {
 # failure. Returns normally when no warning came.
 cbednet_requeue_if_preempted() {
   ((CBEDNET_PREEMPTED)) || return 0
+  # Under Slurm, let the signalled step finish tearing down first (at most a minute): a requeued job reuses its
+  # job and step ids, and a step still cleaning up (its PMIx socket, for one) makes the restarted step fail.
+  if [[ -n "${SLURM_JOB_ID:-}" ]] && command -v squeue > /dev/null; then
+    for _ in $(seq 1 120); do
+      squeue -h --steps -j "$SLURM_JOB_ID" -o %i 2>/dev/null | grep -qvE '\.(batch|extern)$' || break
+      sleep 0.5
+    done
+  fi
   echo "cbednet job: requeueing ($*)" >&2
   "$@"
   exit 0
