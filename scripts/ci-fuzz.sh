@@ -7,7 +7,8 @@
 # Findings whose first frame is inside libhdf5 (HDF5 1.10 bugs on malformed files that CBEDNet cannot check for
 # first) are listed but fail the run only with FUZZ_STRICT=1; see docs/reliability.md.
 #   BUILD_DIR (default build-fuzz), FUZZ_SECONDS (default 50 per target), JOBS (default nproc),
-#   FUZZ_TARGETS (default "smc_file source checkpoint options")
+#   FUZZ_TARGETS (default "smc_file source checkpoint options"), FUZZ_SEED_REGRESSIONS=0: do not start from the
+#   committed regression inputs (to look past a finding that is not fixed yet)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-"$root/build-fuzz"}
@@ -55,8 +56,8 @@ status=0
 summary=()
 # first_frame LOG: the first stack frame that is neither libFuzzer, the sanitizer runtime nor libc: who failed.
 first_frame() {
-  grep -E '^ +#[0-9]+ 0x' "$1" | grep -vE '__sanitizer|__interceptor|__asan|fuzzer::|libc\.so|ld-linux|in __(memcpy|memmove|memset|str)' \
-    | head -1 | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ //'
+  grep -E '^ +#[0-9]+ 0x' "$1" | grep -vE '__sanitizer|__interceptor|__asan|fuzzer::|libc\.so|ld-linux|in __(memcpy|memmove|memset|str)| in (malloc|calloc|realloc|strdup|operator new)' \
+    | head -1 | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ //' || true
 }
 for t in "${targets[@]}"; do
   corpus="$build_dir/fuzz-corpus/$t"
@@ -68,33 +69,40 @@ for t in "${targets[@]}"; do
   # (test_reliability_regressions, with tests/reliability/lsan.supp).
   leaks=(-detect_leaks=0); [[ $t == options ]] && leaks=(-detect_leaks=1)
   inputs=("$corpus")
-  for d in "$seeds/$t" "$root/fuzz/corpus/$t" "$root/tests/reliability/regressions/$t"; do
+  regressions=("$root/tests/reliability/regressions/$t"); [[ "${FUZZ_SEED_REGRESSIONS:-1}" == 1 ]] || regressions=()
+  for d in "$seeds/$t" "$root/fuzz/corpus/$t" "${regressions[@]}"; do
     compgen -G "$d/*" > /dev/null && inputs+=("$d")
   done
   echo "== fuzz_$t for ${seconds} s"
-  # Fork mode keeps fuzzing after a finding (each is saved under $findings), so one known HDF5 bug does not
-  # hide the rest. The first folder (the working corpus) receives new inputs; the others are read-only seeds.
-  rc=0
-  (cd "$findings" && "$build_dir/fuzz/fuzz_$t" "${inputs[@]}" "${dict[@]}" "${leaks[@]}" -fork=1 \
-     -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -max_total_time="$seconds" -max_len=65536 \
-     -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$findings/" > "$findings/log.txt" 2>&1) || rc=$?
-  runs=$(grep -oE '^#[0-9]+' "$findings/log.txt" | tail -1 | tr -d '#' || true)
-  cov=$(grep -oE 'cov: [0-9]+' "$findings/log.txt" | tail -1 | grep -oE '[0-9]+' || true)
-  ours=0 hdf5=0
-  for a in "$findings"/crash-* "$findings"/timeout-* "$findings"/oom-* "$findings"/leak-*; do
-    [[ -e "$a" ]] || continue
-    # Replay once to classify: a failure whose first own frame is inside libhdf5 is a known class of HDF5
-    # bugs on malformed files (documented in docs/reliability.md); anything else is CBEDNet's.
-    timeout -k 5 60 "$build_dir/fuzz/fuzz_$t" "${leaks[@]}" -timeout=10 -runs=1 "$a" > "$a.replay" 2>&1 || true
-    frame=$(first_frame "$a.replay")
+  # After a finding libFuzzer stops; it is restarted (on the grown corpus) until the time is up, so one known
+  # HDF5 bug does not hide the rest. Each run's log holds its finding's stack, which classifies it: a failure
+  # whose first own frame is inside libhdf5 is a known class of HDF5 bugs on malformed files (documented in
+  # docs/reliability.md); anything else is CBEDNet's. The first folder (the working corpus) receives new inputs.
+  deadline=$((SECONDS + seconds)) i=0 runs=0 ours=0 hdf5=0 cov=""
+  while (( SECONDS < deadline - 2 )); do
+    i=$((i + 1))
+    rc=0
+    (cd "$findings" && "$build_dir/fuzz/fuzz_$t" "${inputs[@]}" "${dict[@]}" "${leaks[@]}" \
+       -max_total_time=$((deadline - SECONDS)) -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+       -artifact_prefix="$findings/" > "$findings/log-$i.txt" 2>&1) || rc=$?
+    n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$findings/log-$i.txt" | grep -o '[0-9]*$' || true)
+    runs=$((runs + ${n:-0}))
+    c=$(grep -oE 'cov: [0-9]+' "$findings/log-$i.txt" | tail -1 | grep -oE '[0-9]+' || true)
+    cov=${c:-$cov}
+    [[ $rc -ne 0 ]] || break
+    artifact=$(grep -o "Test unit written to .*" "$findings/log-$i.txt" | sed 's/Test unit written to //' | head -1 || true)
+    what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [A-Za-z-]+|ALARM: working on the last Unit for [0-9]+ seconds|deadly signal|out-of-memory' \
+           "$findings/log-$i.txt" || echo "exit $rc")
+    frame=$(first_frame "$findings/log-$i.txt")
     if [[ "$frame" == *libhdf5* ]]; then
-      hdf5=$((hdf5 + 1)); echo "   HDF5-internal $(basename "$a"): $frame"
+      hdf5=$((hdf5 + 1)); echo "   HDF5-internal: $what at $frame ($(basename "${artifact:-?}"))"
     else
-      ours=$((ours + 1)); echo "   FINDING $(basename "$a"): ${frame:-no stack (see $a.replay)}"
-      grep -E 'ERROR|SUMMARY|ALARM|#[0-9]+ ' "$a.replay" | head -25
+      ours=$((ours + 1)); echo "   FINDING: $what at ${frame:-?} ($(basename "${artifact:-?}"), log-$i.txt)"
+      grep -E 'ERROR|SUMMARY|ALARM|#[0-9]+ 0x' "$findings/log-$i.txt" | head -25
     fi
+    (( i < 200 )) || break
   done
-  summary+=("fuzz_$t: ${runs:-?} executions, coverage ${cov:-?}, $ours findings in CBEDNet, $hdf5 inside libhdf5")
+  summary+=("fuzz_$t: $runs executions in $i runs, coverage ${cov:-?}, $ours findings in CBEDNet, $hdf5 inside libhdf5")
   [[ $ours -eq 0 ]] || status=1
   [[ $hdf5 -eq 0 || "${FUZZ_STRICT:-0}" == 0 ]] || status=1
 done

@@ -6,7 +6,10 @@
 #   BUILD_DIR   (default build-asan)        the ASan/UBSan build folder
 #   TSAN_DIR    (default build-tsan)        the ThreadSanitizer build folder; TSAN=0 skips it
 #   JOBS        (default nproc)             build and ctest parallelism
-#   CTEST_ARGS  (default: -LE asan_skip)    tests to run; the label asan_skip marks tests too slow under ASan
+#   CTEST_ARGS  (default: -LE asan_skip -E '^app\.preempt$')   tests to run. The label asan_skip marks tests
+#               too slow under ASan (tests/reliability/CMakeLists.txt says which and why); app.preempt (131 s under
+#               ASan: three 2-rank trainings) is excluded by name, its signal path being covered by
+#               reliability.kill_rank and its exact resume by app.resume.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-"$root/build-asan"}
@@ -34,7 +37,11 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/test
 # Open MPI forwards these to every rank through mpiexec's environment.
 echo "== CTest under ASan+UBSan"
 # shellcheck disable=SC2086
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 ${CTEST_ARGS:--LE asan_skip}
+if [[ -n "${CTEST_ARGS:-}" ]]; then
+  ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 ${CTEST_ARGS}
+else
+  ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 -LE asan_skip -E '^app\.preempt$'
+fi
 tested=$(date +%s)
 echo "   suite in $((tested - built)) s"
 
@@ -45,7 +52,8 @@ if [[ "${TSAN:-1}" != 0 ]]; then
   # races only where it touches our memory: tests/reliability/tsan.supp).
   cmake -S "$root" -B "$tsan_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCBEDNET_CUDA=OFF \
     -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" > /dev/null
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+    -DCMAKE_CXX_COMPILER_LAUNCHER="$root/tests/reliability/sanitizer-cxx-launcher.sh" > /dev/null
   tsan_targets=$(ninja -C "$tsan_dir" -t targets all 2>/dev/null | grep -o '^tests/test_io_loader[^:]*' | sort -u)
   [[ -n "$tsan_targets" ]] || { echo "no loader test targets found" >&2; exit 1; }
   # shellcheck disable=SC2086

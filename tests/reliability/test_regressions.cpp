@@ -39,7 +39,9 @@ void replay(const std::string& target, const std::function<std::string(const std
       // name the file.
       if (dir.filename() == target && dir.parent_path().filename() == "regressions") {
         EXPECT_FALSE(message.empty()) << "accepted";
-        if (target != "options") EXPECT_NE(message.find(file.filename().string()), std::string::npos) << message;
+        if (target != "options") {
+          EXPECT_NE(message.find(file.filename().string()), std::string::npos) << message;
+        }
       }
       ++replayed;
     }
