@@ -14,7 +14,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 rm -rf "$out" && mkdir -p "$out" && cd "$out"
 "$cbednet" simulate --out data --materials 48 --space-groups 2,14,62,225 --size 32 --seed 11 \
   --samples-per-material 4 > /dev/null
-args=(--data data --arch basic:1,1 --width 8 --stem small --log-scale --batch 8 --epochs 1000 --max-steps "$steps"
+args=(--data data --arch basic:1,1 --width 8 --stem small --log-scale --batch 8 --epochs 100000 --max-steps "$steps"
       --val-split none --log-every 100 --checkpoint-every 500 --keep-checkpoints 2 --seed 5)
 
 # run NAME: trains into NAME/, writing NAME.rss (seconds since start, RSS of rank 0 and rank 1 in KiB).
