@@ -49,6 +49,7 @@ class ResidualBlock final : public Block {
   Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) override;
 
   std::int64_t out_channels() const { return out_channels_; }
+  Kind kind() const { return kind_; }
   static constexpr std::int64_t bottleneck_expansion = 4;
 
  private:
