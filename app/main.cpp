@@ -1,4 +1,5 @@
 // cbednet: dispatches to a subcommand. Any error inside a rank becomes one message and ends every rank.
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -20,6 +21,8 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A full disk or a file-size limit must surface as a write error with a message, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   cbednet::app::MpiSession mpi(argc, argv);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     if (cbednet::app::world_rank() == 0) print_usage();

@@ -41,12 +41,10 @@ void abort_all(const char* message, int code) {
     std::fprintf(stderr, "cbednet: error: %s\n", message);
   std::fflush(stderr);
   if (size > 1) MPI_Abort(MPI_COMM_WORLD, code);
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized != 0 && finalized == 0) MPI_Finalize();
-  std::exit(code);
+  // Alone: exit without MPI_Finalize. After a failed write HDF5 1.10 keeps the file whose close failed and its
+  // finalize-time close then crashes; nothing else is left to flush (stdout was flushed above).
+  std::fflush(stdout);
+  std::_Exit(code);
 }
 
 }  // namespace cbednet::app

@@ -79,6 +79,11 @@ int run_train(const Args& args) {
   c.data = vm["data"].as<std::string>();
   c.train_split = vm["train-split"].as<std::string>();
   c.val_split = vm["val-split"].as<std::string>();
+  for (const auto& [option, split] : {std::pair{"--train-split", c.train_split}, std::pair{"--val-split", c.val_split}}) {
+    const bool ok = split == "train" || split == "dev" || split == "test" || split == "all" ||
+                    (std::string(option) == "--val-split" && (split == "none" || split == "auto"));
+    CBEDNET_REQUIRE(ok, InvalidArgument, option, ": unknown split '", split, "'");
+  }
   c.out = vm["out"].as<std::string>();
   c.resume = vm["resume"].as<bool>();
   for (const char* name : {"epochs", "batch"}) require_positive(vm, name);

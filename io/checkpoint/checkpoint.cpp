@@ -366,6 +366,14 @@ std::optional<std::string> latest_checkpoint(const std::string& dir, std::string
 }
 
 void prune_checkpoints(const std::string& dir, int keep) {
+  // Temporary files of writes that never finished (their process is gone: killed mid-write).
+  std::error_code ec;
+  static const std::regex temporary("ckpt-[0-9]+\\.h5\\.tmp-([0-9]+)");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, m, temporary) && !fs::exists("/proc/" + m[1].str())) fs::remove(entry.path(), ec);
+  }
   const auto found = list_checkpoints(dir);
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < found.size(); ++i) {
     std::error_code ec;

@@ -72,7 +72,21 @@ PackedFileWriter::PackedFileWriter(std::string path, std::size_t n, Shape sample
                   ": bad sample shape ", sample_shape.str());
   h5::silence_hdf5_errors();
   temp_path_ = path_ + ".tmp-" + std::to_string(::getpid());
+  try {
+    create_file();
+  } catch (...) {
+    // The destructor does not run for a constructor that throws: close and remove the temporary file here.
+    images_.reset();
+    file_.reset();
+    std::error_code ignored;
+    std::filesystem::remove(temp_path_, ignored);
+    throw;
+  }
+}
+
+void PackedFileWriter::create_file() {
   const std::string ctx = h5::where(temp_path_);
+  const hsize_t n = static_cast<hsize_t>(n_);
   std::lock_guard lock(h5::library_mutex());
   file_ = h5::checked(H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), Kind::file, ctx,
                       "creating the file");

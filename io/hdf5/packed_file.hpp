@@ -41,6 +41,7 @@ class PackedFileWriter {
   void commit(const std::vector<std::string>& materials);
 
  private:
+  void create_file();  // the constructor's HDF5 part (its caller cleans up when it throws)
   std::string path_, temp_path_;
   std::size_t n_;
   Shape shape_;

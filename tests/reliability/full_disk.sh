@@ -8,7 +8,7 @@
 # Known bugs (see docs/reliability.md) are reported as "KNOWN BUG" lines; with STRICT=1 they fail the test.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
-strict=${STRICT:-0}
+strict=${STRICT:-1}
 known=0
 TIMEOUT=120
 # limited MODE KB COMMAND...: runs COMMAND as one rank with a file-size limit of KB kilobytes.
