@@ -100,10 +100,10 @@ void check_conv2d_backward_filter(const TensorRules& r, const Tensor& x, const T
   }
 }
 
-void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma,
-                                      const Tensor& beta, const Tensor* residual, double eps, const Tensor& y,
-                                      const Tensor& mean, const Tensor& var, const Tensor& invstd) {
-  const char* op = "batchnorm_forward_training";
+namespace {
+// What both batch-norm forwards check of their activations: eps, x, y and the optional residual.
+void check_batchnorm_activations(const TensorRules& r, const char* op, const Tensor& x, const Tensor* residual,
+                                 double eps, const Tensor& y) {
   check_eps(op, eps);
   check_tensor(r, op, "x", x, Kind::act);
   check_tensor(r, op, "y", y, Kind::act);
@@ -112,6 +112,14 @@ void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, con
     check_tensor(r, op, "residual", *residual, Kind::act);
     expect(op, "residual", *residual, x.shape(), "x", x);
   }
+}
+}  // namespace
+
+void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma,
+                                      const Tensor& beta, const Tensor* residual, double eps, const Tensor& y,
+                                      const Tensor& mean, const Tensor& var, const Tensor& invstd) {
+  const char* op = "batchnorm_forward_training";
+  check_batchnorm_activations(r, op, x, residual, eps, y);
   const Shape c = vec(x.shape().c);
   for (auto [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}, {"mean", &mean}, {"var", &var},
                          {"invstd", &invstd}}) {
@@ -124,14 +132,7 @@ void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, co
                                        const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
                                        const Tensor* residual, double eps, const Tensor& y) {
   const char* op = "batchnorm_forward_inference";
-  check_eps(op, eps);
-  check_tensor(r, op, "x", x, Kind::act);
-  check_tensor(r, op, "y", y, Kind::act);
-  expect(op, "y", y, x.shape(), "x", x);
-  if (residual) {
-    check_tensor(r, op, "residual", *residual, Kind::act);
-    expect(op, "residual", *residual, x.shape(), "x", x);
-  }
+  check_batchnorm_activations(r, op, x, residual, eps, y);
   const Shape c = vec(x.shape().c);
   for (auto [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean},
                          {"running_var", &running_var}}) {
