@@ -2,29 +2,30 @@
 // Horovod's fusion): the stage's flat gradient buffer [E] is cut into buckets of about `bucket_bytes`,
 // in backward order (parameters are laid out in forward order, so the last blocks' gradients are complete
 // first). During the step's final backward pass the executor reports each block as done; as soon as every
-// block of a bucket is done its MPI_Iallreduce starts, overlapping the remaining backward compute.
+// block of a bucket is done its allreduce starts (Transport::allreduce_sum: MPI_Iallreduce or ncclAllReduce),
+// overlapping the remaining backward compute.
 // finish() waits for all of them. The batch-norm statistic sums are reduced as one more request, started
 // when the stage's last forward pass of the step has produced them.
 //
 // Sums over the stage's replicas; since the loss is normalised by the global batch, the sum is the serial
-// gradient (up to summation order). Device buffers travel through host staging copies (NCCL: later).
+// gradient (up to summation order). With the MPI transport device buffers travel through host staging copies;
+// with NCCL they are reduced in place on the device.
 // With compute-dtype gradient copies (bf16/fp16 on GPUs) the copy into the master gradients is done for the
 // whole buffer once backward ends, so reduction then starts only after the last block (no overlap).
 #pragma once
-
-#include <mpi.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "core/model/stage.hpp"
+#include "core/parallel/transport.hpp"
 
 namespace cbednet {
 
 class GradReducer {
  public:
-  // comm: the stage's data-parallel group (may have one rank: then nothing is communicated).
-  GradReducer(Stage& stage, MPI_Comm comm, std::int64_t bucket_bytes);
+  // transport: over the stage's data-parallel group (borrowed; may have one rank: then nothing is communicated).
+  GradReducer(Stage& stage, Transport& transport, std::int64_t bucket_bytes);
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -33,7 +34,7 @@ class GradReducer {
   void start_statistics();
   // Model block `block` (first_block() <= block < last_block()) has produced its final gradients of the step.
   void block_done(std::size_t block);
-  // Starts anything not started yet, waits for every request and copies device buffers back.
+  // Starts anything not started yet and waits for every transfer.
   // Returns the seconds spent waiting.
   double finish();
 
@@ -46,19 +47,17 @@ class GradReducer {
     std::int64_t begin = 0, end = 0;  // elements of the gradient buffer
     std::size_t trigger_block = 0;    // lowest block with gradients in the bucket: once it is done, all are
     bool started = false;
-    MPI_Request request = MPI_REQUEST_NULL;
+    Transfer transfer;
   };
   void start(Bucket& bucket);
-  void start_request(Tensor& buffer, std::int64_t begin, std::int64_t end, Tensor* staging, MPI_Request* request);
   void poke();
 
   Stage& stage_;
-  MPI_Comm comm_;
+  Transport& transport_;
   bool active_ = false;  // more than one replica
   bool mixed_ = false;   // compute-dtype gradient copies exist
   std::vector<Bucket> buckets_;
-  Tensor grad_staging_, stat_staging_;  // host copies when the buffers live on a device
-  MPI_Request stat_request_ = MPI_REQUEST_NULL;
+  Transfer stat_transfer_;
   bool stat_started_ = false;
 };
 

@@ -74,7 +74,8 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   std::ostringstream config;
   config << "grid " << grid.stages() << "x" << grid.replicas() << " schedule " << to_string(options_.schedule)
          << " balance " << (options_.balance == BalanceBy::time ? "time" : "macs") << " micro "
-         << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " seed " << seed << " model "
+         << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " transport "
+         << to_string(options_.transport) << " seed " << seed << " model "
          << describe_model(model) << " backend " << backend.name() << " " << to_string(backend.dtype()) << " cuts";
   for (const auto c : options_.cuts) config << " " << c;
   require_same_on_all_ranks(config.str(), "the pipeline configuration (--grid, model, schedule, balance, backend)",
@@ -82,7 +83,12 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   partition_ = choose_partition(backend, model, grid.stages(), options_, seed, grid.world());
   const auto s = static_cast<std::size_t>(grid.stage());
   stage_ = std::make_unique<Stage>(backend, model, partition_.cuts[s], partition_.cuts[s + 1], seed);
-  reducer_ = std::make_unique<GradReducer>(*stage_, grid.replicas_comm(), options_.bucket_bytes);
+  // Collective over each group in turn; every rank creates the pipeline's transport first, then its replicas'.
+  pipe_transport_ =
+      make_transport(backend, grid.pipeline(), options_.transport, TransportUse::point_to_point, "pipeline");
+  reduce_transport_ =
+      make_transport(backend, grid.replicas_comm(), options_.transport, TransportUse::allreduce, "data-parallel");
+  reducer_ = std::make_unique<GradReducer>(*stage_, *reduce_transport_, options_.bucket_bytes);
 }
 
 StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images,
@@ -113,9 +119,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
 
   Stage& stage = *stage_;
   ParamStore& store = stage.store();
-  const MPI_Comm pipe_comm = grid_.pipeline();
   const int s = grid_.stage();
-  TensorPipe pipe(backend_, pipe_comm);
+  TensorPipe pipe(backend_, *pipe_transport_);
   store.zero_grad();
 
   // Labels travel once per step from stage 0 to the last stage.
@@ -124,7 +129,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   int labels_handle = -1;
   if (P > 1 && grid_.first_stage()) pipe.send(*labels, P - 1, labels_tag);
   if (P > 1 && grid_.last_stage())
-    labels_handle = pipe.post_receive({share, 1, 1, 1}, 0, labels_tag, DType::i32, Layout::nchw);
+    labels_handle = pipe.post_receive({share, 1, 1, 1}, 0, labels_tag, DType::i32, Layout::nchw, /*on_host=*/true);
 
   const std::vector<PipeOp> ops = pipeline_schedule(options_.schedule, P, M, s);
   std::size_t last_forward = 0;
@@ -167,7 +172,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
       if (grid_.last_stage()) {
         if (labels_handle >= 0) {
           timings_.compute += seconds_since(t0);
-          label_buffer = pipe.take(labels_handle, &timings_.p2p_wait, /*keep_on_host=*/true);
+          label_buffer = pipe.take(labels_handle, &timings_.p2p_wait);
           labels_handle = -1;
           step_labels = &label_buffer;
         }
@@ -241,7 +246,7 @@ Tensor HybridTrainer::predict_logits(const Tensor* images, std::int64_t chunk) {
     n = images->shape().n;
   }
   check_mpi_call(MPI_Bcast(&n, 1, MPI_INT64_T, 0, pipe_comm), "MPI_Bcast (evaluation size)");
-  TensorPipe pipe(backend_, pipe_comm);
+  TensorPipe pipe(backend_, *pipe_transport_);
   const PassInfo pass{Mode::eval, 0, 0, 0};
   const std::int64_t K = model_.classes();
   std::int64_t index = 0;

@@ -3,8 +3,8 @@
 // Each rank holds one Stage (a contiguous block range, balanced by balance.hpp) of replica d's pipeline.
 // Replica d trains on its share [B/D samples] of the global batch B: samples [d*B/D, (d+1)*B/D). Stage 0 of
 // each replica gets the images and labels (only those D ranks read data); it sends the labels to the last
-// stage once per step; activations go forward and gradients come back per micro-batch with non-blocking MPI
-// (host buffers; device tensors are copied through the host; NCCL is not used yet). The order of forwards and
+// stage once per step; activations go forward and gradients come back per micro-batch through the pipeline's
+// Transport (transport.hpp: non-blocking MPI with host staging, or NCCL on device buffers). The order of forwards and
 // backwards is schedule.hpp's 1F1B or GPipe. The last stage computes the softmax cross-entropy with dlogits
 // scaled by 1/B and dropout/sample keys at the micro-batch's global position, exactly as
 // core/model/train_step.cpp does, so every grid gives the serial result for the same micro-batch size.
@@ -30,6 +30,7 @@
 #include "core/parallel/grad_reducer.hpp"
 #include "core/parallel/grid.hpp"
 #include "core/parallel/schedule.hpp"
+#include "core/parallel/transport.hpp"
 
 namespace cbednet {
 
@@ -39,6 +40,7 @@ struct HybridOptions {
   std::int64_t balance_micro_batch = 1;          // micro-batch size timed by BalanceBy::time
   std::int64_t bucket_bytes = 25ll * 1024 * 1024; // --bucket-mb
   std::vector<std::size_t> cuts;                  // explicit P+1 block cuts (overrides balance) when not empty
+  TransportChoice transport = TransportChoice::automatic;  // --transport
 };
 
 // Seconds spent by this rank in the last step.
@@ -78,6 +80,9 @@ class HybridTrainer {
   const StageTimings& timings() const { return timings_; }
   std::int64_t micro_batches_last_step() const { return last_m_; }
   std::size_t bucket_count() const { return reducer_->bucket_count(); }
+  // What carries the pipeline's activations and the data-parallel reduction on this rank.
+  TransportKind pipeline_transport() const { return pipe_transport_->kind(); }
+  TransportKind reduce_transport() const { return reduce_transport_->kind(); }
 
  private:
   Backend& backend_;
@@ -86,6 +91,8 @@ class HybridTrainer {
   HybridOptions options_;
   Partition partition_;
   std::unique_ptr<Stage> stage_;
+  // Created once (NCCL communicators are expensive); declared before reducer_, which borrows one.
+  std::unique_ptr<Transport> pipe_transport_, reduce_transport_;
   std::unique_ptr<GradReducer> reducer_;
   StageTimings timings_;
   std::int64_t last_m_ = 0;
