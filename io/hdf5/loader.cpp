@@ -142,6 +142,7 @@ DistributedLoader::DistributedLoader(const std::string& path, MPI_Comm comm, Loa
     : options_(std::move(options)) {
   MPI_Comm_rank(comm, &rank_);
   MPI_Comm_size(comm, &ranks_);
+  CBEDNET_REQUIRE(options_.prefetch_depth >= 1, InvalidArgument, "loader: prefetch depth must be at least 1");
   CBEDNET_REQUIRE(options_.global_batch > 0 && options_.global_batch % static_cast<std::size_t>(ranks_) == 0,
                   InvalidArgument, "loader: the global batch ", options_.global_batch,
                   " must be a positive multiple of the ", ranks_, " replicas");
@@ -191,7 +192,10 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
                        perm_.begin() + static_cast<std::ptrdiff_t>(last));
   Shape shape = sample_shape();
   shape.n = static_cast<std::int64_t>(batch.indices.size());
-  batch.images = Tensor(shape, DType::f32);
+  batch.images = Tensor(shape, DType::f32, Layout::nchw,
+                        // the ready batches, the one being consumed and the one being read
+                        pool_.acquire(static_cast<std::size_t>(shape.count()) * sizeof(float),
+                                      options_.prefetch_depth + 2));
   std::vector<char> ok(batch.indices.size(), 1);
   std::size_t calls = 0;
   for (int d = 0; d < ranks_; ++d) {
@@ -225,6 +229,29 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
   return batch;
 }
 
+std::shared_ptr<Allocation> DistributedLoader::BufferPool::acquire(std::size_t bytes, std::size_t kept) {
+  std::lock_guard lock(mutex_);
+  for (auto& buffer : buffers_) {
+    // use_count() == 1: only the pool holds it, and nobody can copy it from us. The acquire fence orders our
+    // coming writes after the last owner's accesses (its release of the count).
+    if (buffer.use_count() == 1 && buffer->bytes() >= bytes) {
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return buffer;
+    }
+  }
+  auto fresh = allocate_host(bytes);
+  if (buffers_.size() < kept) {
+    buffers_.push_back(fresh);
+  } else {  // replace an idle smaller buffer (the batch grew), if any
+    for (auto& buffer : buffers_)
+      if (buffer.use_count() == 1) {
+        buffer = fresh;
+        break;
+      }
+  }
+  return fresh;
+}
+
 void DistributedLoader::worker() {
   for (;;) {
     std::uint64_t epoch = 0;
@@ -241,7 +268,7 @@ void DistributedLoader::worker() {
       int stop = 0;
       {
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return ready_.size() < 2 || abandon_; });
+        cv_.wait(lock, [&] { return ready_.size() < options_.prefetch_depth || abandon_; });
         stop = abandon_ ? 1 : 0;
       }
       // Stop only at a step every rank has abandoned, so all ranks join the same collective reads.

@@ -1,8 +1,10 @@
 // DistributedLoader: each step, every replica gets its contiguous share of the global batch, read in the
 // background (double buffered) while the caller computes.
 //
-// Reads: a packed file is read with collective MPI-IO (H5Pset_fapl_mpio on a duplicate of the caller's
-// communicator, collective metadata, H5FD_MPIO_COLLECTIVE transfer, one hyperslab union per rank and step).
+// Reads: a packed file is read with collective HDF5 calls (H5Pset_fapl_mpio on a duplicate of the caller's
+// communicator, collective metadata, H5FD_MPIO_COLLECTIVE transfer: every rank joins one H5Dread per sample slot
+// of the step, one chunk = one sample each), with independent chunk I/O under them by default
+// (LoaderOptions::individual_chunk_io). Batch images land in recycled buffers (BufferPool).
 // SMC directories/files are read independently, one group at a time (their contiguous per-group datasets
 // gain nothing from collective buffering and ranks would need the same file list open).
 //
@@ -47,14 +49,20 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = true;          // false: a last, smaller batch (split as evenly as possible over replicas)
-  bool prefetch = true;           // background I/O thread, two batches ahead
+  bool prefetch = true;           // background I/O thread
+  // Batches read ahead of the consumer: 1 = double buffering (step t+1 is read while step t is used). More
+  // absorbs jittery storage at the cost of one batch of host memory each; with a page-cached file 2 was 15-25 %
+  // slower than 1 here, since more buffers in rotation fall out of the CPU caches.
+  std::size_t prefetch_depth = 1;
   bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
   std::string split = "all";      // train | dev | test | all
   Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
-  // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase buffering. 2-5x faster with 2-4 ranks in
-  // docs/data-format.md's measurements, since each chunk is one large contiguous sample.
-  bool individual_chunk_io = false;
+  // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase collective buffering, which moves every sample
+  // through an aggregator rank: each chunk is one large contiguous sample, which gains nothing from
+  // aggregation. With 4 ranks two-phase ran at 0.16-0.33 of the raw read rate, this at 1.1-2.4
+  // (docs/data-format.md §4). false = two-phase (e.g. for file systems that want few large requests).
+  bool individual_chunk_io = true;
 };
 
 struct Batch {
@@ -97,6 +105,18 @@ class DistributedLoader {
 
   class Reader;  // packed-collective or per-sample source reader (loader.cpp)
 
+  // Image buffers of past batches, reused once the consumer has dropped every view of them: a fresh allocation
+  // per step costs a page fault and a zero fill per page, a quarter of the read time against a page-cached file.
+  class BufferPool {
+   public:
+    // Storage of at least `bytes` (contents unspecified) that nobody else holds; keeps up to `kept` buffers.
+    std::shared_ptr<Allocation> acquire(std::size_t bytes, std::size_t kept);
+
+   private:
+    std::mutex mutex_;
+    std::vector<std::shared_ptr<Allocation>> buffers_;
+  };
+
  private:
   void worker();
   void finish_epoch();
@@ -110,6 +130,7 @@ class DistributedLoader {
   std::vector<std::int16_t> labels_;
   int rank_ = 0, ranks_ = 1;
   std::atomic<std::size_t> bad_{0};
+  BufferPool pool_;
 
   std::uint64_t epoch_ = 0;
   std::vector<std::int64_t> perm_;
