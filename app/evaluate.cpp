@@ -17,26 +17,17 @@ int run_evaluate(const Args& args) {
                          "cbednet evaluate --checkpoint FILE|RUNDIR --data PATH [--split test] [--out FILE.json]"};
   po::options_description options("evaluate options");
   options.add_options()
-    ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
     ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
-    ("split", po::value<std::string>()->default_value("test"), "train, dev, test or all")
-    ("out", po::value<std::string>(), "write the metrics as JSON here (and the confusion matrix beside it as CSV)")
-    ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
-    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
-  options.add(backend_options());
+    ("out", po::value<std::string>(), "write the metrics as JSON here (and the confusion matrix beside it as CSV)");
+  add_inference_options(options, "test");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
-  require_positive(*vm, "batch");
   const auto data = (*vm)["data"].as<std::string>();
   const auto split = (*vm)["split"].as<std::string>();
   const auto out = vm->count("out") != 0U ? (*vm)["out"].as<std::string>() : std::string();
 
-  TrainedModel trained = load_trained_model((*vm)["checkpoint"].as<std::string>(), backend_options_from(*vm));
-  io::DistributedLoader loader(
-      data, MPI_COMM_WORLD,
-      evaluation_loader_options(trained.preprocess, split, static_cast<std::size_t>((*vm)["batch"].as<long>()),
-                                world_size(), (*vm)["skip-bad"].as<bool>()));
-  require_compatible(trained, loader.sample_shape(), data);
+  auto [trained, loader_ptr] = open_inference(*vm, data);
+  io::DistributedLoader& loader = *loader_ptr;
   const Predictions p = predict_all(*trained.stage, loader, trained.views);
   const MetricsAccumulator acc = evaluate_predictions(p, loader.labels(), static_cast<int>(trained.info.spec.classes), MPI_COMM_WORLD);
   const ClassificationMetrics m = acc.compute();

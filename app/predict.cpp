@@ -35,29 +35,20 @@ int run_predict(const Args& args) {
                          "cbednet predict --checkpoint FILE|RUNDIR --input PATH --out FILE.csv [--format csv|json]"};
   po::options_description options("predict options");
   options.add_options()
-    ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
     ("input", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
     ("out", po::value<std::string>()->required(), "output file")
-    ("format", po::value<std::string>()->default_value("csv"), "csv or json")
-    ("split", po::value<std::string>()->default_value("all"), "train, dev, test or all")
-    ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
-    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
-  options.add(backend_options());
+    ("format", po::value<std::string>()->default_value("csv"), "csv or json");
+  add_inference_options(options, "all");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
-  require_positive(*vm, "batch");
   const auto format = (*vm)["format"].as<std::string>();
   CBEDNET_REQUIRE(format == "csv" || format == "json", InvalidArgument, "--format: expected csv or json, got '", format,
                   "'");
   const auto input = (*vm)["input"].as<std::string>();
   const auto out = (*vm)["out"].as<std::string>();
 
-  TrainedModel trained = load_trained_model((*vm)["checkpoint"].as<std::string>(), backend_options_from(*vm));
-  io::DistributedLoader loader(input, MPI_COMM_WORLD,
-                               evaluation_loader_options(trained.preprocess, (*vm)["split"].as<std::string>(),
-                                                         static_cast<std::size_t>((*vm)["batch"].as<long>()),
-                                                         world_size(), (*vm)["skip-bad"].as<bool>()));
-  require_compatible(trained, loader.sample_shape(), input);
+  auto [trained, loader_ptr] = open_inference(*vm, input);
+  io::DistributedLoader& loader = *loader_ptr;
   const Predictions p = predict_all(*trained.stage, loader, trained.views);
 
   // Pack this rank's rows and gather them on rank 0.

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "app/mpi_session.hpp"
+
 namespace cbednet::app {
 
 namespace fs = std::filesystem;
@@ -54,6 +56,27 @@ void require_compatible(const TrainedModel& trained, const Shape& sample, const 
                   InvalidArgument, "data ", data, " gives samples ", sample.str(), " but the model (", spec.arch,
                   ", checkpoint ", trained.checkpoint, ") takes ", spec.in_channels, "x", spec.input_size, "x",
                   spec.input_size, " inputs", trained.views == ViewMode::random ? " per projection" : "");
+}
+
+void add_inference_options(po::options_description& options, const std::string& default_split) {
+  options.add_options()
+    ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
+    ("split", po::value<std::string>()->default_value(default_split), "train, dev, test or all")
+    ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
+    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
+  options.add(backend_options());
+}
+
+Inference open_inference(const po::variables_map& vm, const std::string& data) {
+  require_positive(vm, "batch");
+  Inference run{load_trained_model(vm["checkpoint"].as<std::string>(), backend_options_from(vm)), nullptr};
+  run.loader = std::make_unique<io::DistributedLoader>(
+      data, MPI_COMM_WORLD,
+      evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
+                                static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
+                                vm["skip-bad"].as<bool>()));
+  require_compatible(run.trained, run.loader->sample_shape(), data);
+  return run;
 }
 
 }  // namespace cbednet::app

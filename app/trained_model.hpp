@@ -6,9 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "app/options.hpp"
 #include "app/run_setup.hpp"
 #include "core/model/stage.hpp"
 #include "io/checkpoint/checkpoint.hpp"
+#include "io/hdf5/loader.hpp"
 
 namespace cbednet::app {
 
@@ -30,5 +32,17 @@ std::optional<std::string> ini_value(const std::string& ini, const std::string& 
 
 // Throws InvalidArgument naming the data if its samples do not fit the model's input.
 void require_compatible(const TrainedModel& trained, const Shape& sample, const std::string& data);
+
+// What evaluate and predict share: a trained model and, on every rank, an in-order loader of the data it is
+// applied to (checked to fit the model).
+struct Inference {
+  TrainedModel trained;
+  std::unique_ptr<io::DistributedLoader> loader;
+};
+
+// Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad and the backend options.
+void add_inference_options(po::options_description& options, const std::string& default_split);
+// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD.
+Inference open_inference(const po::variables_map& vm, const std::string& data);
 
 }  // namespace cbednet::app
