@@ -6,7 +6,9 @@
 //
 // Without --file, rank 0 writes a packed float32 file of N samples of 3xSxS into $TMPDIR first (removed at the
 // end). --cold drops the file's pages from the page cache (posix_fadvise DONTNEED) before each measurement;
-// otherwise both measurements run from a warm cache (the file is read once first). Prints one JSON object.
+// otherwise both measurements run from a warm cache (the file is read once first). Prints one JSON object;
+// `fraction_of_raw` is against 8 MiB read()s into one buffer, `fraction_of_raw_into_batch_buffers` against read()s
+// into two buffers of one rank's batch share, used in turn (the memory traffic any loader has).
 #include <fcntl.h>
 #include <mpi.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include "core/rng.hpp"
 #include "io/hdf5/loader.hpp"
 #include "io/hdf5/packed_file.hpp"
+#include "io/hdf5/sample_source.hpp"
 
 namespace {
 
@@ -47,17 +50,23 @@ void drop_cache(const std::string& path) {
   ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-// Seconds and bytes of one plain sequential read() of the whole file.
-std::pair<double, double> raw_read(const std::string& path) {
+// Seconds and bytes of one plain sequential read() of the whole file, in 8 MiB requests into `buffers` (one 8 MiB
+// buffer: the classic `dd bs=8M` reference; or buffers of a batch's size used in turn, which is what any loader
+// must write: their bytes fall out of the CPU caches as a loader's batches do).
+std::pair<double, double> raw_read(const std::string& path, std::vector<std::vector<char>>& buffers) {
   Fd f(path);
-  std::vector<char> buffer(8 << 20);
   double bytes = 0;
+  std::size_t which = 0, at = 0;
   const auto t0 = Clock::now();
   for (;;) {
-    const ssize_t n = ::read(f.fd, buffer.data(), buffer.size());
+    auto& buffer = buffers[which];
+    const std::size_t want = std::min<std::size_t>(8 << 20, buffer.size() - at);
+    const ssize_t n = ::read(f.fd, buffer.data() + at, want);
     if (n < 0) cbednet::throw_error<cbednet::IoError>("file ", path, ": read failed");
     if (n == 0) break;
     bytes += static_cast<double>(n);
+    at += static_cast<std::size_t>(n);
+    if (at == buffer.size()) at = 0, which = (which + 1) % buffers.size();
   }
   return {std::chrono::duration<double>(Clock::now() - t0).count(), bytes};
 }
@@ -130,18 +139,26 @@ int main(int argc, char** argv) {
 
     // Raw sequential rate: rank 0 alone, the same file, read as many times as the loader reads it (one pass of a
     // page-cached file takes tens of milliseconds: a single pass would make the reference a coin toss).
-    double raw_s = 0, raw_bytes = 0;
+    double raw_s = 0, raw_bytes = 0, batch_raw_s = 0;
     if (rank == 0) {
-      if (!cold) raw_read(file);  // warm the cache for both measurements
+      std::vector<std::vector<char>> dd(1, std::vector<char>(8 << 20, 1));
+      // two touched buffers of one rank's share of a batch, as the loader's double buffering uses
+      const std::size_t share = std::max<std::size_t>(1, batch / static_cast<std::size_t>(ranks));
+      const auto sample_floats = static_cast<std::size_t>(cbednet::io::open_source(file)->sample_shape().per_sample());
+      std::vector<std::vector<char>> batches(2, std::vector<char>(share * sample_floats * sizeof(float), 1));
+      if (!cold) raw_read(file, dd);  // warm the cache for both measurements
       for (int e = 0; e < epochs; ++e) {
         if (cold) drop_cache(file);
-        const auto [s, b] = raw_read(file);
+        const auto [s, b] = raw_read(file, dd);
         raw_s += s;
         raw_bytes += b;
+        if (cold) drop_cache(file);
+        batch_raw_s += raw_read(file, batches).first;
       }
     }
     quiet_barrier();  // the other ranks must not spin on a core while rank 0 measures
     MPI_Bcast(&raw_s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&batch_raw_s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     MPI_Bcast(&raw_bytes, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0 && cold) drop_cache(file);
     MPI_Barrier(MPI_COMM_WORLD);
@@ -179,16 +196,18 @@ int main(int argc, char** argv) {
     if (rank == 0) {
       const double bytes = static_cast<double>(total_images) * static_cast<double>(per_sample) * 4.0;
       const double raw_gbs = raw_bytes / raw_s / 1e9, gbs = bytes / slowest / 1e9;
+      const double batch_raw_gbs = raw_bytes / batch_raw_s / 1e9;
       std::printf(
           "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
           "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
           "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
           "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, \"individual_chunk_io\": %s, "
-          "\"prefetch\": %s, \"prefetch_depth\": %zu}\n",
+          "\"prefetch\": %s, \"prefetch_depth\": %zu, \"raw_into_batch_buffers_gb_per_s\": %.3f, "
+          "\"fraction_of_raw_into_batch_buffers\": %.3f}\n",
           ranks, file.c_str(), raw_bytes / epochs, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample), epochs,
           steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
           gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false",
-          prefetch ? "true" : "false", depth);
+          prefetch ? "true" : "false", depth, batch_raw_gbs, gbs / batch_raw_gbs);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (generated && !keep && rank == 0) std::filesystem::remove(file);
