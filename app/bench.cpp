@@ -66,6 +66,7 @@ int run_grid_bench(const po::variables_map& vm, Backend& backend, Model& model, 
   const double bucket_mb = vm["bucket-mb"].as<double>();
   CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb must be positive");
   options.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
+  options.transport = parse_transport(vm["transport"].as<std::string>());
   CBEDNET_REQUIRE(batch % grid.replicas() == 0, InvalidArgument, "--batch ", batch, " is not divisible by the ",
                   grid.replicas(), " replicas of --grid");
   const long share = batch / grid.replicas();
@@ -122,7 +123,9 @@ int run_grid_bench(const po::variables_map& vm, Backend& backend, Model& model, 
             << "\", \"ranks\": " << n << ", \"schedule\": \"" << to_string(options.schedule) << "\", \"balance\": \""
             << vm["balance"].as<std::string>() << "\", \"cuts\": [" << cuts.str() << "], \"max_over_ideal\": "
             << trainer.partition().max_over_ideal << ", \"bucket_mb\": " << bucket_mb << ", \"buckets\": "
-            << trainer.bucket_count() << ", \"device\": \"" << backend.name() << "\", \"precision\": \"" << precision
+            << trainer.bucket_count() << ", \"transport_pipeline\": \"" << to_string(trainer.pipeline_transport())
+            << "\", \"transport_reduce\": \"" << to_string(trainer.reduce_transport()) << "\", \"device\": \"" << backend.name()
+            << "\", \"precision\": \"" << precision
             << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
             << ", \"batch\": " << batch << ", \"micro_batch\": " << micro << ", \"micro_batches\": " << M
             << ", \"steps\": " << steps << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": "
@@ -153,7 +156,8 @@ int run_bench(const Args& args) {
     ("grid", po::value<std::string>(), "PxD pipeline stages x data-parallel replicas (run under mpiexec with P*D ranks)")
     ("schedule", po::value<std::string>()->default_value("1f1b"), "with --grid: 1f1b or gpipe")
     ("balance", po::value<std::string>()->default_value("macs"), "with --grid: balance stages by macs or time")
-    ("bucket-mb", po::value<double>()->default_value(25.0), "with --grid: gradient bucket size in MB");
+    ("bucket-mb", po::value<double>()->default_value(25.0), "with --grid: gradient bucket size in MB")
+    ("transport", po::value<std::string>()->default_value("auto"), "with --grid: auto, mpi or nccl");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);

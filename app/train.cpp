@@ -48,6 +48,8 @@ int run_train(const Args& args) {
     ("schedule", po::value<std::string>()->default_value("1f1b"), "pipeline schedule: 1f1b or gpipe")
     ("balance", po::value<std::string>()->default_value("macs"), "pipeline stage balancing: macs or time (measured)")
     ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
+    ("transport", po::value<std::string>()->default_value("auto"),
+     "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
@@ -109,6 +111,7 @@ int run_train(const Args& args) {
   const double bucket_mb = vm["bucket-mb"].as<double>();
   CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb: must be positive, got ", bucket_mb);
   c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
+  c.hybrid.transport = parse_transport(vm["transport"].as<std::string>());
   c.checkpoint_every = vm["checkpoint-every"].as<long>();
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
