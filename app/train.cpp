@@ -1,4 +1,5 @@
 // cbednet train: options -> TrainConfig -> app/training_run.cpp.
+#include <algorithm>
 #include <sstream>
 
 #include "app/model_options.hpp"
@@ -54,7 +55,12 @@ int run_train(const Args& args) {
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
     ("nonfinite", po::value<std::string>()->default_value("stop"),
-     "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it");
+     "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it")
+    ("loss-scale", po::value<std::string>()->default_value("auto"),
+     "loss scaling: auto (dynamic for --precision fp16, none otherwise), none, dynamic, or a fixed power of two")
+    ("loss-scale-init", po::value<double>()->default_value(65536.0), "dynamic loss scaling: first scale (power of 2)")
+    ("loss-scale-interval", po::value<long>()->default_value(2000),
+     "dynamic loss scaling: finite steps in a row before the scale doubles");
   po::options_description optim("Optimisation");
   optim.add_options()
     ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
@@ -123,6 +129,36 @@ int run_train(const Args& args) {
 
   c.model = model_spec_from(vm);
   c.backend = backend_options_from(vm);
+  const auto loss_scale = vm["loss-scale"].as<std::string>();
+  c.loss_scaler.initial = vm["loss-scale-init"].as<double>();
+  c.loss_scaler.interval = vm["loss-scale-interval"].as<long>();
+  // The cap (2^24) bounds growth; a larger first scale raises it (fp32 runs that test overflows start high).
+  c.loss_scaler.max_scale = std::max(c.loss_scaler.max_scale, c.loss_scaler.initial);
+  if (loss_scale == "auto") {
+    c.loss_scaling = (c.backend.precision == "fp16" || c.backend.precision == "f16") ? LossScaling::dynamic : LossScaling::none;
+  } else if (loss_scale == "none") {
+    c.loss_scaling = LossScaling::none;
+  } else if (loss_scale == "dynamic") {
+    c.loss_scaling = LossScaling::dynamic;
+  } else {
+    c.loss_scaling = LossScaling::fixed;
+    try {
+      std::size_t used = 0;
+      c.loss_scaler.initial = std::stod(loss_scale, &used);
+      if (used != loss_scale.size()) throw std::invalid_argument(loss_scale);
+    } catch (const std::exception&) {
+      throw_error<InvalidArgument>("--loss-scale: expected auto, none, dynamic or a power of two, got '", loss_scale,
+                                   "'");
+    }
+    c.loss_scaler.min_scale = c.loss_scaler.max_scale = c.loss_scaler.initial;
+  }
+  if (c.loss_scaling != LossScaling::none) {
+    try {
+      (void)DynamicLossScaler(c.loss_scaler);  // checks powers of two and ranges
+    } catch (const InvalidArgument& e) {
+      throw_error<InvalidArgument>("--loss-scale", c.loss_scaling == LossScaling::fixed ? "" : "-init", ": ", e.what());
+    }
+  }
   make_backend(c.backend);  // fail early on an impossible device or precision
   c.preprocess = preprocess_from(vm);
   c.views = parse_views(vm["views"].as<std::string>());

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "app/evaluation.hpp"
@@ -246,6 +247,17 @@ int run_training(const TrainConfig& cfg) {
     state = info.state;
     optimizer.set_steps_taken(state.global_step);
   }
+  // Dynamic loss scaling continues from the checkpoint's scale; a fixed scale or none is the configuration's.
+  std::optional<DynamicLossScaler> scaler;
+  if (cfg.loss_scaling == LossScaling::dynamic) {
+    scaler.emplace(cfg.loss_scaler);
+    if (resume_from) scaler->restore(state.loss_scale, state.loss_scale_good_steps);
+  }
+  const auto next_loss_scale = [&] {
+    return scaler ? scaler->scale() : cfg.loss_scaling == LossScaling::fixed ? cfg.loss_scaler.initial : 1.0;
+  };
+  state.loss_scale = next_loss_scale();
+  state.loss_scale_good_steps = scaler ? scaler->good_steps() : 0;
 
   // ---- the run directory ------------------------------------------------------------------------------------
   RunLog log(run_dir, rank == 0);
@@ -266,6 +278,12 @@ int run_training(const TrainConfig& cfg) {
            micro, "), ", steps_per_epoch, " steps per epoch, ", cfg.epochs, " epochs, backend ", backend->name(), " ",
            cfg.backend.precision);
   if (!facts.validation_note.empty()) log.line("  ", facts.validation_note);
+  if (cfg.loss_scaling != LossScaling::none)
+    log.line("  loss scaling: ", cfg.loss_scaling == LossScaling::dynamic ? "dynamic" : "fixed", ", scale ",
+             state.loss_scale,
+             cfg.loss_scaling == LossScaling::dynamic
+                 ? ", doubling after " + std::to_string(cfg.loss_scaler.interval) + " finite steps, halving on overflow"
+                 : std::string());
   if (resume_from) {
     if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);
     log.line("  resumed from ", *resume_from, " at epoch ", state.epoch + 1, ", step ", state.step_in_epoch,
@@ -285,7 +303,7 @@ int run_training(const TrainConfig& cfg) {
   };
 
   const auto run_start = std::chrono::steady_clock::now();
-  std::int64_t steps_this_run = 0, skipped_steps = 0;
+  std::int64_t steps_this_run = 0, skipped_steps = 0, overflow_steps = 0;
   const StopSignals stop_signals;  // SIGTERM / SIGUSR1: checkpoint and exit at the end of the current step
   for (std::int64_t epoch = state.epoch; epoch < cfg.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -305,13 +323,22 @@ int run_training(const TrainConfig& cfg) {
                                                : batch->images.view();
       }
       const double lr = schedule.lr(state.global_step);
-      const TrainStepOptions options{micro, lr, cfg.bn_momentum, cfg.seed, static_cast<std::uint64_t>(state.global_step)};
+      const TrainStepOptions options{micro,    lr, cfg.bn_momentum, cfg.seed, static_cast<std::uint64_t>(state.global_step),
+                                     state.loss_scale};
       const StepStats totals = trainer.step(loss, optimizer, train ? &images : nullptr, train ? &batch->labels : nullptr,
                                             cfg.batch, options);
       // Every rank's view of the stop signals, reduced, so that all ranks stop after the same step.
       int stop = stop_requested() ? 1 : 0;
       check_mpi_call(MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world), "MPI_Allreduce (stop signal)");
-      if (totals.nonfinite) {
+      // An overflow under dynamic loss scaling is the scale's doing: the step is not applied and the scale halves.
+      // Only at the minimum scale is a non-finite step left to --nonfinite.
+      const bool overflow = scaler && totals.nonfinite && scaler->update(true);
+      if (scaler && !totals.nonfinite) scaler->update(false);
+      if (overflow) {
+        log.line("  step ", state.global_step, ": gradients overflowed at loss scale ", state.loss_scale,
+                 "; step skipped, scale now ", scaler->scale());
+        ++overflow_steps;
+      } else if (totals.nonfinite) {
         const std::string layer = first_nonfinite_gradient(stage.store());
         CBEDNET_REQUIRE(cfg.nonfinite == NonFinitePolicy::skip, Error, "non-finite loss or gradients at global step ",
                         state.global_step, " (epoch ", epoch + 1, ", step ", state.step_in_epoch + 1, ")",
@@ -321,6 +348,8 @@ int run_training(const TrainConfig& cfg) {
                  "; step skipped (--nonfinite skip)");
         ++skipped_steps;
       }
+      state.loss_scale = next_loss_scale();
+      state.loss_scale_good_steps = scaler ? scaler->good_steps() : 0;
       state.epoch_loss_sum += totals.loss_sum;
       state.epoch_correct += totals.correct;
       state.epoch_samples += totals.samples;
@@ -380,6 +409,9 @@ int run_training(const TrainConfig& cfg) {
     save("end of epoch");
   }
   if (skipped_steps > 0) log.line("skipped ", skipped_steps, " steps with non-finite loss or gradients");
+  if (overflow_steps > 0)
+    log.line("dynamic loss scaling: ", overflow_steps, " steps overflowed and were skipped; final scale ",
+             state.loss_scale);
   log.line("training finished: ", state.global_step, " steps; run directory ", fs::absolute(run_dir).string());
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "app/run_setup.hpp"
 #include "core/model/resnet.hpp"
+#include "core/optim/loss_scaler.hpp"
 #include "core/optim/lr_schedule.hpp"
 #include "core/optim/sgd.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
@@ -17,6 +18,8 @@ enum class ClassWeighting { none, inverse, effective };
 // What a step whose loss or gradients are NaN or infinite does: stop with a message naming the step and the first
 // layer with a non-finite gradient, or skip the update and go on.
 enum class NonFinitePolicy { stop, skip };
+// Loss scaling (core/optim/loss_scaler.hpp): none, a fixed power of two, or dynamic (the default for fp16).
+enum class LossScaling { none, fixed, dynamic };
 
 // Exit code of a run stopped by SIGTERM or SIGUSR1 after writing a checkpoint (EX_TEMPFAIL): job scripts requeue.
 inline constexpr int exit_code_preempted = 75;
@@ -42,6 +45,8 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   std::int64_t log_every = 10;
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
+  LossScaling loss_scaling = LossScaling::none;
+  LossScalerOptions loss_scaler;      // fixed: loss_scaler.initial is the scale
   HybridOptions hybrid;               // schedule, balancing, bucket size (micro-batch size: above)
   std::string resolved_ini;           // recorded in the run directory and checkpoints
 };

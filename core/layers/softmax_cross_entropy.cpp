@@ -38,11 +38,12 @@ SoftmaxCrossEntropy::Output SoftmaxCrossEntropy::forward(Backend& backend, const
 }
 
 Tensor SoftmaxCrossEntropy::backward(Backend& backend, const Output& out, const Tensor& labels,
-                                     std::int64_t global_batch) {
-  CBEDNET_ASSERT(global_batch > 0);
+                                     std::int64_t global_batch, double loss_scale) {
+  CBEDNET_ASSERT(global_batch > 0 && loss_scale > 0);
   Tensor dlogits = backend.allocate(out.probs.shape());
+  // loss_scale / B rather than (1 / B) * loss_scale: for a power-of-two scale both are exact scalings of 1 / B.
   backend.softmax_cross_entropy_backward(out.probs, labels, weights(backend), label_smoothing_,
-                                         1.0 / static_cast<double>(global_batch), dlogits);
+                                         loss_scale / static_cast<double>(global_batch), dlogits);
   return dlogits;
 }
 

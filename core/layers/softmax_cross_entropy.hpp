@@ -23,7 +23,9 @@ class SoftmaxCrossEntropy {
   // logits [N,K,1,1]; labels [N,1,1,1] i32 on the backend's device (class index 0..K-1).
   Output forward(Backend& backend, const Tensor& logits, const Tensor& labels);
   // dlogits for the loss normalised by global_batch.
-  Tensor backward(Backend& backend, const Output& out, const Tensor& labels, std::int64_t global_batch);
+  // dlogits of the mean loss over the global batch, times loss_scale (dynamic loss scaling, loss_scaler.hpp).
+  Tensor backward(Backend& backend, const Output& out, const Tensor& labels, std::int64_t global_batch,
+                  double loss_scale = 1.0);
 
   std::int64_t classes() const { return classes_; }
   double label_smoothing() const { return label_smoothing_; }

@@ -66,7 +66,7 @@ StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Te
     Stage::Context ctx;
     const Tensor logits = model.forward(x, pass, &ctx);
     const auto out = loss.forward(backend, logits, y);
-    model.backward(loss.backward(backend, out, y, global_batch), ctx);
+    model.backward(loss.backward(backend, out, y, global_batch, options.loss_scale), ctx);
 
     const Tensor losses = download_f64(backend, out.losses);
     for (const double l : losses.span<double>()) stats.loss_sum += l;
@@ -81,7 +81,7 @@ StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Te
 void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
                   const TrainStepOptions& options) {
   model.store().update_running_statistics(options.bn_momentum, static_cast<double>(total_micro_batches));
-  optimizer.step(model.store(), options.lr);
+  optimizer.step(model.store(), options.lr, 1.0 / options.loss_scale);
 }
 
 StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,

@@ -24,6 +24,9 @@ struct TrainStepOptions {
   double bn_momentum = 0.1;
   std::uint64_t seed = 0;
   std::uint64_t step = 0;
+  // Dynamic loss scaling (core/optim/loss_scaler.hpp): the loss gradient is multiplied by it, the update divides
+  // by it. 1: none.
+  double loss_scale = 1.0;
 };
 
 // The two halves of a step, for data-parallel training (gradients are reduced in between):

@@ -179,7 +179,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
         const auto t1 = clock_type::now();
         const Tensor y = upload_labels(backend_, step_labels->slice_batch(i * micro, micro));
         const auto result = loss.forward(backend_, out, y);
-        dlogits[ui] = loss.backward(backend_, result, y, global_batch);
+        dlogits[ui] = loss.backward(backend_, result, y, global_batch, options.loss_scale);
         const Tensor losses = download_f64(backend_, result.losses);  // named: a range-for would not keep it alive
         for (const double l : losses.span<double>()) stats.loss_sum += l;
         const auto predicted = argmax_rows(download_f64(backend_, result.probs));

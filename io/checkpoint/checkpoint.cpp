@@ -192,6 +192,10 @@ CheckpointFile read_file(const std::string& path, bool verify_data, const ParamS
   s.epoch_correct = h5::read_int_attribute(state.get(), "epoch_correct", sctx);
   s.epoch_samples = h5::read_int_attribute(state.get(), "epoch_samples", sctx);
   out.info.master_dtype = h5::read_string_attribute(state.get(), "master_dtype", sctx);
+  if (h5::has_attribute(state.get(), "loss_scale", sctx)) {  // written since the loss scaler exists
+    h5::read_double_attribute(state.get(), "loss_scale", &s.loss_scale, 1, sctx);
+    s.loss_scale_good_steps = h5::read_int_attribute(state.get(), "loss_scale_good_steps", sctx);
+  }
   out.info.config = h5::read_string_attribute(file.get(), "config", ctx);
   if (!verify_data) return out;
 
@@ -292,6 +296,8 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
       h5::write_int_attribute(g.get(), "epoch_correct", state.epoch_correct, ctx);
       h5::write_int_attribute(g.get(), "epoch_samples", state.epoch_samples, ctx);
       h5::write_string_attribute(g.get(), "master_dtype", master_dtype, ctx);
+      h5::write_double_attribute(g.get(), "loss_scale", &state.loss_scale, &one, 1, ctx);
+      h5::write_int_attribute(g.get(), "loss_scale_good_steps", state.loss_scale_good_steps, ctx);
     }
     h5::write_string_attribute(file.get(), "cbednet_format", format_name, ctx);
     h5::write_int_attribute(file.get(), "format_version", checkpoint_format_version, ctx);

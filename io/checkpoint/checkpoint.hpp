@@ -5,7 +5,7 @@
 //                        groups in the order below, datasets by name; hex)
 //   /model               attributes: the ResNetSpec (arch, block, stage_blocks, widths, channels, classes, size, ...)
 //   /state               attributes: epoch, step_in_epoch, global_step, seed, optimizer_steps, epoch_loss_sum,
-//                        epoch_correct, epoch_samples, master_dtype
+//                        epoch_correct, epoch_samples, master_dtype, loss_scale, loss_scale_good_steps
 //   /config              attribute text: the run's resolved configuration (INI)
 //   /parameters/<name>   one dataset per parameter, logical (N, C, H, W) order, in the master dtype
 //   /momentum/<name>     SGD momentum, same shapes
@@ -35,6 +35,10 @@ struct TrainingState {
   double epoch_loss_sum = 0;
   std::int64_t epoch_correct = 0;
   std::int64_t epoch_samples = 0;
+  // Dynamic loss scaling (fp16): the scale for the next step and the finite steps in a row at it. Optional in
+  // the file (absent: 1 and 0).
+  double loss_scale = 1.0;
+  std::int64_t loss_scale_good_steps = 0;
 };
 
 struct CheckpointInfo {

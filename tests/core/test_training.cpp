@@ -7,6 +7,7 @@
 
 #include "core/model/train_step.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "core/optim/loss_scaler.hpp"
 #include "core/optim/lr_schedule.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 
@@ -38,7 +39,8 @@ Data make_data(const Model& model, std::int64_t n, DType dtype, std::uint64_t se
 }
 
 // Runs `steps` steps; returns the losses and a copy of the final parameters (as f64).
-std::pair<std::vector<double>, std::vector<double>> run(Backend& backend, int steps, std::int64_t micro) {
+std::pair<std::vector<double>, std::vector<double>> run(Backend& backend, int steps, std::int64_t micro,
+                                                        double loss_scale = 1.0) {
   Model model = build_resnet(tiny_spec());
   Stage stage(backend, model, 0, model.size(), 1234);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
@@ -47,7 +49,7 @@ std::pair<std::vector<double>, std::vector<double>> run(Backend& backend, int st
   std::vector<double> losses;
   for (int s = 0; s < steps; ++s)
     losses.push_back(train_step(stage, loss, opt, data.images, data.labels,
-                                {micro, 0.05, 0.1, 7, static_cast<std::uint64_t>(s)})
+                                {micro, 0.05, 0.1, 7, static_cast<std::uint64_t>(s), loss_scale})
                          .loss_sum);
   const Tensor params = download_f64(backend, stage.store().master());
   return {losses, std::vector<double>(params.data<double>(), params.data<double>() + params.count())};
@@ -176,4 +178,50 @@ TEST(Optimizer, LearningRateSchedule) {
   EXPECT_DOUBLE_EQ(step.lr(30), 0.1);
   EXPECT_NEAR(step.lr(75), 0.01, 1e-15);
   EXPECT_THROW(parse_decay("linear"), InvalidArgument);
+}
+
+// A power-of-two loss scale multiplies every gradient exactly and the update divides it out exactly, so training
+// with it is bit for bit training without it (fp64 reference with micro-batches, fast fp32 without).
+TEST(LossScaling, PowerOfTwoScaleChangesNoBit) {
+  ReferenceBackend a, b;
+  const auto plain = run(a, 3, 4), scaled = run(b, 3, 4, 1024.0);
+  EXPECT_EQ(plain.first, scaled.first);
+  EXPECT_EQ(plain.second, scaled.second);
+  CpuBackend<float> c(0), d(0);
+  const auto plain32 = run(c, 3, 0), scaled32 = run(d, 3, 0, 65536.0);
+  EXPECT_EQ(plain32.first, scaled32.first);
+  EXPECT_EQ(plain32.second, scaled32.second);
+}
+
+TEST(LossScaling, ScalerHalvesOnOverflowAndDoublesAfterTheInterval) {
+  DynamicLossScaler scaler({/*initial=*/1024, /*growth=*/2, /*backoff=*/0.5, /*interval=*/3, /*min=*/1, /*max=*/4096});
+  EXPECT_EQ(scaler.scale(), 1024);
+  EXPECT_TRUE(scaler.update(false));
+  EXPECT_TRUE(scaler.update(false));
+  EXPECT_EQ(scaler.scale(), 1024);
+  EXPECT_TRUE(scaler.update(false));  // third finite step in a row
+  EXPECT_EQ(scaler.scale(), 2048);
+  EXPECT_EQ(scaler.good_steps(), 0);
+  EXPECT_TRUE(scaler.update(false));
+  EXPECT_TRUE(scaler.update(true));  // an overflow resets the run of finite steps
+  EXPECT_EQ(scaler.scale(), 1024);
+  EXPECT_EQ(scaler.good_steps(), 0);
+  for (int i = 0; i < 9; ++i) scaler.update(false);
+  EXPECT_EQ(scaler.scale(), 4096);  // capped at the maximum
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 1);
+  EXPECT_FALSE(scaler.update(true)) << "an overflow at the minimum scale is not the scale's doing";
+  scaler.restore(256, 2);
+  EXPECT_EQ(scaler.scale(), 256);
+  EXPECT_TRUE(scaler.update(false));
+  EXPECT_EQ(scaler.scale(), 512);
+}
+
+TEST(LossScaling, RejectsScalesThatAreNotPowersOfTwo) {
+  EXPECT_THROW(DynamicLossScaler({1000, 2, 0.5, 10, 1, 65536}), InvalidArgument);
+  EXPECT_THROW(DynamicLossScaler({1024, 3, 0.5, 10, 1, 65536}), InvalidArgument);
+  EXPECT_THROW(DynamicLossScaler({1024, 2, 0.5, 0, 1, 65536}), InvalidArgument);
+  EXPECT_THROW(DynamicLossScaler({131072, 2, 0.5, 10, 1, 65536}), InvalidArgument);
+  DynamicLossScaler ok({1024, 2, 0.5, 10, 1, 65536});
+  EXPECT_THROW(ok.restore(3, 0), InvalidArgument);
 }
