@@ -335,16 +335,16 @@ int run_training(const TrainConfig& cfg) {
       const bool overflow = scaler && totals.nonfinite && scaler->update(true);
       if (scaler && !totals.nonfinite) scaler->update(false);
       if (overflow) {
-        log.line("  step ", state.global_step, ": gradients overflowed at loss scale ", state.loss_scale,
+        log.line("  step ", state.global_step + 1, ": gradients overflowed at loss scale ", state.loss_scale,
                  "; step skipped, scale now ", scaler->scale());
         ++overflow_steps;
       } else if (totals.nonfinite) {
         const std::string layer = first_nonfinite_gradient(stage.store());
         CBEDNET_REQUIRE(cfg.nonfinite == NonFinitePolicy::skip, Error, "non-finite loss or gradients at global step ",
-                        state.global_step, " (epoch ", epoch + 1, ", step ", state.step_in_epoch + 1, ")",
+                        state.global_step + 1, " (epoch ", epoch + 1, ", step ", state.step_in_epoch + 1, ")",
                         layer.empty() ? "" : "; first non-finite gradient on this rank: " + layer,
                         "; the update was not applied (use --nonfinite skip to skip such steps)");
-        log.line("  step ", state.global_step, ": non-finite loss or gradients", layer.empty() ? "" : " (" + layer + ")",
+        log.line("  step ", state.global_step + 1, ": non-finite loss or gradients", layer.empty() ? "" : " (" + layer + ")",
                  "; step skipped (--nonfinite skip)");
         ++skipped_steps;
       }

@@ -83,6 +83,9 @@ class Backend {
   Tensor allocate(Shape shape) { return allocate(shape, dtype(), layout()); }
   // dst = src, converting dtype and layout and crossing host/device as needed. Shapes must match.
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // dst (on this backend) = host_src, allowed to overlap work already queued; work queued afterwards sees the
+  // data. The CUDA backend uses a copy stream; the default is copy().
+  virtual void upload_async(const Tensor& host_src, Tensor& dst) { copy(host_src, dst); }
   virtual void fill(Tensor& t, double value) = 0;
   // y += alpha * x (same shape, dtype and layout).
   virtual void axpy(double alpha, const Tensor& x, Tensor& y) = 0;

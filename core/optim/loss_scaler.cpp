@@ -18,16 +18,16 @@ bool power_of_two(double x) {
 
 DynamicLossScaler::DynamicLossScaler(LossScalerOptions options) : options_(options), scale_(options.initial) {
   // Powers of two keep the scaling exact (see the header); the factors keep the scale one.
-  CBEDNET_REQUIRE(power_of_two(options_.initial) && power_of_two(options_.min_scale) &&
-                      power_of_two(options_.max_scale),
-                  InvalidArgument, "loss scale: initial, minimum and maximum must be powers of two, got ",
-                  options_.initial, ", ", options_.min_scale, ", ", options_.max_scale);
+  CBEDNET_REQUIRE(
+      power_of_two(options_.initial) && power_of_two(options_.min_scale) && power_of_two(options_.max_scale),
+      InvalidArgument, "loss scale: initial, minimum and maximum must be powers of two, got ", options_.initial, ", ",
+      options_.min_scale, ", ", options_.max_scale);
   CBEDNET_REQUIRE(options_.min_scale <= options_.initial && options_.initial <= options_.max_scale, InvalidArgument,
                   "loss scale: initial ", options_.initial, " outside [", options_.min_scale, ", ", options_.max_scale,
                   "]");
-  CBEDNET_REQUIRE(power_of_two(options_.growth) && options_.growth > 1 && power_of_two(options_.backoff) &&
-                      options_.backoff < 1,
-                  InvalidArgument, "loss scale: growth must be a power of two above 1 and backoff one below 1");
+  CBEDNET_REQUIRE(
+      power_of_two(options_.growth) && options_.growth > 1 && power_of_two(options_.backoff) && options_.backoff < 1,
+      InvalidArgument, "loss scale: growth must be a power of two above 1 and backoff one below 1");
   CBEDNET_REQUIRE(options_.interval >= 1, InvalidArgument, "loss scale: the growth interval must be at least 1 step");
 }
 
@@ -46,8 +46,7 @@ bool DynamicLossScaler::update(bool nonfinite) {
 }
 
 void DynamicLossScaler::restore(double scale, std::int64_t good_steps) {
-  CBEDNET_REQUIRE(power_of_two(scale) && scale >= options_.min_scale && scale <= options_.max_scale &&
-                      good_steps >= 0,
+  CBEDNET_REQUIRE(power_of_two(scale) && scale >= options_.min_scale && scale <= options_.max_scale && good_steps >= 0,
                   InvalidArgument, "loss scale state ", scale, " after ", good_steps,
                   " finite steps does not fit the scaler's settings");
   scale_ = scale;

@@ -10,11 +10,11 @@
 namespace cbednet {
 
 struct LossScalerOptions {
-  double initial = 65536.0;     // 2^16
+  double initial = 65536.0;  // 2^16
   double growth = 2.0;
   double backoff = 0.5;
-  std::int64_t interval = 2000; // finite steps in a row before growing
-  double min_scale = 1.0;       // an overflow at this scale is a real non-finite step, not a scale problem
+  std::int64_t interval = 2000;   // finite steps in a row before growing
+  double min_scale = 1.0;         // an overflow at this scale is a real non-finite step, not a scale problem
   double max_scale = 16777216.0;  // 2^24
 };
 

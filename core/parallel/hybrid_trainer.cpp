@@ -158,6 +158,15 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
     return t;
   };
 
+  // Stage 0's input of micro-batch i: uploaded while the micro-batch before it computes (Backend::upload_async:
+  // a copy stream on GPUs, a plain copy on CPUs).
+  std::vector<Tensor> inputs(static_cast<std::size_t>(M));
+  const auto stage_input = [&](int i) {
+    const Tensor host = images->slice_batch(i * micro, micro);
+    Tensor device = backend_.allocate(host.shape());
+    backend_.upload_async(host, device);
+    return device;
+  };
   std::vector<Stage::Context> contexts(static_cast<std::size_t>(M));
   std::vector<Tensor> dlogits(static_cast<std::size_t>(M));
   StepStats stats;
@@ -165,7 +174,13 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
     const int i = ops[k].micro;
     const auto ui = static_cast<std::size_t>(i);
     if (ops[k].kind == PipeOp::Kind::forward) {
-      Tensor x = grid_.first_stage() ? upload(backend_, images->slice_batch(i * micro, micro)) : receive(k);
+      Tensor x;
+      if (grid_.first_stage()) {
+        x = inputs[ui].empty() ? stage_input(i) : std::move(inputs[ui]);
+        if (const int next = next_of_kind(k); next >= 0) inputs[static_cast<std::size_t>(next)] = stage_input(next);
+      } else {
+        x = receive(k);
+      }
       const auto t0 = clock_type::now();
       const PassInfo pass{Mode::train, options.seed, options.step, first_sample + i * micro};
       Tensor out = stage.forward(x, pass, &contexts[ui]);

@@ -99,7 +99,7 @@ class CudaBackend final : public Backend {
   CudaMemoryStats memory_stats() const { return alloc_->stats(); }
   // Host-to-device copy on the copy stream: returns once the data is staged; later work on the compute stream
   // waits for the transfer (an event), so the transfer overlaps compute already queued.
-  void upload_async(const Tensor& host_src, Tensor& dst);
+  void upload_async(const Tensor& host_src, Tensor& dst) override;
   cudaStream_t stream() const { return stream_.get(); }
   Precision precision() const { return precision_; }
 
