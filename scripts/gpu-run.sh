@@ -49,6 +49,7 @@ cp "$PWD"/one/checkpoints/ckpt-00000006.h5 "$out/one.h5" 2>/dev/null
 cp "$PWD"/two/checkpoints/ckpt-00000006.h5 "$out/two.h5" 2>/dev/null
 
 # 4. compute-sanitizer over the GPU tests (a subset for racecheck: it is slow).
+command -v compute-sanitizer > /dev/null || export PATH="$PATH:/usr/local/cuda/bin:/opt/cuda/bin"
 if command -v compute-sanitizer > /dev/null; then
   step memcheck_backend 150 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
     test_gpu_backend --gtest_filter='*Conv*:*BatchNorm*:*Pool*:*Linear*'
