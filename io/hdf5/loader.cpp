@@ -229,27 +229,55 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
   return batch;
 }
 
+struct DistributedLoader::BufferPool::FreeList {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Allocation>> idle;
+};
+
+namespace {
+
+// A pool buffer lent out: the views of one batch share it; its end returns the buffer to the free list.
+class LentBuffer final : public Allocation {
+ public:
+  LentBuffer(std::shared_ptr<Allocation> buffer, std::shared_ptr<DistributedLoader::BufferPool::FreeList> free,
+             std::size_t kept)
+      : buffer_(std::move(buffer)), free_(std::move(free)), kept_(kept) {}
+  ~LentBuffer() override {
+    std::lock_guard lock(free_->mutex);
+    if (free_->idle.size() < kept_) free_->idle.push_back(std::move(buffer_));
+  }
+  LentBuffer(const LentBuffer&) = delete;
+  LentBuffer& operator=(const LentBuffer&) = delete;
+  void* data() override { return buffer_->data(); }
+  std::size_t bytes() const override { return buffer_->bytes(); }
+  Device device() const override { return Device::host; }
+
+ private:
+  std::shared_ptr<Allocation> buffer_;
+  std::shared_ptr<DistributedLoader::BufferPool::FreeList> free_;
+  std::size_t kept_;
+};
+
+}  // namespace
+
+DistributedLoader::BufferPool::BufferPool() : free_(std::make_shared<FreeList>()) {}
+
 std::shared_ptr<Allocation> DistributedLoader::BufferPool::acquire(std::size_t bytes, std::size_t kept) {
-  std::lock_guard lock(mutex_);
-  for (auto& buffer : buffers_) {
-    // use_count() == 1: only the pool holds it, and nobody can copy it from us. The acquire fence orders our
-    // coming writes after the last owner's accesses (its release of the count).
-    if (buffer.use_count() == 1 && buffer->bytes() >= bytes) {
-      std::atomic_thread_fence(std::memory_order_acquire);
-      return buffer;
+  std::shared_ptr<Allocation> buffer;
+  {
+    std::lock_guard lock(free_->mutex);
+    auto& idle = free_->idle;
+    // The most recently returned buffer first: its bytes are the likeliest still in the CPU caches.
+    const auto fits = std::find_if(idle.rbegin(), idle.rend(), [&](const auto& b) { return b->bytes() >= bytes; });
+    if (fits != idle.rend()) {
+      buffer = std::move(*fits);
+      idle.erase(std::next(fits).base());
+    } else if (!idle.empty() && idle.size() >= kept) {
+      idle.erase(idle.begin());  // the batch grew: an idle buffer too small to use makes room
     }
   }
-  auto fresh = allocate_host(bytes);
-  if (buffers_.size() < kept) {
-    buffers_.push_back(fresh);
-  } else {  // replace an idle smaller buffer (the batch grew), if any
-    for (auto& buffer : buffers_)
-      if (buffer.use_count() == 1) {
-        buffer = fresh;
-        break;
-      }
-  }
-  return fresh;
+  if (!buffer) buffer = allocate_host(bytes);
+  return std::make_shared<LentBuffer>(std::move(buffer), free_, kept);
 }
 
 void DistributedLoader::worker() {

@@ -107,14 +107,18 @@ class DistributedLoader {
 
   // Image buffers of past batches, reused once the consumer has dropped every view of them: a fresh allocation
   // per step costs a page fault and a zero fill per page, a quarter of the read time against a page-cached file.
+  // A handed-out buffer goes back to the free list when its last view dies (in whichever thread), under the
+  // pool's mutex, which also orders the consumer's last use before the next read into it.
   class BufferPool {
    public:
-    // Storage of at least `bytes` (contents unspecified) that nobody else holds; keeps up to `kept` buffers.
+    BufferPool();
+    // Storage of at least `bytes` (contents unspecified) that nobody else holds; up to `kept` idle buffers are
+    // kept for reuse. The storage may outlive the pool and the loader.
     std::shared_ptr<Allocation> acquire(std::size_t bytes, std::size_t kept);
+    struct FreeList;  // loader.cpp
 
    private:
-    std::mutex mutex_;
-    std::vector<std::shared_ptr<Allocation>> buffers_;
+    std::shared_ptr<FreeList> free_;
   };
 
  private:
