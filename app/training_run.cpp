@@ -253,11 +253,13 @@ int run_training(const TrainConfig& cfg) {
     scaler.emplace(cfg.loss_scaler);
     if (resume_from) scaler->restore(state.loss_scale, state.loss_scale_good_steps);
   }
-  const auto next_loss_scale = [&] {
-    return scaler ? scaler->scale() : cfg.loss_scaling == LossScaling::fixed ? cfg.loss_scaler.initial : 1.0;
+  // The scale of the next step, kept in the state so that checkpoints carry it.
+  const auto record_loss_scale = [&] {
+    state.loss_scale =
+        scaler ? scaler->scale() : cfg.loss_scaling == LossScaling::fixed ? cfg.loss_scaler.initial : 1.0;
+    state.loss_scale_good_steps = scaler ? scaler->good_steps() : 0;
   };
-  state.loss_scale = next_loss_scale();
-  state.loss_scale_good_steps = scaler ? scaler->good_steps() : 0;
+  record_loss_scale();
 
   // ---- the run directory ------------------------------------------------------------------------------------
   RunLog log(run_dir, rank == 0);
@@ -332,8 +334,7 @@ int run_training(const TrainConfig& cfg) {
       check_mpi_call(MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, world), "MPI_Allreduce (stop signal)");
       // An overflow under dynamic loss scaling is the scale's doing: the step is not applied and the scale halves.
       // Only at the minimum scale is a non-finite step left to --nonfinite.
-      const bool overflow = scaler && totals.nonfinite && scaler->update(true);
-      if (scaler && !totals.nonfinite) scaler->update(false);
+      const bool overflow = scaler && scaler->update(totals.nonfinite) && totals.nonfinite;
       if (overflow) {
         log.line("  step ", state.global_step + 1, ": gradients overflowed at loss scale ", state.loss_scale,
                  "; step skipped, scale now ", scaler->scale());
@@ -348,8 +349,7 @@ int run_training(const TrainConfig& cfg) {
                  "; step skipped (--nonfinite skip)");
         ++skipped_steps;
       }
-      state.loss_scale = next_loss_scale();
-      state.loss_scale_good_steps = scaler ? scaler->good_steps() : 0;
+      record_loss_scale();
       state.epoch_loss_sum += totals.loss_sum;
       state.epoch_correct += totals.correct;
       state.epoch_samples += totals.samples;

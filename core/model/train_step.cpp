@@ -5,9 +5,12 @@
 
 namespace cbednet {
 
-Tensor upload(Backend& backend, const Tensor& host) {
+Tensor upload(Backend& backend, const Tensor& host, bool overlap) {
   Tensor out = backend.allocate(host.shape());
-  backend.copy(host, out);
+  if (overlap)
+    backend.upload_async(host, out);
+  else
+    backend.copy(host, out);
   return out;
 }
 

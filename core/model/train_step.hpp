@@ -47,8 +47,9 @@ StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& opti
 // Evaluation-mode logits copied to the host as f64 [B,K,1,1], computed in chunks of at most `chunk` samples.
 Tensor predict_logits(Stage& model, const Tensor& images, std::int64_t chunk = 64);
 
-// Moves a host batch to the backend (dtype and layout of the backend).
-Tensor upload(Backend& backend, const Tensor& host);
+// Moves a host batch to the backend (dtype and layout of the backend). overlap: through Backend::upload_async, so
+// the copy may run while work already queued computes.
+Tensor upload(Backend& backend, const Tensor& host, bool overlap = false);
 Tensor upload_labels(Backend& backend, const Tensor& host_labels);
 Tensor download_f64(Backend& backend, const Tensor& device);
 

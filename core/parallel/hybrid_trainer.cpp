@@ -161,12 +161,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   // Stage 0's input of micro-batch i: uploaded while the micro-batch before it computes (Backend::upload_async:
   // a copy stream on GPUs, a plain copy on CPUs).
   std::vector<Tensor> inputs(static_cast<std::size_t>(M));
-  const auto stage_input = [&](int i) {
-    const Tensor host = images->slice_batch(i * micro, micro);
-    Tensor device = backend_.allocate(host.shape());
-    backend_.upload_async(host, device);
-    return device;
-  };
+  const auto stage_input = [&](int i) { return upload(backend_, images->slice_batch(i * micro, micro), true); };
   std::vector<Stage::Context> contexts(static_cast<std::size_t>(M));
   std::vector<Tensor> dlogits(static_cast<std::size_t>(M));
   StepStats stats;
