@@ -85,6 +85,14 @@ Tensor read_dataset(hid_t group, const std::string& name, const std::optional<Sh
   const int rank = H5Sget_simple_extent_ndims(space.get());
   CBEDNET_REQUIRE(rank == 4, IoError, where, ": expected a 4-d dataset, found rank ", rank);
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  // A corrupt file can claim any extent: bound the element count before it sizes an allocation (2^40 elements is
+  // far beyond any model's tensor; the check divides, so it cannot overflow itself).
+  std::uint64_t elements = 1;
+  for (const hsize_t d : dims) {
+    CBEDNET_REQUIRE(d == 0 || elements <= (std::uint64_t{1} << 40) / d, IoError, where,
+                    ": implausible extent ", dims[0], "x", dims[1], "x", dims[2], "x", dims[3]);
+    elements *= d;
+  }
   const Shape found{static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
                     static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])};
   CBEDNET_REQUIRE(!shape || found == *shape, IoError, where, ": shape ", found.str(), " does not match the model's ",
