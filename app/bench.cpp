@@ -10,6 +10,8 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +21,7 @@
 #include "cbednet/build_info.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
+#include "kernels/profiling_backend.hpp"
 
 namespace cbednet::app {
 
@@ -138,6 +141,32 @@ int run_grid_bench(const po::variables_map& vm, Backend& backend, Model& model, 
   return 0;
 }
 
+// One JSON line: time per step by operation, then the 40 costliest (operation, shape) pairs.
+void print_op_profile(const std::vector<ProfilingBackend::Entry>& entries, long steps, double ms_per_step) {
+  std::map<std::string, std::pair<long, double>> by_op;
+  double total = 0;
+  for (const auto& e : entries) {
+    by_op[e.op].first += e.calls;
+    by_op[e.op].second += e.seconds;
+    total += e.seconds;
+  }
+  std::vector<std::pair<std::string, std::pair<long, double>>> ops(by_op.begin(), by_op.end());
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  const double per_step = 1e3 / static_cast<double>(steps);
+  std::ostringstream out;
+  out << "{\"benchmark\": \"op_profile\", \"ms_per_step\": " << ms_per_step
+      << ", \"ms_per_step_in_ops\": " << total * per_step << ", \"by_op\": [";
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    out << (i ? ", " : "") << "{\"op\": \"" << ops[i].first << "\", \"calls\": " << ops[i].second.first / steps
+        << ", \"ms\": " << ops[i].second.second * per_step << "}";
+  out << "], \"top\": [";
+  for (std::size_t i = 0; i < std::min<std::size_t>(entries.size(), 40); ++i)
+    out << (i ? ", " : "") << "{\"op\": \"" << entries[i].op << "\", \"tensor\": \"" << entries[i].shape
+        << "\", \"calls\": " << entries[i].calls / steps << ", \"ms\": " << entries[i].seconds * per_step << "}";
+  out << "]}\n";
+  std::cout << out.str();
+}
+
 }  // namespace
 
 int run_bench(const Args& args) {
@@ -157,7 +186,10 @@ int run_bench(const Args& args) {
     ("schedule", po::value<std::string>()->default_value("1f1b"), "with --grid: 1f1b or gpipe")
     ("balance", po::value<std::string>()->default_value("macs"), "with --grid: balance stages by macs or time")
     ("bucket-mb", po::value<double>()->default_value(25.0), "with --grid: gradient bucket size in MB")
-    ("transport", po::value<std::string>()->default_value("auto"), "with --grid: auto, mpi or nccl");
+    ("transport", po::value<std::string>()->default_value("auto"), "with --grid: auto, mpi or nccl")
+    ("nondeterministic", po::bool_switch(), "cuda: allow cuDNN's non-deterministic convolution algorithms")
+    ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
+                                       "op_profile JSON line after the result");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);
@@ -166,11 +198,17 @@ int run_bench(const Args& args) {
   const long warmup = std::max(0L, (*vm)["warmup"].as<long>());
   const auto seed = (*vm)["seed"].as<unsigned long>();
 
-  const BackendOptions backend_options{(*vm)["device"].as<std::string>(), (*vm)["precision"].as<std::string>(), -1,
-                                       (*vm)["threads"].as<int>()};
-  auto backend = make_backend(backend_options);
+  BackendOptions backend_options{(*vm)["device"].as<std::string>(), (*vm)["precision"].as<std::string>(), -1,
+                                 (*vm)["threads"].as<int>()};
+  backend_options.deterministic = !(*vm)["nondeterministic"].as<bool>();
+  auto device_backend = make_backend(backend_options);
   Model model = build_resnet(model_spec_from(*vm));
-  if (vm->count("grid")) return run_grid_bench(*vm, *backend, model, backend_options.precision);
+  const bool profile_ops = (*vm)["profile-ops"].as<bool>();
+  CBEDNET_REQUIRE(!(profile_ops && vm->count("grid")), InvalidArgument, "--profile-ops: not with --grid");
+  if (vm->count("grid")) return run_grid_bench(*vm, *device_backend, model, backend_options.precision);
+  std::unique_ptr<ProfilingBackend> profiler;
+  if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
+  Backend* backend = profiler ? profiler.get() : device_backend.get();
   Stage stage(*backend, model, 0, model.size(), seed);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 5e-5, false});
@@ -184,17 +222,23 @@ int run_bench(const Args& args) {
   for (long i = 0; i < batch; ++i)
     labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), i, 1));
 
+  // The images live on the backend's device in its dtype and layout, as the peer benchmark's do (PyTorch's
+  // baseline draws them on the GPU): the step is measured, not the host-to-device transfer, which a training run
+  // overlaps with compute (Backend::upload_async).
+  Tensor device_images = backend->allocate(images.shape());
+  backend->copy(images, device_images);
   TrainStepOptions step_options{(*vm)["micro-batch-size"].as<long>(), 0.01, 0.1, seed, 0};
   for (long s = 0; s < warmup; ++s) {
     step_options.step = static_cast<std::uint64_t>(s);
-    train_step(stage, loss, optimizer, images, labels, step_options);
+    train_step(stage, loss, optimizer, device_images, labels, step_options);
   }
   backend->synchronize();
+  if (profiler) profiler->reset();
   const auto start = std::chrono::steady_clock::now();
   double last_loss = 0;
   for (long s = 0; s < steps; ++s) {
     step_options.step = static_cast<std::uint64_t>(warmup + s);
-    last_loss = train_step(stage, loss, optimizer, images, labels, step_options).mean_loss();
+    last_loss = train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
   }
   backend->synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -205,12 +249,14 @@ int run_bench(const Args& args) {
               << backend_options.precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": "
               << model.spec().input_size << ", \"batch\": " << batch << ", \"micro_batch\": "
               << (step_options.micro_batch > 0 ? step_options.micro_batch : batch) << ", \"steps\": " << steps
-              << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps)
+              << ", \"inputs\": \"resident on the device\", \"deterministic\": "
+              << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps)
               << ", \"gflop_per_s\": " << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
               << ", \"last_loss\": " << last_loss << ", \"threads\": " << omp_get_max_threads()
               << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
               << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \"" << build_info::version << "\", \"commit\": \""
-              << build_info::git_commit << "\"}\n";
+              << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "") << "}\n";
+    if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));
   }
   return 0;
 }

@@ -39,7 +39,9 @@ po::options_description backend_options() {
   o.add_options()
     ("device", po::value<std::string>()->default_value("cpu"), "cpu, cpu-reference (fp64 loops) or cuda")
     ("precision", po::value<std::string>()->default_value("fp32"), "fp64, fp32, tf32, bf16 or fp16")
-    ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: OMP_NUM_THREADS or all cores)");
+    ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: OMP_NUM_THREADS or all cores)")
+    ("nondeterministic", po::bool_switch(), "cuda: allow cuDNN's non-deterministic convolution algorithms (faster "
+                                            "weight gradients; runs then differ in the last bits)");
   return o;
 }
 
@@ -48,6 +50,7 @@ BackendOptions backend_options_from(const po::variables_map& vm) {
   b.device = vm["device"].as<std::string>();
   b.precision = vm["precision"].as<std::string>();
   b.threads = vm["threads"].as<int>();
+  b.deterministic = !vm["nondeterministic"].as<bool>();
   if (b.threads < 0) throw_error<InvalidArgument>("--threads: must not be negative, got ", b.threads);
   return b;
 }

@@ -99,8 +99,10 @@ class Backend {
   // ---- convolution: x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q], bias [K] --------------------------------------
   virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                               const ConvGeometry& g) = 0;
-  // dx = conv_transpose(dy, w)   (overwritten)
-  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) = 0;
+  // dx (+)= conv_transpose(dy, w). Accumulating lets a residual block add its branch's gradient to the shortcut's
+  // in the same pass (cuDNN's beta = 1) instead of a separate addition over the activation.
+  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                    GradMode mode) = 0;
   // dw (+)= correlation of x and dy; dbias (+)= sum of dy over N,P,Q when given.
   virtual void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                                       const ConvGeometry& g, GradMode mode) = 0;
@@ -167,6 +169,9 @@ struct BackendOptions {
   std::string precision = "fp32";
   int cuda_device = -1;  // -1: chosen from the local rank
   int threads = 0;       // CPU threads; 0: OpenMP's default
+  // cuda: only deterministic convolution algorithms (bitwise equal runs). false lets cuDNN use the fastest,
+  // some of which add in a varying order.
+  bool deterministic = true;
 };
 
 // Throws InvalidArgument naming the option for an unknown device, an unsupported precision, or a CUDA

@@ -51,8 +51,15 @@ Tensor Conv2d::backward(Backend& backend, const Tensor& x, const Tensor& dy, boo
   backend.conv2d_backward_filter(x, dy, grads_[0], has_bias_ ? &grads_[1] : nullptr, geometry_, GradMode::accumulate);
   if (!need_dx) return {};
   Tensor dx = backend.allocate(x.shape());
-  backend.conv2d_backward_data(dy, params_[0], dx, geometry_);
+  backend.conv2d_backward_data(dy, params_[0], dx, geometry_, GradMode::overwrite);
   return dx;
+}
+
+void Conv2d::backward_add_dx(Backend& backend, const Tensor& x, const Tensor& dy, Tensor& dx_sum) {
+  require_input(dy, output_shape(x.shape()), "dy");
+  require_input(dx_sum, x.shape(), "dx_sum");
+  backend.conv2d_backward_filter(x, dy, grads_[0], has_bias_ ? &grads_[1] : nullptr, geometry_, GradMode::accumulate);
+  backend.conv2d_backward_data(dy, params_[0], dx_sum, geometry_, GradMode::accumulate);
 }
 
 }  // namespace cbednet

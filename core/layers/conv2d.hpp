@@ -17,6 +17,9 @@ class Conv2d final : public Layer {
   Tensor forward(Backend& backend, const Tensor& x) const;
   // Accumulates dweight (and dbias); returns dx when need_dx (the first layer of a model does not need it).
   Tensor backward(Backend& backend, const Tensor& x, const Tensor& dy, bool need_dx);
+  // Accumulates dweight (and dbias) and adds dx into `dx_sum` (a residual block's shortcut gradient): one pass
+  // over the input gradient instead of a write and a separate addition.
+  void backward_add_dx(Backend& backend, const Tensor& x, const Tensor& dy, Tensor& dx_sum);
 
   std::int64_t in_channels() const { return in_channels_; }
   std::int64_t out_channels() const { return out_channels_; }

@@ -82,8 +82,9 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
   for (auto& p : pending) {
     std::vector<Tensor> layer_params, layer_grads, layer_buffers;
     for (const auto& spec : p.params) {
-      // 4-d weights take the backend's activation layout (KRSC for NHWC backends); vectors do not care.
-      const Layout layout = spec.shape.h * spec.shape.w > 1 ? backend.layout() : Layout::nchw;
+      // Convolution filters take the backend's activation layout (KRSC for NHWC backends), 1x1 filters included:
+      // their bytes are the same either way, but cuDNN finds no NHWC algorithm for a filter described as NCHW.
+      const Layout layout = spec.kind == ParamKind::conv_weight ? backend.layout() : Layout::nchw;
       ParamEntry e{p.layer->name() + "." + spec.name, spec.kind, spec.shape, p_off,
                    master_.view(spec.shape, p_off, layout), grad_.view(spec.shape, p_off, layout),
                    momentum_.view(spec.shape, p_off, layout), {}, {}};

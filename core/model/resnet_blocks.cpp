@@ -184,26 +184,33 @@ Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo&
 Tensor ResidualBlock::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
   auto& ctx = dynamic_cast<ResidualContext&>(base);
   const std::size_t last = convs_.size() - 1;
-  Tensor d_shortcut;
+  // The block's input gradient is the shortcut's plus the main branch's. The shortcut's is computed as soon as
+  // the last batch norm has given it its gradient, so that the first convolution's data gradient is added onto
+  // it in the same pass (Conv2d::backward_add_dx).
+  Tensor dx_sum;
   Tensor grad = dy.view();  // gradient at the output of BN i
   for (std::size_t j = 0; j <= last; ++j) {
     const std::size_t i = last - j;
     auto g = bns_[i]->backward(backend, ctx.conv_out[i], ctx.bn_out[i], grad, ctx.saved[i], i == last);
-    if (i == last) d_shortcut = std::move(g.dresidual);
-    const Tensor& input = i == 0 ? ctx.x : ctx.bn_out[i - 1];
-    grad = convs_[i]->backward(backend, input, g.dx, i > 0 || need_dx);
+    if (i == last) {
+      if (shortcut_conv_) {
+        auto s = shortcut_bn_->backward(backend, ctx.shortcut_conv_out, ctx.shortcut_bn_out, g.dresidual,
+                                        ctx.shortcut_saved, false);
+        dx_sum = shortcut_conv_->backward(backend, ctx.x, s.dx, need_dx);
+      } else {
+        dx_sum = std::move(g.dresidual);
+      }
+    }
+    if (i > 0) {
+      grad = convs_[i]->backward(backend, ctx.bn_out[i - 1], g.dx, true);
+    } else if (need_dx) {
+      convs_[0]->backward_add_dx(backend, ctx.x, g.dx, dx_sum);
+    } else {
+      convs_[0]->backward(backend, ctx.x, g.dx, false);
+    }
   }
-  if (shortcut_conv_) {
-    auto g = shortcut_bn_->backward(backend, ctx.shortcut_conv_out, ctx.shortcut_bn_out, d_shortcut,
-                                    ctx.shortcut_saved, false);
-    Tensor dx_shortcut = shortcut_conv_->backward(backend, ctx.x, g.dx, need_dx);
-    if (!need_dx) return {};
-    backend.axpy(1.0, dx_shortcut, grad);
-  } else {
-    if (!need_dx) return {};
-    backend.axpy(1.0, d_shortcut, grad);
-  }
-  return grad;
+  if (!need_dx) return {};
+  return dx_sum;
 }
 
 // ---- Head -----------------------------------------------------------------------------------------------------

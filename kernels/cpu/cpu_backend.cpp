@@ -88,8 +88,15 @@ void CpuBackend<T>::conv2d_forward(const Tensor& x, const Tensor& w, const Tenso
   cpu::conv2d_forward(ws_, x, w, bias, y, g);
 }
 template <typename T>
-void CpuBackend<T>::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) {
+void CpuBackend<T>::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                         GradMode mode) {
   cpu::check_conv2d_backward_data(rules<T>(), dy, w, dx, g);
+  if (mode == GradMode::accumulate) {  // computed apart and added once: dx + result, as a separate axpy would
+    Tensor result = allocate(dx.shape(), dx.dtype(), dx.layout());
+    cpu::conv2d_backward_data(ws_, dy, w, result, g);
+    cpu::host_axpy(1.0, result, dx, ws_.team());
+    return;
+  }
   cpu::conv2d_backward_data(ws_, dy, w, dx, g);
 }
 template <typename T>

@@ -70,8 +70,15 @@ void ReferenceBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Te
 }
 
 // Every product of the forward sends dy[n,k,p,q] * w[k,c,r,s] back to the input element it read.
-void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) {
+void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                            GradMode mode) {
   cpu::check_conv2d_backward_data(rules, dy, w, dx, g);
+  if (mode == GradMode::accumulate) {  // computed apart and added once: dx + result, as a separate axpy would
+    Tensor result(dx.shape(), dx.dtype(), dx.layout());
+    conv2d_backward_data(dy, w, result, g, GradMode::overwrite);
+    cpu::host_axpy(1.0, result, dx);
+    return;
+  }
   const Shape xs = dx.shape(), ys = dy.shape();
   const At DY(dy), Wt(w), DX(dx);
   cpu::host_fill(dx, 0.0);

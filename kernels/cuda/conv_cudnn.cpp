@@ -15,7 +15,8 @@ namespace cbednet::cuda {
 
 namespace {
 
-constexpr std::size_t kSearchWorkspaceLimit = 256u << 20;
+// Batch 64 at 512x512 has convolutions whose fastest algorithms want several hundred MiB of workspace.
+constexpr std::size_t kSearchWorkspaceLimit = std::size_t{1} << 30;
 
 void check_conv_shapes(const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g, const char* op) {
   const Shape& ws = w.shape();
@@ -71,11 +72,12 @@ bool transform_algo(cudnnConvolutionBwdFilterAlgo_t a) {
          a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// Fastest successful deterministic result, else fastest successful. fp32 mode (fma_only) accepts FMA math
-// only (no TF32) and no FFT/Winograd algorithm.
+// Fastest successful deterministic result, else fastest successful (fastest successful outright when
+// deterministic is false). fp32 mode (fma_only) accepts FMA math only (no TF32) and no FFT/Winograd algorithm.
 template <typename Perf>
-bool pick(const Perf* perf, int n, bool fma_only, int& algo, cudnnMathType_t& math, std::size_t& ws) {
-  for (const bool need_deterministic : {true, false}) {
+bool pick(const Perf* perf, int n, bool fma_only, bool deterministic, int& algo, cudnnMathType_t& math,
+          std::size_t& ws) {
+  for (const bool need_deterministic : {deterministic, false}) {
     for (int i = 0; i < n; ++i) {
       const Perf& p = perf[i];
       if (p.status != CUDNN_STATUS_SUCCESS) continue;
@@ -101,6 +103,19 @@ std::size_t search_limit() {
 
 }  // namespace
 
+bool CudaBackend::pad_channels(const Tensor& x) const {
+  return pad_conv_channels_ && x.layout() == Layout::nhwc && (x.dtype() == DType::bf16 || x.dtype() == DType::f16) &&
+         x.shape().c % 8 != 0;
+}
+
+Tensor CudaBackend::channels_padded(const Tensor& t, const char* op) {
+  Shape s = t.shape();
+  s.c = (s.c + 7) / 8 * 8;
+  Tensor out = scratch(s, t.dtype(), t.layout(), op);
+  copy_channels(view_of(t), view_of(out), false, stream_.get(), op);
+  return out;
+}
+
 cudnnMathType_t CudaBackend::conv_math() const {
   // fp32: TF32 off (FMA only). tf32/bf16/fp16: tensor cores.
   return precision_ == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
@@ -113,6 +128,10 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor*
   require_device(w, op, "w");
   require_device(y, op, "y");
   check_conv_shapes(x, w, y, g, op);
+  if (pad_channels(x)) {
+    conv2d_forward(channels_padded(x, op), channels_padded(w, op), bias, y, g);
+    return;
+  }
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(x, w, y, g, conv_math(), op);
   const std::string key = conv_key('F', x, w, y, g);
@@ -126,11 +145,11 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor*
     const cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(
         cudnn_.get(), d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(), d.y.get(), y.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
-    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
       CBEDNET_CUDNN(op, cudnnGetConvolutionForwardAlgorithm_v7(cudnn_.get(), d.x.get(), d.w.get(), d.conv.get(),
                                                                d.y.get(), static_cast<int>(perf.size()), &n,
                                                                perf.data()));
-      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+      if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", w ",
                                   w.describe(), ", y ", y.describe());
     }
@@ -149,12 +168,21 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor*
   }
 }
 
-void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) {
+void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                       GradMode mode) {
   const char* op = "conv2d_backward_data";
   require_device(dy, op, "dy");
   require_device(w, op, "w");
   require_device(dx, op, "dx");
   check_conv_shapes(dx, w, dy, g, op);
+  if (pad_channels(dx)) {
+    Shape padded = dx.shape();
+    padded.c = (padded.c + 7) / 8 * 8;
+    Tensor dx_padded = scratch(padded, dx.dtype(), dx.layout(), op);
+    conv2d_backward_data(dy, channels_padded(w, op), dx_padded, g, GradMode::overwrite);
+    copy_channels(view_of(dx_padded), view_of(dx), mode == GradMode::accumulate, stream_.get(), op);
+    return;
+  }
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(dx, w, dy, g, conv_math(), op);
   const std::string key = conv_key('D', dx, w, dy, g);
@@ -163,16 +191,18 @@ void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor
     ConvAlgo a;
     std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
     int n = 0;
+    // The search writes its output: use scratch when dx holds a gradient to accumulate onto.
+    Tensor dx_scratch = mode == GradMode::accumulate ? scratch(dx.shape(), dx.dtype(), dx.layout(), op) : dx.view();
     const std::size_t limit = search_limit();
     void* ws = workspace(limit, op);
     const cudnnStatus_t st = cudnnFindConvolutionBackwardDataAlgorithmEx(
-        cudnn_.get(), d.w.get(), w.raw(), d.y.get(), dy.raw(), d.conv.get(), d.x.get(), dx.raw(),
+        cudnn_.get(), d.w.get(), w.raw(), d.y.get(), dy.raw(), d.conv.get(), d.x.get(), dx_scratch.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
-    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
       CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_.get(), d.w.get(), d.y.get(), d.conv.get(),
                                                                     d.x.get(), static_cast<int>(perf.size()), &n,
                                                                     perf.data()));
-      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+      if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for dy ", dy.describe(), ", w ",
                                   w.describe(), ", dx ", dx.describe());
     }
@@ -180,10 +210,10 @@ void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor
   }
   const ConvAlgo& a = it->second;
   CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, beta = mode == GradMode::accumulate ? 1.0f : 0.0f;
   CBEDNET_CUDNN(op, cudnnConvolutionBackwardData(cudnn_.get(), &one, d.w.get(), w.raw(), d.y.get(), dy.raw(),
                                                  d.conv.get(), static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo),
-                                                 workspace(a.workspace, op), a.workspace, &zero, d.x.get(),
+                                                 workspace(a.workspace, op), a.workspace, &beta, d.x.get(),
                                                  dx.raw()));
 }
 
@@ -194,6 +224,16 @@ void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tens
   require_device(dy, op, "dy");
   require_device(dw, op, "dw");
   check_conv_shapes(x, dw, dy, g, op);
+  if (pad_channels(x)) {
+    // The padded filter gradient starts at zero and is accumulated onto, so that dbias follows `mode`.
+    Shape padded = dw.shape();
+    padded.c = (padded.c + 7) / 8 * 8;
+    Tensor dw_padded = scratch(padded, dw.dtype(), dw.layout(), op);
+    cuda::fill(view_of(dw_padded), 0.0, stream_.get(), op);
+    conv2d_backward_filter(channels_padded(x, op), dy, dw_padded, dbias, g, mode);
+    copy_channels(view_of(dw_padded), view_of(dw), mode == GradMode::accumulate, stream_.get(), op);
+    return;
+  }
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(x, dw, dy, g, conv_math(), op);
   const std::string key = conv_key('W', x, dw, dy, g);
@@ -209,11 +249,11 @@ void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tens
     const cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(
         cudnn_.get(), d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(), d.w.get(), dw_scratch.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
-    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace)) {
+    if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
       CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_.get(), d.x.get(), d.y.get(),
                                                                       d.conv.get(), d.w.get(),
                                                                       static_cast<int>(perf.size()), &n, perf.data()));
-      if (!pick(perf.data(), n, fma_only, a.algo, a.math, a.workspace))
+      if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", dy ",
                                   dy.describe(), ", dw ", dw.describe());
     }

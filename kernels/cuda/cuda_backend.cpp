@@ -74,7 +74,7 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   if (precision == cuda::Precision::fp16 && prop.major < 7)
     throw_error<InvalidArgument>("--precision fp16: needs tensor cores (compute capability 7.0+); device ", device,
                                  " (", prop.name, ") is ", prop.major, ".", prop.minor);
-  return std::make_unique<cuda::CudaBackend>(device, precision);
+  return std::make_unique<cuda::CudaBackend>(device, precision, options.deterministic);
 }
 
 bool all_finite(Backend& backend, const Tensor& t) { return as_cuda(backend, "all_finite").all_finite(t); }
@@ -105,13 +105,16 @@ void* PinnedBuffer::reserve(std::size_t bytes, const char* op) {
   return ptr_.get();
 }
 
-CudaBackend::CudaBackend(int device, Precision precision)
+CudaBackend::CudaBackend(int device, Precision precision, bool deterministic)
     : device_(device),
       precision_(precision),
+      deterministic_(deterministic),
       dtype_(precision == Precision::bf16   ? DType::bf16
              : precision == Precision::fp16 ? DType::f16
                                             : DType::f32) {
   const char* op = "backend construction";
+  const char* pad = std::getenv("CBEDNET_CUDNN_CHANNEL_PAD");
+  pad_conv_channels_ = pad == nullptr || std::string(pad) != "0";
   CBEDNET_CUDA(op, cudaSetDevice(device_));
   alloc_ = std::make_shared<DeviceAllocator>(device_);
   stream_ = make_stream(op);
@@ -375,8 +378,11 @@ void CudaBackend::maxpool_backward(const Tensor& x, const Tensor& y, const Tenso
   require_shape(y, g.output_shape(x.shape()), op);
   require_shape(dy, y.shape(), op);
   require_same_shape(x, dx, op);
-  // The window's first maximum is recomputed from x (no argmax tensor to keep); y is only checked.
-  cuda::maxpool_backward(view_of(x), view_of(dy), view_of(dx), g.kernel, g.stride, g.pad, stream_.get(), op);
+  // The window's first maximum is recomputed from x (no argmax tensor to keep); y is only checked. The positions
+  // of the maxima live in the shared workspace for the two kernels of this call (stream order makes it safe).
+  const std::size_t bytes = cuda::maxpool_backward_scratch_bytes(view_of(dy), g.kernel);
+  cuda::maxpool_backward(view_of(x), view_of(dy), view_of(dx), g.kernel, g.stride, g.pad, workspace(bytes, op),
+                         stream_.get(), op);
 }
 
 void CudaBackend::global_avgpool_forward(const Tensor& x, Tensor& y) {

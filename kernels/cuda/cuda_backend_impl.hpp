@@ -36,7 +36,7 @@ class PinnedBuffer {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, Precision precision);
+  CudaBackend(int device, Precision precision, bool deterministic = true);
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
@@ -57,7 +57,8 @@ class CudaBackend final : public Backend {
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                       const ConvGeometry& g) override;
-  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g) override;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                            GradMode mode) override;
   void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
                               GradMode mode) override;
 
@@ -120,6 +121,10 @@ class CudaBackend final : public Backend {
     std::size_t workspace = 0;
   };
   cudnnMathType_t conv_math() const;
+  // 16-bit NHWC convolutions whose input channels are not a multiple of 8 (the 3-channel stem) run on copies
+  // zero-padded to the next multiple: cuDNN's tensor-core kernels want 8 (CBEDNET_CUDNN_CHANNEL_PAD=0: off).
+  bool pad_channels(const Tensor& x) const;
+  Tensor channels_padded(const Tensor& t, const char* op);
   // batchnorm_cudnn.cpp: the reserve space of a fused forward, found again by its output y in backward.
   struct BnSaved {
     std::weak_ptr<Allocation> y_storage;
@@ -133,6 +138,8 @@ class CudaBackend final : public Backend {
 
   int device_;
   Precision precision_;
+  bool deterministic_ = true;
+  bool pad_conv_channels_ = true;
   DType dtype_;
   std::shared_ptr<DeviceAllocator> alloc_;
   StreamHandle stream_;

@@ -53,6 +53,16 @@ __global__ void multiply_kernel(View a, View b, View y) {
   storef(y.data, y.dtype, i, loadf(a.data, a.dtype, i) * loadf(b.data, b.dtype, i));
 }
 
+// dst (+)= src with channels beyond src's zero; src and dst share N, H, W (any layouts and dtypes).
+__global__ void copy_channels_kernel(View src, View dst, bool accumulate) {
+  CBEDNET_GRID_STRIDE(i, dst.count()) {
+    const Coord k = coord(dst, i);
+    float v = k.c < src.c ? loadf(src.data, src.dtype, offset(src, k.n, k.c, k.h, k.w)) : 0.0f;
+    if (accumulate) v += loadf(dst.data, dst.dtype, i);
+    storef(dst.data, dst.dtype, i, v);
+  }
+}
+
 __global__ void add_relu_inplace_kernel(View y, View r, bool relu) {
   CBEDNET_GRID_STRIDE(i, y.count()) {
     float v = loadf(y.data, y.dtype, i);
@@ -152,6 +162,12 @@ void multiply(const View& a, const View& b, const View& y, cudaStream_t stream, 
   if (y.count() == 0) return;
   multiply_kernel<<<blocks_for(y.count()), kThreads, 0, stream>>>(a, b, y);
   CBEDNET_CHECK_LAUNCH(op, "multiply_kernel");
+}
+
+void copy_channels(const View& src, const View& dst, bool accumulate, cudaStream_t stream, const char* op) {
+  if (dst.count() == 0) return;
+  copy_channels_kernel<<<blocks_for(dst.count()), kThreads, 0, stream>>>(src, dst, accumulate);
+  CBEDNET_CHECK_LAUNCH(op, "copy_channels_kernel");
 }
 
 void add_relu_inplace(const View& y, const View* residual, bool relu, cudaStream_t stream, const char* op) {

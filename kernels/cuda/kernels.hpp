@@ -35,6 +35,9 @@ void relu_forward(const View& x, const View& y, cudaStream_t stream, const char*
 void relu_backward(const View& y, const View& dy, const View& dx, cudaStream_t stream, const char* op);
 void add(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);
 void multiply(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);
+// dst (+)= src channel by channel, channels of dst beyond src's count zero (padding) or src's beyond dst's dropped
+// (slicing); N, H and W agree.
+void copy_channels(const View& src, const View& dst, bool accumulate, cudaStream_t stream, const char* op);
 // y = act(y + residual) in place (residual may have data == nullptr).
 void add_relu_inplace(const View& y, const View* residual, bool relu, cudaStream_t stream, const char* op);
 // Dropout with the Philox stream key (k0, k1): element e of sample first_sample + n uses
@@ -59,7 +62,9 @@ void batchnorm_inference(const View& x, const View& gamma, const View& beta, con
 // ---- pooling (any layout; x and y/dx in the same layout) ----------------------------------------------------
 void maxpool_forward(const View& x, const View& y, int kernel, int stride, int pad, cudaStream_t stream,
                      const char* op);
-void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad,
+// Bytes of scratch maxpool_backward wants (0: none; it then recomputes each window per input element).
+std::size_t maxpool_backward_scratch_bytes(const View& dy, int kernel);
+void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad, void* scratch,
                       cudaStream_t stream, const char* op);
 void global_avgpool_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
 void global_avgpool_backward(const View& dy, const View& dx, cudaStream_t stream, const char* op);

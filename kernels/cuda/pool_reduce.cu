@@ -41,7 +41,41 @@ __global__ void maxpool_forward_kernel(View x, View y, int kernel, int stride, i
   }
 }
 
-// One thread per input element: gathers dy from every window whose first maximum it is (no atomics).
+// Backward in two passes (no atomics, so bitwise reproducible): first one thread per output element records the
+// row-major position of its window's first maximum (one byte each, in dy's memory order), then one thread per
+// input element gathers dy from the windows whose recorded maximum it is. The position pass reads each window
+// once; recomputing it for every input element instead (maxpool_backward_kernel) reads it up to four times more.
+__global__ void maxpool_argmax_kernel(View x, View dy, int kernel, int stride, int pad, std::int8_t* position) {
+  CBEDNET_GRID_STRIDE(i, dy.count()) {
+    const Coord k = coord(dy, i);
+    float best = 0.0f;
+    position[i] = static_cast<std::int8_t>(first_max_in_window(x, k.n, k.c, k.h, k.w, kernel, stride, pad, &best));
+  }
+}
+
+__global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, int pad,
+                                      const std::int8_t* position) {
+  CBEDNET_GRID_STRIDE(i, dx.count()) {
+    const Coord k = coord(dx, i);
+    const i64 p_lo = max(i64{0}, (k.h + pad - kernel + stride) / stride);
+    const i64 p_hi = min(dy.h - 1, (k.h + pad) / stride);
+    const i64 q_lo = max(i64{0}, (k.w + pad - kernel + stride) / stride);
+    const i64 q_hi = min(dy.w - 1, (k.w + pad) / stride);
+    float g = 0.0f;
+    for (i64 p = p_lo; p <= p_hi; ++p) {
+      for (i64 q = q_lo; q <= q_hi; ++q) {
+        const i64 r = k.h - (p * stride - pad), s = k.w - (q * stride - pad);
+        if (r < 0 || r >= kernel || s < 0 || s >= kernel) continue;
+        const i64 o = offset(dy, k.n, k.c, p, q);
+        if (position[o] == r * kernel + s) g += loadf(dy.data, dy.dtype, o);
+      }
+    }
+    storef(dx.data, dx.dtype, i, g);
+  }
+}
+
+// One thread per input element: gathers dy from every window whose first maximum it is (no atomics); for
+// windows too large for a one-byte position.
 __global__ void maxpool_backward_kernel(View x, View dy, View dx, int kernel, int stride, int pad) {
   CBEDNET_GRID_STRIDE(i, dx.count()) {
     const Coord k = coord(dx, i);
@@ -128,11 +162,23 @@ void maxpool_forward(const View& x, const View& y, int kernel, int stride, int p
   CBEDNET_CHECK_LAUNCH(op, "maxpool_forward_kernel");
 }
 
-void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad,
+std::size_t maxpool_backward_scratch_bytes(const View& dy, int kernel) {
+  return kernel * kernel <= 127 ? static_cast<std::size_t>(dy.count()) : 0;
+}
+
+void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad, void* scratch,
                       cudaStream_t stream, const char* op) {
   if (dx.count() == 0) return;
-  maxpool_backward_kernel<<<blocks_for(dx.count()), kThreads, 0, stream>>>(x, dy, dx, kernel, stride, pad);
-  CBEDNET_CHECK_LAUNCH(op, "maxpool_backward_kernel");
+  if (scratch == nullptr || dy.count() == 0) {
+    maxpool_backward_kernel<<<blocks_for(dx.count()), kThreads, 0, stream>>>(x, dy, dx, kernel, stride, pad);
+    CBEDNET_CHECK_LAUNCH(op, "maxpool_backward_kernel");
+    return;
+  }
+  auto* position = static_cast<std::int8_t*>(scratch);
+  maxpool_argmax_kernel<<<blocks_for(dy.count()), kThreads, 0, stream>>>(x, dy, kernel, stride, pad, position);
+  CBEDNET_CHECK_LAUNCH(op, "maxpool_argmax_kernel");
+  maxpool_gather_kernel<<<blocks_for(dx.count()), kThreads, 0, stream>>>(dy, dx, kernel, stride, pad, position);
+  CBEDNET_CHECK_LAUNCH(op, "maxpool_gather_kernel");
 }
 
 void global_avgpool_forward(const View& x, const View& y, cudaStream_t stream, const char* op) {

@@ -69,11 +69,13 @@ TEST_P(CudaOps, FillScaleAxpy) {
   }, "fill/scale/axpy");
 }
 
+// 3 input channels (the stem) take the channel-padded path in 16-bit NHWC modes.
 TEST_P(CudaOps, ConvolutionForwardAndBackward) {
+  for (const i64 channels : {8, 3})
   for (const ConvGeometry g : {ConvGeometry{3, 3, 1, 1}, ConvGeometry{3, 3, 2, 1}, ConvGeometry{1, 1, 2, 0},
                                ConvGeometry{7, 7, 2, 3}}) {
-    const Shape xs{2, 8, 9, 9};
-    const Shape ws{16, 8, g.kernel_h, g.kernel_w};
+    const Shape xs{2, channels, 9, 9};
+    const Shape ws{16, channels, g.kernel_h, g.kernel_w};
     const Shape ys = g.output_shape(xs, 16);
     check([&](const Env& e) {
       Tensor x = e.in(random_tensor(xs, 10)), w = e.in(random_tensor(ws, 11, -0.3, 0.3));
@@ -81,15 +83,20 @@ TEST_P(CudaOps, ConvolutionForwardAndBackward) {
       Tensor y = e.out(ys);
       e.backend.conv2d_forward(x, w, &b, y, g);
       Tensor dy = e.in(random_tensor(ys, 13));
+      // Accumulated onto, as a residual block's shortcut gradient; first, so that the algorithm search runs in
+      // accumulate mode (it must not write over dx_sum).
+      Tensor dx_sum = e.in(random_tensor(xs, 16));
+      e.backend.conv2d_backward_data(dy, w, dx_sum, g, GradMode::accumulate);
       Tensor dx = e.out(xs);
-      e.backend.conv2d_backward_data(dy, w, dx, g);
+      e.backend.conv2d_backward_data(dy, w, dx, g, GradMode::overwrite);
       Tensor dw = e.in(random_tensor(ws, 14));  // accumulated onto
       Tensor db = e.in(random_tensor({1, 16, 1, 1}, 15));
       e.backend.conv2d_backward_filter(x, dy, dw, &db, g, GradMode::accumulate);
       Tensor dw2 = e.out(ws);
       e.backend.conv2d_backward_filter(x, dy, dw2, nullptr, g, GradMode::overwrite);
-      return outputs(std::move(y), std::move(dx), std::move(dw), std::move(db), std::move(dw2));
-    }, "conv kernel " + std::to_string(g.kernel_h) + " stride " + std::to_string(g.stride));
+      return outputs(std::move(y), std::move(dx), std::move(dw), std::move(db), std::move(dw2), std::move(dx_sum));
+    }, "conv " + std::to_string(channels) + " channels, kernel " + std::to_string(g.kernel_h) + " stride " +
+           std::to_string(g.stride));
   }
 }
 
@@ -237,7 +244,7 @@ TEST_P(CudaOps, NoMemoryGrowthOverRepeatedSteps) {
     gpu_->fill(dz, 0.01);
     gpu_->batchnorm_backward(y, z, dz, gamma, beta, mean, invstd, Activation::relu, dy, &dres, dgamma, dbeta,
                              GradMode::overwrite);
-    gpu_->conv2d_backward_data(dy, w, dx, g);
+    gpu_->conv2d_backward_data(dy, w, dx, g, GradMode::overwrite);
     gpu_->conv2d_backward_filter(x, dy, dw, nullptr, g, GradMode::overwrite);
     gpu_->synchronize();
     if (step == 0) after_first = memory_stats(*gpu_);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 #include "core/model/train_step.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
@@ -14,7 +15,8 @@ namespace {
 
 struct StepResult {
   double loss = 0;
-  std::vector<double> params;  // master parameters after the update, f64
+  std::vector<double> params;     // master parameters after the update, f64, NCHW order
+  std::vector<std::string> owner; // the parameter each element belongs to
 };
 
 StepResult one_step(Backend& backend, std::uint64_t seed, double loss_scale = 1.0) {
@@ -31,19 +33,32 @@ StepResult one_step(Backend& backend, std::uint64_t seed, double loss_scale = 1.
   for (std::int64_t i = 0; i < images.count(); ++i) images.data<float>()[i] = static_cast<float>(s.normal(i));
   for (std::int64_t i = 0; i < batch; ++i) labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(230, i, 1));
   const StepStats stats = train_step(stage, loss, optimizer, images, labels, {4, 0.1, 0.1, seed, 0, loss_scale});
-  const Tensor params = download_f64(backend, stage.store().master());
-  return {stats.loss_sum, std::vector<double>(params.data<double>(), params.data<double>() + params.count())};
+  // Parameter by parameter in NCHW order: the flat buffer holds convolution filters in the backend's layout (KRSC
+  // on the GPU, KCRS on the CPU), so the two flat buffers are not comparable element by element.
+  StepResult result{stats.loss_sum, {}, {}};
+  for (const ParamEntry& p : stage.store().params()) {
+    const Tensor host = download_f64(backend, p.master);
+    result.params.insert(result.params.end(), host.data<double>(), host.data<double>() + host.count());
+    result.owner.insert(result.owner.end(), static_cast<std::size_t>(host.count()), p.name);
+  }
+  return result;
 }
 
 void compare(const StepResult& gpu, const StepResult& cpu, double tolerance) {
   EXPECT_NEAR(gpu.loss, cpu.loss, tolerance * std::abs(cpu.loss));
   ASSERT_EQ(gpu.params.size(), cpu.params.size());
   double diff = 0, norm = 0;
+  std::size_t worst = 0;
   for (std::size_t i = 0; i < cpu.params.size(); ++i) {
-    diff = std::max(diff, std::abs(gpu.params[i] - cpu.params[i]));
+    if (std::abs(gpu.params[i] - cpu.params[i]) > diff) {
+      diff = std::abs(gpu.params[i] - cpu.params[i]);
+      worst = i;
+    }
     norm = std::max(norm, std::abs(cpu.params[i]));
   }
-  EXPECT_LT(diff / norm, tolerance) << "max |gpu - cpu| = " << diff << " of max |cpu| = " << norm;
+  EXPECT_LT(diff / norm, tolerance) << "max |gpu - cpu| = " << diff << " of max |cpu| = " << norm << ", in "
+                                    << cpu.owner[worst] << " (gpu " << gpu.params[worst] << ", cpu "
+                                    << cpu.params[worst] << ")";
 }
 
 }  // namespace
@@ -59,7 +74,10 @@ TEST(CudaResNetStep, Bf16MatchesCpuFp64) {
   if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   CpuBackend<double> cpu(0);
   auto gpu = make_cuda_backend({"cuda", "bf16", -1, 0});
-  compare(one_step(*gpu, 3), one_step(cpu, 3), 3e-2);
+  // bf16 keeps 8 significant bits (fp16 11): one rounding is 2^-9 relative, and 20 layers of forward and backward
+  // compound it. Measured on an H100 (bench/results/gpu-h100/): 0.054, in a small batch-norm parameter; a wrong
+  // layout or a missing term gives over 0.3.
+  compare(one_step(*gpu, 3), one_step(cpu, 3), 8e-2);
 }
 
 // fp16 with the loss scaled by 2^12 (core/optim/loss_scaler.hpp; without it the small gradients of a 230-class

@@ -60,6 +60,17 @@ inline void expect_grad_modes(Backend& be, double tol) {
   EXPECT_TRUE(bit_equal(dw_over, dw));
   EXPECT_TRUE(bit_equal(db_over, db));
 
+  // Convolution data gradient (a residual block adds its branch onto the shortcut's gradient).
+  const Tensor w = random_tensor({2, 3, 3, 3}, 16), old_dx = random_tensor(xs, 17);
+  Tensor wd = e.in(w), cdx = e.out(xs), cdx_acc = e.in(old_dx), cdx_over = e.in(old_dx);
+  be.conv2d_backward_data(dy, wd, cdx, g, GradMode::overwrite);
+  be.conv2d_backward_data(dy, wd, cdx_acc, g, GradMode::accumulate);
+  be.conv2d_backward_data(dy, wd, cdx_over, g, GradMode::overwrite);
+  Tensor expect_dx = e.in(old_dx);
+  be.axpy(1.0, cdx, expect_dx);
+  EXPECT_LT(rel_diff(cdx_acc, expect_dx), tol);
+  EXPECT_TRUE(bit_equal(cdx_over, cdx));
+
   // Batch norm dgamma/dbeta.
   Tensor bx = e.in(random_tensor(xs, 5)), gamma = e.in(random_tensor(cs, 6, 0.5, 1.5)), beta = e.in(random_tensor(cs, 7));
   Tensor by = e.out(xs), mean = e.out(cs), var = e.out(cs), invstd = e.out(cs), bdy = e.in(random_tensor(xs, 8));
@@ -140,7 +151,7 @@ inline void expect_shape_errors(Backend& be) {
   expect_shape_error([&] { be.conv2d_forward(x, w, nullptr, y_bad, g); }, "conv2d_forward");
   expect_shape_error([&] { be.conv2d_forward(x, w, &bias_bad, y, g); }, "conv2d_forward");
   expect_shape_error([&] { be.conv2d_forward(x, w, nullptr, y, ConvGeometry{9, 9, 1, 0}); }, "conv2d_forward");
-  expect_shape_error([&] { be.conv2d_backward_data(y_bad, w, x, g); }, "conv2d_backward_data");
+  expect_shape_error([&] { be.conv2d_backward_data(y_bad, w, x, g, GradMode::overwrite); }, "conv2d_backward_data");
   expect_shape_error([&] { be.conv2d_backward_filter(x, y_bad, dw, nullptr, g, GradMode::overwrite); },
                      "conv2d_backward_filter");
   Tensor c3 = e.out({1, 3, 1, 1}), c4 = e.out({1, 4, 1, 1}), m = e.out({1, 3, 1, 1}), v = e.out({1, 3, 1, 1});

@@ -60,7 +60,7 @@ TEST_P(ConvGradient, MatchesFiniteDifferences) {
     return dot(dy, y);
   };
   Tensor dx(p.x, DType::f64), dw(w.shape(), DType::f64), db(b.shape(), DType::f64);
-  be.conv2d_backward_data(dy, w, dx, g);
+  be.conv2d_backward_data(dy, w, dx, g, GradMode::overwrite);
   be.conv2d_backward_filter(x, dy, dw, p.bias ? &db : nullptr, g, GradMode::overwrite);
   expect_gradient(f, x, dx, "dx");
   expect_gradient(f, w, dw, "dw");

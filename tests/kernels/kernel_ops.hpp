@@ -31,7 +31,7 @@ inline Op conv_op(ConvCase cc, Shape xs = odd_shape, i64 k = odd_k) {
     Tensor b = e.in(random_tensor({1, k, 1, 1}, 3)), dy = e.in(random_tensor(ys, 4));
     Tensor y = e.out(ys), dx = e.out(xs), dw = e.out(w.shape()), db = e.out(b.shape());
     e.backend.conv2d_forward(x, w, &b, y, g);
-    e.backend.conv2d_backward_data(dy, w, dx, g);
+    e.backend.conv2d_backward_data(dy, w, dx, g, GradMode::overwrite);
     e.backend.conv2d_backward_filter(x, dy, dw, &db, g, GradMode::overwrite);
     return outputs(y, dx, dw, db);
   };

@@ -1,0 +1,90 @@
+// ProfilingBackend: a Backend that forwards every operation to another one and measures it, for
+// `cbednet bench --profile-ops`. Each timed operation is bracketed by synchronize() on both sides, so the time
+// is the operation alone (device kernels included) at the price of losing overlap between operations; report
+// the unprofiled throughput beside it. Keys are the operation and its main tensor's shape and dtype, so the
+// report says which layer shapes take the time. Not for training runs.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.hpp"
+
+namespace cbednet {
+
+class ProfilingBackend final : public Backend {
+ public:
+  struct Entry {
+    std::string op;     // "conv2d_forward"
+    std::string shape;  // main tensor, e.g. "bf16 [64,256,128,128]"
+    long calls = 0;
+    double seconds = 0;
+  };
+
+  explicit ProfilingBackend(Backend& inner) : inner_(inner) {}
+
+  // Measured entries, largest total time first; reset() forgets them (after warm-up steps).
+  std::vector<Entry> entries() const;
+  void reset() { times_.clear(); }
+
+  std::string name() const override { return inner_.name(); }
+  Device device() const override { return inner_.device(); }
+  DType dtype() const override { return inner_.dtype(); }
+  DType param_dtype() const override { return inner_.param_dtype(); }
+  Layout layout() const override { return inner_.layout(); }
+  Tensor allocate(Shape shape, DType dtype, Layout layout) override { return inner_.allocate(shape, dtype, layout); }
+  using Backend::allocate;
+  void synchronize() override { inner_.synchronize(); }
+
+  void copy(const Tensor& src, Tensor& dst) override;
+  void upload_async(const Tensor& host_src, Tensor& dst) override;
+  void fill(Tensor& t, double value) override;
+  void axpy(double alpha, const Tensor& x, Tensor& y) override;
+  void scale(Tensor& t, double alpha) override;
+  bool all_finite(const Tensor& t) override;
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                      const ConvGeometry& g) override;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                            GradMode mode) override;
+  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
+                              GradMode mode) override;
+  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
+                                  Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
+                                  Tensor& invstd) override;
+  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                   Activation act, double eps, Tensor& y) override;
+  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
+                          Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
+  void relu_forward(const Tensor& x, Tensor& y) override;
+  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
+  void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
+  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
+  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                        const PoolGeometry& g) override;
+  void global_avgpool_forward(const Tensor& x, Tensor& y) override;
+  void global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
+  void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                     double label_smoothing, Tensor& probs, Tensor& losses) override;
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                      double label_smoothing, double scale, Tensor& dlogits) override;
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
+
+ private:
+  // Runs op() between two synchronize() calls and adds its time to (name, key).
+  template <typename Op>
+  void timed(const char* name, const Tensor& key, Op&& op);
+
+  Backend& inner_;
+  std::map<std::pair<std::string, std::string>, Entry> times_;
+};
+
+}  // namespace cbednet
