@@ -255,7 +255,9 @@ int run_bench(const Args& args) {
               << ", \"last_loss\": " << last_loss << ", \"threads\": " << omp_get_max_threads()
               << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
               << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \"" << build_info::version << "\", \"commit\": \""
-              << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "") << "}\n";
+              << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "");
+    for (const auto& [key, value] : backend->device_facts()) std::cout << ", \"" << key << "\": " << value;
+    std::cout << "}\n";
     if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));
   }
   return 0;

@@ -263,6 +263,15 @@ int run_training(const TrainConfig& cfg) {
 
   // ---- the run directory ------------------------------------------------------------------------------------
   RunLog log(run_dir, rank == 0);
+  // GPU backends report their peak and reserved device memory (rank 0's) when the run ends or stops.
+  const auto report_device_memory = [&] {
+    std::string peak, reserved;
+    for (const auto& [key, value] : backend->device_facts()) {
+      if (key == "peak_gib") peak = value;
+      if (key == "reserved_gib") reserved = value;
+    }
+    if (!peak.empty()) log.line("device memory (rank 0): peak ", peak, " GiB, reserved ", reserved, " GiB");
+  };
   if (rank == 0) {
     fs::create_directories(checkpoint_dir);
     write_file_atomically(run_dir / "config.ini", cfg.resolved_ini);
@@ -378,11 +387,13 @@ int run_training(const TrainConfig& cfg) {
         save("periodic");
       if (cfg.max_steps > 0 && state.global_step >= cfg.max_steps) {
         save("--max-steps reached");
+        report_device_memory();
         log.line("stopped at global step ", state.global_step, " (--max-steps); continue with --resume");
         return 0;
       }
       if (stop != 0) {
         save("signal");
+        report_device_memory();
         log.line("stopped at global step ", state.global_step, " on ", stop != 0 && stop_requested() ? stop_signal_name() : "a signal",
                  "; continue with --resume (exit code ", exit_code_preempted, ")");
         return exit_code_preempted;
@@ -412,6 +423,7 @@ int run_training(const TrainConfig& cfg) {
   if (overflow_steps > 0)
     log.line("dynamic loss scaling: ", overflow_steps, " steps overflowed and were skipped; final scale ",
              state.loss_scale);
+  report_device_memory();
   log.line("training finished: ", state.global_step, " steps; run directory ", fs::absolute(run_dir).string());
   return 0;
 }

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
@@ -76,6 +78,9 @@ class Backend {
   virtual DType dtype() const = 0;        // activations, conv and linear weights
   virtual DType param_dtype() const = 0;  // master parameters, batch-norm parameters and statistics
   virtual Layout layout() const = 0;      // activation layout this backend is fastest in
+  // What a benchmark report should say about the device: (key, JSON value) pairs, e.g. the card, library versions
+  // and peak memory of a GPU backend. None by default.
+  virtual std::vector<std::pair<std::string, std::string>> device_facts() const { return {}; }
 
   // ---- memory -------------------------------------------------------------------------------------------
   // Zero-filled tensor on this backend's device.

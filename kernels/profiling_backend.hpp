@@ -34,6 +34,7 @@ class ProfilingBackend final : public Backend {
   DType dtype() const override { return inner_.dtype(); }
   DType param_dtype() const override { return inner_.param_dtype(); }
   Layout layout() const override { return inner_.layout(); }
+  std::vector<std::pair<std::string, std::string>> device_facts() const override { return inner_.device_facts(); }
   Tensor allocate(Shape shape, DType dtype, Layout layout) override { return inner_.allocate(shape, dtype, layout); }
   using Backend::allocate;
   void synchronize() override { inner_.synchronize(); }

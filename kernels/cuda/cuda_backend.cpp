@@ -2,10 +2,12 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
+#include <nccl.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "kernels/cuda/cuda_backend.hpp"
@@ -153,6 +155,39 @@ CudaBackend::~CudaBackend() {
 Tensor CudaBackend::scratch(Shape shape, DType dtype, Layout layout, const char* op) {
   const std::size_t bytes = static_cast<std::size_t>(shape.count()) * dtype_size(dtype);
   return Tensor(shape, dtype, layout, alloc_->allocate(bytes, op));
+}
+
+std::vector<std::pair<std::string, std::string>> CudaBackend::device_facts() const {
+  const char* op = "device_facts";
+  cudaDeviceProp prop{};
+  CBEDNET_CUDA(op, cudaGetDeviceProperties(&prop, device_));
+  int runtime = 0, driver = 0, cublas = 0, nccl = 0;
+  CBEDNET_CUDA(op, cudaRuntimeGetVersion(&runtime));
+  CBEDNET_CUDA(op, cudaDriverGetVersion(&driver));
+  CBEDNET_CUBLAS(op, cublasGetVersion(cublas_.get(), &cublas));
+  if (ncclGetVersion(&nccl) != ncclSuccess) nccl = 0;
+  const auto quoted = [](const std::string& s) { return '"' + s + '"'; };
+  const auto cuda_version = [&](int v) { return quoted(std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10)); };
+  const auto gib = [](std::size_t bytes) {
+    std::ostringstream s;
+    s.precision(4);
+    s << static_cast<double>(bytes) / static_cast<double>(1ull << 30);
+    return s.str();
+  };
+  const auto dotted = [&](std::size_t v) {  // major * 10000 + minor * 100 + patch (cuDNN 9, cuBLAS, NCCL)
+    return quoted(std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100));
+  };
+  const CudaMemoryStats m = alloc_->stats();
+  return {{"card", quoted(prop.name)},
+          {"compute_capability", quoted(std::to_string(prop.major) + "." + std::to_string(prop.minor))},
+          {"card_memory_gib", gib(prop.totalGlobalMem)},
+          {"cuda_runtime", cuda_version(runtime)},
+          {"cuda_driver", cuda_version(driver)},
+          {"cudnn", dotted(cudnnGetVersion())},
+          {"cublas", dotted(static_cast<std::size_t>(cublas))},
+          {"nccl", dotted(static_cast<std::size_t>(nccl))},
+          {"peak_gib", gib(m.peak_bytes)},
+          {"reserved_gib", gib(m.reserved_bytes)}};
 }
 
 void* CudaBackend::workspace(std::size_t bytes, const char* op) {

@@ -46,6 +46,8 @@ class CudaBackend final : public Backend {
   DType dtype() const override { return dtype_; }
   DType param_dtype() const override { return DType::f32; }
   Layout layout() const override { return Layout::nhwc; }
+  // card, compute capability, CUDA runtime/driver, cuDNN, cuBLAS and NCCL versions, peak and reserved GiB.
+  std::vector<std::pair<std::string, std::string>> device_facts() const override;
 
   Tensor allocate(Shape shape, DType dtype, Layout layout) override;
   using Backend::allocate;
