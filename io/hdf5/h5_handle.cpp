@@ -1,5 +1,7 @@
 #include "io/hdf5/h5_handle.hpp"
 
+#include "io/hdf5/h5_lock.hpp"
+
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -13,6 +15,10 @@ void silence_hdf5_errors() {
 
 bool Handle::reset() noexcept {
   if (id_ < 0) return true;
+  // Closing is an HDF5 call like any other: a handle may die outside the scope that locked for its use (a
+  // member, an evicted file of a cache, stack unwinding), and an unlocked H5Fclose on the loader's thread while
+  // the main thread writes a checkpoint corrupts the non-thread-safe library's heap.
+  std::lock_guard lock(library_mutex());
   herr_t status = 0;
   switch (kind_) {
     case Kind::file: status = H5Fclose(id_); break;

@@ -186,7 +186,10 @@ class SmcSource final : public SampleSource {
   }
 
   // Keeps a few files open: the real release has 1,138 files, more than a process may hold open.
+  // An evicted file is closed after the cache's mutex is released (closing takes the HDF5 library lock; a
+  // reader's last user may close it too, see h5::Handle::reset).
   std::shared_ptr<const SmcFileReader> reader(std::uint32_t file) const {
+    std::shared_ptr<const SmcFileReader> evicted;
     std::lock_guard lock(cache_mutex_);
     for (auto it = cache_.begin(); it != cache_.end(); ++it) {
       if (it->first != file) continue;
@@ -194,7 +197,10 @@ class SmcSource final : public SampleSource {
       return cache_.front().second;
     }
     cache_.emplace_front(file, std::make_shared<const SmcFileReader>(files_[file]));
-    if (cache_.size() > kOpenFiles) cache_.pop_back();
+    if (cache_.size() > kOpenFiles) {
+      evicted = std::move(cache_.back().second);
+      cache_.pop_back();
+    }
     return cache_.front().second;
   }
 
