@@ -120,13 +120,24 @@ void ParamStore::zero_grad() {
   backend_.fill(grad_, 0.0);
   if (mixed_) backend_.fill(compute_grad_, 0.0);
   grads_gathered_ = false;
+  param_gathered_.assign(params_.size(), 0);
 }
 
 void ParamStore::gather_compute_grads() {
   if (!mixed_ || grads_gathered_) return;
-  for (auto& p : params_)
-    if (in_compute_dtype(p.kind)) backend_.copy(p.compute_grad, p.grad);
+  gather_compute_grads(0, master_.count());
   grads_gathered_ = true;
+}
+
+void ParamStore::gather_compute_grads(std::int64_t begin, std::int64_t end) {
+  if (!mixed_ || grads_gathered_) return;
+  if (param_gathered_.size() != params_.size()) param_gathered_.assign(params_.size(), 0);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    ParamEntry& p = params_[i];
+    if (p.offset < begin || p.offset >= end || param_gathered_[i]) continue;
+    if (in_compute_dtype(p.kind)) backend_.copy(p.compute_grad, p.grad);
+    param_gathered_[i] = 1;
+  }
 }
 
 void ParamStore::refresh_compute_weights() {

@@ -63,6 +63,10 @@ class ParamStore {
   // done once per step: a second call before zero_grad() does nothing, so a reduction of the master gradients
   // between the two is kept).
   void gather_compute_grads();
+  // The same for the parameters that start in [begin, end) of the flat buffers (a gradient bucket), so that a
+  // bucket's reduction can start before the whole backward pass has ended; those are then skipped by the
+  // whole-store call until zero_grad().
+  void gather_compute_grads(std::int64_t begin, std::int64_t end);
   // After an update: copies master weights into their compute-dtype copies (no-op when dtypes agree).
   void refresh_compute_weights();
   // Batch-norm running statistics from the accumulated micro-batch statistics of one step.
@@ -76,6 +80,7 @@ class ParamStore {
   Backend& backend_;
   bool mixed_ = false;
   bool grads_gathered_ = false;
+  std::vector<char> param_gathered_;  // per entry of params_, for the ranged gather
   Tensor master_, grad_, momentum_, compute_, compute_grad_, buffer_storage_, accumulators_;
   std::vector<ParamEntry> params_;
   std::vector<BufferEntry> buffers_;

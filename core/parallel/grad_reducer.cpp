@@ -10,7 +10,6 @@ GradReducer::GradReducer(Stage& stage, Transport& transport, std::int64_t bucket
   CBEDNET_REQUIRE(bucket_bytes > 0, InvalidArgument, "--bucket-mb must be positive");
   active_ = transport.size() > 1;
   ParamStore& store = stage.store();
-  mixed_ = store.backend().param_dtype() != store.backend().dtype();
 
   // Gradient-buffer range of each block: its parameters are the next entries of the store, in layer order.
   const std::size_t first = stage.first_block(), last = stage.last_block();
@@ -62,6 +61,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> GradReducer::bucket_ranges() 
 
 void GradReducer::start(Bucket& bucket) {
   bucket.started = true;
+  // bf16/fp16: the bucket's compute-dtype gradients into its master gradients first (no-op otherwise).
+  stage_.store().gather_compute_grads(bucket.begin, bucket.end);
   if (!active_) return;
   bucket.transfer = transport_.allreduce_sum(stage_.store().grad(), bucket.begin, bucket.end);
 }
@@ -80,7 +81,6 @@ void GradReducer::poke() {
 }
 
 void GradReducer::block_done(std::size_t block) {
-  if (mixed_) return;  // compute-dtype gradients are gathered in finish()
   for (auto& b : buckets_)
     if (!b.started && b.trigger_block == block) start(b);
   if (active_) poke();
@@ -89,11 +89,11 @@ void GradReducer::block_done(std::size_t block) {
 double GradReducer::finish() {
   const auto t0 = std::chrono::steady_clock::now();
   start_statistics();
-  if (mixed_) stage_.store().gather_compute_grads();
   for (auto& b : buckets_)
     if (!b.started) start(b);
   for (auto& b : buckets_) b.transfer.wait();
   stat_transfer_.wait();
+  stage_.store().gather_compute_grads();  // marks the store gathered (every bucket already was)
   for (auto& b : buckets_) b.started = false;
   stat_started_ = false;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

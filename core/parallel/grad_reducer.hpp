@@ -10,8 +10,9 @@
 // Sums over the stage's replicas; since the loss is normalised by the global batch, the sum is the serial
 // gradient (up to summation order). With the MPI transport device buffers travel through host staging copies;
 // with NCCL they are reduced in place on the device.
-// With compute-dtype gradient copies (bf16/fp16 on GPUs) the copy into the master gradients is done for the
-// whole buffer once backward ends, so reduction then starts only after the last block (no overlap).
+// With compute-dtype gradient copies (bf16/fp16 on GPUs) each bucket's range is copied into the master
+// gradients just before its reduction starts (ParamStore::gather_compute_grads(begin, end)), so those overlap
+// the backward pass too.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +56,6 @@ class GradReducer {
   Stage& stage_;
   Transport& transport_;
   bool active_ = false;  // more than one replica
-  bool mixed_ = false;   // compute-dtype gradient copies exist
   std::vector<Bucket> buckets_;
   Transfer stat_transfer_;
   bool stat_started_ = false;
