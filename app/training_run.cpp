@@ -186,6 +186,7 @@ int run_training(const TrainConfig& cfg) {
     lo.shuffle = true;
     lo.drop_last = true;
     lo.skip_bad = cfg.skip_bad;
+    lo.io_threads = cfg.io_threads;
     lo.split = cfg.train_split;
     lo.preprocess = cfg.preprocess;
     train = std::make_unique<io::DistributedLoader>(cfg.data, grid.replicas_comm(), lo);

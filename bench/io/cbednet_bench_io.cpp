@@ -2,7 +2,7 @@
 // on) against the raw sequential read rate of the same file, measured in the same run with plain read().
 //
 //   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold] [--keep] [--individual | --two-phase]
-//                   [--no-prefetch] [--depth D]
+//                   [--no-prefetch] [--depth D] [--io-threads T]
 //
 // Without --file, rank 0 writes a packed float32 file of N samples of 3xSxS into $TMPDIR first (removed at the
 // end). --cold drops the file's pages from the page cache (posix_fadvise DONTNEED) before each measurement;
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     int size = 256, epochs = 2;
     bool cold = false, keep = false, individual = true, prefetch = true;
     std::size_t depth = 1;
+    int io_threads = 0;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       const auto value = [&]() -> std::string {
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
       else if (a == "--two-phase") individual = false;
       else if (a == "--no-prefetch") prefetch = false;
       else if (a == "--depth") depth = std::stoul(value());
+      else if (a == "--io-threads") io_threads = std::stoi(value());
       else cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
     }
     const bool generated = file.empty();
@@ -169,6 +171,7 @@ int main(int argc, char** argv) {
     options.individual_chunk_io = individual;
     options.prefetch = prefetch;
     options.prefetch_depth = depth;
+    options.io_threads = io_threads;
     double read_s = 0;
     std::size_t images = 0, steps = 0;
     std::int64_t per_sample = 0;
@@ -203,11 +206,11 @@ int main(int argc, char** argv) {
           "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
           "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, \"individual_chunk_io\": %s, "
           "\"prefetch\": %s, \"prefetch_depth\": %zu, \"raw_into_batch_buffers_gb_per_s\": %.3f, "
-          "\"fraction_of_raw_into_batch_buffers\": %.3f}\n",
+          "\"fraction_of_raw_into_batch_buffers\": %.3f, \"io_threads\": %d}\n",
           ranks, file.c_str(), raw_bytes / epochs, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample), epochs,
           steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
           gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false",
-          prefetch ? "true" : "false", depth, batch_raw_gbs, gbs / batch_raw_gbs);
+          prefetch ? "true" : "false", depth, batch_raw_gbs, gbs / batch_raw_gbs, io_threads);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (generated && !keep && rank == 0) std::filesystem::remove(file);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "io/hdf5/direct_chunks.hpp"
 #include "io/hdf5/epoch_order.hpp"
 #include "io/hdf5/h5_handle.hpp"
 #include "io/hdf5/h5_lock.hpp"
@@ -67,6 +68,8 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
       if (wanted == Split::unknown || info_.split[i] == static_cast<std::int8_t>(wanted))
         index_.push_back(static_cast<std::int64_t>(i));
     if (index_.empty()) throw_error<IoError>(ctx, ": no samples of split ", options.split);
+    if (options.io_threads > 0)
+      direct_ = std::make_unique<DirectChunkReader>(file_.get(), images_.get(), info_, options.io_threads);
     CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c,
                     InvalidArgument, ctx, ": normalisation has ", pre_.mean.size(), " channels, the file has ",
                     info_.sample.c);
@@ -75,8 +78,11 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
   std::size_t size() const override { return index_.size(); }
   Shape sample_shape() const override { return info_.sample; }
   int label(std::size_t i) const override { return info_.labels[static_cast<std::size_t>(index_[i])]; }
-  bool collective() const override { return true; }
-  std::string describe() const override { return "packed file " + info_.path + " (collective MPI-IO)"; }
+  bool collective() const override { return direct_ == nullptr; }
+  std::string describe() const override {
+    return "packed file " + info_.path +
+           (direct_ ? " (direct chunk reads, " + std::to_string(direct_->threads()) + " threads)" : " (collective MPI-IO)");
+  }
   bool last_read_collective() const override { return last_collective_; }
 
   void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
@@ -84,7 +90,10 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
     const auto per = info_.sample.per_sample();
     std::vector<std::int64_t> file_indices(indices.size());
     for (std::size_t j = 0; j < indices.size(); ++j) file_indices[j] = index_[static_cast<std::size_t>(indices[j])];
-    {
+    if (direct_) {
+      direct_->read(file_indices, out);
+      last_collective_ = false;
+    } else {
       std::lock_guard lock(h5::library_mutex());
       read_packed_images(images_.get(), info_, file_indices, out, xfer_.get(), half_, calls);
       H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
@@ -104,6 +113,7 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
   Preprocess pre_;
   h5::Handle file_, images_, xfer_;
   PackedInfo info_;
+  std::unique_ptr<DirectChunkReader> direct_;
   std::vector<std::int64_t> index_;
   std::vector<std::uint16_t> half_;
   bool last_collective_ = false;

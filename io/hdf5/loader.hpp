@@ -63,6 +63,11 @@ struct LoaderOptions {
   // aggregation. With 4 ranks two-phase ran at 0.16-0.33 of the raw read rate, this at 1.1-2.4
   // (docs/data-format.md §4). false = two-phase (e.g. for file systems that want few large requests).
   bool individual_chunk_io = true;
+  // Packed files: 0 reads through HDF5 as above. N >= 1 reads each sample's chunk with pread() on N threads,
+  // at file offsets looked up once with HDF5 (io/hdf5/direct_chunks.hpp): independent, not collective, and not
+  // serialised by the HDF5 library lock. On one rank of the 2-core VM this is the only way past one core's copy
+  // rate (docs/data-format.md §4). Needs uncompressed chunks of one sample, as `cbednet convert` writes.
+  int io_threads = 0;
 };
 
 struct Batch {
