@@ -53,23 +53,33 @@ __global__ void maxpool_argmax_kernel(View x, View dy, int kernel, int stride, i
   }
 }
 
+// The sum of dy over the outputs (p, q) whose window contains input element k and chose it, in a fixed order:
+// chose(p, q, position) is given k's row-major position r * kernel + s in that window.
+template <typename Chose>
+__device__ float sum_over_windows(const Coord& k, const View& dy, int kernel, int stride, int pad, Chose chose) {
+  // Outputs p whose window [p*stride - pad, p*stride - pad + kernel) contains row k.h.
+  const i64 p_lo = max(i64{0}, (k.h + pad - kernel + stride) / stride);
+  const i64 p_hi = min(dy.h - 1, (k.h + pad) / stride);
+  const i64 q_lo = max(i64{0}, (k.w + pad - kernel + stride) / stride);
+  const i64 q_hi = min(dy.w - 1, (k.w + pad) / stride);
+  float g = 0.0f;
+  for (i64 p = p_lo; p <= p_hi; ++p) {
+    for (i64 q = q_lo; q <= q_hi; ++q) {
+      const i64 r = k.h - (p * stride - pad), s = k.w - (q * stride - pad);
+      if (r < 0 || r >= kernel || s < 0 || s >= kernel) continue;
+      if (chose(p, q, static_cast<int>(r * kernel + s))) g += loadf(dy.data, dy.dtype, offset(dy, k.n, k.c, p, q));
+    }
+  }
+  return g;
+}
+
 __global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, int pad,
                                       const std::int8_t* position) {
   CBEDNET_GRID_STRIDE(i, dx.count()) {
     const Coord k = coord(dx, i);
-    const i64 p_lo = max(i64{0}, (k.h + pad - kernel + stride) / stride);
-    const i64 p_hi = min(dy.h - 1, (k.h + pad) / stride);
-    const i64 q_lo = max(i64{0}, (k.w + pad - kernel + stride) / stride);
-    const i64 q_hi = min(dy.w - 1, (k.w + pad) / stride);
-    float g = 0.0f;
-    for (i64 p = p_lo; p <= p_hi; ++p) {
-      for (i64 q = q_lo; q <= q_hi; ++q) {
-        const i64 r = k.h - (p * stride - pad), s = k.w - (q * stride - pad);
-        if (r < 0 || r >= kernel || s < 0 || s >= kernel) continue;
-        const i64 o = offset(dy, k.n, k.c, p, q);
-        if (position[o] == r * kernel + s) g += loadf(dy.data, dy.dtype, o);
-      }
-    }
+    const float g = sum_over_windows(k, dy, kernel, stride, pad, [&](i64 p, i64 q, int at) {
+      return position[offset(dy, k.n, k.c, p, q)] == at;
+    });
     storef(dx.data, dx.dtype, i, g);
   }
 }
@@ -79,21 +89,10 @@ __global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, 
 __global__ void maxpool_backward_kernel(View x, View dy, View dx, int kernel, int stride, int pad) {
   CBEDNET_GRID_STRIDE(i, dx.count()) {
     const Coord k = coord(dx, i);
-    // Outputs p whose window [p*stride - pad, p*stride - pad + kernel) contains row k.h.
-    const i64 p_lo = max(i64{0}, (k.h + pad - kernel + stride) / stride);
-    const i64 p_hi = min(dy.h - 1, (k.h + pad) / stride);
-    const i64 q_lo = max(i64{0}, (k.w + pad - kernel + stride) / stride);
-    const i64 q_hi = min(dy.w - 1, (k.w + pad) / stride);
-    float g = 0.0f;
-    for (i64 p = p_lo; p <= p_hi; ++p) {
-      for (i64 q = q_lo; q <= q_hi; ++q) {
-        const i64 r = k.h - (p * stride - pad), s = k.w - (q * stride - pad);
-        if (r < 0 || r >= kernel || s < 0 || s >= kernel) continue;
-        float best = 0.0f;
-        if (first_max_in_window(x, k.n, k.c, p, q, kernel, stride, pad, &best) == r * kernel + s)
-          g += loadf(dy.data, dy.dtype, offset(dy, k.n, k.c, p, q));
-      }
-    }
+    const float g = sum_over_windows(k, dy, kernel, stride, pad, [&](i64 p, i64 q, int at) {
+      float best = 0.0f;
+      return first_max_in_window(x, k.n, k.c, p, q, kernel, stride, pad, &best) == at;
+    });
     storef(dx.data, dx.dtype, i, g);
   }
 }
