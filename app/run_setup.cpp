@@ -21,9 +21,9 @@ po::options_description data_options() {
      "stack: the 3 projections as 3 channels; random: one random projection per sample in training, the "
      "average over the three in evaluation")
     ("skip-bad", po::bool_switch(), "skip (and count) unreadable or non-finite samples instead of failing")
-    ("io-threads", po::value<int>()->default_value(0),
+    ("io-threads", po::value<int>()->default_value(-1),
      "packed files: 0 reads through collective HDF5; N >= 1 reads sample chunks directly with N threads per rank "
-     "(independent reads; faster when one rank must read more than one core copies)");
+     "(independent pread, no HDF5 per read); -1: 1 on a single data-parallel rank, else 0");
   return o;
 }
 

@@ -164,7 +164,8 @@ int run_train(const Args& args) {
   c.views = parse_views(vm["views"].as<std::string>());
   c.skip_bad = vm["skip-bad"].as<bool>();
   c.io_threads = vm["io-threads"].as<int>();
-  CBEDNET_REQUIRE(c.io_threads >= 0, InvalidArgument, "--io-threads: must not be negative, got ", c.io_threads);
+  CBEDNET_REQUIRE(c.io_threads >= -1, InvalidArgument, "--io-threads: expected -1 (auto), 0 or a thread count, got ",
+                  c.io_threads);
 
   c.sgd = {vm["momentum"].as<double>(), vm["weight-decay"].as<double>(), vm["nesterov"].as<bool>()};
   CBEDNET_REQUIRE(c.sgd.momentum >= 0 && c.sgd.momentum < 1, InvalidArgument, "--momentum: must be in [0, 1)");

@@ -35,7 +35,7 @@ struct TrainConfig {
   io::Preprocess preprocess;
   ViewMode views = ViewMode::stack;
   bool skip_bad = false;
-  int io_threads = 0;  // packed files: direct chunk reads on this many threads (0: collective HDF5)
+  int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)
   SgdConfig sgd;
   LrSchedule schedule;            // total and warm-up steps filled in once the data is known
   double warmup_epochs = 0;

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     int size = 256, epochs = 2;
     bool cold = false, keep = false, individual = true, prefetch = true;
     std::size_t depth = 1;
-    int io_threads = 0;
+    int io_threads = -1;  // the loader's default (auto)
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       const auto value = [&]() -> std::string {
@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
     {
       DistributedLoader loader(file, MPI_COMM_WORLD, options);
       per_sample = loader.sample_shape().per_sample();
+      io_threads = loader.io_threads();
       MPI_Barrier(MPI_COMM_WORLD);
       const auto t0 = Clock::now();
       for (int e = 0; e < epochs; ++e) {

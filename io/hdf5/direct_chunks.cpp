@@ -1,12 +1,14 @@
 #include "io/hdf5/direct_chunks.hpp"
 
 #include <fcntl.h>
-#include <omp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <exception>
+#include <functional>
+#include <thread>
 
 #include "core/error.hpp"
 #include "io/hdf5/h5_handle.hpp"
@@ -57,38 +59,47 @@ DirectChunkReader::~DirectChunkReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void DirectChunkReader::read(const std::vector<std::int64_t>& file_indices, float* out) const {
-  const auto n = static_cast<std::int64_t>(file_indices.size());
-  std::exception_ptr error;
-  // Threads take whole samples; a sample is one large sequential pread (or a few, if interrupted).
-#pragma omp parallel for num_threads(threads_) schedule(static, 1) if (n > 1)
-  for (std::int64_t j = 0; j < n; ++j) {
-    try {
-      const std::int64_t i = file_indices[static_cast<std::size_t>(j)];
-      CBEDNET_REQUIRE(i >= 0 && static_cast<std::size_t>(i) < offsets_.size(), IoError, "file ", path_,
-                      ": sample index ", i, " out of range (", offsets_.size(), ")");
-      float* dst = out + static_cast<std::size_t>(j) * per_sample_;
-      thread_local std::vector<std::uint16_t> half;
-      if (dtype_ == PackedDType::f16) half.resize(per_sample_);
-      auto* bytes = dtype_ == PackedDType::f16 ? reinterpret_cast<char*>(half.data()) : reinterpret_cast<char*>(dst);
-      std::size_t done = 0;
-      while (done < chunk_bytes_) {
-        const ssize_t got = ::pread(fd_, bytes + done, chunk_bytes_ - done,
-                                    static_cast<off_t>(offsets_[static_cast<std::size_t>(i)] + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0)
-          throw_error<IoError>("file ", path_, ", sample ", i, ": read failed",
-                               got < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (file truncated?)"));
-        done += static_cast<std::size_t>(got);
-      }
-      if (dtype_ == PackedDType::f16)
-        for (std::size_t e = 0; e < per_sample_; ++e) dst[e] = half_to_float(half[e]);
-    } catch (...) {
-#pragma omp critical(cbednet_direct_chunk_error)
-      if (!error) error = std::current_exception();
-    }
+void DirectChunkReader::read_one(std::int64_t i, float* dst, std::vector<std::uint16_t>& half) const {
+  CBEDNET_REQUIRE(i >= 0 && static_cast<std::size_t>(i) < offsets_.size(), IoError, "file ", path_,
+                  ": sample index ", i, " out of range (", offsets_.size(), ")");
+  if (dtype_ == PackedDType::f16) half.resize(per_sample_);
+  auto* bytes = dtype_ == PackedDType::f16 ? reinterpret_cast<char*>(half.data()) : reinterpret_cast<char*>(dst);
+  std::size_t done = 0;
+  while (done < chunk_bytes_) {
+    const ssize_t got = ::pread(fd_, bytes + done, chunk_bytes_ - done,
+                                static_cast<off_t>(offsets_[static_cast<std::size_t>(i)] + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0)
+      throw_error<IoError>("file ", path_, ", sample ", i, ": read failed",
+                           got < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (file truncated?)"));
+    done += static_cast<std::size_t>(got);
   }
-  if (error) std::rethrow_exception(error);
+  if (dtype_ == PackedDType::f16)
+    for (std::size_t e = 0; e < per_sample_; ++e) dst[e] = half_to_float(half[e]);
+}
+
+void DirectChunkReader::read(const std::vector<std::int64_t>& file_indices, float* out) const {
+  const std::size_t n = file_indices.size();
+  const auto workers = std::min<std::size_t>(static_cast<std::size_t>(threads_), n);
+  // Thread t reads samples t, t + T, ...: each sample is one large pread (or a few, if interrupted). Plain
+  // threads rather than OpenMP: an OpenMP team spins while it waits, which with several ranks per core turned
+  // 1.7x the raw rate into 0.1x here.
+  const auto part = [&](std::size_t t, std::exception_ptr& error) {
+    std::vector<std::uint16_t> half;
+    try {
+      for (std::size_t j = t; j < n; j += workers) read_one(file_indices[j], out + j * per_sample_, half);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  std::vector<std::exception_ptr> errors(std::max<std::size_t>(workers, 1));
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < workers; ++t) helpers.emplace_back(part, t, std::ref(errors[t]));
+    if (workers > 0) part(0, errors[0]);
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace cbednet::io

@@ -27,11 +27,15 @@ class DirectChunkReader {
   DirectChunkReader(const DirectChunkReader&) = delete;
   DirectChunkReader& operator=(const DirectChunkReader&) = delete;
 
-  // Samples `file_indices` (dataset rows) into out[k*C*H*W] as float32, on up to `threads` threads.
+  // Samples `file_indices` (dataset rows) into out[k*C*H*W] as float32: the calling thread and up to
+  // `threads` - 1 helper threads, each taking every threads-th sample.
   void read(const std::vector<std::int64_t>& file_indices, float* out) const;
   int threads() const { return threads_; }
 
  private:
+  // Sample `i` into dst (per_sample_ floats); half is scratch for float16 files.
+  void read_one(std::int64_t i, float* dst, std::vector<std::uint16_t>& half) const;
+
   std::string path_;
   PackedDType dtype_;
   std::size_t per_sample_ = 0;   // elements

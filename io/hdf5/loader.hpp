@@ -63,11 +63,11 @@ struct LoaderOptions {
   // aggregation. With 4 ranks two-phase ran at 0.16-0.33 of the raw read rate, this at 1.1-2.4
   // (docs/data-format.md §4). false = two-phase (e.g. for file systems that want few large requests).
   bool individual_chunk_io = true;
-  // Packed files: 0 reads through HDF5 as above. N >= 1 reads each sample's chunk with pread() on N threads,
-  // at file offsets looked up once with HDF5 (io/hdf5/direct_chunks.hpp): independent, not collective, and not
-  // serialised by the HDF5 library lock. On one rank of the 2-core VM this is the only way past one core's copy
-  // rate (docs/data-format.md §4). Needs uncompressed chunks of one sample, as `cbednet convert` writes.
-  int io_threads = 0;
+  // Packed files: 0 reads through collective HDF5 as above. N >= 1 reads each sample's chunk with pread() on N
+  // threads, at file offsets looked up once with HDF5 (io/hdf5/direct_chunks.hpp): independent, not collective,
+  // and not serialised by the HDF5 library lock. Needs uncompressed chunks of one sample, as `cbednet convert`
+  // writes. -1 (auto): 1 when the communicator has one rank, else 0 (docs/data-format.md §4 has the figures).
+  int io_threads = -1;
 };
 
 struct Batch {
@@ -95,6 +95,7 @@ class DistributedLoader {
   // After a read: whether HDF5 really performed it collectively (H5Pget_mpio_actual_io_mode).
   bool last_read_collective() const;
   int rank() const { return rank_; }
+  int io_threads() const { return options_.io_threads; }  // resolved (never -1)
   int ranks() const { return ranks_; }
   std::string describe() const;
 
