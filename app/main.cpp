@@ -6,6 +6,7 @@
 #include <string>
 
 #include "app/mpi_session.hpp"
+#include "app/stop_signals.hpp"
 #include "app/subcommands.hpp"
 #include "app/version.hpp"
 
@@ -23,6 +24,8 @@ void print_usage() {
 int main(int argc, char** argv) {
   // A full disk or a file-size limit must surface as a write error with a message, not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Before MPI (and anything else) starts a thread: preemption signals go to one watcher thread only.
+  cbednet::app::watch_stop_signals();
   cbednet::app::MpiSession mpi(argc, argv);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     if (cbednet::app::world_rank() == 0) print_usage();

@@ -1,31 +1,55 @@
 #include "app/stop_signals.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
+#include <csignal>
+#include <thread>
 
 namespace cbednet::app {
 
 namespace {
-std::atomic<int> received{0};  // lock-free, so safe to write from a signal handler
 
-extern "C" void on_stop_signal(int signal_number) {
-  int expected = 0;
-  received.compare_exchange_strong(expected, signal_number);
+std::atomic<int> received{0};
+std::atomic<bool> armed{false};
+
+sigset_t stop_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  return set;
 }
+
+[[noreturn]] void watch(sigset_t set) {
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    if (armed.load()) {
+      int expected = 0;
+      received.compare_exchange_strong(expected, signal_number);
+      continue;
+    }
+    // Not training: the default action, which ends the process, on this thread alone unblocked.
+    std::signal(signal_number, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signal_number);
+    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    std::raise(signal_number);
+  }
+}
+
 }  // namespace
 
-StopSignals::StopSignals() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &action, &previous_term_);
-  sigaction(SIGUSR1, &action, &previous_usr1_);
+void watch_stop_signals() {
+  const sigset_t set = stop_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(watch, set).detach();
 }
 
-StopSignals::~StopSignals() {
-  sigaction(SIGTERM, &previous_term_, nullptr);
-  sigaction(SIGUSR1, &previous_usr1_, nullptr);
-}
+StopSignals::StopSignals() { armed = true; }
+StopSignals::~StopSignals() { armed = false; }
 
 bool stop_requested() { return received.load() != 0; }
 

@@ -10,7 +10,9 @@ signal_run() {  # signal, launcher...
   local sig=$1; shift
   "$@" "$CBEDNET" train "${args[@]}" --out parts > parts.log 2>&1 &
   local pid=$!
-  for _ in $(seq 1 3000); do grep -q "step 3/" parts.log 2>/dev/null && break; sleep 0.02; done
+  # The run directory's own log, written and flushed by rank 0: mpiexec forwards the ranks' stdout in batches, and
+  # waiting for it once let a fast run finish all its steps before the signal came.
+  for _ in $(seq 1 3000); do grep -q "step 3/" parts/train.log 2>/dev/null && break; sleep 0.02; done
   kill -"$sig" "$pid"
   local rc=0
   wait "$pid" || rc=$?
