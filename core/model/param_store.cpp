@@ -108,6 +108,7 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
     p.layer->bind(std::move(layer_params), std::move(layer_grads), std::move(layer_buffers));
     if (auto* bn = dynamic_cast<BatchNorm*>(p.layer)) batchnorms_.push_back(bn);
   }
+  param_gathered_.assign(params_.size(), 0);
 }
 
 std::int64_t ParamStore::parameter_count() const {
@@ -131,7 +132,6 @@ void ParamStore::gather_compute_grads() {
 
 void ParamStore::gather_compute_grads(std::int64_t begin, std::int64_t end) {
   if (!mixed_ || grads_gathered_) return;
-  if (param_gathered_.size() != params_.size()) param_gathered_.assign(params_.size(), 0);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     ParamEntry& p = params_[i];
     if (p.offset < begin || p.offset >= end || param_gathered_[i]) continue;

@@ -92,6 +92,12 @@ bool pick(const Perf* perf, int n, bool fma_only, bool deterministic, int& algo,
   return false;
 }
 
+// The shape with its channel count rounded up to the multiple of 8 that tensor-core kernels want.
+Shape padded_channels(Shape s) {
+  s.c = (s.c + 7) / 8 * 8;
+  return s;
+}
+
 std::size_t search_limit() {
   std::size_t free_bytes = 0, total = 0;
   if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
@@ -109,9 +115,7 @@ bool CudaBackend::pad_channels(const Tensor& x) const {
 }
 
 Tensor CudaBackend::channels_padded(const Tensor& t, const char* op) {
-  Shape s = t.shape();
-  s.c = (s.c + 7) / 8 * 8;
-  Tensor out = scratch(s, t.dtype(), t.layout(), op);
+  Tensor out = scratch(padded_channels(t.shape()), t.dtype(), t.layout(), op);
   copy_channels(view_of(t), view_of(out), false, stream_.get(), op);
   return out;
 }
@@ -176,9 +180,7 @@ void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor
   require_device(dx, op, "dx");
   check_conv_shapes(dx, w, dy, g, op);
   if (pad_channels(dx)) {
-    Shape padded = dx.shape();
-    padded.c = (padded.c + 7) / 8 * 8;
-    Tensor dx_padded = scratch(padded, dx.dtype(), dx.layout(), op);
+    Tensor dx_padded = scratch(padded_channels(dx.shape()), dx.dtype(), dx.layout(), op);
     conv2d_backward_data(dy, channels_padded(w, op), dx_padded, g, GradMode::overwrite);
     copy_channels(view_of(dx_padded), view_of(dx), mode == GradMode::accumulate, stream_.get(), op);
     return;
@@ -226,9 +228,7 @@ void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tens
   check_conv_shapes(x, dw, dy, g, op);
   if (pad_channels(x)) {
     // The padded filter gradient starts at zero and is accumulated onto, so that dbias follows `mode`.
-    Shape padded = dw.shape();
-    padded.c = (padded.c + 7) / 8 * 8;
-    Tensor dw_padded = scratch(padded, dw.dtype(), dw.layout(), op);
+    Tensor dw_padded = scratch(padded_channels(dw.shape()), dw.dtype(), dw.layout(), op);
     cuda::fill(view_of(dw_padded), 0.0, stream_.get(), op);
     conv2d_backward_filter(channels_padded(x, op), dy, dw_padded, dbias, g, mode);
     copy_channels(view_of(dw_padded), view_of(dw), mode == GradMode::accumulate, stream_.get(), op);
