@@ -17,10 +17,12 @@
 
 #include "app/model_options.hpp"
 #include "app/mpi_session.hpp"
+#include "app/run_setup.hpp"
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
+#include "core/train/batch_split.hpp"
 #include "kernels/profiling_backend.hpp"
 
 namespace cbednet::app {
@@ -57,24 +59,18 @@ void synthetic(const Model& model, std::int64_t first, std::int64_t n, std::uint
         static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), static_cast<std::uint64_t>(first + i), 1));
 }
 
-int run_grid_bench(const po::variables_map& vm, Backend& backend, Model& model, const std::string& precision) {
+int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, Backend& backend, Model& model,
+                   const std::string& precision) {
   const long batch = vm["batch"].as<long>();
   const long steps = vm["steps"].as<long>();
   const long warmup = std::max(0L, vm["warmup"].as<long>());
   const auto seed = vm["seed"].as<unsigned long>();
-  const Grid grid(MPI_COMM_WORLD, parse_grid(vm["grid"].as<std::string>()));
-  HybridOptions options;
-  options.schedule = parse_schedule(vm["schedule"].as<std::string>());
-  options.balance = parse_balance(vm["balance"].as<std::string>());
-  const double bucket_mb = vm["bucket-mb"].as<double>();
-  CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb must be positive");
-  options.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
-  options.transport = parse_transport(vm["transport"].as<std::string>());
-  CBEDNET_REQUIRE(batch % grid.replicas() == 0, InvalidArgument, "--batch ", batch, " is not divisible by the ",
-                  grid.replicas(), " replicas of --grid");
-  const long share = batch / grid.replicas();
-  const long micro = vm["micro-batch-size"].as<long>() > 0 ? vm["micro-batch-size"].as<long>() : share;
+  const Grid grid(MPI_COMM_WORLD, parallel.stages, parallel.replicas);
+  const BatchSplit split = split_batch(batch, grid.replicas(), parallel.micro_batch, grid.stages());
+  const long share = split.share, micro = split.micro;
+  HybridOptions options = parallel.hybrid;
   options.balance_micro_batch = micro;
+  const double bucket_mb = static_cast<double>(options.bucket_bytes) / (1024.0 * 1024.0);
   HybridTrainer trainer(backend, model, grid, seed, options);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 5e-5, false});
@@ -174,22 +170,15 @@ int run_bench(const Args& args) {
                          "cbednet bench --device cpu --arch resnet18 --size 128 --batch 16"};
   auto options = model_options(128);
   options.add_options()
-    ("device", po::value<std::string>()->default_value("cpu"), "cpu, cpu-reference or cuda")
-    ("precision", po::value<std::string>()->default_value("fp32"), "fp64, fp32, tf32, bf16 or fp16")
     ("batch", po::value<long>()->default_value(16), "global batch size")
-    ("micro-batch-size", po::value<long>()->default_value(0), "micro-batch size (0: the whole batch)")
     ("steps", po::value<long>()->default_value(5), "timed steps")
     ("warmup", po::value<long>()->default_value(2), "untimed steps first")
-    ("threads", po::value<int>()->default_value(0), "CPU threads (0: OpenMP default)")
     ("seed", po::value<unsigned long>()->default_value(1), "random seed")
-    ("grid", po::value<std::string>(), "PxD pipeline stages x data-parallel replicas (run under mpiexec with P*D ranks)")
-    ("schedule", po::value<std::string>()->default_value("1f1b"), "with --grid: 1f1b or gpipe")
-    ("balance", po::value<std::string>()->default_value("macs"), "with --grid: balance stages by macs or time")
-    ("bucket-mb", po::value<double>()->default_value(25.0), "with --grid: gradient bucket size in MB")
-    ("transport", po::value<std::string>()->default_value("auto"), "with --grid: auto, mpi or nccl")
-    ("nondeterministic", po::bool_switch(), "cuda: allow cuDNN's non-deterministic convolution algorithms")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result");
+  // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,
+  // schedule, balance, buckets, transport, and the device options.
+  options.add(parallel_options()).add(backend_options());
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);
@@ -197,15 +186,16 @@ int run_bench(const Args& args) {
   const long steps = (*vm)["steps"].as<long>();
   const long warmup = std::max(0L, (*vm)["warmup"].as<long>());
   const auto seed = (*vm)["seed"].as<unsigned long>();
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  const ParallelChoice parallel = parallel_options_from(*vm, ranks);
 
-  BackendOptions backend_options{(*vm)["device"].as<std::string>(), (*vm)["precision"].as<std::string>(), -1,
-                                 (*vm)["threads"].as<int>()};
-  backend_options.deterministic = !(*vm)["nondeterministic"].as<bool>();
+  const BackendOptions backend_options = backend_options_from(*vm);
   auto device_backend = make_backend(backend_options);
   Model model = build_resnet(model_spec_from(*vm));
   const bool profile_ops = (*vm)["profile-ops"].as<bool>();
-  CBEDNET_REQUIRE(!(profile_ops && vm->count("grid")), InvalidArgument, "--profile-ops: not with --grid");
-  if (vm->count("grid")) return run_grid_bench(*vm, *device_backend, model, backend_options.precision);
+  CBEDNET_REQUIRE(!(profile_ops && parallel.grid_given), InvalidArgument, "--profile-ops: not with --grid");
+  if (parallel.grid_given) return run_grid_bench(*vm, parallel, *device_backend, model, backend_options.precision);
   std::unique_ptr<ProfilingBackend> profiler;
   if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
   Backend* backend = profiler ? profiler.get() : device_backend.get();
@@ -227,7 +217,7 @@ int run_bench(const Args& args) {
   // overlaps with compute (Backend::upload_async).
   Tensor device_images = backend->allocate(images.shape());
   backend->copy(images, device_images);
-  TrainStepOptions step_options{(*vm)["micro-batch-size"].as<long>(), 0.01, 0.1, seed, 0};
+  TrainStepOptions step_options{split_batch(batch, 1, parallel.micro_batch).micro, 0.01, 0.1, seed, 0};
   for (long s = 0; s < warmup; ++s) {
     step_options.step = static_cast<std::uint64_t>(s);
     train_step(stage, loss, optimizer, device_images, labels, step_options);
@@ -248,7 +238,7 @@ int run_bench(const Args& args) {
     std::cout << "{\"benchmark\": \"train_step\", \"device\": \"" << backend->name() << "\", \"precision\": \""
               << backend_options.precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": "
               << model.spec().input_size << ", \"batch\": " << batch << ", \"micro_batch\": "
-              << (step_options.micro_batch > 0 ? step_options.micro_batch : batch) << ", \"steps\": " << steps
+              << step_options.micro_batch << ", \"steps\": " << steps
               << ", \"inputs\": \"resident on the device\", \"deterministic\": "
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps)
               << ", \"gflop_per_s\": " << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9

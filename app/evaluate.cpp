@@ -2,9 +2,9 @@
 #include <filesystem>
 #include <iostream>
 
-#include "app/evaluation.hpp"
+#include "core/train/evaluation.hpp"
 #include "app/mpi_session.hpp"
-#include "app/run_log.hpp"
+#include "core/train/run_log.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
 
@@ -29,7 +29,7 @@ int run_evaluate(const Args& args) {
   auto [trained, loader_ptr] = open_inference(*vm, data);
   io::DistributedLoader& loader = *loader_ptr;
   const Predictions p = predict_all(*trained.stage, loader, trained.views);
-  const MetricsAccumulator acc = evaluate_predictions(p, loader.labels(), static_cast<int>(trained.info.spec.classes), MPI_COMM_WORLD);
+  const MetricsAccumulator acc = evaluate_predictions(p, loader.labels(), metrics_for(static_cast<int>(trained.info.spec.classes)), MPI_COMM_WORLD);
   const ClassificationMetrics m = acc.compute();
 
   if (world_rank() == 0) {

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <sstream>
 
-#include "app/evaluation.hpp"
+#include "core/train/evaluation.hpp"
 #include "app/mpi_session.hpp"
-#include "app/run_log.hpp"
+#include "core/train/run_log.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
 #include "io/sim/space_group_table.hpp"

@@ -4,14 +4,6 @@
 
 namespace cbednet::app {
 
-ViewMode parse_views(const std::string& name) {
-  if (name == "stack") return ViewMode::stack;
-  if (name == "random") return ViewMode::random;
-  throw_error<InvalidArgument>("--views: expected stack or random, got '", name, "'");
-}
-
-const char* to_string(ViewMode views) { return views == ViewMode::stack ? "stack" : "random"; }
-
 po::options_description data_options() {
   po::options_description o("Data");
   o.add_options()
@@ -84,6 +76,43 @@ std::vector<int> class_to_point_group(int classes) {
   if (classes != 230) return out;
   for (int c = 0; c < classes; ++c) out.push_back(io::sim::point_group_index(c + 1));
   return out;
+}
+
+MetricsAccumulator metrics_for(int classes) {
+  return MetricsAccumulator(classes, class_to_crystal_system(classes), class_to_point_group(classes));
+}
+
+po::options_description parallel_options() {
+  po::options_description o("Parallelism");
+  o.add_options()
+    ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
+    ("micro-batch-size", po::value<long>()->default_value(0), "micro-batch size (0: a replica's whole share)")
+    ("schedule", po::value<std::string>()->default_value("1f1b"), "pipeline schedule: 1f1b or gpipe")
+    ("balance", po::value<std::string>()->default_value("macs"), "pipeline stage balancing: macs or time (measured)")
+    ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
+    ("transport", po::value<std::string>()->default_value("auto"),
+     "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl");
+  return o;
+}
+
+ParallelChoice parallel_options_from(const po::variables_map& vm, int ranks) {
+  ParallelChoice c;
+  c.replicas = ranks;
+  if (vm.count("grid") != 0U) {
+    const GridShape shape = parse_grid(vm["grid"].as<std::string>());
+    c.stages = shape.stages;
+    c.replicas = shape.replicas;
+    c.grid_given = true;
+  }
+  c.micro_batch = vm["micro-batch-size"].as<long>();
+  CBEDNET_REQUIRE(c.micro_batch >= 0, InvalidArgument, "--micro-batch-size: must not be negative");
+  c.hybrid.schedule = parse_schedule(vm["schedule"].as<std::string>());
+  c.hybrid.balance = parse_balance(vm["balance"].as<std::string>());
+  const double bucket_mb = vm["bucket-mb"].as<double>();
+  CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb: must be positive, got ", bucket_mb);
+  c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
+  c.hybrid.transport = parse_transport(vm["transport"].as<std::string>());
+  return c;
 }
 
 }  // namespace cbednet::app

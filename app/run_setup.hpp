@@ -6,19 +6,13 @@
 #include <vector>
 
 #include "app/options.hpp"
+#include "core/metrics.hpp"
+#include "core/train/views.hpp"
 #include "io/hdf5/loader.hpp"
+#include "core/parallel/hybrid_trainer.hpp"
 #include "kernels/backend.hpp"
 
 namespace cbednet::app {
-
-// How the three projections of a sample reach the model.
-enum class ViewMode {
-  stack,   // the three projections as 3 channels
-  random,  // training: one random projection per sample and epoch (1 channel); evaluation: the average of the
-           // softmax over the three projections (test-time averaging)
-};
-ViewMode parse_views(const std::string& name);  // "stack" | "random"
-const char* to_string(ViewMode views);
 
 // --log-scale, --downsample, --views, --skip-bad
 po::options_description data_options();
@@ -32,8 +26,21 @@ BackendOptions backend_options_from(const po::variables_map& vm);
 io::LoaderOptions evaluation_loader_options(const io::Preprocess& preprocess, const std::string& split,
                                             std::size_t batch, int ranks, bool skip_bad);
 
+// --grid, --micro-batch-size, --schedule, --balance, --bucket-mb, --transport: how ranks share a step (train and
+// bench alike).
+po::options_description parallel_options();
+struct ParallelChoice {
+  int stages = 1, replicas = 1;  // --grid PxD (default 1 x the ranks)
+  std::int64_t micro_batch = 0;  // 0: a replica's whole share
+  HybridOptions hybrid;
+  bool grid_given = false;       // --grid was on the command line
+};
+ParallelChoice parallel_options_from(const po::variables_map& vm, int ranks);
+
 // Crystal system (0..6) and point group (0..31) of class c = space group c + 1, for the 230-class problem.
 std::vector<int> class_to_crystal_system(int classes);
 std::vector<int> class_to_point_group(int classes);
+// An empty metrics accumulator with those tables (top-1 ... point-group accuracy).
+MetricsAccumulator metrics_for(int classes);
 
 }  // namespace cbednet::app

@@ -42,15 +42,8 @@ int run_train(const Args& args) {
     ("resume", po::bool_switch(), "continue the run in --out from its newest good checkpoint")
     ("epochs", po::value<long>()->default_value(10), "epochs")
     ("batch", po::value<long>()->default_value(32), "global batch size (all replicas together)")
-    ("micro-batch-size", po::value<long>()->default_value(0), "micro-batch size (0: a replica's whole share)")
     ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
     ("seed", po::value<unsigned long>()->default_value(1), "seed of every random draw")
-    ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
-    ("schedule", po::value<std::string>()->default_value("1f1b"), "pipeline schedule: 1f1b or gpipe")
-    ("balance", po::value<std::string>()->default_value("macs"), "pipeline stage balancing: macs or time (measured)")
-    ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
-    ("transport", po::value<std::string>()->default_value("auto"),
-     "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
@@ -78,7 +71,8 @@ int run_train(const Args& args) {
     ("effective-beta", po::value<double>()->default_value(0.999), "beta of the effective number of samples")
     ("bn-momentum", po::value<double>()->default_value(0.1), "batch-norm running-average momentum");
   po::options_description all;
-  all.add(run).add(optim).add(model_options(0, /*with_input=*/false)).add(data_options()).add(backend_options());
+  all.add(run).add(parallel_options()).add(optim).add(model_options(0, /*with_input=*/false)).add(data_options()).add(
+      backend_options());
   const auto parsed = parse_options(spec, all, args);
   if (!parsed) return 0;
   const auto& vm = *parsed;
@@ -97,27 +91,16 @@ int run_train(const Args& args) {
   for (const char* name : {"epochs", "batch"}) require_positive(vm, name);
   c.epochs = vm["epochs"].as<long>();
   c.batch = vm["batch"].as<long>();
-  c.micro_batch = vm["micro-batch-size"].as<long>();
-  CBEDNET_REQUIRE(c.micro_batch >= 0, InvalidArgument, "--micro-batch-size: must not be negative");
   c.max_steps = vm["max-steps"].as<long>();
   CBEDNET_REQUIRE(c.max_steps >= 0, InvalidArgument, "--max-steps: must not be negative");
   c.seed = vm["seed"].as<unsigned long>();
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  if (vm.count("grid") != 0U) {
-    const GridShape shape = parse_grid(vm["grid"].as<std::string>());
-    c.pipeline_stages = shape.stages;
-    c.replicas = shape.replicas;
-  } else {
-    c.pipeline_stages = 1;
-    c.replicas = ranks;
-  }
-  c.hybrid.schedule = parse_schedule(vm["schedule"].as<std::string>());
-  c.hybrid.balance = parse_balance(vm["balance"].as<std::string>());
-  const double bucket_mb = vm["bucket-mb"].as<double>();
-  CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb: must be positive, got ", bucket_mb);
-  c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
-  c.hybrid.transport = parse_transport(vm["transport"].as<std::string>());
+  const ParallelChoice parallel = parallel_options_from(vm, ranks);
+  c.pipeline_stages = parallel.stages;
+  c.replicas = parallel.replicas;
+  c.micro_batch = parallel.micro_batch;
+  c.hybrid = parallel.hybrid;
   c.checkpoint_every = vm["checkpoint-every"].as<long>();
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");

@@ -1,9 +1,10 @@
-// The training loop behind `cbednet train`: epochs of data-parallel steps over the MPI ranks, progress on rank 0,
-// per-epoch validation, metrics files, checkpoints and exact resume.
+// `cbednet train` after its options are parsed: opens the data, builds the model, the grid and the callbacks, and
+// runs core/train's Trainer. The loop itself, and each thing that happens around a step, live in core/train/.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "app/run_setup.hpp"
 #include "core/model/resnet.hpp"
@@ -11,15 +12,11 @@
 #include "core/optim/lr_schedule.hpp"
 #include "core/optim/sgd.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
+#include "core/train/class_weights.hpp"
+#include "core/train/loss_scale_callback.hpp"
+#include "core/train/nonfinite_callback.hpp"
 
 namespace cbednet::app {
-
-enum class ClassWeighting { none, inverse, effective };
-// What a step whose loss or gradients are NaN or infinite does: stop with a message naming the step and the first
-// layer with a non-finite gradient, or skip the update and go on.
-enum class NonFinitePolicy { stop, skip };
-// Loss scaling (core/optim/loss_scaler.hpp): none, a fixed power of two, or dynamic (the default for fp16).
-enum class LossScaling { none, fixed, dynamic };
 
 // Exit code of a run stopped by SIGTERM or SIGUSR1 after writing a checkpoint (EX_TEMPFAIL): job scripts requeue.
 inline constexpr int exit_code_preempted = 75;
@@ -54,10 +51,5 @@ struct TrainConfig {
 
 // Runs (or resumes) training; returns the process exit code.
 int run_training(const TrainConfig& config);
-
-// Per-class loss weights from the training labels (class c = space group c + 1), normalised so that their mean
-// over the training samples is 1. Classes without samples get weight 1.
-std::vector<double> class_weights(const std::vector<std::int16_t>& labels, int classes, ClassWeighting scheme,
-                                  double beta);
 
 }  // namespace cbednet::app

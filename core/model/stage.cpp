@@ -44,13 +44,14 @@ Tensor Stage::forward(const Tensor& x, const PassInfo& pass, Context* ctx) {
   return h;
 }
 
-Tensor Stage::backward(const Tensor& dy, Context& ctx) {
+Tensor Stage::backward(const Tensor& dy, Context& ctx, const BlockDone& block_done) {
   CBEDNET_REQUIRE(ctx.blocks.size() == last_ - first_, Error, "stage backward without a matching training forward");
   Tensor grad = dy.view();
   for (std::size_t j = last_; j-- > first_;) {
     const bool need_dx = j > 0;  // the model's input needs no gradient
     grad = model_.block(j).backward(backend_, grad, *ctx.blocks[j - first_], need_dx);
     ctx.blocks[j - first_].reset();  // free saved activations as soon as they are used
+    if (block_done) block_done(j);
   }
   ctx.blocks.clear();
   return grad;

@@ -2,6 +2,7 @@
 // Serial training uses one stage holding every block; a pipeline gives each rank one stage.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,8 +29,12 @@ class Stage {
 
   // Training forward when ctx is given, evaluation forward otherwise.
   Tensor forward(const Tensor& x, const PassInfo& pass, Context* ctx);
-  // Accumulates this stage's parameter gradients; returns the gradient of the stage input (empty for the first stage).
-  Tensor backward(const Tensor& dy, Context& ctx);
+  // Called with a model block's index as soon as its parameter gradients of this backward are complete (the
+  // data-parallel reducer starts that block's buckets then).
+  using BlockDone = std::function<void(std::size_t block)>;
+  // Accumulates this stage's parameter gradients; returns the gradient of the stage input (empty for the first
+  // stage).
+  Tensor backward(const Tensor& dy, Context& ctx, const BlockDone& block_done = {});
 
   ParamStore& store() { return *store_; }
   Backend& backend() { return backend_; }

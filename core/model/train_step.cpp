@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/train/batch_split.hpp"
+
 namespace cbednet {
 
 Tensor upload(Backend& backend, const Tensor& host, bool overlap) {
@@ -52,32 +54,40 @@ std::vector<std::int64_t> argmax_rows(const Tensor& host) {
   return out;
 }
 
+Tensor loss_and_gradient(Backend& backend, SoftmaxCrossEntropy& loss, const Tensor& logits, const Tensor& host_labels,
+                         std::int64_t global_batch, double loss_scale, StepStats& stats) {
+  const Tensor y = upload_labels(backend, host_labels);
+  const auto out = loss.forward(backend, logits, y);
+  Tensor dlogits = loss.backward(backend, out, y, global_batch, loss_scale);
+  const Tensor losses = download_f64(backend, out.losses);  // named: a range-for would not keep it alive
+  for (const double l : losses.span<double>()) stats.loss_sum += l;
+  const auto predicted = argmax_rows(download_f64(backend, out.probs));
+  const std::int64_t n = host_labels.shape().n;
+  const std::int32_t* truth = host_labels.data<std::int32_t>();
+  for (std::int64_t i = 0; i < n; ++i) stats.correct += predicted[static_cast<std::size_t>(i)] == truth[i] ? 1 : 0;
+  stats.samples += n;
+  return dlogits;
+}
+
 StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Tensor& images, const Tensor& labels,
                                std::int64_t global_batch, std::int64_t first_sample, const TrainStepOptions& options) {
   CBEDNET_ASSERT(model.is_first() && model.is_last());
   const std::int64_t batch = images.shape().n;
-  const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : batch;
-  if (batch <= 0 || batch % micro != 0)
-    throw_error<InvalidArgument>("--micro-batch-size ", micro, " does not divide this rank's batch of ", batch);
+  CBEDNET_REQUIRE(batch > 0, InvalidArgument, "an empty batch has nothing to train on");
+  const BatchSplit split = split_batch(batch, 1, options.micro_batch);
   require_shape(labels, {batch, 1, 1, 1}, "labels");
   Backend& backend = model.backend();
   StepStats stats;
-  for (std::int64_t m = 0; m < batch / micro; ++m) {
-    const Tensor x = upload(backend, images.slice_batch(m * micro, micro));
-    const Tensor y = upload_labels(backend, labels.slice_batch(m * micro, micro));
-    const PassInfo pass{Mode::train, options.seed, options.step, first_sample + m * micro};
+  for (std::int64_t m = 0; m < split.micro_batches; ++m) {
+    const std::int64_t first = m * split.micro;
+    const Tensor x = upload(backend, images.slice_batch(first, split.micro));
+    const PassInfo pass{Mode::train, options.seed, options.step, first_sample + first};
     Stage::Context ctx;
     const Tensor logits = model.forward(x, pass, &ctx);
-    const auto out = loss.forward(backend, logits, y);
-    model.backward(loss.backward(backend, out, y, global_batch, options.loss_scale), ctx);
-
-    const Tensor losses = download_f64(backend, out.losses);
-    for (const double l : losses.span<double>()) stats.loss_sum += l;
-    const auto predicted = argmax_rows(download_f64(backend, out.probs));
-    const std::int32_t* truth = labels.data<std::int32_t>() + m * micro;
-    for (std::int64_t i = 0; i < micro; ++i) stats.correct += predicted[static_cast<std::size_t>(i)] == truth[i] ? 1 : 0;
+    model.backward(loss_and_gradient(backend, loss, logits, labels.slice_batch(first, split.micro), global_batch,
+                                     options.loss_scale, stats),
+                   ctx);
   }
-  stats.samples = batch;
   return stats;
 }
 
@@ -89,11 +99,10 @@ void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micr
 
 StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
                      const Tensor& labels, const TrainStepOptions& options) {
-  const std::int64_t batch = images.shape().n;
-  const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : batch;
+  const BatchSplit split = split_batch(images.shape().n, 1, options.micro_batch);
   model.store().zero_grad();
-  const StepStats stats = accumulate_gradients(model, loss, images, labels, batch, 0, options);
-  apply_update(model, optimizer, batch / micro, options);
+  const StepStats stats = accumulate_gradients(model, loss, images, labels, split.global, 0, options);
+  apply_update(model, optimizer, split.micro_batches, options);
   return stats;
 }
 

@@ -40,6 +40,13 @@ StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Te
 void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
                   const TrainStepOptions& options);
 
+// The loss end of one micro-batch, shared by the serial step and a pipeline's last stage: the loss of `logits`
+// against host i32 labels [b,1,1,1], its statistics (loss sum, top-1 correct, samples) added to `stats`, and
+// dlogits returned, scaled by loss_scale / global_batch (the loss is normalised by the global batch, never by a
+// rank's or micro-batch's share).
+Tensor loss_and_gradient(Backend& backend, SoftmaxCrossEntropy& loss, const Tensor& logits, const Tensor& host_labels,
+                         std::int64_t global_batch, double loss_scale, StepStats& stats);
+
 // images: host f32/f64 [B,C,H,W]; labels: host i32 [B,1,1,1] (class index 0..K-1).
 StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
                      const Tensor& labels, const TrainStepOptions& options);

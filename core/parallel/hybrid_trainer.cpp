@@ -8,6 +8,7 @@
 
 #include "core/parallel/data_parallel.hpp"
 #include "core/parallel/p2p.hpp"
+#include "core/train/batch_split.hpp"
 
 namespace cbednet {
 
@@ -96,18 +97,10 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   const auto step_start = clock_type::now();
   timings_ = {};
   // Checks every rank makes identically, before any message: a bad option fails everywhere, nothing hangs.
-  const std::int64_t D = grid_.replicas();
   const int P = grid_.stages();
-  CBEDNET_REQUIRE(global_batch >= D, InvalidArgument, "--batch ", global_batch, " is smaller than the ", D,
-                  " data-parallel replicas of --grid ", P, "x", D);
-  CBEDNET_REQUIRE(global_batch % D == 0, InvalidArgument, "--batch ", global_batch, " is not divisible by the ", D,
-                  " data-parallel replicas of --grid ", P, "x", D);
-  const std::int64_t share = global_batch / D;
-  const std::int64_t micro = options.micro_batch > 0 ? options.micro_batch : share;
-  CBEDNET_REQUIRE(share % micro == 0, InvalidArgument, "--micro-batch-size ", micro,
-                  " does not divide the per-replica batch of ", share, " (--batch ", global_batch, " / ", D,
-                  " replicas)");
-  const int M = static_cast<int>(share / micro);
+  const BatchSplit split = split_batch(global_batch, grid_.replicas(), options.micro_batch, P);
+  const std::int64_t share = split.share, micro = split.micro;
+  const int M = static_cast<int>(split.micro_batches);
   last_m_ = M;
   const std::int64_t first_sample = grid_.replica() * share;
   if (grid_.first_stage()) {
@@ -187,15 +180,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
           step_labels = &label_buffer;
         }
         const auto t1 = clock_type::now();
-        const Tensor y = upload_labels(backend_, step_labels->slice_batch(i * micro, micro));
-        const auto result = loss.forward(backend_, out, y);
-        dlogits[ui] = loss.backward(backend_, result, y, global_batch, options.loss_scale);
-        const Tensor losses = download_f64(backend_, result.losses);  // named: a range-for would not keep it alive
-        for (const double l : losses.span<double>()) stats.loss_sum += l;
-        const auto predicted = argmax_rows(download_f64(backend_, result.probs));
-        const std::int32_t* truth = step_labels->data<std::int32_t>() + i * micro;
-        for (std::int64_t n = 0; n < micro; ++n) stats.correct += predicted[static_cast<std::size_t>(n)] == truth[n];
-        stats.samples += micro;
+        dlogits[ui] = loss_and_gradient(backend_, loss, out, step_labels->slice_batch(i * micro, micro), global_batch,
+                                        options.loss_scale, stats);
         timings_.compute += seconds_since(t1);
       } else {
         timings_.compute += seconds_since(t0);
@@ -206,15 +192,10 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
       Tensor grad = grid_.last_stage() ? std::move(dlogits[ui]) : receive(k);
       const auto t0 = clock_type::now();
       const bool final_backward = k + 1 == ops.size();
-      Stage::Context& ctx = contexts[ui];
-      CBEDNET_ASSERT(ctx.blocks.size() == stage.last_block() - stage.first_block());
-      // Stage::backward, block by block, so that gradient buckets start as soon as their blocks are done.
-      for (std::size_t j = stage.last_block(); j-- > stage.first_block();) {
-        grad = model_.block(j).backward(backend_, grad, *ctx.blocks[j - stage.first_block()], j > 0);
-        ctx.blocks[j - stage.first_block()].reset();
-        if (final_backward) reducer_->block_done(j);
-      }
-      ctx.blocks.clear();
+      // The final backward reports each block as done, so that its gradient buckets start at once.
+      grad = stage.backward(grad, contexts[ui],
+                            final_backward ? Stage::BlockDone([&](std::size_t j) { reducer_->block_done(j); })
+                                           : Stage::BlockDone());
       timings_.compute += seconds_since(t0);
       if (!grid_.first_stage()) pipe.send(grad, s - 1, gradient_tag(i));
     }

@@ -21,25 +21,13 @@
 
 #include "core/model/param_store.hpp"
 #include "core/model/resnet.hpp"
+#include "core/train/training_state.hpp"
 
 namespace cbednet::io {
 
 inline constexpr int checkpoint_format_version = 1;
 
-struct TrainingState {
-  std::int64_t epoch = 0;          // epoch in progress (0-based)
-  std::int64_t step_in_epoch = 0;  // steps of that epoch already taken
-  std::int64_t global_step = 0;    // optimizer steps taken in total
-  std::uint64_t seed = 0;
-  // Running sums of the epoch in progress, so its reported metrics survive a resume.
-  double epoch_loss_sum = 0;
-  std::int64_t epoch_correct = 0;
-  std::int64_t epoch_samples = 0;
-  // Dynamic loss scaling (fp16): the scale for the next step and the finite steps in a row at it. Optional in
-  // the file (absent: 1 and 0).
-  double loss_scale = 1.0;
-  std::int64_t loss_scale_good_steps = 0;
-};
+using TrainingState = cbednet::TrainingState;  // core/train/training_state.hpp
 
 struct CheckpointInfo {
   ResNetSpec spec;

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/tensor.hpp"
+#include "core/train/batch_source.hpp"
 #include "io/hdf5/sample_source.hpp"
 
 namespace cbednet::io {
@@ -70,26 +71,22 @@ struct LoaderOptions {
   int io_threads = -1;
 };
 
-struct Batch {
-  Tensor images;                       // f32 host [b, C, H, W]
-  Tensor labels;                       // i32 host [b, 1, 1, 1], class = space_group - 1
-  std::vector<std::int64_t> indices;   // loader sample indices (0 .. size()-1) of the b samples
-  std::uint64_t epoch = 0;
-  std::size_t step = 0;
-  std::size_t skipped = 0;             // samples of this share dropped as bad (skip_bad)
-};
+// A batch share (core/train/batch_source.hpp): f32 host images, i32 labels (class = space_group - 1), the
+// loader's sample indices, and the samples dropped as bad (skip_bad).
+using Batch = cbednet::Batch;
 
-class DistributedLoader {
+// The training loop's BatchSource (core/train/trainer.hpp) over HDF5 files.
+class DistributedLoader : public BatchSource {
  public:
   // `path`: a packed file (collective reads) or an SMC directory / file (independent reads).
   DistributedLoader(const std::string& path, MPI_Comm comm, LoaderOptions options);
-  ~DistributedLoader();
+  ~DistributedLoader() override;
   DistributedLoader(const DistributedLoader&) = delete;
   DistributedLoader& operator=(const DistributedLoader&) = delete;
 
   std::size_t size() const { return labels_.size(); }
-  Shape sample_shape() const;                               // {1, C, H, W}
-  std::size_t steps_per_epoch() const;
+  Shape sample_shape() const override;                      // {1, C, H, W}
+  std::size_t steps_per_epoch() const override;
   const std::vector<std::int16_t>& labels() const { return labels_; }  // 1..230, all samples
   bool collective() const;
   // After a read: whether HDF5 really performed it collectively (H5Pget_mpio_actual_io_mode).
@@ -100,9 +97,10 @@ class DistributedLoader {
   std::string describe() const;
 
   // Begins epoch `epoch` (any order of epochs; resuming is start_epoch(saved)); reads at most max_steps steps.
-  void start_epoch(std::uint64_t epoch, std::size_t max_steps = std::numeric_limits<std::size_t>::max());
+  void start_epoch(std::uint64_t epoch, std::size_t max_steps);
+  void start_epoch(std::uint64_t epoch) override { start_epoch(epoch, std::numeric_limits<std::size_t>::max()); }
   // The next batch of the current epoch, or nothing at its end. Rethrows the I/O thread's errors.
-  std::optional<Batch> next();
+  std::optional<Batch> next() override;
   // Bad samples dropped so far (skip_bad).
   std::size_t bad_samples() const { return bad_.load(); }
 

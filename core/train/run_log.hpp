@@ -11,7 +11,7 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 
-namespace cbednet::app {
+namespace cbednet {
 
 struct EpochRecord {
   std::int64_t epoch = 0;  // 1-based
@@ -46,4 +46,4 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 // One JSON object with the metrics (shared by train's metrics.jsonl and evaluate's --out).
 std::string metrics_json(const ClassificationMetrics& m);
 
-}  // namespace cbednet::app
+}  // namespace cbednet

@@ -1,24 +1,12 @@
-#include "app/evaluation.hpp"
+#include "core/train/evaluation.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/model/train_step.hpp"
 #include "core/parallel/data_parallel.hpp"
 
-namespace cbednet::app {
-
-Tensor select_view(const Tensor& images, int view) {
-  const Shape s = images.shape();
-  CBEDNET_REQUIRE(view >= 0 && view < s.c, InvalidArgument, "projection ", view, " of a ", s.c, "-channel batch");
-  Tensor out({s.n, 1, s.h, s.w}, images.dtype());
-  const std::size_t plane = static_cast<std::size_t>(s.h * s.w) * dtype_size(images.dtype());
-  const auto* src = static_cast<const std::byte*>(images.raw());
-  auto* dst = static_cast<std::byte*>(out.raw());
-  for (std::int64_t n = 0; n < s.n; ++n) std::memcpy(dst + n * plane, src + (n * s.c + view) * plane, plane);
-  return out;
-}
+namespace cbednet {
 
 void softmax_rows(Tensor& logits) {
   const auto& s = logits.shape();
@@ -32,16 +20,16 @@ void softmax_rows(Tensor& logits) {
   }
 }
 
-Predictions predict_all(Stage& model, io::DistributedLoader& loader, ViewMode views) {
-  return predict_all(loader, views, static_cast<int>(model.model().classes()),
+Predictions predict_all(Stage& model, BatchSource& source, ViewMode views) {
+  return predict_all(source, views, static_cast<int>(model.model().classes()),
                      [&](const Tensor& images) { return predict_logits(model, images); });
 }
 
-Predictions predict_all(io::DistributedLoader& loader, ViewMode views, int classes, const LogitsFunction& logits_of) {
+Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits_of) {
   Predictions p;
   p.classes = classes;
-  loader.start_epoch(0);
-  while (auto batch = loader.next()) {
+  source.start_epoch(0);
+  while (auto batch = source.next()) {
     const std::int64_t b = batch->images.shape().n;
     if (b == 0) continue;
     Tensor probs({b, p.classes, 1, 1}, DType::f64);
@@ -62,9 +50,10 @@ Predictions predict_all(io::DistributedLoader& loader, ViewMode views, int class
   return p;
 }
 
-MetricsAccumulator evaluate_predictions(const Predictions& p, const std::vector<std::int16_t>& labels, int classes,
-                                        MPI_Comm comm) {
-  MetricsAccumulator acc(classes, class_to_crystal_system(classes), class_to_point_group(classes));
+MetricsAccumulator evaluate_predictions(const Predictions& p, const std::vector<std::int16_t>& labels,
+                                        MetricsAccumulator empty, MPI_Comm comm) {
+  MetricsAccumulator acc = std::move(empty);
+  const int classes = acc.classes();
   for (std::size_t i = 0; i < p.indices.size(); ++i) {
     const int truth = labels[static_cast<std::size_t>(p.indices[i])] - 1;
     CBEDNET_REQUIRE(truth >= 0 && truth < classes, InvalidArgument, "sample ", p.indices[i], " has space group ",
@@ -77,4 +66,4 @@ MetricsAccumulator evaluate_predictions(const Predictions& p, const std::vector<
   return acc;
 }
 
-}  // namespace cbednet::app
+}  // namespace cbednet

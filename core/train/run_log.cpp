@@ -1,11 +1,11 @@
-#include "app/run_log.hpp"
+#include "core/train/run_log.hpp"
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <sstream>
 
-namespace cbednet::app {
+namespace cbednet {
 
 namespace fs = std::filesystem;
 
@@ -90,4 +90,4 @@ void RunLog::epoch(const EpochRecord& r) {
   if (!out || !jsonl) throw_error<IoError>("cannot append to the metrics files in ", dir_.string());
 }
 
-}  // namespace cbednet::app
+}  // namespace cbednet
