@@ -25,13 +25,7 @@ std::vector<double> parse_list(const std::string& text, const char* option) {
   return out;
 }
 
-}  // namespace
-
-int run_train(const Args& args) {
-  const CommandSpec spec{
-      "train", "Train a ResNet on SMC-layout or packed CBED data across the MPI ranks; resumable.",
-      "cbednet train --data PATH --arch NAME --epochs E --batch B --out RUNDIR [--seed K] [--device cpu|cuda] "
-      "[--precision fp64|fp32|tf32|bf16|fp16] [--grid PxD] [--resume]"};
+po::options_description run_options() {
   po::options_description run("Run");
   run.add_options()
     ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
@@ -54,6 +48,10 @@ int run_train(const Args& args) {
     ("loss-scale-init", po::value<double>()->default_value(65536.0), "dynamic loss scaling: first scale (power of 2)")
     ("loss-scale-interval", po::value<long>()->default_value(2000),
      "dynamic loss scaling: finite steps in a row before the scale doubles");
+  return run;
+}
+
+po::options_description optimisation_options() {
   po::options_description optim("Optimisation");
   optim.add_options()
     ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
@@ -70,14 +68,11 @@ int run_train(const Args& args) {
      "none, inverse (1/n per class) or effective (Cui et al. 2019, --effective-beta); mean 1 over the samples")
     ("effective-beta", po::value<double>()->default_value(0.999), "beta of the effective number of samples")
     ("bn-momentum", po::value<double>()->default_value(0.1), "batch-norm running-average momentum");
-  po::options_description all;
-  all.add(run).add(parallel_options()).add(optim).add(model_options(0, /*with_input=*/false)).add(data_options()).add(
-      backend_options());
-  const auto parsed = parse_options(spec, all, args);
-  if (!parsed) return 0;
-  const auto& vm = *parsed;
+  return optim;
+}
 
-  TrainConfig c;
+// --data ... --nonfinite and --grid ...: what the run is, where it goes and how ranks share it.
+void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.data = vm["data"].as<std::string>();
   c.train_split = vm["train-split"].as<std::string>();
   c.val_split = vm["val-split"].as<std::string>();
@@ -109,9 +104,24 @@ int run_train(const Args& args) {
   CBEDNET_REQUIRE(nonfinite == "stop" || nonfinite == "skip", InvalidArgument,
                   "--nonfinite: expected stop or skip, got '", nonfinite, "'");
   c.nonfinite = nonfinite == "skip" ? NonFinitePolicy::skip : NonFinitePolicy::stop;
+}
 
+// Device, preprocessing and reading.
+void read_model_and_data(const po::variables_map& vm, TrainConfig& c) {
   c.model = model_spec_from(vm);
   c.backend = backend_options_from(vm);
+  make_backend(c.backend);  // fail early on an impossible device or precision
+  c.preprocess = preprocess_from(vm);
+  c.views = parse_views(vm["views"].as<std::string>());
+  c.skip_bad = vm["skip-bad"].as<bool>();
+  c.io_threads = vm["io-threads"].as<int>();
+  CBEDNET_REQUIRE(c.io_threads >= -1, InvalidArgument, "--io-threads: expected -1 (auto), 0 or a thread count, got ",
+                  c.io_threads);
+}
+
+// --loss-scale auto|none|dynamic|<2^k>, --loss-scale-init, --loss-scale-interval (after the backend: auto
+// depends on the precision).
+void read_loss_scaling(const po::variables_map& vm, TrainConfig& c) {
   const auto loss_scale = vm["loss-scale"].as<std::string>();
   c.loss_scaler.initial = vm["loss-scale-init"].as<double>();
   c.loss_scaler.interval = vm["loss-scale-interval"].as<long>();
@@ -142,14 +152,10 @@ int run_train(const Args& args) {
       throw_error<InvalidArgument>("--loss-scale", c.loss_scaling == LossScaling::fixed ? "" : "-init", ": ", e.what());
     }
   }
-  make_backend(c.backend);  // fail early on an impossible device or precision
-  c.preprocess = preprocess_from(vm);
-  c.views = parse_views(vm["views"].as<std::string>());
-  c.skip_bad = vm["skip-bad"].as<bool>();
-  c.io_threads = vm["io-threads"].as<int>();
-  CBEDNET_REQUIRE(c.io_threads >= -1, InvalidArgument, "--io-threads: expected -1 (auto), 0 or a thread count, got ",
-                  c.io_threads);
+}
 
+// --lr ... --bn-momentum.
+void read_optimisation(const po::variables_map& vm, TrainConfig& c) {
   c.sgd = {vm["momentum"].as<double>(), vm["weight-decay"].as<double>(), vm["nesterov"].as<bool>()};
   CBEDNET_REQUIRE(c.sgd.momentum >= 0 && c.sgd.momentum < 1, InvalidArgument, "--momentum: must be in [0, 1)");
   CBEDNET_REQUIRE(c.sgd.weight_decay >= 0, InvalidArgument, "--weight-decay: must not be negative");
@@ -178,6 +184,26 @@ int run_train(const Args& args) {
   CBEDNET_REQUIRE(c.effective_beta > 0 && c.effective_beta < 1, InvalidArgument, "--effective-beta: must be in (0, 1)");
   c.bn_momentum = vm["bn-momentum"].as<double>();
   CBEDNET_REQUIRE(c.bn_momentum > 0 && c.bn_momentum <= 1, InvalidArgument, "--bn-momentum: must be in (0, 1]");
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  const CommandSpec spec{
+      "train", "Train a ResNet on SMC-layout or packed CBED data across the MPI ranks; resumable.",
+      "cbednet train --data PATH --arch NAME --epochs E --batch B --out RUNDIR [--seed K] [--device cpu|cuda] "
+      "[--precision fp64|fp32|tf32|bf16|fp16] [--grid PxD] [--resume]"};
+  po::options_description all;
+  all.add(run_options()).add(parallel_options()).add(optimisation_options()).add(model_options(0, /*with_input=*/false))
+      .add(data_options()).add(backend_options());
+  const auto parsed = parse_options(spec, all, args);
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
+  TrainConfig c;
+  read_run(vm, c);
+  read_model_and_data(vm, c);
+  read_loss_scaling(vm, c);
+  read_optimisation(vm, c);
   c.resolved_ini = to_ini(vm);
   return run_training(c);
 }
