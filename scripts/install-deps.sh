@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates clang-format
   # MPI and parallel HDF5 (the openmpi flavour of HDF5 is the parallel one)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # command line, tests
