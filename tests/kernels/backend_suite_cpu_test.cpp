@@ -1,6 +1,7 @@
 // The shared per-operation suite (backend_suite.hpp) on the CPU backends: the fp64 reference given NHWC
-// activations (against itself in NCHW), and the fast CpuBackend in fp32 and fp64. Also the definitions every
-// CPU backend must meet exactly: batch-norm statistics, gradient modes and the SGD closed form.
+// activations (against itself in NCHW), the fast CpuBackend in fp32 and fp64, and ProfilingBackend around the
+// fp32 one. Also the definitions every CPU backend must meet exactly: batch-norm statistics, gradient modes and
+// the SGD closed form.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
+#include "kernels/profiling_backend.hpp"
 #include "tests/kernels/backend_checks.hpp"
 #include "tests/kernels/backend_suite.hpp"
 
@@ -38,7 +40,20 @@ struct CpuFp64 {
   static constexpr double statistics_tol = 1e-12, grad_mode_tol = 1e-15, sgd_tol = 1e-14;
 };
 
-using CpuBackends = ::testing::Types<ReferenceNhwc, CpuFp32, CpuFp64>;
+// ProfilingBackend forwards each operation to the backend it wraps (checked there again): it must match and
+// reject exactly as that backend does. The wrapped backend lives as long as the test program.
+struct ProfiledCpuFp32 {
+  static std::unique_ptr<Backend> make() {
+    static CpuBackend<float> inner(0);
+    return std::make_unique<ProfilingBackend>(inner);
+  }
+  static constexpr Layout layout = Layout::nchw;
+  static constexpr double tol = CpuFp32::tol;
+  static constexpr double statistics_tol = CpuFp32::statistics_tol, grad_mode_tol = CpuFp32::grad_mode_tol,
+                          sgd_tol = CpuFp32::sgd_tol;
+};
+
+using CpuBackends = ::testing::Types<ReferenceNhwc, CpuFp32, CpuFp64, ProfiledCpuFp32>;
 
 // Test names show the factory: Cpu/BackendOps/CpuFp32.Convolution rather than .../1.Convolution.
 struct FactoryName {
@@ -46,7 +61,8 @@ struct FactoryName {
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, ReferenceNhwc>) return "ReferenceNhwc";
     if constexpr (std::is_same_v<T, CpuFp32>) return "CpuFp32";
-    return "CpuFp64";
+    if constexpr (std::is_same_v<T, CpuFp64>) return "CpuFp64";
+    return "ProfiledCpuFp32";
   }
 };
 
