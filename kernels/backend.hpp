@@ -11,7 +11,8 @@
 //
 // Conventions:
 // * Outputs are preallocated by the caller with the right shape, dtype and layout; every operation checks
-//   shapes and throws ShapeError naming the operation and the shapes.
+//   shapes and throws ShapeError naming the operation and the shapes. The checks live in one place
+//   (kernels/op_checks.hpp, run by Backend's public operations), the same for every backend.
 // * Activation gradients are overwritten. Parameter gradients follow the GradMode argument, so that a pipeline
 //   stage can accumulate over micro-batches (tiny-cuda-nn's GradientMode, llm.c's "+=" rule made explicit).
 // * Activations and conv/linear weights are in dtype(); batch-norm parameters and statistics, and the
@@ -69,6 +70,21 @@ struct DropoutKey {
   std::int64_t first_sample = 0;  // global index of the batch's first sample
 };
 
+// What one backend accepts, for the shared checks of kernels/op_checks.hpp: activations and conv/linear
+// weights in `act`, batch-norm parameters, statistics, loss outputs and optimizer state in `param`, labels in
+// i32, every tensor on `device`; NHWC tensors only when allow_nhwc (a tensor with C == 1 or H*W == 1 is the same
+// in both layouts). `backend` names it in messages.
+struct TensorRules {
+  DType act = DType::f64;
+  DType param = DType::f64;
+  Device device = Device::host;
+  bool allow_nhwc = true;
+  const char* backend = "cpu";
+};
+
+// The operations are public and non-virtual (tiny-cuda-nn's forward/forward_impl): each runs the checks of
+// kernels/op_checks.hpp against rules() and only then calls the backend's do_<operation>. So every backend
+// rejects the same calls with the same message, and an implementation sees only arguments that passed.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -78,6 +94,7 @@ class Backend {
   virtual DType dtype() const = 0;        // activations, conv and linear weights
   virtual DType param_dtype() const = 0;  // master parameters, batch-norm parameters and statistics
   virtual Layout layout() const = 0;      // activation layout this backend is fastest in
+  virtual TensorRules rules() const = 0;  // what the operations accept (checked before do_<operation>)
   // What a benchmark report should say about the device: (key, JSON value) pairs, e.g. the card, library versions
   // and peak memory of a GPU backend. None by default.
   virtual std::vector<std::pair<std::string, std::string>> device_facts() const { return {}; }
@@ -102,70 +119,109 @@ class Backend {
   virtual bool all_finite(const Tensor& t);
 
   // ---- convolution: x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q], bias [K] --------------------------------------
-  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                              const ConvGeometry& g) = 0;
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                      const ConvGeometry& g);
   // dx (+)= conv_transpose(dy, w). Accumulating lets a residual block add its branch's gradient to the shortcut's
   // in the same pass (cuDNN's beta = 1) instead of a separate addition over the activation.
-  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                                    GradMode mode) = 0;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                            GradMode mode);
   // dw (+)= correlation of x and dy; dbias (+)= sum of dy over N,P,Q when given.
-  virtual void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                                      const ConvGeometry& g, GradMode mode) = 0;
+  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                              const ConvGeometry& g, GradMode mode);
 
   // ---- batch norm (per channel over N,H,W), with optional fused residual add and ReLU -----------------------
   //   y = act( gamma * (x - mean) * invstd + beta [+ residual] ),   invstd = 1 / sqrt(var_biased + eps)
   // Training: mean [C] and var [C] are the batch statistics (var unbiased: divided by N*H*W - 1, the
   // convention of running averages); invstd [C] is saved for backward. Inference uses running_mean/var.
-  virtual void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                          const Tensor* residual, Activation act, double eps, Tensor& y,
-                                          Tensor& mean, Tensor& var, Tensor& invstd) = 0;
-  virtual void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                           const Tensor& running_mean, const Tensor& running_var,
-                                           const Tensor* residual, Activation act, double eps, Tensor& y) = 0;
+  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                  const Tensor* residual, Activation act, double eps, Tensor& y,
+                                  Tensor& mean, Tensor& var, Tensor& invstd);
+  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var,
+                                   const Tensor* residual, Activation act, double eps, Tensor& y);
   // Backward of the training forward. y is the forward output (for the ReLU mask). dx is overwritten;
   // dresidual (when the forward had a residual) is overwritten with the gradient reaching the residual input;
   // dgamma/dbeta follow mode.
-  virtual void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                                  const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
-                                  Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) = 0;
+  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                          const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
+                          Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode);
 
   // ---- elementwise ---------------------------------------------------------------------------------------
-  virtual void relu_forward(const Tensor& x, Tensor& y) = 0;
-  virtual void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;  // dx = dy * (y > 0)
-  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;               // y = a + b
+  void relu_forward(const Tensor& x, Tensor& y);
+  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // dx = dy * (y > 0)
+  void add(const Tensor& a, const Tensor& b, Tensor& y);               // y = a + b
   // y = x * mask, mask[i] = (u >= p) / (1 - p) with u drawn as DropoutKey says; mask is kept for backward.
-  virtual void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) = 0;
-  virtual void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) = 0;  // dx = dy * mask
+  void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask);
+  void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx);  // dx = dy * mask
 
   // ---- pooling -------------------------------------------------------------------------------------------
-  virtual void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) = 0;
+  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g);
   // The gradient of each output goes to the first maximum of its window (row-major order).
-  virtual void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                                const PoolGeometry& g) = 0;
-  virtual void global_avgpool_forward(const Tensor& x, Tensor& y) = 0;    // x [N,C,H,W] -> y [N,C,1,1]
-  virtual void global_avgpool_backward(const Tensor& dy, Tensor& dx) = 0;  // dy [N,C,1,1] -> dx [N,C,H,W]
+  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                        const PoolGeometry& g);
+  void global_avgpool_forward(const Tensor& x, Tensor& y);    // x [N,C,H,W] -> y [N,C,1,1]
+  void global_avgpool_backward(const Tensor& dy, Tensor& dx);  // dy [N,C,1,1] -> dx [N,C,H,W]
 
   // ---- fully connected: x [N,C,1,1], w [K,C,1,1], b [K], y [N,K,1,1] --------------------------------------
-  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) = 0;
-  virtual void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;  // dx = dy w
-  virtual void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                       GradMode mode) = 0;  // dw (+)= dy^T x, db (+)= sum_n dy
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
+  void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx);  // dx = dy w
+  void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                               GradMode mode);  // dw (+)= dy^T x, db (+)= sum_n dy
 
   // ---- loss: softmax cross-entropy with label smoothing eps and optional class weights ---------------------
   //   q = (1 - eps) onehot(label) + eps / K;   loss_n = w[label_n] * sum_k -q_k log p_k
   // logits [N,K,1,1] (dtype()), labels [N,1,1,1] i32, class_weights [K] (param_dtype) or null,
   // probs [N,K,1,1] and losses [N,1,1,1] in param_dtype().
-  virtual void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                             const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                             Tensor& losses) = 0;
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                     const Tensor* class_weights, double label_smoothing, Tensor& probs,
+                                     Tensor& losses);
   // dlogits = scale * w[label_n] * (p - q)   (scale is 1 / global batch size; overwritten)
-  virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                              const Tensor* class_weights, double label_smoothing, double scale,
-                                              Tensor& dlogits) = 0;
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                      const Tensor* class_weights, double label_smoothing, double scale,
+                                      Tensor& dlogits);
 
   // ---- optimizer -----------------------------------------------------------------------------------------
   // param, grad and momentum are param_dtype() and have the same shape.
-  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h);
+
+ protected:
+  // ---- implementations, called after the shared checks (kernels/op_checks.hpp) passed ---------------------
+  virtual void do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                 const ConvGeometry& g) = 0;
+  virtual void do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                       GradMode mode) = 0;
+  virtual void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                         const ConvGeometry& g, GradMode mode) = 0;
+  virtual void do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                             const Tensor* residual, Activation act, double eps, Tensor& y,
+                                             Tensor& mean, Tensor& var, Tensor& invstd) = 0;
+  virtual void do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                              const Tensor& running_mean, const Tensor& running_var,
+                                              const Tensor* residual, Activation act, double eps, Tensor& y) = 0;
+  virtual void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                     const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
+                                     Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) = 0;
+  virtual void do_relu_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+  virtual void do_add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  virtual void do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) = 0;
+  virtual void do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) = 0;
+  virtual void do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) = 0;
+  virtual void do_maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                                   const PoolGeometry& g) = 0;
+  virtual void do_global_avgpool_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void do_global_avgpool_backward(const Tensor& dy, Tensor& dx) = 0;
+  virtual void do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) = 0;
+  virtual void do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;
+  virtual void do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                          GradMode mode) = 0;
+  virtual void do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                const Tensor* class_weights, double label_smoothing, Tensor& probs,
+                                                Tensor& losses) = 0;
+  virtual void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                                 const Tensor* class_weights, double label_smoothing, double scale,
+                                                 Tensor& dlogits) = 0;
+  virtual void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
 };
 
 // Which backend to build. device: "cpu", "cpu-reference" or "cuda"; precision: fp64, fp32, tf32, bf16, fp16.

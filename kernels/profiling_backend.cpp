@@ -61,92 +61,92 @@ bool ProfilingBackend::all_finite(const Tensor& t) {
   timed("all_finite", t, [&] { finite = inner_.all_finite(t); });
   return finite;
 }
-void ProfilingBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                      const ConvGeometry& g) {
+void ProfilingBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                         const ConvGeometry& g) {
   timed("conv2d_forward", w, [&] { inner_.conv2d_forward(x, w, bias, y, g); });
 }
-void ProfilingBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                                            GradMode mode) {
+void ProfilingBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                               GradMode mode) {
   timed("conv2d_backward_data", w, [&] { inner_.conv2d_backward_data(dy, w, dx, g, mode); });
 }
-void ProfilingBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                                              const ConvGeometry& g, GradMode mode) {
+void ProfilingBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                                 const ConvGeometry& g, GradMode mode) {
   timed("conv2d_backward_filter", dw, [&] { inner_.conv2d_backward_filter(x, dy, dw, dbias, g, mode); });
 }
-void ProfilingBackend::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                  const Tensor* residual, Activation act, double eps, Tensor& y,
-                                                  Tensor& mean, Tensor& var, Tensor& invstd) {
+void ProfilingBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                     const Tensor* residual, Activation act, double eps, Tensor& y,
+                                                     Tensor& mean, Tensor& var, Tensor& invstd) {
   timed(residual ? "batchnorm_add_forward_training" : "batchnorm_forward_training", x,
         [&] { inner_.batchnorm_forward_training(x, gamma, beta, residual, act, eps, y, mean, var, invstd); });
 }
-void ProfilingBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                   const Tensor& running_mean, const Tensor& running_var,
-                                                   const Tensor* residual, Activation act, double eps, Tensor& y) {
+void ProfilingBackend::do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                      const Tensor& running_mean, const Tensor& running_var,
+                                                      const Tensor* residual, Activation act, double eps, Tensor& y) {
   timed("batchnorm_forward_inference", x, [&] {
     inner_.batchnorm_forward_inference(x, gamma, beta, running_mean, running_var, residual, act, eps, y);
   });
 }
-void ProfilingBackend::batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                                          const Tensor& beta, const Tensor& mean, const Tensor& invstd,
-                                          Activation act, Tensor& dx, Tensor* dresidual, Tensor& dgamma,
-                                          Tensor& dbeta, GradMode mode) {
+void ProfilingBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                             const Tensor& beta, const Tensor& mean, const Tensor& invstd,
+                                             Activation act, Tensor& dx, Tensor* dresidual, Tensor& dgamma,
+                                             Tensor& dbeta, GradMode mode) {
   timed(dresidual ? "batchnorm_add_backward" : "batchnorm_backward", x, [&] {
     inner_.batchnorm_backward(x, y, dy, gamma, beta, mean, invstd, act, dx, dresidual, dgamma, dbeta, mode);
   });
 }
-void ProfilingBackend::relu_forward(const Tensor& x, Tensor& y) {
+void ProfilingBackend::do_relu_forward(const Tensor& x, Tensor& y) {
   timed("relu_forward", x, [&] { inner_.relu_forward(x, y); });
 }
-void ProfilingBackend::relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+void ProfilingBackend::do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   timed("relu_backward", y, [&] { inner_.relu_backward(y, dy, dx); });
 }
-void ProfilingBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
+void ProfilingBackend::do_add(const Tensor& a, const Tensor& b, Tensor& y) {
   timed("add", y, [&] { inner_.add(a, b, y); });
 }
-void ProfilingBackend::dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
+void ProfilingBackend::do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
   timed("dropout_forward", x, [&] { inner_.dropout_forward(x, p, key, y, mask); });
 }
-void ProfilingBackend::dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+void ProfilingBackend::do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   timed("dropout_backward", dy, [&] { inner_.dropout_backward(dy, mask, dx); });
 }
-void ProfilingBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
+void ProfilingBackend::do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
   timed("maxpool_forward", x, [&] { inner_.maxpool_forward(x, y, g); });
 }
-void ProfilingBackend::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                                        const PoolGeometry& g) {
+void ProfilingBackend::do_maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                                           const PoolGeometry& g) {
   timed("maxpool_backward", x, [&] { inner_.maxpool_backward(x, y, dy, dx, g); });
 }
-void ProfilingBackend::global_avgpool_forward(const Tensor& x, Tensor& y) {
+void ProfilingBackend::do_global_avgpool_forward(const Tensor& x, Tensor& y) {
   timed("global_avgpool_forward", x, [&] { inner_.global_avgpool_forward(x, y); });
 }
-void ProfilingBackend::global_avgpool_backward(const Tensor& dy, Tensor& dx) {
+void ProfilingBackend::do_global_avgpool_backward(const Tensor& dy, Tensor& dx) {
   timed("global_avgpool_backward", dx, [&] { inner_.global_avgpool_backward(dy, dx); });
 }
-void ProfilingBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+void ProfilingBackend::do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   timed("linear_forward", w, [&] { inner_.linear_forward(x, w, b, y); });
 }
-void ProfilingBackend::linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
+void ProfilingBackend::do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
   timed("linear_backward_data", w, [&] { inner_.linear_backward_data(dy, w, dx); });
 }
-void ProfilingBackend::linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                               GradMode mode) {
+void ProfilingBackend::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                                  GradMode mode) {
   timed("linear_backward_weights", dw, [&] { inner_.linear_backward_weights(x, dy, dw, db, mode); });
 }
-void ProfilingBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                     const Tensor* class_weights, double label_smoothing,
-                                                     Tensor& probs, Tensor& losses) {
+void ProfilingBackend::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                        const Tensor* class_weights, double label_smoothing,
+                                                        Tensor& probs, Tensor& losses) {
   timed("softmax_cross_entropy_forward", logits, [&] {
     inner_.softmax_cross_entropy_forward(logits, labels, class_weights, label_smoothing, probs, losses);
   });
 }
-void ProfilingBackend::softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                      const Tensor* class_weights, double label_smoothing,
-                                                      double scale, Tensor& dlogits) {
+void ProfilingBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                                         const Tensor* class_weights, double label_smoothing,
+                                                         double scale, Tensor& dlogits) {
   timed("softmax_cross_entropy_backward", dlogits, [&] {
     inner_.softmax_cross_entropy_backward(probs, labels, class_weights, label_smoothing, scale, dlogits);
   });
 }
-void ProfilingBackend::sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
+void ProfilingBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   timed("sgd_update", param, [&] { inner_.sgd_update(param, grad, momentum, h); });
 }
 

@@ -34,6 +34,7 @@ class ProfilingBackend final : public Backend {
   DType dtype() const override { return inner_.dtype(); }
   DType param_dtype() const override { return inner_.param_dtype(); }
   Layout layout() const override { return inner_.layout(); }
+  TensorRules rules() const override { return inner_.rules(); }
   std::vector<std::pair<std::string, std::string>> device_facts() const override { return inner_.device_facts(); }
   Tensor allocate(Shape shape, DType dtype, Layout layout) override { return inner_.allocate(shape, dtype, layout); }
   using Backend::allocate;
@@ -45,39 +46,44 @@ class ProfilingBackend final : public Backend {
   void axpy(double alpha, const Tensor& x, Tensor& y) override;
   void scale(Tensor& t, double alpha) override;
   bool all_finite(const Tensor& t) override;
-  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                      const ConvGeometry& g) override;
-  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                            GradMode mode) override;
-  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
-                              GradMode mode) override;
-  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
-                                  Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
-                                  Tensor& invstd) override;
-  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
-                                   Activation act, double eps, Tensor& y) override;
-  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
-                          const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
-                          Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
-  void relu_forward(const Tensor& x, Tensor& y) override;
-  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
-  void add(const Tensor& a, const Tensor& b, Tensor& y) override;
-  void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
-  void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
-  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
-  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                        const PoolGeometry& g) override;
-  void global_avgpool_forward(const Tensor& x, Tensor& y) override;
-  void global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
-  void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
-  void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
-  void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
-  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
-                                     double label_smoothing, Tensor& probs, Tensor& losses) override;
-  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
-                                      double label_smoothing, double scale, Tensor& dlogits) override;
-  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
+ protected:
+  // Each forwards to the inner backend's public operation, so the shared checks run TWICE per call: in this
+  // wrapper's public operation (with the inner backend's rules(), before the timed region) and again in the inner
+  // backend's (inside it). Harmless: the same checks on the same tensors, cheap next to the operation; and the
+  // inner backend's hooks stay protected.
+  void do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                         const ConvGeometry& g) override;
+  void do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                               GradMode mode) override;
+  void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
+                                 GradMode mode) override;
+  void do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
+                                     Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
+                                     Tensor& invstd) override;
+  void do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                      Activation act, double eps, Tensor& y) override;
+  void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                             const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
+                             Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
+  void do_relu_forward(const Tensor& x, Tensor& y) override;
+  void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void do_add(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
+  void do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
+  void do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
+  void do_maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                           const PoolGeometry& g) override;
+  void do_global_avgpool_forward(const Tensor& x, Tensor& y) override;
+  void do_global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
+  void do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
+  void do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
+  void do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                        double label_smoothing, Tensor& probs, Tensor& losses) override;
+  void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                         double label_smoothing, double scale, Tensor& dlogits) override;
+  void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
 
  private:
   // Runs op() between two synchronize() calls and adds its time to (name, key).

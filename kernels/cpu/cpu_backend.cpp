@@ -5,16 +5,8 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/host_ops.hpp"
-#include "kernels/cpu/op_checks.hpp"
 
 namespace cbednet {
-namespace {
-template <typename T>
-cpu::TensorRules rules() {
-  return {dtype_of<T>(), dtype_of<T>(), /*allow_nhwc=*/false, "cpu"};
-}
-}  // namespace
-
 template <typename T>
 CpuBackend<T>::CpuBackend(int threads) {
   if (threads < 0) throw_error<InvalidArgument>("--threads: expected 0 (OpenMP default) or more, got ", threads);
@@ -82,15 +74,13 @@ void CpuBackend<T>::scale(Tensor& t, double alpha) {
 // ---- convolution ----------------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                   const ConvGeometry& g) {
-  cpu::check_conv2d_forward(rules<T>(), x, w, bias, y, g);
+void CpuBackend<T>::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                      const ConvGeometry& g) {
   cpu::conv2d_forward(ws_, x, w, bias, y, g);
 }
 template <typename T>
-void CpuBackend<T>::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                                         GradMode mode) {
-  cpu::check_conv2d_backward_data(rules<T>(), dy, w, dx, g);
+void CpuBackend<T>::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                            GradMode mode) {
   if (mode == GradMode::accumulate) {  // computed apart and added once: dx + result, as a separate axpy would
     Tensor result = allocate(dx.shape(), dx.dtype(), dx.layout());
     cpu::conv2d_backward_data(ws_, dy, w, result, g);
@@ -100,127 +90,108 @@ void CpuBackend<T>::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tens
   cpu::conv2d_backward_data(ws_, dy, w, dx, g);
 }
 template <typename T>
-void CpuBackend<T>::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                                           const ConvGeometry& g, GradMode mode) {
-  cpu::check_conv2d_backward_filter(rules<T>(), x, dy, dw, dbias, g);
+void CpuBackend<T>::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                              const ConvGeometry& g, GradMode mode) {
   cpu::conv2d_backward_filter(ws_, x, dy, dw, dbias, g, mode);
 }
 
 // ---- batch norm -----------------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                               const Tensor* residual, Activation act, double eps, Tensor& y,
-                                               Tensor& mean, Tensor& var, Tensor& invstd) {
-  cpu::check_batchnorm_forward_training(rules<T>(), x, gamma, beta, residual, eps, y, mean, var, invstd);
+void CpuBackend<T>::do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                  const Tensor* residual, Activation act, double eps, Tensor& y,
+                                                  Tensor& mean, Tensor& var, Tensor& invstd) {
   cpu::batchnorm_forward_training(ws_, x, gamma, beta, residual, act, eps, y, mean, var, invstd);
 }
 template <typename T>
-void CpuBackend<T>::batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                const Tensor& running_mean, const Tensor& running_var,
-                                                const Tensor* residual, Activation act, double eps, Tensor& y) {
-  cpu::check_batchnorm_forward_inference(rules<T>(), x, gamma, beta, running_mean, running_var, residual, eps, y);
+void CpuBackend<T>::do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                   const Tensor& running_mean, const Tensor& running_var,
+                                                   const Tensor* residual, Activation act, double eps, Tensor& y) {
   cpu::batchnorm_forward_inference(ws_, x, gamma, beta, running_mean, running_var, residual, act, eps, y);
 }
 template <typename T>
-void CpuBackend<T>::batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                                       const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
-                                       Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) {
-  cpu::check_batchnorm_backward(rules<T>(), x, y, dy, gamma, beta, mean, invstd, dx, dresidual, dgamma, dbeta);
+void CpuBackend<T>::do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                          const Tensor& /*beta*/, const Tensor& mean, const Tensor& invstd,
+                                          Activation act, Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta,
+                                          GradMode mode) {
   cpu::batchnorm_backward(ws_, x, y, dy, gamma, mean, invstd, act, dx, dresidual, dgamma, dbeta, mode);
 }
 
 // ---- elementwise ----------------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::relu_forward(const Tensor& x, Tensor& y) {
-  cpu::check_same_shape(rules<T>(), "relu_forward", {{"x", &x}, {"y", &y}});
+void CpuBackend<T>::do_relu_forward(const Tensor& x, Tensor& y) {
   cpu::relu_forward(ws_, x, y);
 }
 template <typename T>
-void CpuBackend<T>::relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
-  cpu::check_same_shape(rules<T>(), "relu_backward", {{"y", &y}, {"dy", &dy}, {"dx", &dx}});
+void CpuBackend<T>::do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   cpu::relu_backward(ws_, y, dy, dx);
 }
 template <typename T>
-void CpuBackend<T>::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  cpu::check_same_shape(rules<T>(), "add", {{"a", &a}, {"b", &b}, {"y", &y}});
+void CpuBackend<T>::do_add(const Tensor& a, const Tensor& b, Tensor& y) {
   cpu::add(ws_, a, b, y);
 }
 template <typename T>
-void CpuBackend<T>::dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
-  cpu::check_dropout_forward(rules<T>(), x, p, y, mask);
+void CpuBackend<T>::do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
   cpu::dropout_forward(ws_, x, p, key, y, mask);
 }
 template <typename T>
-void CpuBackend<T>::dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
-  cpu::check_same_shape(rules<T>(), "dropout_backward", {{"dy", &dy}, {"mask", &mask}, {"dx", &dx}});
+void CpuBackend<T>::do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   cpu::multiply(ws_, dy, mask, dx);
 }
 
 // ---- pooling --------------------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
-  cpu::check_maxpool_forward(rules<T>(), x, y, g);
+void CpuBackend<T>::do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
   cpu::maxpool_forward(ws_, x, y, g);
 }
 template <typename T>
-void CpuBackend<T>::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                                     const PoolGeometry& g) {
-  cpu::check_maxpool_backward(rules<T>(), x, y, dy, dx, g);
+void CpuBackend<T>::do_maxpool_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
+                                        const PoolGeometry& g) {
   cpu::maxpool_backward(ws_, x, dy, dx, g);
 }
 template <typename T>
-void CpuBackend<T>::global_avgpool_forward(const Tensor& x, Tensor& y) {
-  cpu::check_global_avgpool(rules<T>(), "global_avgpool_forward", "x", x, "y", y);
+void CpuBackend<T>::do_global_avgpool_forward(const Tensor& x, Tensor& y) {
   cpu::global_avgpool_forward(ws_, x, y);
 }
 template <typename T>
-void CpuBackend<T>::global_avgpool_backward(const Tensor& dy, Tensor& dx) {
-  cpu::check_global_avgpool(rules<T>(), "global_avgpool_backward", "dx", dx, "dy", dy);
+void CpuBackend<T>::do_global_avgpool_backward(const Tensor& dy, Tensor& dx) {
   cpu::global_avgpool_backward(ws_, dy, dx);
 }
 
 // ---- fully connected ------------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-  cpu::check_linear_forward(rules<T>(), x, w, b, y);
+void CpuBackend<T>::do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   cpu::linear_forward(ws_, x, w, b, y);
 }
 template <typename T>
-void CpuBackend<T>::linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
-  cpu::check_linear_backward_data(rules<T>(), dy, w, dx);
+void CpuBackend<T>::do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
   cpu::linear_backward_data(ws_, dy, w, dx);
 }
 template <typename T>
-void CpuBackend<T>::linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                            GradMode mode) {
-  cpu::check_linear_backward_weights(rules<T>(), x, dy, dw, db);
+void CpuBackend<T>::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                               GradMode mode) {
   cpu::linear_backward_weights(ws_, x, dy, dw, db, mode);
 }
 
 // ---- loss and optimizer ---------------------------------------------------------------------------------------
 
 template <typename T>
-void CpuBackend<T>::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                  const Tensor* class_weights, double label_smoothing,
-                                                  Tensor& probs, Tensor& losses) {
-  cpu::check_softmax_cross_entropy_forward(rules<T>(), logits, labels, class_weights, label_smoothing, probs,
-                                           losses);
+void CpuBackend<T>::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                     const Tensor* class_weights, double label_smoothing,
+                                                     Tensor& probs, Tensor& losses) {
   cpu::softmax_cross_entropy_forward(ws_, logits, labels, class_weights, label_smoothing, probs, losses);
 }
 template <typename T>
-void CpuBackend<T>::softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                   const Tensor* class_weights, double label_smoothing,
-                                                   double scale, Tensor& dlogits) {
-  cpu::check_softmax_cross_entropy_backward(rules<T>(), probs, labels, class_weights, label_smoothing, dlogits);
+void CpuBackend<T>::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                                      const Tensor* class_weights, double label_smoothing,
+                                                      double scale, Tensor& dlogits) {
   cpu::softmax_cross_entropy_backward(ws_, probs, labels, class_weights, label_smoothing, scale, dlogits);
 }
 template <typename T>
-void CpuBackend<T>::sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
-  cpu::check_sgd_update(rules<T>(), param, grad, momentum);
+void CpuBackend<T>::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   cpu::sgd_update(ws_, param, grad, momentum, h);
 }
 

@@ -26,6 +26,8 @@ class CpuBackend final : public Backend {
   DType dtype() const override { return dtype_of<T>(); }
   DType param_dtype() const override { return dtype_of<T>(); }
   Layout layout() const override { return Layout::nchw; }
+  // T everywhere, on the host, NCHW only (the im2col and GEMM kernels index NCHW memory directly).
+  TensorRules rules() const override { return {dtype_of<T>(), dtype_of<T>(), Device::host, false, "cpu"}; }
 
   int threads() const { return ws_.team(); }
   // Most elements in an im2col buffer before a convolution is split into chunks of samples (tests use a small

@@ -1,4 +1,4 @@
-// The fast CPU kernels behind CpuBackend<T>, on NCHW host tensors already checked by op_checks.
+// The fast CPU kernels behind CpuBackend<T>, on NCHW host tensors already checked by kernels/op_checks.
 // Instantiated for float and double in the cpu_*.cpp files.
 #pragma once
 

@@ -6,16 +6,11 @@
 #include <utility>
 
 #include "kernels/cpu/host_ops.hpp"
-#include "kernels/cpu/op_checks.hpp"
 
 namespace cbednet {
 namespace {
 
 using i64 = std::int64_t;
-using cpu::TensorRules;
-
-const TensorRules rules{DType::f64, DType::f64, /*allow_nhwc=*/true, "cpu-reference"};
-
 // Element (n, c, h, w) of an f64 host tensor, whatever its layout.
 struct At {
   explicit At(const Tensor& t) : t_(&t), d_(const_cast<double*>(t.data<double>())) {}
@@ -49,9 +44,8 @@ void ReferenceBackend::scale(Tensor& t, double alpha) { cpu::host_scale(t, alpha
 // ---- convolution ----------------------------------------------------------------------------------------------
 // y[n,k,p,q] = bias[k] + sum_{c,r,s} x[n, c, p*stride - pad + r, q*stride - pad + s] * w[k,c,r,s]
 
-void ReferenceBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                      const ConvGeometry& g) {
-  cpu::check_conv2d_forward(rules, x, w, bias, y, g);
+void ReferenceBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                         const ConvGeometry& g) {
   const Shape xs = x.shape(), ys = y.shape();
   const At X(x), Wt(w), Y(y);
   for (i64 n = 0; n < ys.n; ++n)
@@ -70,12 +64,11 @@ void ReferenceBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Te
 }
 
 // Every product of the forward sends dy[n,k,p,q] * w[k,c,r,s] back to the input element it read.
-void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                                            GradMode mode) {
-  cpu::check_conv2d_backward_data(rules, dy, w, dx, g);
+void ReferenceBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                               GradMode mode) {
   if (mode == GradMode::accumulate) {  // computed apart and added once: dx + result, as a separate axpy would
     Tensor result(dx.shape(), dx.dtype(), dx.layout());
-    conv2d_backward_data(dy, w, result, g, GradMode::overwrite);
+    do_conv2d_backward_data(dy, w, result, g, GradMode::overwrite);
     cpu::host_axpy(1.0, result, dx);
     return;
   }
@@ -94,9 +87,8 @@ void ReferenceBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, T
               }
 }
 
-void ReferenceBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                                              const ConvGeometry& g, GradMode mode) {
-  cpu::check_conv2d_backward_filter(rules, x, dy, dw, dbias, g);
+void ReferenceBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                                 const ConvGeometry& g, GradMode mode) {
   const Shape xs = x.shape(), ys = dy.shape();
   const At X(x), DY(dy), DW(dw);
   for (i64 k = 0; k < ys.c; ++k)
@@ -127,10 +119,9 @@ void ReferenceBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy,
 // ---- batch norm -----------------------------------------------------------------------------------------------
 // Per channel c over its m = N*H*W values:  z = (x - mean) * invstd,  y = act(gamma * z + beta [+ residual]).
 
-void ReferenceBackend::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                  const Tensor* residual, Activation act, double eps, Tensor& y,
-                                                  Tensor& mean, Tensor& var, Tensor& invstd) {
-  cpu::check_batchnorm_forward_training(rules, x, gamma, beta, residual, eps, y, mean, var, invstd);
+void ReferenceBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                     const Tensor* residual, Activation act, double eps, Tensor& y,
+                                                     Tensor& mean, Tensor& var, Tensor& invstd) {
   const Shape s = x.shape();
   const i64 m = s.n * s.h * s.w;
   const At X(x), Y(y), G(gamma), B(beta), M(mean), V(var), IS(invstd);
@@ -159,10 +150,9 @@ void ReferenceBackend::batchnorm_forward_training(const Tensor& x, const Tensor&
   }
 }
 
-void ReferenceBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                   const Tensor& running_mean, const Tensor& running_var,
-                                                   const Tensor* residual, Activation act, double eps, Tensor& y) {
-  cpu::check_batchnorm_forward_inference(rules, x, gamma, beta, running_mean, running_var, residual, eps, y);
+void ReferenceBackend::do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                      const Tensor& running_mean, const Tensor& running_var,
+                                                      const Tensor* residual, Activation act, double eps, Tensor& y) {
   const Shape s = x.shape();
   const At X(x), Y(y), G(gamma), B(beta), M(running_mean), V(running_var);
   for (i64 n = 0; n < s.n; ++n)
@@ -177,11 +167,10 @@ void ReferenceBackend::batchnorm_forward_inference(const Tensor& x, const Tensor
 
 // With g = dy masked by the ReLU (y > 0):  dbeta = sum g,  dgamma = sum g z,
 //   dx = gamma * invstd * (g - dbeta / m - z * dgamma / m),  dresidual = g.
-void ReferenceBackend::batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                                          const Tensor& beta, const Tensor& mean, const Tensor& invstd,
-                                          Activation act, Tensor& dx, Tensor* dresidual, Tensor& dgamma,
-                                          Tensor& dbeta, GradMode mode) {
-  cpu::check_batchnorm_backward(rules, x, y, dy, gamma, beta, mean, invstd, dx, dresidual, dgamma, dbeta);
+void ReferenceBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                             const Tensor& /*beta*/, const Tensor& mean, const Tensor& invstd,
+                                             Activation act, Tensor& dx, Tensor* dresidual, Tensor& dgamma,
+                                             Tensor& dbeta, GradMode mode) {
   const Shape s = x.shape();
   const double m = static_cast<double>(s.n * s.h * s.w);
   const At X(x), Y(y), DY(dy), G(gamma), M(mean), IS(invstd), DX(dx), DG(dgamma), DB(dbeta);
@@ -222,26 +211,22 @@ void for_each(const Shape& s, F&& f) {
 }
 }  // namespace
 
-void ReferenceBackend::relu_forward(const Tensor& x, Tensor& y) {
-  cpu::check_same_shape(rules, "relu_forward", {{"x", &x}, {"y", &y}});
+void ReferenceBackend::do_relu_forward(const Tensor& x, Tensor& y) {
   const At X(x), Y(y);
   for_each(x.shape(), [&](i64 n, i64 c, i64 h, i64 w) { Y(n, c, h, w) = X(n, c, h, w) > 0.0 ? X(n, c, h, w) : 0.0; });
 }
 
-void ReferenceBackend::relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
-  cpu::check_same_shape(rules, "relu_backward", {{"y", &y}, {"dy", &dy}, {"dx", &dx}});
+void ReferenceBackend::do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   const At Y(y), DY(dy), DX(dx);
   for_each(y.shape(), [&](i64 n, i64 c, i64 h, i64 w) { DX(n, c, h, w) = Y(n, c, h, w) > 0.0 ? DY(n, c, h, w) : 0.0; });
 }
 
-void ReferenceBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  cpu::check_same_shape(rules, "add", {{"a", &a}, {"b", &b}, {"y", &y}});
+void ReferenceBackend::do_add(const Tensor& a, const Tensor& b, Tensor& y) {
   const At A(a), B(b), Y(y);
   for_each(a.shape(), [&](i64 n, i64 c, i64 h, i64 w) { Y(n, c, h, w) = A(n, c, h, w) + B(n, c, h, w); });
 }
 
-void ReferenceBackend::dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
-  cpu::check_dropout_forward(rules, x, p, y, mask);
+void ReferenceBackend::do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
   const Shape s = x.shape();
   const At X(x), Y(y), MASK(mask);
   for_each(s, [&](i64 n, i64 c, i64 h, i64 w) {
@@ -253,8 +238,7 @@ void ReferenceBackend::dropout_forward(const Tensor& x, double p, const DropoutK
   });
 }
 
-void ReferenceBackend::dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
-  cpu::check_same_shape(rules, "dropout_backward", {{"dy", &dy}, {"mask", &mask}, {"dx", &dx}});
+void ReferenceBackend::do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   const At DY(dy), MASK(mask), DX(dx);
   for_each(dy.shape(), [&](i64 n, i64 c, i64 h, i64 w) { DX(n, c, h, w) = DY(n, c, h, w) * MASK(n, c, h, w); });
 }
@@ -280,8 +264,7 @@ std::pair<i64, i64> window_argmax(const At& X, const Shape& xs, i64 n, i64 c, i6
 }
 }  // namespace
 
-void ReferenceBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
-  cpu::check_maxpool_forward(rules, x, y, g);
+void ReferenceBackend::do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
   const At X(x), Y(y);
   for_each(y.shape(), [&](i64 n, i64 c, i64 p, i64 q) {
     const auto [h, w] = window_argmax(X, x.shape(), n, c, p, q, g);
@@ -289,9 +272,8 @@ void ReferenceBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeo
   });
 }
 
-void ReferenceBackend::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                                        const PoolGeometry& g) {
-  cpu::check_maxpool_backward(rules, x, y, dy, dx, g);
+void ReferenceBackend::do_maxpool_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
+                                           const PoolGeometry& g) {
   const At X(x), DY(dy), DX(dx);
   cpu::host_fill(dx, 0.0);
   for_each(dy.shape(), [&](i64 n, i64 c, i64 p, i64 q) {
@@ -300,8 +282,7 @@ void ReferenceBackend::maxpool_backward(const Tensor& x, const Tensor& y, const 
   });
 }
 
-void ReferenceBackend::global_avgpool_forward(const Tensor& x, Tensor& y) {
-  cpu::check_global_avgpool(rules, "global_avgpool_forward", "x", x, "y", y);
+void ReferenceBackend::do_global_avgpool_forward(const Tensor& x, Tensor& y) {
   const Shape s = x.shape();
   const At X(x), Y(y);
   for (i64 n = 0; n < s.n; ++n)
@@ -313,8 +294,7 @@ void ReferenceBackend::global_avgpool_forward(const Tensor& x, Tensor& y) {
     }
 }
 
-void ReferenceBackend::global_avgpool_backward(const Tensor& dy, Tensor& dx) {
-  cpu::check_global_avgpool(rules, "global_avgpool_backward", "dx", dx, "dy", dy);
+void ReferenceBackend::do_global_avgpool_backward(const Tensor& dy, Tensor& dx) {
   const Shape s = dx.shape();
   const At DY(dy), DX(dx);
   for_each(s, [&](i64 n, i64 c, i64 h, i64 w) { DX(n, c, h, w) = DY(n, c) / static_cast<double>(s.h * s.w); });
@@ -322,8 +302,7 @@ void ReferenceBackend::global_avgpool_backward(const Tensor& dy, Tensor& dx) {
 
 // ---- fully connected ------------------------------------------------------------------------------------------
 
-void ReferenceBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-  cpu::check_linear_forward(rules, x, w, b, y);
+void ReferenceBackend::do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   const At X(x), Wt(w), Y(y);
   for (i64 n = 0; n < y.shape().n; ++n)
     for (i64 k = 0; k < y.shape().c; ++k) {
@@ -333,8 +312,7 @@ void ReferenceBackend::linear_forward(const Tensor& x, const Tensor& w, const Te
     }
 }
 
-void ReferenceBackend::linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
-  cpu::check_linear_backward_data(rules, dy, w, dx);
+void ReferenceBackend::do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
   const At DY(dy), Wt(w), DX(dx);
   for (i64 n = 0; n < dx.shape().n; ++n)
     for (i64 c = 0; c < dx.shape().c; ++c) {
@@ -344,9 +322,8 @@ void ReferenceBackend::linear_backward_data(const Tensor& dy, const Tensor& w, T
     }
 }
 
-void ReferenceBackend::linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                               GradMode mode) {
-  cpu::check_linear_backward_weights(rules, x, dy, dw, db);
+void ReferenceBackend::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                                  GradMode mode) {
   const At X(x), DY(dy), DW(dw);
   const i64 batch = x.shape().n;
   for (i64 k = 0; k < dw.shape().n; ++k) {
@@ -372,10 +349,9 @@ double target(i64 k, i64 label, i64 classes, double eps) {
 }
 }  // namespace
 
-void ReferenceBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                     const Tensor* class_weights, double label_smoothing,
-                                                     Tensor& probs, Tensor& losses) {
-  cpu::check_softmax_cross_entropy_forward(rules, logits, labels, class_weights, label_smoothing, probs, losses);
+void ReferenceBackend::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                        const Tensor* class_weights, double label_smoothing,
+                                                        Tensor& probs, Tensor& losses) {
   const i64 classes = logits.shape().c;
   const At L(logits), P(probs), LOSS(losses);
   const std::int32_t* label = labels.data<std::int32_t>();
@@ -395,10 +371,9 @@ void ReferenceBackend::softmax_cross_entropy_forward(const Tensor& logits, const
   }
 }
 
-void ReferenceBackend::softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                      const Tensor* class_weights, double label_smoothing,
-                                                      double scale, Tensor& dlogits) {
-  cpu::check_softmax_cross_entropy_backward(rules, probs, labels, class_weights, label_smoothing, dlogits);
+void ReferenceBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                                         const Tensor* class_weights, double label_smoothing,
+                                                         double scale, Tensor& dlogits) {
   const i64 classes = probs.shape().c;
   const At P(probs), D(dlogits);
   const std::int32_t* label = labels.data<std::int32_t>();
@@ -411,8 +386,7 @@ void ReferenceBackend::softmax_cross_entropy_backward(const Tensor& probs, const
 
 // ---- optimizer ------------------------------------------------------------------------------------------------
 
-void ReferenceBackend::sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
-  cpu::check_sgd_update(rules, param, grad, momentum);
+void ReferenceBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   double* w = param.data<double>();
   const double* dw = grad.data<double>();
   double* v = momentum.data<double>();

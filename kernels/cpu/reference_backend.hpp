@@ -16,6 +16,8 @@ class ReferenceBackend final : public Backend {
   DType dtype() const override { return DType::f64; }
   DType param_dtype() const override { return DType::f64; }
   Layout layout() const override { return Layout::nchw; }
+  // fp64 everywhere, on the host, in any mix of layouts (every element is addressed through Tensor::index).
+  TensorRules rules() const override { return {DType::f64, DType::f64, Device::host, true, "cpu-reference"}; }
 
 #include "kernels/cpu/backend_overrides.inc"
 };

@@ -39,12 +39,6 @@ cudnnBatchNormMode_t bn_mode(const Tensor& x) {
 // "Not supported" and "bad parameter" families: the configuration is refused, nothing ran.
 bool refused(cudnnStatus_t st) { return st >= 2000 && st < 4000; }
 
-void check_param(const Tensor& t, std::int64_t c, const char* op, const char* name) {
-  require_device(t, op, name);
-  if (t.shape() != Shape{1, c, 1, 1} || t.dtype() != DType::f32)
-    throw_error<ShapeError>("cuda backend, ", op, ": ", name, " must be fp32 [1,", c, ",1,1], got ", t.describe());
-}
-
 std::string fused_key(int ops, const Tensor& x) {
   std::ostringstream k;
   const Shape& s = x.shape();
@@ -66,24 +60,18 @@ void CudaBackend::purge_bn_saved() {
     it = it->second.y_storage.expired() ? bn_saved_.erase(it) : std::next(it);
 }
 
-void CudaBackend::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                             const Tensor* residual, Activation act, double eps, Tensor& y,
-                                             Tensor& mean, Tensor& var, Tensor& invstd) {
+// Shapes, dtypes (activations in dtype(), per-channel tensors f32) and devices were checked by
+// Backend::batchnorm_* (kernels/op_checks.hpp); cuDNN adds that y (and dx) share x's layout.
+void CudaBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                const Tensor* residual, Activation act, double eps, Tensor& y,
+                                                Tensor& mean, Tensor& var, Tensor& invstd) {
   const char* op = "batchnorm_forward_training";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_same_shape(x, y, op);
   const std::int64_t c = x.shape().c;
-  for (const auto& [t, name] : {std::pair{&gamma, "gamma"}, {&beta, "beta"}, {&mean, "mean"}, {&var, "var"},
-                                {&invstd, "invstd"}})
-    check_param(*t, c, op, name);
   if (y.layout() != x.layout() || y.dtype() != x.dtype())
     throw_error<InvalidArgument>("cuda backend, ", op, ": y (", y.describe(), ") must have x's dtype and layout (",
                                  x.describe(), ")");
   Tensor z;
   if (residual) {
-    require_device(*residual, op, "residual");
-    require_same_shape(*residual, x, op);
     z = residual->dtype() == x.dtype() ? in_layout(*residual, x.layout(), op) : scratch(x.shape(), x.dtype(), x.layout(), op);
     if (residual->dtype() != x.dtype()) convert(view_of(*residual), view_of(z), stream_.get(), op);
   }
@@ -143,22 +131,13 @@ void CudaBackend::batchnorm_forward_training(const Tensor& x, const Tensor& gamm
   }
 }
 
-void CudaBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                              const Tensor& running_mean, const Tensor& running_var,
-                                              const Tensor* residual, Activation act, double eps, Tensor& y) {
+void CudaBackend::do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                 const Tensor& running_mean, const Tensor& running_var,
+                                                 const Tensor* residual, Activation act, double eps, Tensor& y) {
   const char* op = "batchnorm_forward_inference";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_same_shape(x, y, op);
-  const std::int64_t c = x.shape().c;
-  for (const auto& [t, name] : {std::pair{&gamma, "gamma"}, {&beta, "beta"}, {&running_mean, "running_mean"},
-                                {&running_var, "running_var"}})
-    check_param(*t, c, op, name);
   const Tensor xs = in_layout(x, y.layout(), op);
   Tensor r;
   if (residual) {
-    require_device(*residual, op, "residual");
-    require_same_shape(*residual, x, op);
     r = in_layout(*residual, y.layout(), op);
   }
   const View rv = residual ? view_of(r) : View{};
@@ -166,28 +145,13 @@ void CudaBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& gam
                       residual ? &rv : nullptr, act == Activation::relu, eps, view_of(y), stream_.get(), op);
 }
 
-void CudaBackend::batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                                     const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
-                                     Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) {
+void CudaBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                                        const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
+                                        Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) {
   const char* op = "batchnorm_backward";
-  for (const auto& [t, name] : {std::pair{&x, "x"}, {&y, "y"}, {&dy, "dy"}, {&dx, "dx"}})
-    require_device(*t, op, name);
-  require_same_shape(x, y, op);
-  require_same_shape(x, dy, op);
-  require_same_shape(x, dx, op);
-  const std::int64_t c = x.shape().c;
-  for (const auto& [t, name] : {std::pair{&gamma, "gamma"}, {&beta, "beta"}, {&mean, "mean"}, {&invstd, "invstd"},
-                                {&dgamma, "dgamma"}, {&dbeta, "dbeta"}})
-    check_param(*t, c, op, name);
   if (dx.layout() != x.layout() || dx.dtype() != x.dtype() || y.layout() != x.layout() || y.dtype() != x.dtype())
     throw_error<InvalidArgument>("cuda backend, ", op, ": y and dx must have x's dtype and layout (", x.describe(), ")");
-  if (dresidual) {
-    require_device(*dresidual, op, "dresidual");
-    require_same_shape(*dresidual, x, op);
-  }
   const Tensor g_in = in_layout(dy, x.layout(), op);
-  if (g_in.dtype() != x.dtype())
-    throw_error<InvalidArgument>("cuda backend, ", op, ": dy must have x's dtype, got ", dy.describe());
 
   const cudnnBatchNormMode_t bn = bn_mode(x);
   TensorDesc xd = tensor_desc(x, op), yd = tensor_desc(y, op), dyd = tensor_desc(g_in, op), dxd = tensor_desc(dx, op);

@@ -18,14 +18,6 @@ namespace {
 // Batch 64 at 512x512 has convolutions whose fastest algorithms want several hundred MiB of workspace.
 constexpr std::size_t kSearchWorkspaceLimit = std::size_t{1} << 30;
 
-void check_conv_shapes(const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g, const char* op) {
-  const Shape& ws = w.shape();
-  if (ws.c != x.shape().c || ws.h != g.kernel_h || ws.w != g.kernel_w)
-    throw_error<ShapeError>("cuda backend, ", op, ": filter ", ws.str(), " does not fit input ", x.shape().str(),
-                            " and kernel ", g.kernel_h, "x", g.kernel_w);
-  require_shape(y, g.output_shape(x.shape(), ws.n), op);
-}
-
 std::string conv_key(char direction, const Tensor& x, const Tensor& w, const Tensor& y, const ConvGeometry& g) {
   std::ostringstream k;
   const auto put = [&](const Tensor& t) {
@@ -125,15 +117,13 @@ cudnnMathType_t CudaBackend::conv_math() const {
   return precision_ == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
 
-void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                 const ConvGeometry& g) {
+// Shapes, dtypes and devices were checked by Backend::conv2d_* (kernels/op_checks.hpp). The channel-padded
+// paths call the implementations directly: their padded operands are consistent by construction.
+void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                    const ConvGeometry& g) {
   const char* op = "conv2d_forward";
-  require_device(x, op, "x");
-  require_device(w, op, "w");
-  require_device(y, op, "y");
-  check_conv_shapes(x, w, y, g, op);
   if (pad_channels(x)) {
-    conv2d_forward(channels_padded(x, op), channels_padded(w, op), bias, y, g);
+    do_conv2d_forward(channels_padded(x, op), channels_padded(w, op), bias, y, g);
     return;
   }
   const bool fma_only = precision_ == Precision::fp32;
@@ -166,22 +156,16 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor*
                                             static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), workspace(a.workspace, op),
                                             a.workspace, &zero, d.y.get(), y.raw()));
   if (bias) {
-    require_device(*bias, op, "bias");
-    require_shape(*bias, Shape{1, w.shape().n, 1, 1}, op);
     add_channel_bias(view_of(y), view_of(*bias), stream_.get(), op);
   }
 }
 
-void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                                       GradMode mode) {
+void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                          GradMode mode) {
   const char* op = "conv2d_backward_data";
-  require_device(dy, op, "dy");
-  require_device(w, op, "w");
-  require_device(dx, op, "dx");
-  check_conv_shapes(dx, w, dy, g, op);
   if (pad_channels(dx)) {
     Tensor dx_padded = scratch(padded_channels(dx.shape()), dx.dtype(), dx.layout(), op);
-    conv2d_backward_data(dy, channels_padded(w, op), dx_padded, g, GradMode::overwrite);
+    do_conv2d_backward_data(dy, channels_padded(w, op), dx_padded, g, GradMode::overwrite);
     copy_channels(view_of(dx_padded), view_of(dx), mode == GradMode::accumulate, stream_.get(), op);
     return;
   }
@@ -219,18 +203,14 @@ void CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor
                                                  dx.raw()));
 }
 
-void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                                         const ConvGeometry& g, GradMode mode) {
+void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
+                                            const ConvGeometry& g, GradMode mode) {
   const char* op = "conv2d_backward_filter";
-  require_device(x, op, "x");
-  require_device(dy, op, "dy");
-  require_device(dw, op, "dw");
-  check_conv_shapes(x, dw, dy, g, op);
   if (pad_channels(x)) {
     // The padded filter gradient starts at zero and is accumulated onto, so that dbias follows `mode`.
     Tensor dw_padded = scratch(padded_channels(dw.shape()), dw.dtype(), dw.layout(), op);
     cuda::fill(view_of(dw_padded), 0.0, stream_.get(), op);
-    conv2d_backward_filter(channels_padded(x, op), dy, dw_padded, dbias, g, mode);
+    do_conv2d_backward_filter(channels_padded(x, op), dy, dw_padded, dbias, g, mode);
     copy_channels(view_of(dw_padded), view_of(dw), mode == GradMode::accumulate, stream_.get(), op);
     return;
   }
@@ -267,8 +247,6 @@ void CudaBackend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tens
                                                    workspace(a.workspace, op), a.workspace, &beta, d.w.get(),
                                                    dw.raw()));
   if (dbias) {
-    require_device(*dbias, op, "dbias");
-    require_shape(*dbias, Shape{1, dw.shape().n, 1, 1}, op);
     const View src = view_of(dy);
     const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);
     channel_sum(src, partial->data(), view_of(*dbias), mode == GradMode::accumulate, stream_.get(), op);

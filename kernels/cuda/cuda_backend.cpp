@@ -326,44 +326,29 @@ void CudaBackend::scale(Tensor& t, double alpha) {
   cuda::scale(view_of(t), alpha, stream_.get(), "scale");
 }
 
-void CudaBackend::relu_forward(const Tensor& x, Tensor& y) {
+// The operations below were checked by Backend's public operations (kernels/op_checks.hpp): device tensors of
+// the right dtypes and shapes. Operands in another layout than the output are converted first.
+
+void CudaBackend::do_relu_forward(const Tensor& x, Tensor& y) {
   const char* op = "relu_forward";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_same_shape(x, y, op);
   cuda::relu_forward(view_of(in_layout(x, y.layout(), op)), view_of(y), stream_.get(), op);
 }
 
-void CudaBackend::relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+void CudaBackend::do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   const char* op = "relu_backward";
-  require_device(y, op, "y");
-  require_device(dy, op, "dy");
-  require_device(dx, op, "dx");
-  require_same_shape(y, dx, op);
-  require_same_shape(dy, dx, op);
   cuda::relu_backward(view_of(in_layout(y, dx.layout(), op)), view_of(in_layout(dy, dx.layout(), op)), view_of(dx),
                       stream_.get(), op);
 }
 
-void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
+void CudaBackend::do_add(const Tensor& a, const Tensor& b, Tensor& y) {
   const char* op = "add";
-  require_device(a, op, "a");
-  require_device(b, op, "b");
-  require_device(y, op, "y");
-  require_same_shape(a, y, op);
-  require_same_shape(b, y, op);
   cuda::add(view_of(in_layout(a, y.layout(), op)), view_of(in_layout(b, y.layout(), op)), view_of(y), stream_.get(),
             op);
 }
 
-void CudaBackend::dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
+void CudaBackend::do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) {
   const char* op = "dropout_forward";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_device(mask, op, "mask");
-  require_same_shape(x, y, op);
-  require_same_shape(x, mask, op);
-  if (!(p >= 0.0 && p < 1.0)) throw_error<InvalidArgument>("cuda backend, ", op, ": drop probability ", p, " not in [0, 1)");
+  // The kernel addresses x, y and mask with one index (no conversion pass on the training path).
   if (y.layout() != x.layout() || mask.layout() != x.layout())
     throw_error<InvalidArgument>("cuda backend, ", op, ": x, y and mask must share a layout");
   const auto& k = key.stream.key();
@@ -371,13 +356,8 @@ void CudaBackend::dropout_forward(const Tensor& x, double p, const DropoutKey& k
                         stream_.get(), op);
 }
 
-void CudaBackend::dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+void CudaBackend::do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
   const char* op = "dropout_backward";
-  require_device(dy, op, "dy");
-  require_device(mask, op, "mask");
-  require_device(dx, op, "dx");
-  require_same_shape(dy, dx, op);
-  require_same_shape(mask, dx, op);
   cuda::multiply(view_of(in_layout(dy, dx.layout(), op)), view_of(in_layout(mask, dx.layout(), op)), view_of(dx),
                  stream_.get(), op);
 }
@@ -396,23 +376,13 @@ bool CudaBackend::all_finite(const Tensor& t) {
 
 // ---- pooling ----------------------------------------------------------------------------------------------
 
-void CudaBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
-  const char* op = "maxpool_forward";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_shape(y, g.output_shape(x.shape()), op);
-  cuda::maxpool_forward(view_of(x), view_of(y), g.kernel, g.stride, g.pad, stream_.get(), op);
+void CudaBackend::do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) {
+  cuda::maxpool_forward(view_of(x), view_of(y), g.kernel, g.stride, g.pad, stream_.get(), "maxpool_forward");
 }
 
-void CudaBackend::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                                   const PoolGeometry& g) {
+void CudaBackend::do_maxpool_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
+                                      const PoolGeometry& g) {
   const char* op = "maxpool_backward";
-  require_device(x, op, "x");
-  require_device(dy, op, "dy");
-  require_device(dx, op, "dx");
-  require_shape(y, g.output_shape(x.shape()), op);
-  require_shape(dy, y.shape(), op);
-  require_same_shape(x, dx, op);
   // The window's first maximum is recomputed from x (no argmax tensor to keep); y is only checked. The positions
   // of the maxima live in the shared workspace for the two kernels of this call (stream order makes it safe).
   const std::size_t bytes = cuda::maxpool_backward_scratch_bytes(view_of(dy), g.kernel);
@@ -420,78 +390,35 @@ void CudaBackend::maxpool_backward(const Tensor& x, const Tensor& y, const Tenso
                          stream_.get(), op);
 }
 
-void CudaBackend::global_avgpool_forward(const Tensor& x, Tensor& y) {
-  const char* op = "global_avgpool_forward";
-  require_device(x, op, "x");
-  require_device(y, op, "y");
-  require_shape(y, Shape{x.shape().n, x.shape().c, 1, 1}, op);
-  cuda::global_avgpool_forward(view_of(x), view_of(y), stream_.get(), op);
+void CudaBackend::do_global_avgpool_forward(const Tensor& x, Tensor& y) {
+  cuda::global_avgpool_forward(view_of(x), view_of(y), stream_.get(), "global_avgpool_forward");
 }
 
-void CudaBackend::global_avgpool_backward(const Tensor& dy, Tensor& dx) {
-  const char* op = "global_avgpool_backward";
-  require_device(dy, op, "dy");
-  require_device(dx, op, "dx");
-  require_shape(dy, Shape{dx.shape().n, dx.shape().c, 1, 1}, op);
-  cuda::global_avgpool_backward(view_of(dy), view_of(dx), stream_.get(), op);
+void CudaBackend::do_global_avgpool_backward(const Tensor& dy, Tensor& dx) {
+  cuda::global_avgpool_backward(view_of(dy), view_of(dx), stream_.get(), "global_avgpool_backward");
 }
 
 // ---- loss and optimizer -----------------------------------------------------------------------------------
 
-void CudaBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                                Tensor& losses) {
-  const char* op = "softmax_cross_entropy_forward";
-  require_device(logits, op, "logits");
-  require_device(labels, op, "labels");
-  require_device(probs, op, "probs");
-  require_device(losses, op, "losses");
-  const Shape& s = logits.shape();
-  if (s.h != 1 || s.w != 1) throw_error<ShapeError>("cuda backend, ", op, ": logits must be [N,K,1,1], got ", s.str());
-  require_shape(labels, Shape{s.n, 1, 1, 1}, op);
-  require_shape(probs, s, op);
-  require_shape(losses, Shape{s.n, 1, 1, 1}, op);
-  if (labels.dtype() != DType::i32) throw_error<InvalidArgument>("cuda backend, ", op, ": labels must be i32");
-  if (class_weights) {
-    require_device(*class_weights, op, "class_weights");
-    require_shape(*class_weights, Shape{1, s.c, 1, 1}, op);
-  }
+void CudaBackend::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                   const Tensor* class_weights, double label_smoothing,
+                                                   Tensor& probs, Tensor& losses) {
   const View w = class_weights ? view_of(*class_weights) : View{};
   softmax_xent_forward(view_of(logits), view_of(labels), class_weights ? &w : nullptr, label_smoothing,
-                       view_of(probs), view_of(losses), stream_.get(), op);
+                       view_of(probs), view_of(losses), stream_.get(), "softmax_cross_entropy_forward");
 }
 
-void CudaBackend::softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                 const Tensor* class_weights, double label_smoothing, double scale,
-                                                 Tensor& dlogits) {
-  const char* op = "softmax_cross_entropy_backward";
-  require_device(probs, op, "probs");
-  require_device(labels, op, "labels");
-  require_device(dlogits, op, "dlogits");
-  const Shape& s = probs.shape();
-  require_shape(dlogits, s, op);
-  require_shape(labels, Shape{s.n, 1, 1, 1}, op);
-  if (labels.dtype() != DType::i32) throw_error<InvalidArgument>("cuda backend, ", op, ": labels must be i32");
-  if (class_weights) {
-    require_device(*class_weights, op, "class_weights");
-    require_shape(*class_weights, Shape{1, s.c, 1, 1}, op);
-  }
+void CudaBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                                    const Tensor* class_weights, double label_smoothing,
+                                                    double scale, Tensor& dlogits) {
   const View w = class_weights ? view_of(*class_weights) : View{};
   softmax_xent_backward(view_of(probs), view_of(labels), class_weights ? &w : nullptr, label_smoothing, scale,
-                        view_of(dlogits), stream_.get(), op);
+                        view_of(dlogits), stream_.get(), "softmax_cross_entropy_backward");
 }
 
-void CudaBackend::sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
-  const char* op = "sgd_update";
-  require_device(param, op, "param");
-  require_device(grad, op, "grad");
-  require_device(momentum, op, "momentum");
-  require_same_shape(param, grad, op);
-  require_same_shape(param, momentum, op);
-  if (grad.layout() != param.layout() || momentum.layout() != param.layout())
-    throw_error<InvalidArgument>("cuda backend, ", op, ": param, grad and momentum must share a layout");
+void CudaBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   cuda::sgd_update(view_of(param), view_of(grad), view_of(momentum), h.lr, h.momentum, h.weight_decay, h.nesterov,
-                   h.grad_scale, stream_.get(), op);
+                   h.grad_scale, stream_.get(), "sgd_update");
 }
 
 }  // namespace cuda

@@ -46,6 +46,8 @@ class CudaBackend final : public Backend {
   DType dtype() const override { return dtype_; }
   DType param_dtype() const override { return DType::f32; }
   Layout layout() const override { return Layout::nhwc; }
+  // Device tensors in either layout (operands in another layout than the output are converted on the fly).
+  TensorRules rules() const override { return {dtype_, DType::f32, Device::cuda, true, "cuda"}; }
   // card, compute capability, CUDA runtime/driver, cuDNN, cuBLAS and NCCL versions, peak and reserved GiB.
   std::vector<std::pair<std::string, std::string>> device_facts() const override;
 
@@ -57,46 +59,6 @@ class CudaBackend final : public Backend {
   void scale(Tensor& t, double alpha) override;
   void synchronize() override;
 
-  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                      const ConvGeometry& g) override;
-  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                            GradMode mode) override;
-  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
-                              GradMode mode) override;
-
-  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
-                                  Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
-                                  Tensor& invstd) override;
-  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
-                                   Activation act, double eps, Tensor& y) override;
-  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
-                          const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
-                          Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
-
-  void relu_forward(const Tensor& x, Tensor& y) override;
-  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
-  void add(const Tensor& a, const Tensor& b, Tensor& y) override;
-  void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
-  void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
-
-  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
-  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                        const PoolGeometry& g) override;
-  void global_avgpool_forward(const Tensor& x, Tensor& y) override;
-  void global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
-
-  void linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
-  void linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
-  void linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
-
-  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
-                                     double label_smoothing, Tensor& probs, Tensor& losses) override;
-  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
-                                      double label_smoothing, double scale, Tensor& dlogits) override;
-
-  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
-
   // ---- beyond Backend -----------------------------------------------------------------------------------
   bool all_finite(const Tensor& t) override;
   CudaMemoryStats memory_stats() const { return alloc_->stats(); }
@@ -105,6 +67,49 @@ class CudaBackend final : public Backend {
   void upload_async(const Tensor& host_src, Tensor& dst) override;
   cudaStream_t stream() const { return stream_.get(); }
   Precision precision() const { return precision_; }
+
+ protected:
+  // The operations, after the shared checks of kernels/op_checks.hpp passed; what remains here is what only the
+  // CUDA libraries impose (cuDNN's equal dtypes and layouts, cuBLAS's int dimensions).
+  void do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                         const ConvGeometry& g) override;
+  void do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                               GradMode mode) override;
+  void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
+                                 GradMode mode) override;
+
+  void do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
+                                     Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
+                                     Tensor& invstd) override;
+  void do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                      Activation act, double eps, Tensor& y) override;
+  void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                             const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
+                             Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
+
+  void do_relu_forward(const Tensor& x, Tensor& y) override;
+  void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void do_add(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void do_dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask) override;
+  void do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) override;
+
+  void do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g) override;
+  void do_maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                           const PoolGeometry& g) override;
+  void do_global_avgpool_forward(const Tensor& x, Tensor& y) override;
+  void do_global_avgpool_backward(const Tensor& dy, Tensor& dx) override;
+
+  void do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
+  void do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) override;
+
+  void do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                        double label_smoothing, Tensor& probs, Tensor& losses) override;
+  void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                         double label_smoothing, double scale, Tensor& dlogits) override;
+
+  void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
 
  private:
   // Uninitialised device tensor from the caching allocator (scratch and temporaries).
@@ -162,7 +167,8 @@ class CudaBackend final : public Backend {
   double bn_last_eps_ = 1e-5;
 };
 
-// Checks used by every operation: device tensors, dtypes, equal shapes.
+// Checks of the memory operations (copy, fill, axpy, ...), which the shared checks of kernels/op_checks.hpp do
+// not cover: device tensors, equal shapes.
 void require_device(const Tensor& t, const char* op, const char* name);
 void require_same_shape(const Tensor& a, const Tensor& b, const char* op);
 

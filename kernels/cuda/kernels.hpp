@@ -1,4 +1,5 @@
-// Launchers of the hand-written CUDA kernels (elementwise.cu, pool_reduce.cu, loss_optim.cu, convert.cu).
+// Launchers of the hand-written CUDA kernels (elementwise.cu, with the dtype/layout conversion; pool_reduce.cu;
+// loss_optim.cu).
 // Plain C++ declarations, so that the cuDNN/cuBLAS code in .cpp files is compiled by the host compiler.
 // Every launcher enqueues on `stream`, checks the launch and throws BackendError naming `op`.
 #pragma once

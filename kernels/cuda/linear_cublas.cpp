@@ -26,13 +26,6 @@ int gemm_dim(std::int64_t v, const char* op) {
   return static_cast<int>(v);
 }
 
-void require_matrix(const Tensor& t, const char* op, const char* name) {
-  require_device(t, op, name);
-  if (t.shape().h != 1 || t.shape().w != 1)
-    throw_error<ShapeError>("cuda backend, ", op, ": ", name, " must be a matrix [rows,cols,1,1], got ",
-                            t.shape().str());
-}
-
 }  // namespace
 
 namespace {
@@ -51,55 +44,39 @@ struct Gemm {
 };
 }  // namespace
 
-void CudaBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+// Shapes, dtypes and devices were checked by Backend::linear_* (kernels/op_checks.hpp); gemm_dim adds cuBLAS's
+// int limit.
+void CudaBackend::do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   const char* op = "linear_forward";
-  require_matrix(x, op, "x");
-  require_matrix(w, op, "w");
-  require_matrix(y, op, "y");
   const std::int64_t n = x.shape().n, c = x.shape().c, k = w.shape().n;
-  if (w.shape().c != c) throw_error<ShapeError>("cuda backend, ", op, ": w ", w.shape().str(), " vs x ", x.shape().str());
-  require_shape(y, Shape{n, k, 1, 1}, op);
   const cublasComputeType_t compute = precision_ == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   // y^T [K,N] = (w^T [C,K])^T x^T [C,N]
   Gemm{cublas_.get(), compute, op}(CUBLAS_OP_T, CUBLAS_OP_N, gemm_dim(k, op), gemm_dim(n, op), gemm_dim(c, op), w,
                                    gemm_dim(c, op), x, gemm_dim(c, op), 0.0f, y, gemm_dim(k, op));
   if (b) {
-    require_device(*b, op, "b");
-    require_shape(*b, Shape{1, k, 1, 1}, op);
     add_channel_bias(view_of(y), view_of(*b), stream_.get(), op);
   }
 }
 
-void CudaBackend::linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
+void CudaBackend::do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) {
   const char* op = "linear_backward_data";
-  require_matrix(dy, op, "dy");
-  require_matrix(w, op, "w");
-  require_matrix(dx, op, "dx");
   const std::int64_t n = dy.shape().n, k = dy.shape().c, c = w.shape().c;
-  if (w.shape().n != k) throw_error<ShapeError>("cuda backend, ", op, ": w ", w.shape().str(), " vs dy ", dy.shape().str());
-  require_shape(dx, Shape{n, c, 1, 1}, op);
   const cublasComputeType_t compute = precision_ == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   // dx^T [C,N] = w^T [C,K] dy^T [K,N]
   Gemm{cublas_.get(), compute, op}(CUBLAS_OP_N, CUBLAS_OP_N, gemm_dim(c, op), gemm_dim(n, op), gemm_dim(k, op), w,
                                    gemm_dim(c, op), dy, gemm_dim(k, op), 0.0f, dx, gemm_dim(c, op));
 }
 
-void CudaBackend::linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) {
+void CudaBackend::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                                             GradMode mode) {
   const char* op = "linear_backward_weights";
-  require_matrix(x, op, "x");
-  require_matrix(dy, op, "dy");
-  require_matrix(dw, op, "dw");
   const std::int64_t n = x.shape().n, c = x.shape().c, k = dy.shape().c;
-  if (dy.shape().n != n) throw_error<ShapeError>("cuda backend, ", op, ": x ", x.shape().str(), " vs dy ", dy.shape().str());
-  require_shape(dw, Shape{k, c, 1, 1}, op);
   const cublasComputeType_t compute = precision_ == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   const float beta = mode == GradMode::accumulate ? 1.0f : 0.0f;
   // dw^T [C,K] = x^T [C,N] (dy^T [K,N])^T
   Gemm{cublas_.get(), compute, op}(CUBLAS_OP_N, CUBLAS_OP_T, gemm_dim(c, op), gemm_dim(k, op), gemm_dim(n, op), x,
                                    gemm_dim(c, op), dy, gemm_dim(k, op), beta, dw, gemm_dim(c, op));
   if (db) {
-    require_device(*db, op, "db");
-    require_shape(*db, Shape{1, k, 1, 1}, op);
     const View src = view_of(dy);
     const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);
     channel_sum(src, partial->data(), view_of(*db), mode == GradMode::accumulate, stream_.get(), op);

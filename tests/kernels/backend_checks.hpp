@@ -1,10 +1,12 @@
-// Checks that every CPU backend must pass, written once against the Backend interface: batch-norm
-// statistics by definition, gradient modes, the SGD closed form and argument checks.
+// Checks written once against the Backend interface: batch-norm statistics by definition, gradient modes and the
+// SGD closed form (run on the CPU backends), and the calls every backend must reject (run on all, CUDA included).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "tests/kernels/kernel_test_util.hpp"
 
@@ -14,11 +16,11 @@ inline void expect_batchnorm_statistics(Backend& be, double tol) {
   const Shape xs{3, 4, 5, 3}, cs{1, 4, 1, 1};
   const Env e{be, Layout::nchw};
   const Tensor x64 = random_tensor(xs, 5, -2.0, 3.0);
-  Tensor x = e.in(x64), gamma = e.in(random_tensor(cs, 6)), beta = e.in(random_tensor(cs, 7));
-  Tensor y = e.out(xs), mean = e.out(cs), var = e.out(cs), invstd = e.out(cs);
+  Tensor x = e.in(x64), gamma = e.param(random_tensor(cs, 6)), beta = e.param(random_tensor(cs, 7));
+  Tensor y = e.out(xs), mean = e.param_out(cs), var = e.param_out(cs), invstd = e.param_out(cs);
   const double eps = 1e-3;
   be.batchnorm_forward_training(x, gamma, beta, nullptr, Activation::none, eps, y, mean, var, invstd);
-  const Tensor m64 = as_f64_nchw(mean), v64 = as_f64_nchw(var), i64t = as_f64_nchw(invstd);
+  const Tensor m64 = e.host_f64(mean), v64 = e.host_f64(var), i64t = e.host_f64(invstd);
   const i64 count = xs.n * xs.h * xs.w;
   for (i64 c = 0; c < xs.c; ++c) {
     double sum = 0.0;
@@ -55,10 +57,13 @@ inline void expect_grad_modes(Backend& be, double tol) {
   Tensor expect_w = e.in(old_w), expect_b = e.in(old_b);
   be.axpy(1.0, dw, expect_w);
   be.axpy(1.0, db, expect_b);
-  EXPECT_LT(rel_diff(dw_acc, expect_w), tol);
-  EXPECT_LT(rel_diff(db_acc, expect_b), tol);
-  EXPECT_TRUE(bit_equal(dw_over, dw));
-  EXPECT_TRUE(bit_equal(db_over, db));
+  // Compared on the host whatever the backend's device.
+  const auto close = [&](const Tensor& a, const Tensor& b) { return rel_diff(e.host_f64(a), e.host_f64(b)); };
+  const auto same_bits = [&](const Tensor& a, const Tensor& b) { return bit_equal(e.host_copy(a), e.host_copy(b)); };
+  EXPECT_LT(close(dw_acc, expect_w), tol);
+  EXPECT_LT(close(db_acc, expect_b), tol);
+  EXPECT_TRUE(same_bits(dw_over, dw));
+  EXPECT_TRUE(same_bits(db_over, db));
 
   // Convolution data gradient (a residual block adds its branch onto the shortcut's gradient).
   const Tensor w = random_tensor({2, 3, 3, 3}, 16), old_dx = random_tensor(xs, 17);
@@ -68,26 +73,28 @@ inline void expect_grad_modes(Backend& be, double tol) {
   be.conv2d_backward_data(dy, wd, cdx_over, g, GradMode::overwrite);
   Tensor expect_dx = e.in(old_dx);
   be.axpy(1.0, cdx, expect_dx);
-  EXPECT_LT(rel_diff(cdx_acc, expect_dx), tol);
-  EXPECT_TRUE(bit_equal(cdx_over, cdx));
+  EXPECT_LT(close(cdx_acc, expect_dx), tol);
+  EXPECT_TRUE(same_bits(cdx_over, cdx));
 
   // Batch norm dgamma/dbeta.
-  Tensor bx = e.in(random_tensor(xs, 5)), gamma = e.in(random_tensor(cs, 6, 0.5, 1.5)), beta = e.in(random_tensor(cs, 7));
-  Tensor by = e.out(xs), mean = e.out(cs), var = e.out(cs), invstd = e.out(cs), bdy = e.in(random_tensor(xs, 8));
+  Tensor bx = e.in(random_tensor(xs, 5)), gamma = e.param(random_tensor(cs, 6, 0.5, 1.5));
+  Tensor beta = e.param(random_tensor(cs, 7));
+  Tensor by = e.out(xs), mean = e.param_out(cs), var = e.param_out(cs), invstd = e.param_out(cs);
+  Tensor bdy = e.in(random_tensor(xs, 8));
   be.batchnorm_forward_training(bx, gamma, beta, nullptr, Activation::relu, 1e-5, by, mean, var, invstd);
-  Tensor dx = e.out(xs), dg = e.out(cs), dbeta = e.out(cs);
+  Tensor dx = e.out(xs), dg = e.param_out(cs), dbeta = e.param_out(cs);
   be.batchnorm_backward(bx, by, bdy, gamma, beta, mean, invstd, Activation::relu, dx, nullptr, dg, dbeta,
                         GradMode::overwrite);
   const Tensor old_g = random_tensor(cs, 9), old_beta = random_tensor(cs, 10);
-  Tensor dg_acc = e.in(old_g), dbeta_acc = e.in(old_beta), dx2 = e.in(random_tensor(xs, 11));
+  Tensor dg_acc = e.param(old_g), dbeta_acc = e.param(old_beta), dx2 = e.in(random_tensor(xs, 11));
   be.batchnorm_backward(bx, by, bdy, gamma, beta, mean, invstd, Activation::relu, dx2, nullptr, dg_acc, dbeta_acc,
                         GradMode::accumulate);
-  Tensor expect_g = e.in(old_g), expect_beta = e.in(old_beta);
+  Tensor expect_g = e.param(old_g), expect_beta = e.param(old_beta);
   be.axpy(1.0, dg, expect_g);
   be.axpy(1.0, dbeta, expect_beta);
-  EXPECT_LT(rel_diff(dg_acc, expect_g), tol);
-  EXPECT_LT(rel_diff(dbeta_acc, expect_beta), tol);
-  EXPECT_TRUE(bit_equal(dx2, dx)) << "activation gradients are always overwritten";
+  EXPECT_LT(close(dg_acc, expect_g), tol);
+  EXPECT_LT(close(dbeta_acc, expect_beta), tol);
+  EXPECT_TRUE(same_bits(dx2, dx)) << "activation gradients are always overwritten";
 
   // Linear dw/db.
   Tensor lx = e.in(random_tensor({4, 6, 1, 1}, 12)), ldy = e.in(random_tensor({4, 5, 1, 1}, 13));
@@ -100,9 +107,9 @@ inline void expect_grad_modes(Backend& be, double tol) {
   Tensor expect_lw = e.in(old_lw), expect_lb = e.in(old_lb);
   be.axpy(1.0, ldw, expect_lw);
   be.axpy(1.0, ldb, expect_lb);
-  EXPECT_LT(rel_diff(lw_acc, expect_lw), tol);
-  EXPECT_LT(rel_diff(lb_acc, expect_lb), tol);
-  EXPECT_TRUE(bit_equal(lw_over, ldw));
+  EXPECT_LT(close(lw_acc, expect_lw), tol);
+  EXPECT_LT(close(lb_acc, expect_lb), tol);
+  EXPECT_TRUE(same_bits(lw_over, ldw));
 }
 
 // Two steps from p = 1, v = 0 with grad 0.5, grad_scale 2, weight decay 0.1, lr 0.1, momentum 0.9, by hand:
@@ -111,22 +118,23 @@ inline void expect_grad_modes(Backend& be, double tol) {
 inline void expect_sgd_closed_form(Backend& be, double tol) {
   const Env e{be, Layout::nchw};
   for (const bool nesterov : {false, true}) {
-    Tensor p = e.out({1, 1, 1, 1}), g = e.out({1, 1, 1, 1}), v = e.out({1, 1, 1, 1});
+    Tensor p = e.param_out({1, 1, 1, 1}), g = e.param_out({1, 1, 1, 1}), v = e.param_out({1, 1, 1, 1});
     be.fill(p, 1.0);
     be.fill(g, 0.5);
     const SgdUpdate h{0.1, 0.9, 0.1, nesterov, 2.0};
     be.sgd_update(p, g, v, h);
-    EXPECT_NEAR(as_f64_nchw(p).data<double>()[0], nesterov ? 0.791 : 0.89, tol);
-    EXPECT_NEAR(as_f64_nchw(v).data<double>()[0], 1.1, tol);
+    EXPECT_NEAR(e.host_f64(p).data<double>()[0], nesterov ? 0.791 : 0.89, tol);
+    EXPECT_NEAR(e.host_f64(v).data<double>()[0], 1.1, tol);
     be.sgd_update(p, g, v, h);
-    EXPECT_NEAR(as_f64_nchw(p).data<double>()[0], nesterov ? 0.496871 : 0.6821, tol) << "nesterov " << nesterov;
-    EXPECT_NEAR(as_f64_nchw(v).data<double>()[0], nesterov ? 2.0691 : 2.079, tol);
+    EXPECT_NEAR(e.host_f64(p).data<double>()[0], nesterov ? 0.496871 : 0.6821, tol) << "nesterov " << nesterov;
+    EXPECT_NEAR(e.host_f64(v).data<double>()[0], nesterov ? 2.0691 : 2.079, tol);
   }
   // Without momentum or weight decay it is plain gradient descent.
-  Tensor p = e.in(random_tensor({3, 2, 1, 1}, 1)), g = e.in(random_tensor({3, 2, 1, 1}, 2)), v = e.out({3, 2, 1, 1});
-  const Tensor p0 = as_f64_nchw(p), g0 = as_f64_nchw(g);
+  Tensor p = e.param(random_tensor({3, 2, 1, 1}, 1)), g = e.param(random_tensor({3, 2, 1, 1}, 2));
+  Tensor v = e.param_out({3, 2, 1, 1});
+  const Tensor p0 = e.host_f64(p), g0 = e.host_f64(g);
   be.sgd_update(p, g, v, SgdUpdate{0.5, 0.0, 0.0, false, 1.0});
-  const Tensor p1 = as_f64_nchw(p);
+  const Tensor p1 = e.host_f64(p);
   for (i64 i = 0; i < 6; ++i)
     EXPECT_NEAR(p1.data<double>()[i], p0.data<double>()[i] - 0.5 * g0.data<double>()[i], tol);
 }
@@ -142,54 +150,120 @@ void expect_shape_error(F&& f, const std::string& op) {
   }
 }
 
-inline void expect_shape_errors(Backend& be) {
-  const Env e{be, Layout::nchw};
+// Misshapen arguments for the calls below, made in one environment (activations in its layout, per-channel
+// tensors, probabilities and optimizer state in param_dtype()).
+struct Misfits {
+  explicit Misfits(const Env& e)
+      : x(e.out({2, 3, 5, 5})), w(e.out({4, 3, 3, 3})), w_bad(e.out({4, 2, 3, 3})), y(e.out({2, 4, 5, 5})),
+        y_bad(e.out({2, 4, 4, 5})), bias_bad(e.out({1, 3, 1, 1})), dw(e.out({4, 3, 3, 3})),
+        c3(e.param_out({1, 3, 1, 1})), c4(e.param_out({1, 4, 1, 1})), m(e.param_out({1, 3, 1, 1})),
+        v(e.param_out({1, 3, 1, 1})), is(e.param_out({1, 3, 1, 1})), xo(e.out({2, 3, 5, 5})),
+        pooled(e.out({2, 3, 3, 3})), lx(e.out({2, 6, 1, 1})), lw(e.out({5, 6, 1, 1})), lw_bad(e.out({5, 7, 1, 1})),
+        ly(e.out({2, 5, 1, 1})), labels(e.in(labels_tensor(3, 5, 1))), probs(e.param_out({2, 5, 1, 1})),
+        losses(e.param_out({2, 1, 1, 1})), p(e.param_out({5, 6, 1, 1})), p_bad(e.param_out({5, 7, 1, 1})),
+        a3(e.out({1, 3, 1, 1})) {}
+  Tensor x, w, w_bad, y, y_bad, bias_bad, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs, losses,
+      p, p_bad, a3;
+};
+
+// A call every backend must reject with a ShapeError naming `op`; the message is the same on every backend.
+struct BadCall {
+  std::string op;
+  std::function<void(Backend&, Misfits&)> call;
+};
+
+inline std::vector<BadCall> bad_shape_calls() {
   const ConvGeometry g{3, 3, 1, 1};
-  Tensor x = e.out({2, 3, 5, 5}), w = e.out({4, 3, 3, 3}), w_bad = e.out({4, 2, 3, 3}), y = e.out({2, 4, 5, 5});
-  Tensor y_bad = e.out({2, 4, 4, 5}), bias_bad = e.out({1, 3, 1, 1}), dw = e.out({4, 3, 3, 3});
-  expect_shape_error([&] { be.conv2d_forward(x, w_bad, nullptr, y, g); }, "conv2d_forward");
-  expect_shape_error([&] { be.conv2d_forward(x, w, nullptr, y_bad, g); }, "conv2d_forward");
-  expect_shape_error([&] { be.conv2d_forward(x, w, &bias_bad, y, g); }, "conv2d_forward");
-  expect_shape_error([&] { be.conv2d_forward(x, w, nullptr, y, ConvGeometry{9, 9, 1, 0}); }, "conv2d_forward");
-  expect_shape_error([&] { be.conv2d_backward_data(y_bad, w, x, g, GradMode::overwrite); }, "conv2d_backward_data");
-  expect_shape_error([&] { be.conv2d_backward_filter(x, y_bad, dw, nullptr, g, GradMode::overwrite); },
-                     "conv2d_backward_filter");
-  Tensor c3 = e.out({1, 3, 1, 1}), c4 = e.out({1, 4, 1, 1}), m = e.out({1, 3, 1, 1}), v = e.out({1, 3, 1, 1});
-  Tensor is = e.out({1, 3, 1, 1}), xo = e.out({2, 3, 5, 5});
-  expect_shape_error([&] { be.batchnorm_forward_training(x, c4, c3, nullptr, Activation::none, 1e-5, xo, m, v, is); },
-                     "batchnorm_forward_training");
-  expect_shape_error([&] { be.batchnorm_forward_training(x, c3, c3, &y, Activation::none, 1e-5, xo, m, v, is); },
-                     "batchnorm_forward_training");
-  expect_shape_error([&] { be.batchnorm_forward_inference(x, c3, c3, c4, v, nullptr, Activation::none, 1e-5, xo); },
-                     "batchnorm_forward_inference");
-  expect_shape_error([&] { be.batchnorm_backward(x, xo, y, c3, c3, m, is, Activation::none, xo, nullptr, c3, c3,
-                                                 GradMode::overwrite); },
-                     "batchnorm_backward");
-  expect_shape_error([&] { be.relu_forward(x, y); }, "relu_forward");
-  expect_shape_error([&] { be.relu_backward(x, xo, y); }, "relu_backward");
-  expect_shape_error([&] { be.add(x, xo, y); }, "add");
-  expect_shape_error([&] { be.dropout_forward(x, 0.5, DropoutKey{}, xo, y); }, "dropout_forward");
-  expect_shape_error([&] { be.dropout_backward(x, xo, y); }, "dropout_backward");
-  expect_shape_error([&] { be.maxpool_forward(x, y, PoolGeometry{3, 2, 1}); }, "maxpool_forward");
-  Tensor pooled = e.out({2, 3, 3, 3});
-  expect_shape_error([&] { be.maxpool_backward(x, pooled, y, xo, PoolGeometry{3, 2, 1}); }, "maxpool_backward");
-  expect_shape_error([&] { be.global_avgpool_forward(x, y); }, "global_avgpool_forward");
-  expect_shape_error([&] { be.global_avgpool_backward(c3, y); }, "global_avgpool_backward");
-  Tensor lx = e.out({2, 6, 1, 1}), lw = e.out({5, 6, 1, 1}), lw_bad = e.out({5, 7, 1, 1}), ly = e.out({2, 5, 1, 1});
-  expect_shape_error([&] { be.linear_forward(lx, lw_bad, nullptr, ly); }, "linear_forward");
-  expect_shape_error([&] { be.linear_forward(x, lw, nullptr, ly); }, "linear_forward");
-  expect_shape_error([&] { be.linear_backward_data(ly, lw_bad, x); }, "linear_backward_data");
-  expect_shape_error([&] { be.linear_backward_weights(lx, ly, lw_bad, nullptr, GradMode::overwrite); },
-                     "linear_backward_weights");
-  Tensor labels({3, 1, 1, 1}, DType::i32), probs = e.out({2, 5, 1, 1}), losses = e.out({2, 1, 1, 1});
-  expect_shape_error([&] { be.softmax_cross_entropy_forward(ly, labels, nullptr, 0.0, probs, losses); },
-                     "softmax_cross_entropy_forward");
-  expect_shape_error([&] { be.softmax_cross_entropy_backward(probs, labels, nullptr, 0.0, 1.0, ly); },
-                     "softmax_cross_entropy_backward");
-  expect_shape_error([&] { be.sgd_update(lw, lw_bad, lw, SgdUpdate{}); }, "sgd_update");
+  const PoolGeometry pool{3, 2, 1};
+  const auto none = Activation::none;
+  const auto over = GradMode::overwrite;
+  return {
+      {"conv2d_forward", [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w_bad, nullptr, t.y, g); }},
+      {"conv2d_forward", [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, nullptr, t.y_bad, g); }},
+      {"conv2d_forward", [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, &t.bias_bad, t.y, g); }},
+      {"conv2d_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, nullptr, t.y, ConvGeometry{9, 9, 1, 0}); }},
+      {"conv2d_backward_data", [=](Backend& be, Misfits& t) { be.conv2d_backward_data(t.y_bad, t.w, t.x, g, over); }},
+      {"conv2d_backward_filter",
+       [=](Backend& be, Misfits& t) { be.conv2d_backward_filter(t.x, t.y_bad, t.dw, nullptr, g, over); }},
+      {"batchnorm_forward_training",
+       [=](Backend& be, Misfits& t) {
+         be.batchnorm_forward_training(t.x, t.c4, t.c3, nullptr, none, 1e-5, t.xo, t.m, t.v, t.is);
+       }},
+      {"batchnorm_forward_training",
+       [=](Backend& be, Misfits& t) {
+         be.batchnorm_forward_training(t.x, t.c3, t.c3, &t.y, none, 1e-5, t.xo, t.m, t.v, t.is);
+       }},
+      {"batchnorm_forward_inference",
+       [=](Backend& be, Misfits& t) {
+         be.batchnorm_forward_inference(t.x, t.c3, t.c3, t.c4, t.v, nullptr, none, 1e-5, t.xo);
+       }},
+      {"batchnorm_backward",
+       [=](Backend& be, Misfits& t) {
+         be.batchnorm_backward(t.x, t.xo, t.y, t.c3, t.c3, t.m, t.is, none, t.xo, nullptr, t.c3, t.c3, over);
+       }},
+      {"relu_forward", [](Backend& be, Misfits& t) { be.relu_forward(t.x, t.y); }},
+      {"relu_backward", [](Backend& be, Misfits& t) { be.relu_backward(t.x, t.xo, t.y); }},
+      {"add", [](Backend& be, Misfits& t) { be.add(t.x, t.xo, t.y); }},
+      {"dropout_forward", [](Backend& be, Misfits& t) { be.dropout_forward(t.x, 0.5, DropoutKey{}, t.xo, t.y); }},
+      {"dropout_backward", [](Backend& be, Misfits& t) { be.dropout_backward(t.x, t.xo, t.y); }},
+      {"maxpool_forward", [=](Backend& be, Misfits& t) { be.maxpool_forward(t.x, t.y, pool); }},
+      {"maxpool_backward", [=](Backend& be, Misfits& t) { be.maxpool_backward(t.x, t.pooled, t.y, t.xo, pool); }},
+      {"global_avgpool_forward", [](Backend& be, Misfits& t) { be.global_avgpool_forward(t.x, t.y); }},
+      {"global_avgpool_backward", [](Backend& be, Misfits& t) { be.global_avgpool_backward(t.a3, t.y); }},
+      {"linear_forward", [](Backend& be, Misfits& t) { be.linear_forward(t.lx, t.lw_bad, nullptr, t.ly); }},
+      {"linear_forward", [](Backend& be, Misfits& t) { be.linear_forward(t.x, t.lw, nullptr, t.ly); }},
+      {"linear_backward_data", [](Backend& be, Misfits& t) { be.linear_backward_data(t.ly, t.lw_bad, t.x); }},
+      {"linear_backward_weights",
+       [=](Backend& be, Misfits& t) { be.linear_backward_weights(t.lx, t.ly, t.lw_bad, nullptr, over); }},
+      {"softmax_cross_entropy_forward",
+       [](Backend& be, Misfits& t) {
+         be.softmax_cross_entropy_forward(t.ly, t.labels, nullptr, 0.0, t.probs, t.losses);
+       }},
+      {"softmax_cross_entropy_backward",
+       [](Backend& be, Misfits& t) { be.softmax_cross_entropy_backward(t.probs, t.labels, nullptr, 0.0, 1.0, t.ly); }},
+      {"sgd_update", [](Backend& be, Misfits& t) { be.sgd_update(t.p, t.p_bad, t.p, SgdUpdate{}); }},
+  };
+}
+
+inline void expect_shape_errors(const Env& e) {
+  Misfits t(e);
+  for (const BadCall& bad : bad_shape_calls()) expect_shape_error([&] { bad.call(e.backend, t); }, bad.op);
   // A dtype the backend does not compute in is a ShapeError too.
-  Tensor wrong(x.shape(), be.dtype() == DType::f64 ? DType::f32 : DType::f64);
-  expect_shape_error([&] { be.relu_forward(wrong, xo); }, "relu_forward");
+  Tensor wrong = e.backend.allocate(t.x.shape(), e.backend.dtype() == DType::f64 ? DType::f32 : DType::f64, e.layout);
+  expect_shape_error([&] { e.backend.relu_forward(wrong, t.xo); }, "relu_forward");
+}
+
+// What f throws (type and message), or "no exception".
+template <typename F>
+std::string rejection(F&& f) {
+  try {
+    f();
+  } catch (const ShapeError& e) {
+    return std::string("ShapeError: ") + e.what();
+  } catch (const InvalidArgument& e) {
+    return std::string("InvalidArgument: ") + e.what();
+  }
+  return "no exception";
+}
+
+// The same bad calls give the same exception and message on `test` as on `ref` (the fp64 reference).
+inline void expect_same_rejections(const Env& test, const Env& ref) {
+  Misfits on_test(test), on_ref(ref);
+  for (const BadCall& bad : bad_shape_calls())
+    EXPECT_EQ(rejection([&] { bad.call(test.backend, on_test); }), rejection([&] { bad.call(ref.backend, on_ref); }))
+        << bad.op << " on " << test.backend.name();
+  // Arguments that are not shapes: the drop probability, eps and label smoothing.
+  const auto dropout = [](const Env& e, Misfits& t) { e.backend.dropout_forward(t.x, 1.0, DropoutKey{}, t.xo, t.xo); };
+  EXPECT_EQ(rejection([&] { dropout(test, on_test); }), rejection([&] { dropout(ref, on_ref); }));
+  const auto bn_eps = [](const Env& e, Misfits& t) {
+    e.backend.batchnorm_forward_inference(t.x, t.c3, t.c3, t.m, t.v, nullptr, Activation::none, -1.0, t.xo);
+  };
+  EXPECT_EQ(rejection([&] { bn_eps(test, on_test); }), rejection([&] { bn_eps(ref, on_ref); }));
+  const auto smoothing = [](const Env& e, Misfits& t) {
+    e.backend.softmax_cross_entropy_backward(t.probs, t.labels, nullptr, 1.5, 1.0, t.ly);
+  };
+  EXPECT_EQ(rejection([&] { smoothing(test, on_test); }), rejection([&] { smoothing(ref, on_ref); }));
 }
 
 }  // namespace cbednet::test

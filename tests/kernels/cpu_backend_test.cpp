@@ -1,11 +1,12 @@
-// The fast CpuBackend<float> and CpuBackend<double> against the fp64 ReferenceBackend, op by op, plus
-// determinism and the checks every CPU backend must pass.
+// What only the fast CpuBackend<float> and CpuBackend<double> do: chunked im2col, NCHW only, bitwise
+// determinism over runs and thread counts, OpenBLAS facts. The per-op comparisons with the fp64 reference and
+// the shared checks are in backend_suite_cpu_test.cpp.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
-#include "tests/kernels/backend_checks.hpp"
+#include "tests/kernels/backend_checks.hpp"  // expect_shape_error
 #include "tests/kernels/kernel_ops.hpp"
 
 namespace cbednet::test {
@@ -33,12 +34,6 @@ TYPED_TEST(CpuBackendTest, Identity) {
   for (TypeParam v : t.template span<TypeParam>()) ASSERT_EQ(v, TypeParam{0});
 }
 
-TYPED_TEST(CpuBackendTest, EveryOpMatchesReference) {
-  CpuBackend<TypeParam> fast(0);
-  ReferenceBackend ref;
-  for (const auto& [name, op] : all_ops()) expect_close(op, Env{fast}, Env{ref}, tolerance<TypeParam>(), name);
-}
-
 // Small workspaces split a convolution into chunks of 1 and of 2 samples (N = 3: chunks 2 + 1).
 TYPED_TEST(CpuBackendTest, ChunkedConvolutionMatchesReference) {
   ReferenceBackend ref;
@@ -61,26 +56,6 @@ TYPED_TEST(CpuBackendTest, LargerBatchNormMatchesReference) {
   ReferenceBackend ref;
   expect_close(batchnorm_training_op(Activation::relu, true, Shape{4, 3, 17, 19}), Env{fast}, Env{ref},
                tolerance<TypeParam>(), "batchnorm 4x3x17x19");
-}
-
-TYPED_TEST(CpuBackendTest, BatchNormStatisticsMatchDefinition) {
-  CpuBackend<TypeParam> be(0);
-  expect_batchnorm_statistics(be, std::is_same_v<TypeParam, float> ? 1e-5 : 1e-12);
-}
-
-TYPED_TEST(CpuBackendTest, GradModeAccumulateAddsOverwriteReplaces) {
-  CpuBackend<TypeParam> be(0);
-  expect_grad_modes(be, std::is_same_v<TypeParam, float> ? 1e-6 : 1e-15);
-}
-
-TYPED_TEST(CpuBackendTest, SgdUpdateMatchesClosedForm) {
-  CpuBackend<TypeParam> be(0);
-  expect_sgd_closed_form(be, std::is_same_v<TypeParam, float> ? 1e-6 : 1e-14);
-}
-
-TYPED_TEST(CpuBackendTest, ShapeErrorsNameTheOperation) {
-  CpuBackend<TypeParam> be(0);
-  expect_shape_errors(be);
 }
 
 TYPED_TEST(CpuBackendTest, NhwcActivationsAreRejected) {

@@ -1,9 +1,9 @@
-// The fp64 ReferenceBackend against definitions: layouts, batch-norm statistics, gradient modes, the SGD
-// update, dropout masks and argument checks.
+// The fp64 ReferenceBackend against definitions: layouts, hand-computed values, dropout masks and argument
+// checks. Batch-norm statistics, gradient modes, the SGD closed form and the shape errors are checked for every
+// CPU backend, the reference included, in backend_suite_cpu_test.cpp.
 #include <gtest/gtest.h>
 
 #include "kernels/cpu/reference_backend.hpp"
-#include "tests/kernels/backend_checks.hpp"
 #include "tests/kernels/kernel_ops.hpp"
 
 namespace cbednet::test {
@@ -62,21 +62,6 @@ TEST(Reference, MaxPoolGradientGoesToFirstMaximumAndPaddingNeverWins) {
   EXPECT_EQ(dx.data<double>()[1] + dx.data<double>()[2] + dx.data<double>()[3], 0.0);
 }
 
-TEST(Reference, BatchNormStatisticsMatchDefinition) {
-  ReferenceBackend be;
-  expect_batchnorm_statistics(be, 1e-12);
-}
-
-TEST(Reference, GradModeAccumulateAddsOverwriteReplaces) {
-  ReferenceBackend be;
-  expect_grad_modes(be, 1e-15);
-}
-
-TEST(Reference, SgdUpdateMatchesClosedForm) {
-  ReferenceBackend be;
-  expect_sgd_closed_form(be, 1e-14);
-}
-
 TEST(Reference, DropoutMaskFollowsTheDocumentedFormula) {
   ReferenceBackend be;
   const Shape s{2, 3, 4, 5};
@@ -133,11 +118,6 @@ TEST(Reference, DropoutKeepRateIsCloseToOneMinusP) {
     // 32768 Bernoulli draws: the standard deviation of the rate is below 0.003.
     EXPECT_NEAR(static_cast<double>(kept) / static_cast<double>(s.count()), 1.0 - p, 0.015) << "p = " << p;
   }
-}
-
-TEST(Reference, ShapeErrorsNameTheOperation) {
-  ReferenceBackend be;
-  expect_shape_errors(be);
 }
 
 TEST(Reference, OutOfRangeLabelsAndBadProbabilitiesAreRejected) {

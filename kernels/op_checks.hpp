@@ -1,19 +1,15 @@
-// Argument checks for every Backend operation, shared by the CPU backends so that both reject the same
-// calls with the same messages: "conv2d_forward: w [..] does not match x [..]: expected ...".
+// Argument checks for every Backend operation, run by Backend's public operations (kernels/backend_ops.cpp)
+// before any backend's implementation, so that every backend rejects the same calls with the same messages:
+// "conv2d_forward: w [..] does not match x [..]: expected ...". What differs between backends (dtypes, device,
+// layouts) comes in as TensorRules (kernels/backend.hpp).
 #pragma once
+
+#include <initializer_list>
+#include <utility>
 
 #include "kernels/backend.hpp"
 
-namespace cbednet::cpu {
-
-// What one backend accepts: activations/weights in `act`, parameters and statistics in `param`, labels in
-// i32; NHWC tensors only when allow_nhwc (a tensor with C == 1 or H*W == 1 is the same in both layouts).
-struct TensorRules {
-  DType act = DType::f64;
-  DType param = DType::f64;
-  bool allow_nhwc = true;
-  const char* backend = "cpu";
-};
+namespace cbednet {
 
 void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias,
                           const Tensor& y, const ConvGeometry& g);
@@ -49,7 +45,9 @@ void check_linear_backward_data(const TensorRules& r, const Tensor& dy, const Te
 void check_linear_backward_weights(const TensorRules& r, const Tensor& x, const Tensor& dy, const Tensor& dw,
                                    const Tensor* db);
 
-// Also checks that every label is in 0..K-1 (InvalidArgument naming the sample).
+// Also checks that every label is in 0..K-1 (InvalidArgument naming the sample) when the labels are on the
+// host; device labels are not read here (that would be a synchronising download per call): the CUDA kernels
+// give a NaN loss for a label outside 0..K-1 instead of reading out of bounds.
 void check_softmax_cross_entropy_forward(const TensorRules& r, const Tensor& logits, const Tensor& labels,
                                          const Tensor* class_weights, double label_smoothing, const Tensor& probs,
                                          const Tensor& losses);
@@ -59,4 +57,4 @@ void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& pr
 
 void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum);
 
-}  // namespace cbednet::cpu
+}  // namespace cbednet

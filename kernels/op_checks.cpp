@@ -1,8 +1,8 @@
-#include "kernels/cpu/op_checks.hpp"
+#include "kernels/op_checks.hpp"
 
 #include <string>
 
-namespace cbednet::cpu {
+namespace cbednet {
 namespace {
 
 enum class Kind { act, param, labels };
@@ -12,9 +12,10 @@ std::string str(const Tensor& t) { return t.shape().str(); }
 void check_tensor(const TensorRules& r, const char* op, const char* name, const Tensor& t, Kind kind) {
   if (t.empty() && t.count() > 0)
     throw_error<ShapeError>(op, ": ", name, " ", str(t), " has no storage");
-  if (t.device() != Device::host)
-    throw_error<InvalidArgument>(op, ": ", name, " is on the device, but the ", r.backend,
-                                 " backend works on host tensors (", t.describe(), ")");
+  if (t.device() != r.device)
+    throw_error<InvalidArgument>(op, ": ", name, " is on the ", t.device() == Device::host ? "host" : "device",
+                                 ", but the ", r.backend, " backend works on ",
+                                 r.device == Device::host ? "host" : "device", " tensors (", t.describe(), ")");
   const DType want = kind == Kind::act ? r.act : kind == Kind::param ? r.param : DType::i32;
   if (t.dtype() != want)
     throw_error<ShapeError>(op, ": ", name, " ", t.describe(), " has dtype ", to_string(t.dtype()), ", the ",
@@ -256,6 +257,7 @@ void check_labels_and_weights(const TensorRules& r, const char* op, const Tensor
     check_tensor(r, op, "class_weights", *class_weights, Kind::param);
     expect(op, "class_weights", *class_weights, vec(k), "logits", ref);
   }
+  if (labels.device() != Device::host) return;  // see check_softmax_cross_entropy_forward in op_checks.hpp
   const std::int32_t* l = labels.data<std::int32_t>();
   for (std::int64_t i = 0; i < n; ++i)
     if (l[i] < 0 || l[i] >= k)
@@ -300,4 +302,4 @@ void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& g
   }
 }
 
-}  // namespace cbednet::cpu
+}  // namespace cbednet
