@@ -19,11 +19,6 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Message tags on a pipeline communicator: activations and gradients per micro-batch, labels, evaluation.
-int activation_tag(int micro) { return 4 * micro; }
-int gradient_tag(int micro) { return 4 * micro + 1; }
-int eval_tag(std::int64_t chunk) { return static_cast<int>(4 * chunk + 2); }
-constexpr int labels_tag = 3;
 
 std::string describe_model(const Model& model) {
   std::ostringstream out;
@@ -99,9 +94,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   // Checks every rank makes identically, before any message: a bad option fails everywhere, nothing hangs.
   const int P = grid_.stages();
   const BatchSplit split = split_batch(global_batch, grid_.replicas(), options.micro_batch, P);
-  const std::int64_t share = split.share, micro = split.micro;
-  const int M = static_cast<int>(split.micro_batches);
-  last_m_ = M;
+  const std::int64_t share = split.share;
+  last_m_ = split.micro_batches;
   const std::int64_t first_sample = grid_.replica() * share;
   if (grid_.first_stage()) {
     CBEDNET_REQUIRE(images != nullptr && labels != nullptr, InvalidArgument,
@@ -112,95 +106,10 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
 
   Stage& stage = *stage_;
   ParamStore& store = stage.store();
-  const int s = grid_.stage();
-  TensorPipe pipe(backend_, *pipe_transport_);
   store.zero_grad();
-
-  // Labels travel once per step from stage 0 to the last stage.
-  Tensor label_buffer;
-  const Tensor* step_labels = labels;
-  int labels_handle = -1;
-  if (P > 1 && grid_.first_stage()) pipe.send(*labels, P - 1, labels_tag);
-  if (P > 1 && grid_.last_stage())
-    labels_handle = pipe.post_receive({share, 1, 1, 1}, 0, labels_tag, DType::i32, Layout::nchw, /*on_host=*/true);
-
-  const std::vector<PipeOp> ops = pipeline_schedule(options_.schedule, P, M, s);
-  std::size_t last_forward = 0;
-  for (std::size_t k = 0; k < ops.size(); ++k)
-    if (ops[k].kind == PipeOp::Kind::forward) last_forward = k;
-  // The micro-batch of the next op of the same kind after op k (-1 when none): its receive is posted early.
-  auto next_of_kind = [&](std::size_t k) {
-    for (std::size_t j = k + 1; j < ops.size(); ++j)
-      if (ops[j].kind == ops[k].kind) return ops[j].micro;
-    return -1;
-  };
-  const Shape in_shape = stage.input_shape(micro), out_shape = stage.output_shape(micro);
-  auto post = [&](PipeOp::Kind kind, int i) {
-    return kind == PipeOp::Kind::forward
-               ? pipe.post_receive(in_shape, s - 1, activation_tag(i), backend_.dtype(), backend_.layout())
-               : pipe.post_receive(out_shape, s + 1, gradient_tag(i), backend_.dtype(), backend_.layout());
-  };
-  int posted[2] = {-1, -1};  // handle of the prefetched receive per kind, and its micro-batch
-  int posted_micro[2] = {-1, -1};
-  auto receive = [&](std::size_t k) {
-    const int kind = ops[k].kind == PipeOp::Kind::forward ? 0 : 1;
-    if (posted_micro[kind] != ops[k].micro) posted[kind] = post(ops[k].kind, ops[k].micro);
-    Tensor t = pipe.take(posted[kind], &timings_.p2p_wait);
-    posted_micro[kind] = next_of_kind(k);
-    if (posted_micro[kind] >= 0) posted[kind] = post(ops[k].kind, posted_micro[kind]);
-    return t;
-  };
-
-  // Stage 0's input of micro-batch i: uploaded while the micro-batch before it computes (Backend::upload_async:
-  // a copy stream on GPUs, a plain copy on CPUs).
-  std::vector<Tensor> inputs(static_cast<std::size_t>(M));
-  const auto stage_input = [&](int i) { return upload(backend_, images->slice_batch(i * micro, micro), true); };
-  std::vector<Stage::Context> contexts(static_cast<std::size_t>(M));
-  std::vector<Tensor> dlogits(static_cast<std::size_t>(M));
-  StepStats stats;
-  for (std::size_t k = 0; k < ops.size(); ++k) {
-    const int i = ops[k].micro;
-    const auto ui = static_cast<std::size_t>(i);
-    if (ops[k].kind == PipeOp::Kind::forward) {
-      Tensor x;
-      if (grid_.first_stage()) {
-        x = inputs[ui].empty() ? stage_input(i) : std::move(inputs[ui]);
-        if (const int next = next_of_kind(k); next >= 0) inputs[static_cast<std::size_t>(next)] = stage_input(next);
-      } else {
-        x = receive(k);
-      }
-      const auto t0 = clock_type::now();
-      const PassInfo pass{Mode::train, options.seed, options.step, first_sample + i * micro};
-      Tensor out = stage.forward(x, pass, &contexts[ui]);
-      if (grid_.last_stage()) {
-        if (labels_handle >= 0) {
-          timings_.compute += seconds_since(t0);
-          label_buffer = pipe.take(labels_handle, &timings_.p2p_wait);
-          labels_handle = -1;
-          step_labels = &label_buffer;
-        }
-        const auto t1 = clock_type::now();
-        dlogits[ui] = loss_and_gradient(backend_, loss, out, step_labels->slice_batch(i * micro, micro), global_batch,
-                                        options.loss_scale, stats);
-        timings_.compute += seconds_since(t1);
-      } else {
-        timings_.compute += seconds_since(t0);
-        pipe.send(out, s + 1, activation_tag(i));
-      }
-      if (k == last_forward) reducer_->start_statistics();
-    } else {
-      Tensor grad = grid_.last_stage() ? std::move(dlogits[ui]) : receive(k);
-      const auto t0 = clock_type::now();
-      const bool final_backward = k + 1 == ops.size();
-      // The final backward reports each block as done, so that its gradient buckets start at once.
-      grad = stage.backward(grad, contexts[ui],
-                            final_backward ? Stage::BlockDone([&](std::size_t j) { reducer_->block_done(j); })
-                                           : Stage::BlockDone());
-      timings_.compute += seconds_since(t0);
-      if (!grid_.first_stage()) pipe.send(grad, s - 1, gradient_tag(i));
-    }
-  }
-  pipe.wait_sends(&timings_.p2p_wait);
+  const StepStats stats = ScheduleRun(backend_, stage, grid_, *pipe_transport_, *reducer_, options_.schedule, loss,
+                                      options, {images, labels, split, first_sample}, timings_)
+                              .run();
   timings_.reduce_wait = reducer_->finish();
 
   // Only last stages computed losses; summing over the world gives the global batch's statistics everywhere,
@@ -214,7 +123,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   if (nonfinite)
     store.discard_step_statistics();
   else
-    apply_update(stage, optimizer, global_batch / micro, options);
+    apply_update(stage, optimizer, global_batch / split.micro, options);
   backend_.synchronize();
   timings_.update = seconds_since(t_update);
   timings_.step = seconds_since(step_start);

@@ -30,6 +30,7 @@
 #include "core/parallel/grad_reducer.hpp"
 #include "core/parallel/grid.hpp"
 #include "core/parallel/schedule.hpp"
+#include "core/parallel/schedule_run.hpp"
 #include "core/parallel/transport.hpp"
 
 namespace cbednet {
@@ -41,17 +42,6 @@ struct HybridOptions {
   std::int64_t bucket_bytes = 25ll * 1024 * 1024; // --bucket-mb
   std::vector<std::size_t> cuts;                  // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
-};
-
-// Seconds spent by this rank in the last step.
-struct StageTimings {
-  double step = 0;         // the whole step
-  double compute = 0;      // forward, loss and backward of its micro-batches
-  double p2p_wait = 0;     // waiting for activations, gradients, labels and sends
-  double reduce_wait = 0;  // waiting for the data-parallel reduction after the final backward
-  double update = 0;       // running statistics and the optimizer step
-  // Share of the pipeline phase spent waiting for neighbours: p2p_wait / (compute + p2p_wait).
-  double bubble() const { return compute + p2p_wait > 0 ? p2p_wait / (compute + p2p_wait) : 0.0; }
 };
 
 class HybridTrainer {
