@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/train/batch_split.hpp"
 
 namespace cbednet::plan {
 
@@ -90,11 +91,8 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   CBEDNET_REQUIRE(static_cast<std::size_t>(stages) <= blocks.size(), InvalidArgument, "P = ", stages, " exceeds the ",
                   blocks.size(), " blocks of the model");
   const int replicas = total / stages;
-  CBEDNET_REQUIRE(global_batch >= replicas && global_batch % replicas == 0, InvalidArgument, "batch ", global_batch,
-                  " is not a positive multiple of D = ", replicas);
-  const std::int64_t share = global_batch / replicas;
-  CBEDNET_REQUIRE(micro_batch >= 1 && share % micro_batch == 0, InvalidArgument, "micro-batch ", micro_batch,
-                  " does not divide a replica's share ", share);
+  CBEDNET_REQUIRE(micro_batch >= 1, InvalidArgument, "micro-batch ", micro_batch, ": must be at least 1");
+  const std::int64_t share = split_batch(global_batch, replicas, micro_batch, stages).share;
 
   Prediction p;
   p.stages = stages;
