@@ -15,7 +15,7 @@
 #include "app/evaluation.hpp"
 #include "app/run_log.hpp"
 #include "app/stop_signals.hpp"
-#include "app/checkpoint_gather.hpp"
+#include "core/parallel/checkpoint_gather.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/data_parallel.hpp"
@@ -242,7 +242,8 @@ int run_training(const TrainConfig& cfg) {
   io::TrainingState state;
   state.seed = cfg.seed;
   if (resume_from) {
-    const auto info = io::load_checkpoint(*resume_from, spec, stage.store());  // this stage's tensors, by name
+    const auto [info, tensors] = io::load_checkpoint(*resume_from, spec);
+    assign_tensors(stage.store(), tensors, *resume_from);  // this stage's tensors, by name
     CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
                     " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
     state = info.state;
@@ -304,7 +305,7 @@ int run_training(const TrainConfig& cfg) {
 
   const auto save = [&](const char* why) {
     io::CheckpointTensors tensors;
-    if (grid.replica() == 0) tensors = gather_checkpoint_tensors(io::collect_tensors(stage.store()), grid);
+    if (grid.replica() == 0) tensors = gather_checkpoint_tensors(collect_tensors(stage.store()), grid);
     if (rank == 0) {
       const std::string path = io::checkpoint_path(checkpoint_dir.string(), state.global_step);
       io::save_checkpoint(path, spec, state, cfg.resolved_ini, tensors);
