@@ -40,7 +40,7 @@ TrainedModel load_trained_model(const std::string& path, const BackendOptions& b
   t.backend = make_backend(backend);
   t.model = std::make_unique<Model>(build_resnet(t.info.spec));
   t.stage = std::make_unique<Stage>(*t.backend, *t.model, 0, t.model->size(), 0);
-  io::load_checkpoint(t.checkpoint, t.info.spec, t.stage->store());
+  assign_tensors(t.stage->store(), io::load_checkpoint(t.checkpoint, t.info.spec).tensors, t.checkpoint);
   const auto& ini = t.info.config;
   t.preprocess.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
   t.preprocess.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "app/stop_signals.hpp"
-#include "app/checkpoint_gather.hpp"
+#include "core/parallel/checkpoint_gather.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "core/train/checkpoint_callback.hpp"
 #include "core/train/progress_callback.hpp"
@@ -157,7 +157,7 @@ CheckpointWriter checkpoint_writer(const TrainConfig& cfg, const ResNetSpec& spe
                                    const fs::path& checkpoint_dir) {
   return [&cfg, spec, &stage, &grid, checkpoint_dir](const TrainingState& state) {
     io::CheckpointTensors tensors;
-    if (grid.replica() == 0) tensors = gather_checkpoint_tensors(io::collect_tensors(stage.store()), grid);
+    if (grid.replica() == 0) tensors = gather_checkpoint_tensors(collect_tensors(stage.store()), grid);
     if (grid.world_rank() != 0) return std::string();
     const std::string path = io::checkpoint_path(checkpoint_dir.string(), state.global_step);
     io::save_checkpoint(path, spec, state, cfg.resolved_ini, tensors);
@@ -205,7 +205,8 @@ TrainingState starting_state(const TrainConfig& cfg, const std::optional<std::st
   TrainingState state;
   state.seed = cfg.seed;
   if (!resume_from) return state;
-  const auto info = io::load_checkpoint(*resume_from, spec, stage.store());
+  const auto [info, tensors] = io::load_checkpoint(*resume_from, spec);
+  assign_tensors(stage.store(), tensors, *resume_from);  // this stage's tensors, by name
   CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
                   " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
   return info.state;

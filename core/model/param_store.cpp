@@ -150,4 +150,49 @@ void ParamStore::update_running_statistics(double momentum, double micro_batches
   for (BatchNorm* bn : batchnorms_) bn->update_running_statistics(backend_, momentum, micro_batches);
 }
 
+namespace {
+
+Tensor to_host(Backend& backend, const Tensor& view) {
+  Tensor host(view.shape(), backend.param_dtype() == DType::f64 ? DType::f64 : DType::f32, Layout::nchw);
+  backend.copy(view, host);
+  return host;
+}
+
+}  // namespace
+
+ModelTensors collect_tensors(ParamStore& store) {
+  Backend& backend = store.backend();
+  ModelTensors out;
+  for (auto& p : store.params()) {
+    out.parameters.emplace(p.name, to_host(backend, p.master));
+    out.momentum.emplace(p.name, to_host(backend, p.momentum));
+  }
+  for (auto& b : store.buffers()) out.buffers.emplace(b.name, to_host(backend, b.value));
+  return out;
+}
+
+void assign_tensors(ParamStore& store, const ModelTensors& tensors, const std::string& source) {
+  // The messages are the checkpoint reader's own (h5::where's "file F, group G" form), as before the split.
+  const auto require = [&](const NamedTensors& group, const char* group_name, const std::string& name,
+                           const Shape& shape) {
+    const auto it = group.find(name);
+    const std::string where = "file " + source + ", group " + group_name + "/" + name;
+    CBEDNET_REQUIRE(it != group.end(), IoError, where, ": missing (the checkpoint does not match this model)");
+    CBEDNET_REQUIRE(it->second.shape() == shape, IoError, where, ": shape ", it->second.shape().str(),
+                    " does not match the model's ", shape.str());
+  };
+  for (const auto& p : store.params()) {
+    require(tensors.parameters, "parameters", p.name, p.shape);
+    require(tensors.momentum, "momentum", p.name, p.shape);
+  }
+  for (const auto& b : store.buffers()) require(tensors.buffers, "buffers", b.name, b.shape);
+  Backend& backend = store.backend();
+  for (auto& p : store.params()) {
+    backend.copy(tensors.parameters.at(p.name), p.master);
+    backend.copy(tensors.momentum.at(p.name), p.momentum);
+  }
+  for (auto& b : store.buffers()) backend.copy(tensors.buffers.at(b.name), b.value);
+  store.refresh_compute_weights();
+}
+
 }  // namespace cbednet

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/model/block.hpp"
+#include "core/named_tensors.hpp"
 
 namespace cbednet {
 
@@ -88,5 +89,15 @@ class ParamStore {
 };
 
 std::uint64_t stable_hash(const std::string& text);  // FNV-1a 64
+
+// Checkpoints (io/checkpoint) hold tensors by name, not stores; these two move a store's state in and out.
+//
+// Host copies of the store's parameters (master dtype), momentum and batch-norm buffers, by name.
+ModelTensors collect_tensors(ParamStore& store);
+// Copies `tensors` into the store (converted to its dtypes) and refreshes the compute-precision copies. A store
+// holding part of the model (a pipeline stage) takes its own tensors by name and ignores the rest. Every tensor the
+// store needs is checked before anything is copied: one missing, or of another shape, throws IoError naming it and
+// `source` (the checkpoint file): "file <source>, group parameters/<name>: missing (...)".
+void assign_tensors(ParamStore& store, const ModelTensors& tensors, const std::string& source);
 
 }  // namespace cbednet

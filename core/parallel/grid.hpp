@@ -13,26 +13,9 @@
 
 #include <string>
 
+#include "core/parallel/mpi_comm.hpp"
+
 namespace cbednet {
-
-// Owns an MPI communicator (MPI_Comm_free on destruction); never owns MPI_COMM_WORLD/SELF.
-class MpiComm {
- public:
-  MpiComm() = default;
-  explicit MpiComm(MPI_Comm comm) : comm_(comm) {}
-  ~MpiComm();
-  MpiComm(MpiComm&& other) noexcept : comm_(other.comm_) { other.comm_ = MPI_COMM_NULL; }
-  MpiComm& operator=(MpiComm&& other) noexcept;
-  MpiComm(const MpiComm&) = delete;
-  MpiComm& operator=(const MpiComm&) = delete;
-
-  MPI_Comm get() const { return comm_; }
-  int rank() const;
-  int size() const;
-
- private:
-  MPI_Comm comm_ = MPI_COMM_NULL;
-};
 
 // "PxD" (e.g. "2x4") -> {P, D}; throws InvalidArgument naming --grid when malformed or not positive.
 struct GridShape {
@@ -78,8 +61,5 @@ struct LocalRank {
   std::string source;      // the variable used, or "MPI_COMM_TYPE_SHARED"
 };
 LocalRank local_rank(MPI_Comm world);
-
-// Throws BackendError "MPI <what> failed: <MPI's message>" for a failing MPI return code.
-void check_mpi_call(int code, const char* what);
 
 }  // namespace cbednet

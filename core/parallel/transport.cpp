@@ -9,7 +9,7 @@
 #include "core/parallel/grid.hpp"
 #include "core/parallel/mpi_transport.hpp"
 #if CBEDNET_HAVE_CUDA
-#include "kernels/cuda/nccl_transport.hpp"
+#include "core/parallel/nccl_transport.hpp"
 #endif
 
 namespace cbednet {

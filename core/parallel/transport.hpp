@@ -3,7 +3,7 @@
 // the GPU transport plugs into.
 //
 //   MpiTransport   (mpi_transport.hpp)        non-blocking MPI; device tensors are staged through host copies
-//   NcclTransport  (kernels/cuda/nccl_transport.hpp, CUDA builds)  NCCL on device buffers, own CUDA streams
+//   NcclTransport  (nccl_transport.hpp, CUDA builds)  NCCL on device buffers, own CUDA streams
 //
 // Every operation is non-blocking and returns a Transfer handle; handles may be tested and waited in any order.
 // Ordering contract (what NCCL needs, and MPI tolerates): between two ranks, the sends of one and the receives

@@ -62,7 +62,7 @@ void write_dataset(hid_t group, const std::string& name, const Tensor& host, con
   h5::check(H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host.raw()), ctx + "/" + name, "write dataset");
 }
 
-using Datasets = std::map<std::string, Tensor>;  // by name: the checksum's order
+using Datasets = NamedTensors;  // by name: the checksum's order
 
 // FNV-1a over the three groups in a fixed order, each dataset's name and bytes in name order.
 std::string checksum(const Datasets& parameters, const Datasets& momentum, const Datasets& buffers) {
@@ -160,21 +160,8 @@ ResNetSpec read_spec(hid_t group, const std::string& ctx) {
   return spec;
 }
 
-Tensor to_host(Backend& backend, const Tensor& view) {
-  Tensor host(view.shape(), backend.param_dtype() == DType::f64 ? DType::f64 : DType::f32, Layout::nchw);
-  backend.copy(view, host);
-  return host;
-}
-
-// Everything a checkpoint holds, read and verified, before anything is copied into a model.
-struct CheckpointFile {
-  CheckpointInfo info;
-  std::map<std::string, Tensor> parameters, momentum, buffers;
-};
-
-// Metadata only, or (verify_data) every dataset too, checked against the checksum and, given a store, against
-// its parameter names and shapes.
-CheckpointFile read_file(const std::string& path, bool verify_data, const ParamStore* store) {
+// Metadata only, or (verify_data) every dataset too, checked against the checksum.
+LoadedCheckpoint read_file(const std::string& path, bool verify_data) {
   std::lock_guard lock(h5::library_mutex());
   h5::silence_hdf5_errors();
   CBEDNET_REQUIRE(fs::exists(path), IoError, "checkpoint ", path, ": no such file");
@@ -186,7 +173,7 @@ CheckpointFile read_file(const std::string& path, bool verify_data, const ParamS
   const auto version = h5::read_int_attribute(file.get(), "format_version", ctx);
   CBEDNET_REQUIRE(version == checkpoint_format_version, IoError, "checkpoint ", path, ": format version ", version,
                   ", this cbednet reads version ", checkpoint_format_version);
-  CheckpointFile out;
+  LoadedCheckpoint out;
   const Handle model = h5::open_group(file.get(), "model", ctx);
   out.info.spec = read_spec(model.get(), h5::where(path, "model"));
   const Handle state = h5::open_group(file.get(), "state", ctx);
@@ -207,26 +194,14 @@ CheckpointFile read_file(const std::string& path, bool verify_data, const ParamS
   out.info.config = h5::read_string_attribute(file.get(), "config", ctx);
   if (!verify_data) return out;
 
-  out.parameters = read_group(file.get(), "parameters", path);
-  out.momentum = read_group(file.get(), "momentum", path);
-  out.buffers = read_group(file.get(), "buffers", path);
+  CheckpointTensors& t = out.tensors;
+  t.parameters = read_group(file.get(), "parameters", path);
+  t.momentum = read_group(file.get(), "momentum", path);
+  t.buffers = read_group(file.get(), "buffers", path);
   const std::string expected = h5::read_string_attribute(file.get(), "checksum", ctx);
-  const std::string computed = checksum(out.parameters, out.momentum, out.buffers);
+  const std::string computed = checksum(t.parameters, t.momentum, t.buffers);
   CBEDNET_REQUIRE(computed == expected, IoError, "checkpoint ", path, ": checksum mismatch (stored ", expected,
                   ", computed ", computed, "): the file is corrupt");
-  if (store == nullptr) return out;
-  const auto require = [&](const Datasets& group, const char* group_name, const std::string& name, const Shape& shape) {
-    const auto it = group.find(name);
-    CBEDNET_REQUIRE(it != group.end(), IoError, h5::where(path, std::string(group_name) + "/" + name),
-                    ": missing (the checkpoint does not match this model)");
-    CBEDNET_REQUIRE(it->second.shape() == shape, IoError, h5::where(path, std::string(group_name) + "/" + name),
-                    ": shape ", it->second.shape().str(), " does not match the model's ", shape.str());
-  };
-  for (const auto& p : store->params()) {
-    require(out.parameters, "parameters", p.name, p.shape);
-    require(out.momentum, "momentum", p.name, p.shape);
-  }
-  for (const auto& b : store->buffers()) require(out.buffers, "buffers", b.name, b.shape);
   return out;
 }
 
@@ -245,31 +220,6 @@ void require_same_model(const std::string& path, const ResNetSpec& found, const 
 }
 
 }  // namespace
-
-void CheckpointTensors::merge(CheckpointTensors&& other) {
-  for (auto [mine, theirs] : {std::pair{&parameters, &other.parameters}, std::pair{&momentum, &other.momentum},
-                              std::pair{&buffers, &other.buffers}})
-    for (auto& [name, t] : *theirs) {
-      CBEDNET_REQUIRE(mine->count(name) == 0, Error, "checkpoint: tensor ", name, " comes from two pipeline stages");
-      mine->emplace(name, std::move(t));
-    }
-}
-
-CheckpointTensors collect_tensors(ParamStore& store) {
-  Backend& backend = store.backend();
-  CheckpointTensors out;
-  for (auto& p : store.params()) {
-    out.parameters.emplace(p.name, to_host(backend, p.master));
-    out.momentum.emplace(p.name, to_host(backend, p.momentum));
-  }
-  for (auto& b : store.buffers()) out.buffers.emplace(b.name, to_host(backend, b.value));
-  return out;
-}
-
-void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
-                     const std::string& config, ParamStore& store) {
-  save_checkpoint(path, spec, state, config, collect_tensors(store));
-}
 
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, const CheckpointTensors& tensors) {
@@ -327,22 +277,14 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
   }
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) { return read_file(path, false, nullptr).info; }
+CheckpointInfo read_checkpoint_info(const std::string& path) { return read_file(path, false).info; }
 
-void verify_checkpoint(const std::string& path) { read_file(path, true, nullptr); }
+void verify_checkpoint(const std::string& path) { read_file(path, true); }
 
-CheckpointInfo load_checkpoint(const std::string& path, const ResNetSpec& expected, ParamStore& store) {
+LoadedCheckpoint load_checkpoint(const std::string& path, const ResNetSpec& expected) {
   const CheckpointInfo meta = read_checkpoint_info(path);
   require_same_model(path, meta.spec, expected);
-  CheckpointFile file = read_file(path, true, &store);
-  Backend& backend = store.backend();
-  for (auto& p : store.params()) {
-    backend.copy(file.parameters.at(p.name), p.master);
-    backend.copy(file.momentum.at(p.name), p.momentum);
-  }
-  for (auto& b : store.buffers()) backend.copy(file.buffers.at(b.name), b.value);
-  store.refresh_compute_weights();
-  return file.info;
+  return read_file(path, true);
 }
 
 std::string checkpoint_path(const std::string& dir, std::int64_t global_step) {

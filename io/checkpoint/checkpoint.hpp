@@ -12,15 +12,16 @@
 //   /buffers/<name>      batch-norm running statistics
 // Random numbers are counter-based (core/rng.hpp), so (seed, epoch, step) is the whole RNG and data-order state.
 // Files are written to a temporary name and renamed; a load verifies the format, version, model and checksum.
+// This module reads and writes tensors by name; collect_tensors/assign_tensors (core/model/param_store.hpp) move
+// them out of and into a model's ParamStore.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 
-#include "core/model/param_store.hpp"
 #include "core/model/resnet.hpp"
+#include "core/named_tensors.hpp"
 #include "core/train/training_state.hpp"
 
 namespace cbednet::io {
@@ -37,29 +38,25 @@ struct CheckpointInfo {
 };
 
 // What a checkpoint holds of a model, on the host by name: parameters, momentum, batch-norm buffers.
-struct CheckpointTensors {
-  std::map<std::string, Tensor> parameters, momentum, buffers;
-  // Adds another set (another pipeline stage's); names must not repeat.
-  void merge(CheckpointTensors&& other);
-};
-// Host copies of a store's tensors (in its master dtype).
-CheckpointTensors collect_tensors(ParamStore& store);
+using CheckpointTensors = ModelTensors;
 
 // Writes `path` atomically (temporary name, then rename). Throws IoError naming the file on failure.
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, const CheckpointTensors& tensors);
-void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
-                     const std::string& config, ParamStore& store);
 
 // Reads the model description, state and configuration, verifying format and version.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 // Reads every dataset and verifies the checksum; throws IoError naming the file if it is corrupt or truncated.
 void verify_checkpoint(const std::string& path);
 
-// Loads parameters, momentum and buffers into `store` (converted to its dtypes); a store holding part of the
-// model (a pipeline stage) takes its own tensors by name. Throws IoError naming the file
-// and the culprit if the architecture, class count or any parameter shape differs, or the checksum is wrong.
-CheckpointInfo load_checkpoint(const std::string& path, const ResNetSpec& expected, ParamStore& store);
+// A checkpoint read whole: its description and every tensor, as stored (f32 or f64, on the host).
+struct LoadedCheckpoint {
+  CheckpointInfo info;
+  CheckpointTensors tensors;
+};
+// Reads and verifies `path` against the model `expected`. Throws IoError naming the file if the architecture or
+// class count differs or the checksum is wrong. Names and shapes are checked by assign_tensors, per stage.
+LoadedCheckpoint load_checkpoint(const std::string& path, const ResNetSpec& expected);
 
 // "<dir>/ckpt-<global_step, 8 digits>.h5"
 std::string checkpoint_path(const std::string& dir, std::int64_t global_step);

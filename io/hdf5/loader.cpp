@@ -6,18 +6,18 @@
 #include <filesystem>
 #include <numeric>
 
+#include "core/parallel/mpi_comm.hpp"
 #include "io/hdf5/direct_chunks.hpp"
 #include "io/hdf5/epoch_order.hpp"
 #include "io/hdf5/h5_handle.hpp"
 #include "io/hdf5/h5_lock.hpp"
-#include "io/hdf5/mpi_comm.hpp"
 #include "io/hdf5/packed_file.hpp"
 
 namespace cbednet::io {
 
 class DistributedLoader::Reader {
  public:
-  explicit Reader(MPI_Comm comm) : comm_(comm) {}
+  explicit Reader(MPI_Comm comm) : comm_(duplicate_comm(comm, "MPI_Comm_dup (loader)")) {}
   virtual ~Reader() = default;
   virtual std::size_t size() const = 0;
   virtual Shape sample_shape() const = 0;
@@ -31,10 +31,9 @@ class DistributedLoader::Reader {
   virtual void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
                     std::size_t calls) = 0;
   MPI_Comm comm() const { return comm_.get(); }
-  const DupComm& dup() const { return comm_; }
 
  private:
-  DupComm comm_;
+  MpiComm comm_;  // a duplicate, so the I/O thread has a communicator no other code sends on
 };
 
 namespace {

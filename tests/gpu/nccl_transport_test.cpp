@@ -1,4 +1,4 @@
-// NcclTransport (kernels/cuda/nccl_transport.hpp) on one GPU with one rank (under mpiexec -n 1): in-place
+// NcclTransport (core/parallel/nccl_transport.hpp) on one GPU with one rank (under mpiexec -n 1): in-place
 // allreduce of device ranges (f32, f64, bf16) and send/receive to self (ncclSend/ncclRecv paired in one
 // group), compared element by element with the MPI transport (host staging) on the same device buffers.
 // Skipped without a CUDA device. Two ranks on one GPU must take the MPI path: the selection rule is checked
@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include "core/parallel/nccl_transport.hpp"
 #include "core/parallel/transport.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
-#include "kernels/cuda/nccl_transport.hpp"
 
 using namespace cbednet;
 

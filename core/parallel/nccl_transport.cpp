@@ -1,4 +1,4 @@
-#include "kernels/cuda/nccl_transport.hpp"
+#include "core/parallel/nccl_transport.hpp"
 
 #include <nccl.h>
 
@@ -10,16 +10,15 @@
 #include <thread>
 #include <utility>
 
-#include "core/parallel/grid.hpp"
+#include "core/parallel/mpi_comm.hpp"
 #include "core/parallel/mpi_transport.hpp"
-#include "kernels/cuda/cuda_backend_impl.hpp"
+#include "kernels/cuda/compute_stream.hpp"
 #include "kernels/cuda/cuda_handles.hpp"
 
 namespace cbednet {
 
 namespace {
 
-using cuda::CudaBackend;
 using cuda::EventHandle;
 using cuda::StreamHandle;
 
@@ -170,7 +169,8 @@ class NcclRequest final : public TransferRequest {
 
 class NcclTransport final : public Transport {
  public:
-  NcclTransport(CudaBackend& backend, MPI_Comm comm, TransportUse use);
+  // backend: a CUDA backend (for the MPI fallback; compute_stream its stream).
+  NcclTransport(Backend& backend, cudaStream_t compute_stream, MPI_Comm comm, TransportUse use);
   TransportKind kind() const override { return TransportKind::nccl; }
   MPI_Comm comm() const override { return comm_; }
   Transfer send(const Tensor& t, int peer, int tag) override;
@@ -185,7 +185,7 @@ class NcclTransport final : public Transport {
   void pair_self();
   Lane* lane_for(int peer, bool sending);
 
-  CudaBackend& backend_;
+  cudaStream_t compute_stream_;  // the backend's: every operation waits for the work queued on it
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
   MpiTransport fallback_;
@@ -202,12 +202,12 @@ int stream_device(cudaStream_t stream) {
   return device;
 }
 
-NcclTransport::NcclTransport(CudaBackend& backend, MPI_Comm comm, TransportUse use)
-    : backend_(backend), comm_(comm), fallback_(backend, comm) {
+NcclTransport::NcclTransport(Backend& backend, cudaStream_t compute_stream, MPI_Comm comm, TransportUse use)
+    : compute_stream_(compute_stream), comm_(comm), fallback_(backend, comm) {
   check_mpi_call(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
   check_mpi_call(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
   // NCCL binds a communicator to the current device.
-  CBEDNET_CUDA("NCCL transport setup", cudaSetDevice(stream_device(backend.stream())));
+  CBEDNET_CUDA("NCCL transport setup", cudaSetDevice(stream_device(compute_stream_)));
   compute_mark_ = cuda::make_event("NCCL transport setup");
   group_.comm = NcclComm(comm, "communicator creation");
   group_.stream = cuda::make_stream("NCCL transport setup");
@@ -238,7 +238,7 @@ Lane* NcclTransport::lane_for(int peer, bool sending) {
 }
 
 void NcclTransport::after_compute(Lane& lane, const Context& c) {
-  CBEDNET_CUDA(describe(c), cudaEventRecord(compute_mark_.get(), backend_.stream()));
+  CBEDNET_CUDA(describe(c), cudaEventRecord(compute_mark_.get(), compute_stream_));
   CBEDNET_CUDA(describe(c), cudaStreamWaitEvent(lane.stream.get(), compute_mark_.get(), 0));
 }
 
@@ -340,17 +340,10 @@ Transfer NcclTransport::allreduce_sum(Tensor& t, std::int64_t begin, std::int64_
   return Transfer(std::make_unique<NcclRequest>(std::move(s)));
 }
 
-CudaBackend& require_cuda(Backend& backend, const char* what) {
-  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
-  CBEDNET_REQUIRE(cuda != nullptr, InvalidArgument, what, " needs the CUDA backend, got ", backend.name());
-  return *cuda;
-}
-
 }  // namespace
 
 std::string cuda_device_identity(Backend& backend) {
-  CudaBackend& cuda = require_cuda(backend, "cuda_device_identity");
-  const int device = stream_device(cuda.stream());
+  const int device = stream_device(cuda::compute_stream(backend, "cuda_device_identity"));
   cudaDeviceProp prop{};
   CBEDNET_CUDA("cuda_device_identity", cudaGetDeviceProperties(&prop, device));
   std::string id = "GPU-";
@@ -363,7 +356,7 @@ std::string cuda_device_identity(Backend& backend) {
 }
 
 std::unique_ptr<Transport> make_nccl_transport(Backend& backend, MPI_Comm comm, TransportUse use) {
-  return std::make_unique<NcclTransport>(require_cuda(backend, "--transport nccl"), comm, use);
+  return std::make_unique<NcclTransport>(backend, cuda::compute_stream(backend, "--transport nccl"), comm, use);
 }
 
 }  // namespace cbednet

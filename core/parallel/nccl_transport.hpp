@@ -1,6 +1,7 @@
-// NcclTransport: the Transport of core/parallel/transport.hpp on NCCL, for device tensors of a CUDA backend
-// whose ranks each own one GPU (the selection rule of transport.hpp). This header has no CUDA or NCCL includes,
-// so core code can call it in a CUDA build.
+// NcclTransport: the Transport of transport.hpp on NCCL, for device tensors of a CUDA backend whose ranks each own
+// one GPU (the selection rule of transport.hpp). Compiled in CUDA builds only (core/parallel/CMakeLists.txt). This
+// header has no CUDA or NCCL includes; of the CUDA backend the .cpp uses only its compute stream
+// (kernels/cuda/compute_stream.hpp) and the RAII handles and checks of kernels/cuda/cuda_handles.hpp.
 //
 // Communicators, all created collectively at construction from the MPI communicator (ncclGetUniqueId on rank 0,
 // MPI_Bcast, ncclCommInitRank) and each with its own CUDA stream:

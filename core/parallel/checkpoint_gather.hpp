@@ -2,13 +2,13 @@
 // after the first replica of every other stage has sent it its tensors (replicas are identical).
 #pragma once
 
+#include "core/named_tensors.hpp"
 #include "core/parallel/grid.hpp"
-#include "io/checkpoint/checkpoint.hpp"
 
-namespace cbednet::app {
+namespace cbednet {
 
 // Collective over the first replica of every stage. Returns the whole model's tensors on world rank 0 (the
 // stage-0 replica-0 rank); on other ranks returns what it was given (sent away, or untouched on other replicas).
-io::CheckpointTensors gather_checkpoint_tensors(io::CheckpointTensors local, const Grid& grid);
+ModelTensors gather_checkpoint_tensors(ModelTensors local, const Grid& grid);
 
-}  // namespace cbednet::app
+}  // namespace cbednet

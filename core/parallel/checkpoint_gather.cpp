@@ -1,9 +1,12 @@
-#include "app/checkpoint_gather.hpp"
+#include "core/parallel/checkpoint_gather.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
-namespace cbednet::app {
+namespace cbednet {
 
 namespace {
 
@@ -11,7 +14,7 @@ constexpr int tag_size = 7301, tag_data = 7302;
 constexpr std::size_t chunk_bytes = std::size_t{1} << 30;  // MPI counts are int
 
 // [group u8][name length u32][name][dtype u8][n, c, h, w i64][bytes] per tensor.
-std::vector<char> pack(const io::CheckpointTensors& t) {
+std::vector<char> pack(const ModelTensors& t) {
   std::vector<char> out;
   auto put = [&](const void* p, std::size_t n) {
     const auto* c = static_cast<const char*>(p);
@@ -35,8 +38,8 @@ std::vector<char> pack(const io::CheckpointTensors& t) {
   return out;
 }
 
-io::CheckpointTensors unpack(const std::vector<char>& in) {
-  io::CheckpointTensors out;
+ModelTensors unpack(const std::vector<char>& in) {
+  ModelTensors out;
   std::size_t at = 0;
   auto get = [&](void* p, std::size_t n) {
     CBEDNET_ASSERT(at + n <= in.size());
@@ -63,7 +66,7 @@ io::CheckpointTensors unpack(const std::vector<char>& in) {
 
 }  // namespace
 
-io::CheckpointTensors gather_checkpoint_tensors(io::CheckpointTensors local, const Grid& grid) {
+ModelTensors gather_checkpoint_tensors(ModelTensors local, const Grid& grid) {
   if (grid.stages() == 1 || grid.replica() != 0) return local;
   const MPI_Comm world = grid.world();
   const int root = grid.rank_of(0, 0);
@@ -92,4 +95,4 @@ io::CheckpointTensors gather_checkpoint_tensors(io::CheckpointTensors local, con
   return local;
 }
 
-}  // namespace cbednet::app
+}  // namespace cbednet

@@ -1,0 +1,117 @@
+// Checkpoints hold tensors by name (io/checkpoint); collect_tensors/assign_tensors (core/model/param_store.hpp)
+// move them out of and into a ParamStore. Round trip through a file, a pipeline stage taking its own tensors,
+// and the errors naming the tensor and the file.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/model/stage.hpp"
+#include "io/checkpoint/checkpoint.hpp"
+#include "kernels/cpu/reference_backend.hpp"
+#include "tests/io/hdf5/test_helpers.hpp"
+
+using namespace cbednet;
+
+namespace {
+
+ResNetSpec tiny_spec() {
+  ResNetSpec spec = resnet_spec("basic:1,1");
+  spec.base_width = 8;
+  spec.input_size = 12;
+  spec.classes = 4;
+  spec.stem = StemKind::small;
+  return spec;
+}
+
+// Every element of a and b (same names) equal, for each group.
+void expect_same(const NamedTensors& a, const NamedTensors& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    const auto it = b.find(name);
+    ASSERT_NE(it, b.end()) << name;
+    ASSERT_EQ(t.shape(), it->second.shape()) << name;
+    const Tensor x = t.to_dtype(DType::f64), y = it->second.to_dtype(DType::f64);
+    for (std::int64_t i = 0; i < x.count(); ++i) ASSERT_EQ(x.data<double>()[i], y.data<double>()[i]) << name;
+  }
+}
+
+std::string error_of(ParamStore& store, const ModelTensors& tensors) {
+  try {
+    assign_tensors(store, tensors, "ckpt.h5");
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Checkpoint, RoundTripThroughAFileIntoAnotherStore) {
+  ReferenceBackend backend;
+  Model model = build_resnet(tiny_spec());
+  Stage saved(backend, model, 0, model.size(), 1);
+  backend.fill(saved.store().momentum(), 0.5);
+  const io::testing::TempDir dir("checkpoint");
+  const std::string path = io::checkpoint_path(dir.path().string(), 7);
+  io::TrainingState state;
+  state.epoch = 2;
+  state.global_step = 7;
+  state.seed = 1;
+  io::save_checkpoint(path, tiny_spec(), state, "seed = 1\n", collect_tensors(saved.store()));
+
+  const io::LoadedCheckpoint loaded = io::load_checkpoint(path, tiny_spec());
+  EXPECT_EQ(loaded.info.state.global_step, 7);
+  EXPECT_EQ(loaded.info.state.epoch, 2);
+  EXPECT_EQ(loaded.info.config, "seed = 1\n");
+  Stage restored(backend, model, 0, model.size(), 2);  // other initial values
+  assign_tensors(restored.store(), loaded.tensors, path);
+  const ModelTensors a = collect_tensors(saved.store()), b = collect_tensors(restored.store());
+  expect_same(a.parameters, b.parameters);
+  expect_same(a.momentum, b.momentum);
+  expect_same(a.buffers, b.buffers);
+}
+
+TEST(Checkpoint, AStageTakesItsOwnTensorsByName) {
+  ReferenceBackend backend;
+  Model model = build_resnet(tiny_spec());
+  Stage whole(backend, model, 0, model.size(), 1);
+  Stage last(backend, model, 1, model.size(), 2);
+  const ModelTensors all = collect_tensors(whole.store());
+  assign_tensors(last.store(), all, "ckpt.h5");
+  const ModelTensors mine = collect_tensors(last.store());
+  ASSERT_LT(mine.parameters.size(), all.parameters.size());
+  for (const auto& [name, t] : mine.parameters) {
+    const Tensor x = t.to_dtype(DType::f64), y = all.parameters.at(name).to_dtype(DType::f64);
+    for (std::int64_t i = 0; i < x.count(); ++i) ASSERT_EQ(x.data<double>()[i], y.data<double>()[i]) << name;
+  }
+}
+
+TEST(Checkpoint, MissingOrMisshapenTensorsNameTheTensorAndTheFile) {
+  ReferenceBackend backend;
+  Model model = build_resnet(tiny_spec());
+  Stage stage(backend, model, 0, model.size(), 1);
+  const ModelTensors good = collect_tensors(stage.store());
+  const std::string name = good.momentum.begin()->first;
+
+  ModelTensors missing = collect_tensors(stage.store());
+  missing.momentum.erase(name);
+  EXPECT_EQ(error_of(stage.store(), missing),
+            "file ckpt.h5, group momentum/" + name + ": missing (the checkpoint does not match this model)");
+
+  ModelTensors misshapen = collect_tensors(stage.store());
+  const Shape shape = misshapen.parameters.at(name).shape();
+  misshapen.parameters.insert_or_assign(name, Tensor({shape.n + 1, shape.c, shape.h, shape.w}, DType::f64));
+  const std::string what = error_of(stage.store(), misshapen);
+  EXPECT_NE(what.find("file ckpt.h5, group parameters/" + name + ": shape "), std::string::npos) << what;
+  EXPECT_NE(what.find(" does not match the model's " + shape.str()), std::string::npos) << what;
+}
+
+TEST(Checkpoint, TensorsOfTwoStagesMergeAndANameMayNotRepeat) {
+  ModelTensors first, second, again;
+  first.parameters.emplace("stem.conv.weight", Tensor({1, 1, 1, 1}, DType::f32));
+  second.parameters.emplace("fc.weight", Tensor({1, 1, 1, 1}, DType::f32));
+  again.parameters.emplace("stem.conv.weight", Tensor({1, 1, 1, 1}, DType::f32));
+  first.merge(std::move(second));
+  EXPECT_EQ(first.parameters.size(), 2u);
+  EXPECT_THROW(first.merge(std::move(again)), Error);
+}
