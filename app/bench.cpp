@@ -43,7 +43,6 @@ std::string host_name() {
   return name;
 }
 
-
 // Synthetic images [n,C,H,W] f32 and labels of global samples [first, first + n) (values do not matter for speed).
 void synthetic(const Model& model, std::int64_t first, std::int64_t n, std::uint64_t seed, Tensor& images,
                Tensor& labels) {
@@ -55,8 +54,8 @@ void synthetic(const Model& model, std::int64_t first, std::int64_t n, std::uint
   for (std::size_t i = 0; i < pixels.size(); ++i)
     pixels[i] = static_cast<float>(stream.normal(static_cast<std::uint64_t>(first) * per + i));
   for (std::int64_t i = 0; i < n; ++i)
-    labels.data<std::int32_t>()[i] =
-        static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), static_cast<std::uint64_t>(first + i), 1));
+    labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(
+        stream.below(static_cast<std::uint64_t>(model.classes()), static_cast<std::uint64_t>(first + i), 1));
 }
 
 int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, Backend& backend, Model& model,
@@ -98,8 +97,13 @@ int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, 
     sum.update += t.update;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double mine[7] = {static_cast<double>(grid.stage()), static_cast<double>(grid.replica()), sum.compute,
-                          sum.p2p_wait, sum.reduce_wait, sum.update, sum.bubble()};
+  const double mine[7] = {static_cast<double>(grid.stage()),
+                          static_cast<double>(grid.replica()),
+                          sum.compute,
+                          sum.p2p_wait,
+                          sum.reduce_wait,
+                          sum.update,
+                          sum.bubble()};
   std::vector<double> all(7 * static_cast<std::size_t>(grid.stages() * grid.replicas()));
   MPI_Gather(mine, 7, MPI_DOUBLE, all.data(), 7, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (grid.world_rank() != 0) return 0;
@@ -111,29 +115,32 @@ int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, 
     const double* v = &all[7 * r];
     bubble_mean += v[6] / static_cast<double>(n);
     ranks << (r ? ", " : "") << "{\"rank\": " << r << ", \"stage\": " << v[0] << ", \"replica\": " << v[1]
-          << ", \"compute_s\": " << v[2] / static_cast<double>(steps) << ", \"p2p_wait_s\": " << v[3] / static_cast<double>(steps)
-          << ", \"reduce_wait_s\": " << v[4] / static_cast<double>(steps) << ", \"update_s\": " << v[5] / static_cast<double>(steps)
-          << ", \"bubble\": " << v[6] << "}";
+          << ", \"compute_s\": " << v[2] / static_cast<double>(steps)
+          << ", \"p2p_wait_s\": " << v[3] / static_cast<double>(steps)
+          << ", \"reduce_wait_s\": " << v[4] / static_cast<double>(steps)
+          << ", \"update_s\": " << v[5] / static_cast<double>(steps) << ", \"bubble\": " << v[6] << "}";
   }
   std::ostringstream cuts;
-  for (std::size_t i = 0; i < trainer.partition().cuts.size(); ++i) cuts << (i ? ", " : "") << trainer.partition().cuts[i];
+  for (std::size_t i = 0; i < trainer.partition().cuts.size(); ++i)
+    cuts << (i ? ", " : "") << trainer.partition().cuts[i];
   const double images_per_s = static_cast<double>(batch * steps) / seconds;
   std::cout << "{\"benchmark\": \"hybrid_train_step\", \"grid\": \"" << grid.stages() << "x" << grid.replicas()
             << "\", \"ranks\": " << n << ", \"schedule\": \"" << to_string(options.schedule) << "\", \"balance\": \""
-            << vm["balance"].as<std::string>() << "\", \"cuts\": [" << cuts.str() << "], \"max_over_ideal\": "
-            << trainer.partition().max_over_ideal << ", \"bucket_mb\": " << bucket_mb << ", \"buckets\": "
-            << trainer.bucket_count() << ", \"transport_pipeline\": \"" << to_string(trainer.pipeline_transport())
-            << "\", \"transport_reduce\": \"" << to_string(trainer.reduce_transport()) << "\", \"device\": \"" << backend.name()
-            << "\", \"precision\": \"" << precision
-            << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
-            << ", \"batch\": " << batch << ", \"micro_batch\": " << micro << ", \"micro_batches\": " << M
-            << ", \"steps\": " << steps << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": "
-            << 1e3 * seconds / static_cast<double>(steps) << ", \"bubble_measured\": " << bubble_mean
+            << vm["balance"].as<std::string>() << "\", \"cuts\": [" << cuts.str()
+            << "], \"max_over_ideal\": " << trainer.partition().max_over_ideal << ", \"bucket_mb\": " << bucket_mb
+            << ", \"buckets\": " << trainer.bucket_count() << ", \"transport_pipeline\": \""
+            << to_string(trainer.pipeline_transport()) << "\", \"transport_reduce\": \""
+            << to_string(trainer.reduce_transport()) << "\", \"device\": \"" << backend.name()
+            << "\", \"precision\": \"" << precision << "\", \"arch\": \"" << model.spec().arch
+            << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch << ", \"micro_batch\": " << micro
+            << ", \"micro_batches\": " << M << ", \"steps\": " << steps << ", \"images_per_s\": " << images_per_s
+            << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps)
+            << ", \"bubble_measured\": " << bubble_mean
             << ", \"bubble_theoretical\": " << theoretical_bubble(grid.stages(), M) << ", \"last_loss\": " << last_loss
-            << ", \"threads\": " << omp_get_max_threads() << ", \"hardware_threads\": "
-            << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model() << "\", \"host\": \""
-            << host_name() << "\", \"commit\": \"" << build_info::git_commit << "\", \"per_rank\": [" << ranks.str()
-            << "]}\n";
+            << ", \"threads\": " << omp_get_max_threads()
+            << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
+            << "\", \"host\": \"" << host_name() << "\", \"commit\": \"" << build_info::git_commit
+            << "\", \"per_rank\": [" << ranks.str() << "]}\n";
   return 0;
 }
 
@@ -169,6 +176,7 @@ int run_bench(const Args& args) {
   const CommandSpec spec{"bench", "Measure training throughput on synthetic data and print JSON.",
                          "cbednet bench --device cpu --arch resnet18 --size 128 --batch 16"};
   auto options = model_options(128);
+  // clang-format off
   options.add_options()
     ("batch", po::value<long>()->default_value(16), "global batch size")
     ("steps", po::value<long>()->default_value(5), "timed steps")
@@ -176,6 +184,7 @@ int run_bench(const Args& args) {
     ("seed", po::value<unsigned long>()->default_value(1), "random seed")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result");
+  // clang-format on
   // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,
   // schedule, balance, buckets, transport, and the device options.
   options.add(parallel_options()).add(backend_options());
@@ -210,7 +219,8 @@ int run_bench(const Args& args) {
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(stream.normal(i));
   Tensor labels({batch, 1, 1, 1}, DType::i32);
   for (long i = 0; i < batch; ++i)
-    labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), i, 1));
+    labels.data<std::int32_t>()[i] =
+        static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), i, 1));
 
   // The images live on the backend's device in its dtype and layout, as the peer benchmark's do (PyTorch's
   // baseline draws them on the GPU): the step is measured, not the host-to-device transfer, which a training run
@@ -236,16 +246,17 @@ int run_bench(const Args& args) {
   if (world_rank() == 0) {
     const double images_per_s = static_cast<double>(batch * steps) / seconds;
     std::cout << "{\"benchmark\": \"train_step\", \"device\": \"" << backend->name() << "\", \"precision\": \""
-              << backend_options.precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": "
-              << model.spec().input_size << ", \"batch\": " << batch << ", \"micro_batch\": "
-              << step_options.micro_batch << ", \"steps\": " << steps
+              << backend_options.precision << "\", \"arch\": \"" << model.spec().arch
+              << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch
+              << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps
               << ", \"inputs\": \"resident on the device\", \"deterministic\": "
-              << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps)
-              << ", \"gflop_per_s\": " << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
+              << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
+              << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "
+              << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
               << ", \"last_loss\": " << last_loss << ", \"threads\": " << omp_get_max_threads()
               << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
-              << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \"" << build_info::version << "\", \"commit\": \""
-              << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "");
+              << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \"" << build_info::version
+              << "\", \"commit\": \"" << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "");
     for (const auto& [key, value] : backend->device_facts()) std::cout << ", \"" << key << "\": " << value;
     std::cout << "}\n";
     if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));

@@ -1,5 +1,7 @@
 // cbednet convert: SMC-2019 layout (directory or file) -> one packed HDF5 file (docs/data-format.md).
 // Serial: rank 0 converts, the other ranks wait at a barrier (the packed writer is a single-writer file).
+#include "io/hdf5/convert.hpp"
+
 #include <mpi.h>
 
 #include <iostream>
@@ -8,7 +10,6 @@
 #include "app/options.hpp"
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
-#include "io/hdf5/convert.hpp"
 
 namespace cbednet::app {
 
@@ -17,6 +18,7 @@ int run_convert(const Args& args) {
                          "cbednet convert --in DIR --out FILE.h5 [--split train|dev|test|all] [--size S] "
                          "[--log-scale] [--dtype float32|float16] [--views stack|separate] [--skip-bad]"};
   po::options_description options("convert options");
+  // clang-format off
   options.add_options()("in", po::value<std::string>()->required(), "SMC directory (train/ dev/ test/) or file")(
       "out", po::value<std::string>()->required(), "packed HDF5 file to write")(
       "split", po::value<std::string>()->default_value("all"), "train, dev, test or all")(
@@ -26,6 +28,7 @@ int run_convert(const Args& args) {
       "views", po::value<std::string>()->default_value("stack"),
       "stack: 3 channels per sample; separate: one 1-channel sample per projection")(
       "skip-bad", po::bool_switch(), "drop unreadable samples (counted) instead of failing");
+  // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
 
@@ -39,8 +42,8 @@ int run_convert(const Args& args) {
   c.log_scale = (*vm)["log-scale"].as<bool>();
   c.dtype = io::parse_packed_dtype((*vm)["dtype"].as<std::string>());
   const auto views = (*vm)["views"].as<std::string>();
-  CBEDNET_REQUIRE(views == "stack" || views == "separate", InvalidArgument, "--views: expected stack or separate, got '",
-                  views, "'");
+  CBEDNET_REQUIRE(views == "stack" || views == "separate", InvalidArgument,
+                  "--views: expected stack or separate, got '", views, "'");
   c.separate_views = views == "separate";
   c.skip_bad = (*vm)["skip-bad"].as<bool>();
   c.creator = std::string("cbednet ") + build_info::version + " (" + build_info::git_commit + ")";

@@ -2,11 +2,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "core/train/evaluation.hpp"
 #include "app/mpi_session.hpp"
-#include "core/train/run_log.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
+#include "core/train/evaluation.hpp"
+#include "core/train/run_log.hpp"
 
 namespace cbednet::app {
 
@@ -16,9 +16,11 @@ int run_evaluate(const Args& args) {
                          "point-group accuracy, the majority baseline, and the confusion matrix.",
                          "cbednet evaluate --checkpoint FILE|RUNDIR --data PATH [--split test] [--out FILE.json]"};
   po::options_description options("evaluate options");
+  // clang-format off
   options.add_options()
     ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
     ("out", po::value<std::string>(), "write the metrics as JSON here (and the confusion matrix beside it as CSV)");
+  // clang-format on
   add_inference_options(options, "test");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -29,7 +31,8 @@ int run_evaluate(const Args& args) {
   auto [trained, loader_ptr] = open_inference(*vm, data);
   io::DistributedLoader& loader = *loader_ptr;
   const Predictions p = predict_all(*trained.stage, loader, trained.views);
-  const MetricsAccumulator acc = evaluate_predictions(p, loader.labels(), metrics_for(static_cast<int>(trained.info.spec.classes)), MPI_COMM_WORLD);
+  const MetricsAccumulator acc = evaluate_predictions(
+      p, loader.labels(), metrics_for(static_cast<int>(trained.info.spec.classes)), MPI_COMM_WORLD);
   const ClassificationMetrics m = acc.compute();
 
   if (world_rank() == 0) {

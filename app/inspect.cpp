@@ -13,9 +13,11 @@ int run_inspect(const Args& args) {
   const CommandSpec spec{"inspect", "Summarise a data directory, SMC-2019 file or packed file.",
                          "cbednet inspect PATH [--split train|dev|test|all] [--json]"};
   po::options_description options("inspect options");
+  // clang-format off
   options.add_options()("path", po::value<std::string>()->required(), "directory, SMC file or packed file")(
       "split", po::value<std::string>()->default_value("all"), "train, dev, test or all")(
       "json", po::bool_switch(), "print JSON instead of text");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("path", 1);
   const auto vm = parse_options(spec, options, args, &positional);

@@ -1,11 +1,12 @@
 // cbednet model: the per-block table of a ResNet (output shape, parameters, MACs, saved activations) and totals.
+#include "core/model/model.hpp"
+
 #include <cstdio>
 #include <iostream>
 
 #include "app/model_options.hpp"
 #include "app/mpi_session.hpp"
 #include "app/subcommands.hpp"
-#include "core/model/model.hpp"
 
 namespace cbednet::app {
 
@@ -13,7 +14,9 @@ int run_model(const Args& args) {
   const CommandSpec spec{"model", "Print a ResNet's blocks with output shape, parameters and forward MACs per sample.",
                          "cbednet model --arch resnet50 --classes 230 --size 512 [--json]"};
   auto options = model_options();
+  // clang-format off
   options.add_options()("json", po::bool_switch(), "print JSON instead of a table");
+  // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   const Model model = build_resnet(model_spec_from(*vm));
@@ -21,9 +24,9 @@ int run_model(const Args& args) {
 
   const auto& info = model.info();
   if ((*vm)["json"].as<bool>()) {
-    std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"classes\": " << model.classes()
-              << ", \"input\": [" << model.spec().in_channels << ", " << model.spec().input_size << ", "
-              << model.spec().input_size << "], \"parameters\": " << model.parameter_count()
+    std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"classes\": " << model.classes() << ", \"input\": ["
+              << model.spec().in_channels << ", " << model.spec().input_size << ", " << model.spec().input_size
+              << "], \"parameters\": " << model.parameter_count()
               << ", \"forward_macs\": " << model.forward_macs_per_sample() << ", \"blocks\": [";
     for (std::size_t i = 0; i < info.size(); ++i) {
       const auto& b = info[i];

@@ -5,9 +5,12 @@ namespace cbednet::app {
 po::options_description model_options(std::int64_t default_size, bool with_input) {
   po::options_description o("Model");
   if (with_input)
+    // clang-format off
     o.add_options()
       ("size", po::value<long>()->default_value(default_size), "input height = width in pixels")
       ("in-channels", po::value<long>()->default_value(3), "input channels (3 projections, or 1 per view)");
+  // clang-format on
+  // clang-format off
   o.add_options()
     ("arch", po::value<std::string>()->default_value("resnet50"),
      "resnet18/34/50/101/152/200, resnet<depth> (bottleneck, depth = 3 blocks + 2), basic:<n,..> or bottleneck:<n,..>")
@@ -18,6 +21,7 @@ po::options_description model_options(std::int64_t default_size, bool with_input
      "imagenet (conv 7x7/2 + max pool) or small (conv 3x3/1, for inputs of a few dozen pixels)")
     ("dropout", po::value<double>()->default_value(0.0), "dropout before the fully connected layer")
     ("zero-init-residual", po::bool_switch(), "start each residual branch's last batch-norm scale at zero");
+  // clang-format on
   return o;
 }
 

@@ -14,8 +14,10 @@ std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po
                                                const std::vector<std::string>& args,
                                                const po::positional_options_description* positional) {
   po::options_description common("Common options");
+  // clang-format off
   common.add_options()("help,h", "print this help and exit")(
       "config", po::value<std::string>(), "read options from an INI file (command-line flags win)");
+  // clang-format on
   po::options_description all;
   all.add(options).add(common);
 
@@ -43,8 +45,10 @@ std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po
       text << file.rdbuf();
       const std::string content = text.str();
       if (const auto at = content.find('%'); at != std::string::npos)
-        throw_error<InvalidArgument>("--config ", path, ": line ", 1 + std::count(content.begin(), content.begin() +
-                                     static_cast<std::ptrdiff_t>(at), '\n'), ": '%' is not allowed in options or values");
+        throw_error<InvalidArgument>(
+            "--config ", path, ": line ",
+            1 + std::count(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(at), '\n'),
+            ": '%' is not allowed in options or values");
       // Values already stored from the command line take precedence over the file's.
       std::istringstream in(content);
       po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), vm);

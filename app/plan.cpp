@@ -47,6 +47,7 @@ int run_plan(const Args& args) {
       "             [--link-intra-gbps X --link-inter-gbps Y --latency-us L] [--costs BENCH.json] [--json]"};
   auto options = model_options(512);
   po::options_description cluster("Cluster and device");
+  // clang-format off
   cluster.add_options()
     ("nodes", po::value<int>()->default_value(1), "nodes")
     ("gpus-per-node", po::value<int>()->default_value(8), "GPUs (ranks) per node")
@@ -67,12 +68,14 @@ int run_plan(const Args& args) {
     ("costs", po::value<std::string>(), "calibrate the device rate from a `cbednet bench` JSON line in this file")
     ("top", po::value<int>()->default_value(5), "also list this many best configurations overall")
     ("json", po::bool_switch(), "print JSON (best, best per P, top) instead of tables");
+  // clang-format on
   options.add(cluster);
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   const auto& v = *vm;
   for (const char* name : {"nodes", "gpus-per-node"}) require_positive(v, name);
-  for (const char* name : {"memory-gib", "link-intra-gbps", "link-inter-gbps", "tflops", "bucket-mib", "activation-bytes"}) {
+  for (const char* name :
+       {"memory-gib", "link-intra-gbps", "link-inter-gbps", "tflops", "bucket-mib", "activation-bytes"}) {
     CBEDNET_REQUIRE(v[name].as<double>() > 0.0, InvalidArgument, "--", name, ": must be positive, got ",
                     v[name].as<double>());
   }
@@ -140,8 +143,8 @@ int run_plan(const Args& args) {
     return 0;
   }
   std::printf("%s @%ld, global batch %ld on %d node(s) x %d GPU(s); %.1f TFLOP/s effective (%s), %.0f GiB/GPU\n",
-              model.spec().arch.c_str(), static_cast<long>(model.spec().input_size), batch, cl.nodes,
-              cl.gpus_per_node, dev.train_flop_per_s / 1e12, calibration.c_str(), v["memory-gib"].as<double>());
+              model.spec().arch.c_str(), static_cast<long>(model.spec().input_size), batch, cl.nodes, cl.gpus_per_node,
+              dev.train_flop_per_s / 1e12, calibration.c_str(), v["memory-gib"].as<double>());
   std::printf("one GPU at batch %ld: %.0f images/s (efficiency reference)\n\n", static_cast<long>(per_gpu), single_ips);
   std::printf("%13s %6s %5s %8s %10s %10s %12s %9s %9s\n", "P x D", "micro", "M", "bubble", "step ms", "allred ms",
               "images/s", "effic.", "GiB/GPU");
@@ -149,11 +152,12 @@ int run_plan(const Args& args) {
   for (const auto& p : per_p) print_row(p, single_ips, cl.total());
   if (top > 0) {
     std::printf("best %d overall:\n", top);
-    for (std::size_t i = 0; i < all.size() && i < static_cast<std::size_t>(top); ++i) print_row(all[i], single_ips, cl.total());
+    for (std::size_t i = 0; i < all.size() && i < static_cast<std::size_t>(top); ++i)
+      print_row(all[i], single_ips, cl.total());
   }
   const auto& b = all.front();
-  std::printf("\nbest: --grid %dx%d --micro-batch-size %ld  (%.0f images/s, step %.1f ms, stages",
-              b.stages, b.replicas, static_cast<long>(b.micro_batch), b.images_per_s, b.step_s * 1e3);
+  std::printf("\nbest: --grid %dx%d --micro-batch-size %ld  (%.0f images/s, step %.1f ms, stages", b.stages, b.replicas,
+              static_cast<long>(b.micro_batch), b.images_per_s, b.step_s * 1e3);
   for (const auto& s : b.stage) {
     std::printf(" %s..%s", model.info()[s.first_block].name.c_str(), model.info()[s.last_block - 1].name.c_str());
   }

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <sstream>
 
-#include "core/train/evaluation.hpp"
 #include "app/mpi_session.hpp"
-#include "core/train/run_log.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
+#include "core/train/evaluation.hpp"
+#include "core/train/run_log.hpp"
 #include "io/sim/space_group_table.hpp"
 
 namespace cbednet::app {
@@ -34,10 +34,12 @@ int run_predict(const Args& args) {
   const CommandSpec spec{"predict", "Predict space groups with a checkpoint: CSV (default) or JSON.",
                          "cbednet predict --checkpoint FILE|RUNDIR --input PATH --out FILE.csv [--format csv|json]"};
   po::options_description options("predict options");
+  // clang-format off
   options.add_options()
     ("input", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
     ("out", po::value<std::string>()->required(), "output file")
     ("format", po::value<std::string>()->default_value("csv"), "csv or json");
+  // clang-format on
   add_inference_options(options, "all");
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -74,16 +76,15 @@ int run_predict(const Args& args) {
     }
     all.resize(static_cast<std::size_t>(total));
   }
-  MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0,
-              MPI_COMM_WORLD);
+  MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (world_rank() != 0) return 0;
 
   const std::size_t n = all.size() / row_width;
   std::vector<const double*> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = all.data() + i * row_width;
   std::sort(order.begin(), order.end(), [](const double* a, const double* b) { return a[0] < b[0]; });
-  const auto source = io::open_source(input, {(*vm)["split"].as<std::string>(), trained.preprocess,
-                                              (*vm)["skip-bad"].as<bool>()});
+  const auto source =
+      io::open_source(input, {(*vm)["split"].as<std::string>(), trained.preprocess, (*vm)["skip-bad"].as<bool>()});
   std::ostringstream text;
   text.precision(6);
   if (format == "csv")

@@ -6,6 +6,7 @@ namespace cbednet::app {
 
 po::options_description data_options() {
   po::options_description o("Data");
+  // clang-format off
   o.add_options()
     ("log-scale", po::bool_switch(), "apply max(ln I, -17) + 17, times 10 (SMC sources; packed files store it)")
     ("downsample", po::value<int>()->default_value(1), "area downsampling factor 1, 2 or 4 (SMC sources)")
@@ -16,6 +17,7 @@ po::options_description data_options() {
     ("io-threads", po::value<int>()->default_value(-1),
      "packed files: 0 reads through collective HDF5; N >= 1 reads sample chunks directly with N threads per rank "
      "(independent pread, no HDF5 per read); -1: 1 on a single data-parallel rank, else 0");
+  // clang-format on
   return o;
 }
 
@@ -31,12 +33,14 @@ io::Preprocess preprocess_from(const po::variables_map& vm) {
 
 po::options_description backend_options() {
   po::options_description o("Device");
+  // clang-format off
   o.add_options()
     ("device", po::value<std::string>()->default_value("cpu"), "cpu, cpu-reference (fp64 loops) or cuda")
     ("precision", po::value<std::string>()->default_value("fp32"), "fp64, fp32, tf32, bf16 or fp16")
     ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: OMP_NUM_THREADS or all cores)")
     ("nondeterministic", po::bool_switch(), "cuda: allow cuDNN's non-deterministic convolution algorithms (faster "
                                             "weight gradients; runs then differ in the last bits)");
+  // clang-format on
   return o;
 }
 
@@ -84,6 +88,7 @@ MetricsAccumulator metrics_for(int classes) {
 
 po::options_description parallel_options() {
   po::options_description o("Parallelism");
+  // clang-format off
   o.add_options()
     ("grid", po::value<std::string>(), "PxD: P pipeline stages x D data-parallel replicas (default 1x<ranks>)")
     ("micro-batch-size", po::value<long>()->default_value(0), "micro-batch size (0: a replica's whole share)")
@@ -92,6 +97,7 @@ po::options_description parallel_options() {
     ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
     ("transport", po::value<std::string>()->default_value("auto"),
      "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl");
+  // clang-format on
   return o;
 }
 

@@ -7,9 +7,9 @@
 
 #include "app/options.hpp"
 #include "core/metrics.hpp"
+#include "core/parallel/hybrid_trainer.hpp"
 #include "core/train/views.hpp"
 #include "io/hdf5/loader.hpp"
-#include "core/parallel/hybrid_trainer.hpp"
 #include "kernels/backend.hpp"
 
 namespace cbednet::app {
@@ -33,7 +33,7 @@ struct ParallelChoice {
   int stages = 1, replicas = 1;  // --grid PxD (default 1 x the ranks)
   std::int64_t micro_batch = 0;  // 0: a replica's whole share
   HybridOptions hybrid;
-  bool grid_given = false;       // --grid was on the command line
+  bool grid_given = false;  // --grid was on the command line
 };
 ParallelChoice parallel_options_from(const po::variables_map& vm, int ranks);
 

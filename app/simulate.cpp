@@ -21,6 +21,7 @@ int run_simulate(const Args& args) {
       "cbednet simulate --out DIR --materials N [--space-groups LIST|all] [--size S] [--seed K]\n"
       "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]"};
   po::options_description options("Simulate options");
+  // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
       "materials", po::value<long long>()->default_value(100), "number of materials (crystals), over all ranks")(
       "space-groups", po::value<std::string>()->default_value("all"),
@@ -34,6 +35,7 @@ int run_simulate(const Args& args) {
       "train,dev,test fractions of the materials")(
       "thickness", po::value<double>()->default_value(100.0), "specimen thickness, Angstrom")(
       "bench", po::bool_switch(), "measure single-core stacks/s (no files) and print JSON");
+  // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   const auto& v = *vm;
@@ -77,11 +79,11 @@ int run_simulate(const Args& args) {
   if (initialized != 0 && world_size() > 1)
     MPI_Reduce(counts.data(), totals.data(), 6, MPI_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
   if (world_rank() == 0) {
-    std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size() << ", \"materials\": {\"train\": "
-              << totals[0] << ", \"dev\": " << totals[1] << ", \"test\": " << totals[2]
-              << "}, \"samples\": {\"train\": " << totals[3] << ", \"dev\": " << totals[4]
-              << ", \"test\": " << totals[5] << "}, \"size\": " << sim.cbed.size << ", \"seconds\": " << seconds
-              << "}\n";
+    std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size()
+              << ", \"materials\": {\"train\": " << totals[0] << ", \"dev\": " << totals[1]
+              << ", \"test\": " << totals[2] << "}, \"samples\": {\"train\": " << totals[3]
+              << ", \"dev\": " << totals[4] << ", \"test\": " << totals[5] << "}, \"size\": " << sim.cbed.size
+              << ", \"seconds\": " << seconds << "}\n";
   }
   return 0;
 }

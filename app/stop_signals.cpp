@@ -55,9 +55,12 @@ bool stop_requested() { return received.load() != 0; }
 
 const char* stop_signal_name() {
   switch (received.load()) {
-    case SIGTERM: return "SIGTERM";
-    case SIGUSR1: return "SIGUSR1";
-    default: return "no signal";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "no signal";
   }
 }
 

@@ -27,6 +27,7 @@ std::vector<double> parse_list(const std::string& text, const char* option) {
 
 po::options_description run_options() {
   po::options_description run("Run");
+  // clang-format off
   run.add_options()
     ("data", po::value<std::string>()->required(), "SMC-2019 directory or file, or a packed file")
     ("train-split", po::value<std::string>()->default_value("train"), "split to train on (train, dev, test, all)")
@@ -48,11 +49,13 @@ po::options_description run_options() {
     ("loss-scale-init", po::value<double>()->default_value(65536.0), "dynamic loss scaling: first scale (power of 2)")
     ("loss-scale-interval", po::value<long>()->default_value(2000),
      "dynamic loss scaling: finite steps in a row before the scale doubles");
+  // clang-format on
   return run;
 }
 
 po::options_description optimisation_options() {
   po::options_description optim("Optimisation");
+  // clang-format off
   optim.add_options()
     ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
     ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
@@ -68,6 +71,7 @@ po::options_description optimisation_options() {
      "none, inverse (1/n per class) or effective (Cui et al. 2019, --effective-beta); mean 1 over the samples")
     ("effective-beta", po::value<double>()->default_value(0.999), "beta of the effective number of samples")
     ("bn-momentum", po::value<double>()->default_value(0.1), "batch-norm running-average momentum");
+  // clang-format on
   return optim;
 }
 
@@ -76,7 +80,8 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.data = vm["data"].as<std::string>();
   c.train_split = vm["train-split"].as<std::string>();
   c.val_split = vm["val-split"].as<std::string>();
-  for (const auto& [option, split] : {std::pair{"--train-split", c.train_split}, std::pair{"--val-split", c.val_split}}) {
+  for (const auto& [option, split] :
+       {std::pair{"--train-split", c.train_split}, std::pair{"--val-split", c.val_split}}) {
     const bool ok = split == "train" || split == "dev" || split == "test" || split == "all" ||
                     (std::string(option) == "--val-split" && (split == "none" || split == "auto"));
     CBEDNET_REQUIRE(ok, InvalidArgument, option, ": unknown split '", split, "'");
@@ -128,7 +133,8 @@ void read_loss_scaling(const po::variables_map& vm, TrainConfig& c) {
   // The cap (2^24) bounds growth; a larger first scale raises it (fp32 runs that test overflows start high).
   c.loss_scaler.max_scale = std::max(c.loss_scaler.max_scale, c.loss_scaler.initial);
   if (loss_scale == "auto") {
-    c.loss_scaling = (c.backend.precision == "fp16" || c.backend.precision == "f16") ? LossScaling::dynamic : LossScaling::none;
+    c.loss_scaling =
+        (c.backend.precision == "fp16" || c.backend.precision == "f16") ? LossScaling::dynamic : LossScaling::none;
   } else if (loss_scale == "none") {
     c.loss_scaling = LossScaling::none;
   } else if (loss_scale == "dynamic") {
@@ -194,8 +200,12 @@ int run_train(const Args& args) {
       "cbednet train --data PATH --arch NAME --epochs E --batch B --out RUNDIR [--seed K] [--device cpu|cuda] "
       "[--precision fp64|fp32|tf32|bf16|fp16] [--grid PxD] [--resume]"};
   po::options_description all;
-  all.add(run_options()).add(parallel_options()).add(optimisation_options()).add(model_options(0, /*with_input=*/false))
-      .add(data_options()).add(backend_options());
+  all.add(run_options())
+      .add(parallel_options())
+      .add(optimisation_options())
+      .add(model_options(0, /*with_input=*/false))
+      .add(data_options())
+      .add(backend_options());
   const auto parsed = parse_options(spec, all, args);
   if (!parsed) return 0;
   const auto& vm = *parsed;

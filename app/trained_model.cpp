@@ -59,11 +59,13 @@ void require_compatible(const TrainedModel& trained, const Shape& sample, const 
 }
 
 void add_inference_options(po::options_description& options, const std::string& default_split) {
+  // clang-format off
   options.add_options()
     ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
     ("split", po::value<std::string>()->default_value(default_split), "train, dev, test or all")
     ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
     ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
+  // clang-format on
   options.add(backend_options());
 }
 

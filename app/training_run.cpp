@@ -62,9 +62,13 @@ struct DataFacts {
 };
 
 void broadcast(DataFacts& facts, MPI_Comm world) {
-  std::int64_t header[7] = {facts.sample.c, facts.sample.h, facts.sample.w, facts.steps_per_epoch,
+  std::int64_t header[7] = {facts.sample.c,
+                            facts.sample.h,
+                            facts.sample.w,
+                            facts.steps_per_epoch,
                             static_cast<std::int64_t>(facts.train_labels.size()),
-                            static_cast<std::int64_t>(facts.validation_labels.size()), facts.has_validation ? 1 : 0};
+                            static_cast<std::int64_t>(facts.validation_labels.size()),
+                            facts.has_validation ? 1 : 0};
   check_mpi_call(MPI_Bcast(header, 7, MPI_INT64_T, 0, world), "MPI_Bcast (data description)");
   facts.sample = {1, header[0], header[1], header[2]};
   facts.steps_per_epoch = header[3];
@@ -117,8 +121,8 @@ RunData open_data(const TrainConfig& cfg, const Grid& grid) {
   }
   broadcast(d.facts, grid.world());
   const Shape sample = d.facts.sample;
-  CBEDNET_REQUIRE(sample.h == sample.w, InvalidArgument, "--data ", cfg.data, ": samples are ", sample.h, "x",
-                  sample.w, "; the model needs square inputs");
+  CBEDNET_REQUIRE(sample.h == sample.w, InvalidArgument, "--data ", cfg.data, ": samples are ", sample.h, "x", sample.w,
+                  "; the model needs square inputs");
   CBEDNET_REQUIRE(cfg.views == ViewMode::stack || sample.c > 1, InvalidArgument,
                   "--views random needs samples with several projections, but ", cfg.data, " has ", sample.c,
                   " channel(s)");
@@ -181,7 +185,8 @@ void report_repeated_samples(const Trainer& trainer, const Grid& grid, RunLog& l
   std::vector<std::int64_t> repeated{trainer.repeated_samples()};
   allreduce_sum(repeated, grid.world());
   if (repeated[0] > 0)
-    log.line("--skip-bad: ", repeated[0], " bad training samples were dropped; their places in the batch were "
+    log.line("--skip-bad: ", repeated[0],
+             " bad training samples were dropped; their places in the batch were "
              "filled by repeating good samples of the same share");
 }
 
@@ -193,9 +198,9 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
            " -> ", spec.arch, " (", model.parameter_count(), " parameters, ", spec.in_channels, "x", spec.input_size,
            "x", spec.input_size, " input, views ", to_string(cfg.views), ")");
   log.line("  ", steps.grid().stages() * split.replicas, " rank(s) as grid ", steps.grid().stages(), "x",
-           split.replicas, " (stage cuts ", describe_cuts(steps.partition()), "), batch ", cfg.batch, " (",
-           split.share, " per replica, micro-batch ", split.micro, "), ", facts.steps_per_epoch, " steps per epoch, ",
-           cfg.epochs, " epochs, backend ", backend.name(), " ", cfg.backend.precision);
+           split.replicas, " (stage cuts ", describe_cuts(steps.partition()), "), batch ", cfg.batch, " (", split.share,
+           " per replica, micro-batch ", split.micro, "), ", facts.steps_per_epoch, " steps per epoch, ", cfg.epochs,
+           " epochs, backend ", backend.name(), " ", cfg.backend.precision);
   if (!facts.validation_note.empty()) log.line("  ", facts.validation_note);
 }
 
@@ -235,14 +240,18 @@ int run_training(const TrainConfig& cfg) {
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
   auto backend = make_backend(cfg.backend);
   HybridTrainer steps(*backend, model, grid, cfg.seed, cfg.hybrid);
-  SoftmaxCrossEntropy loss(spec.classes, cfg.label_smoothing,
-                           class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting,
-                                         cfg.effective_beta));
+  SoftmaxCrossEntropy loss(
+      spec.classes, cfg.label_smoothing,
+      class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting, cfg.effective_beta));
   SgdOptimizer optimizer(cfg.sgd);
   const TrainingState state = starting_state(cfg, resume_from, spec, steps.stage());
   optimizer.set_steps_taken(state.global_step);
-  const TrainerConfig trainer_config{cfg.epochs,       facts.steps_per_epoch, cfg.max_steps,
-                                     cfg.seed,         cfg.bn_momentum,       cfg.views,
+  const TrainerConfig trainer_config{cfg.epochs,
+                                     facts.steps_per_epoch,
+                                     cfg.max_steps,
+                                     cfg.seed,
+                                     cfg.bn_momentum,
+                                     cfg.views,
                                      resolved_schedule(cfg, facts.steps_per_epoch)};
 
   // ---- the run directory ------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ struct TrainConfig {
   bool skip_bad = false;
   int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)
   SgdConfig sgd;
-  LrSchedule schedule;            // total and warm-up steps filled in once the data is known
+  LrSchedule schedule;  // total and warm-up steps filled in once the data is known
   double warmup_epochs = 0;
   std::vector<double> milestone_epochs;
   double label_smoothing = 0, effective_beta = 0.999, bn_momentum = 0.1;
@@ -44,9 +44,9 @@ struct TrainConfig {
   std::int64_t log_every = 10;
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
   LossScaling loss_scaling = LossScaling::none;
-  LossScalerOptions loss_scaler;      // fixed: loss_scaler.initial is the scale
-  HybridOptions hybrid;               // schedule, balancing, bucket size (micro-batch size: above)
-  std::string resolved_ini;           // recorded in the run directory and checkpoints
+  LossScalerOptions loss_scaler;  // fixed: loss_scaler.initial is the scale
+  HybridOptions hybrid;           // schedule, balancing, bucket size (micro-batch size: above)
+  std::string resolved_ini;       // recorded in the run directory and checkpoints
 };
 
 // Runs (or resumes) training; returns the process exit code.

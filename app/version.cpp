@@ -18,7 +18,8 @@ std::string version_text() {
   if (const auto cut = mpi.find_first_of(",\n"); cut != std::string::npos) mpi.resize(cut);
   unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
   H5get_libversion(&h5_major, &h5_minor, &h5_release);
-  out << "cbednet " << build_info::version << " (" << build_info::build_type << ", " << build_info::cxx_compiler << ")\n"
+  out << "cbednet " << build_info::version << " (" << build_info::build_type << ", " << build_info::cxx_compiler
+      << ")\n"
       << "  CUDA   " << build_info::cuda_version << "\n"
       << "  cuDNN  " << build_info::cudnn_version << "\n"
       << "  NCCL   " << build_info::nccl_version << "\n"

@@ -57,15 +57,14 @@ template <typename ErrorType = Error, typename... Parts>
 }  // namespace cbednet
 
 // Checks a condition that depends on input; throws ErrorType with the message when it fails.
-#define CBEDNET_REQUIRE(cond, ErrorType, ...)                   \
-  do {                                                          \
+#define CBEDNET_REQUIRE(cond, ErrorType, ...)                    \
+  do {                                                           \
     if (!(cond)) ::cbednet::throw_error<ErrorType>(__VA_ARGS__); \
   } while (0)
 
 // Checks an internal invariant (a bug if it fails); the message names the source location.
-#define CBEDNET_ASSERT(cond)                                                                              \
-  do {                                                                                                    \
-    if (!(cond))                                                                                          \
-      ::cbednet::throw_error<::cbednet::Error>("internal error: ", #cond, " failed at ", __FILE__, ":", \
-                                               __LINE__);                                                 \
+#define CBEDNET_ASSERT(cond)                                                                                       \
+  do {                                                                                                             \
+    if (!(cond))                                                                                                   \
+      ::cbednet::throw_error<::cbednet::Error>("internal error: ", #cond, " failed at ", __FILE__, ":", __LINE__); \
   } while (0)

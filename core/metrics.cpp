@@ -134,9 +134,8 @@ std::vector<int> top_k(const double* scores, int classes, int k) {
   std::vector<int> order(static_cast<std::size_t>(classes));
   std::iota(order.begin(), order.end(), 0);
   const int kk = std::min(k, classes);
-  std::partial_sort(order.begin(), order.begin() + kk, order.end(), [&](int a, int b) {
-    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-  });
+  std::partial_sort(order.begin(), order.begin() + kk, order.end(),
+                    [&](int a, int b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
   order.resize(static_cast<std::size_t>(kk));
   return order;
 }

@@ -24,8 +24,7 @@ struct ModelTensors {
     for (auto [mine, theirs] : {std::pair{&parameters, &other.parameters}, std::pair{&momentum, &other.momentum},
                                 std::pair{&buffers, &other.buffers}})
       for (auto& [name, t] : *theirs) {
-        CBEDNET_REQUIRE(mine->count(name) == 0, Error, "checkpoint: tensor ", name,
-                        " comes from two pipeline stages");
+        CBEDNET_REQUIRE(mine->count(name) == 0, Error, "checkpoint: tensor ", name, " comes from two pipeline stages");
         mine->emplace(name, std::move(t));
       }
   }

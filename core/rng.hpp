@@ -13,12 +13,12 @@ namespace cbednet {
 
 // Why a number is drawn; part of the key, so streams for different purposes never overlap.
 enum class RngPurpose : std::uint32_t {
-  init = 1,        // parameter initialisation: (parameter index, element)
-  shuffle = 2,     // epoch permutation: (epoch, position)
-  dropout = 3,     // dropout masks: (step, layer, sample, element)
-  augment = 4,     // data augmentation / view choice: (epoch, sample)
-  simulate = 5,    // the CBED simulator: (material, draw)
-  test = 6,        // tests
+  init = 1,      // parameter initialisation: (parameter index, element)
+  shuffle = 2,   // epoch permutation: (epoch, position)
+  dropout = 3,   // dropout masks: (step, layer, sample, element)
+  augment = 4,   // data augmentation / view choice: (epoch, sample)
+  simulate = 5,  // the CBED simulator: (material, draw)
+  test = 6,      // tests
 };
 
 struct Philox {

@@ -10,22 +10,32 @@ namespace cbednet {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::f64: return 8;
-    case DType::f32: return 4;
-    case DType::bf16: return 2;
-    case DType::f16: return 2;
-    case DType::i32: return 4;
+    case DType::f64:
+      return 8;
+    case DType::f32:
+      return 4;
+    case DType::bf16:
+      return 2;
+    case DType::f16:
+      return 2;
+    case DType::i32:
+      return 4;
   }
   return 0;
 }
 
 const char* to_string(DType dtype) {
   switch (dtype) {
-    case DType::f64: return "fp64";
-    case DType::f32: return "fp32";
-    case DType::bf16: return "bf16";
-    case DType::f16: return "fp16";
-    case DType::i32: return "i32";
+    case DType::f64:
+      return "fp64";
+    case DType::f32:
+      return "fp32";
+    case DType::bf16:
+      return "bf16";
+    case DType::f16:
+      return "fp16";
+    case DType::i32:
+      return "i32";
   }
   return "?";
 }
@@ -109,7 +119,8 @@ Tensor Tensor::view(Shape shape) const {
 Tensor Tensor::view(Shape shape, std::int64_t element_offset) const {
   if (element_offset < 0 || element_offset + shape.count() > count())
     throw_error<ShapeError>("view ", shape.str(), " at element ", element_offset, " exceeds tensor ", shape_.str());
-  return Tensor(shape, dtype_, layout_, storage_, offset_ + static_cast<std::size_t>(element_offset) * dtype_size(dtype_));
+  return Tensor(shape, dtype_, layout_, storage_,
+                offset_ + static_cast<std::size_t>(element_offset) * dtype_size(dtype_));
 }
 
 Tensor Tensor::view(Shape shape, std::int64_t element_offset, Layout layout) const {
@@ -123,7 +134,8 @@ Tensor Tensor::slice_batch(std::int64_t first, std::int64_t n) const {
     throw_error<ShapeError>("batch slice [", first, ", ", first + n, ") outside tensor ", shape_.str());
   Shape s = shape_;
   s.n = n;
-  return Tensor(s, dtype_, layout_, storage_, offset_ + static_cast<std::size_t>(first * shape_.per_sample()) * dtype_size(dtype_));
+  return Tensor(s, dtype_, layout_, storage_,
+                offset_ + static_cast<std::size_t>(first * shape_.per_sample()) * dtype_size(dtype_));
 }
 
 Tensor Tensor::clone() const {
@@ -138,7 +150,8 @@ Tensor Tensor::to_dtype(DType dtype) const {
   Tensor out(shape_, dtype, layout_);
   const auto n = static_cast<std::size_t>(count());
   if (dtype_ == DType::f64 && dtype == DType::f32) {
-    std::transform(data<double>(), data<double>() + n, out.data<float>(), [](double v) { return static_cast<float>(v); });
+    std::transform(data<double>(), data<double>() + n, out.data<float>(),
+                   [](double v) { return static_cast<float>(v); });
   } else if (dtype_ == DType::f32 && dtype == DType::f64) {
     std::copy(data<float>(), data<float>() + n, out.data<double>());
   } else {

@@ -59,7 +59,7 @@ class Tensor {
 
   Tensor(Tensor&&) noexcept = default;
   Tensor& operator=(Tensor&&) noexcept = default;
-  Tensor(const Tensor&) = delete;             // copies are explicit: clone() or view()
+  Tensor(const Tensor&) = delete;  // copies are explicit: clone() or view()
   Tensor& operator=(const Tensor&) = delete;
 
   const Shape& shape() const { return shape_; }
@@ -71,9 +71,7 @@ class Tensor {
   bool empty() const { return storage_ == nullptr; }
 
   void* raw() { return storage_ ? static_cast<std::byte*>(storage_->data()) + offset_ : nullptr; }
-  const void* raw() const {
-    return storage_ ? static_cast<const std::byte*>(storage_->data()) + offset_ : nullptr;
-  }
+  const void* raw() const { return storage_ ? static_cast<const std::byte*>(storage_->data()) + offset_ : nullptr; }
 
   // Typed host access; throws if the dtype does not match T or the tensor is not on the host.
   template <typename T>
@@ -81,9 +79,13 @@ class Tensor {
   template <typename T>
   const T* data() const;
   template <typename T>
-  std::span<T> span() { return {data<T>(), static_cast<std::size_t>(count())}; }
+  std::span<T> span() {
+    return {data<T>(), static_cast<std::size_t>(count())};
+  }
   template <typename T>
-  std::span<const T> span() const { return {data<T>(), static_cast<std::size_t>(count())}; }
+  std::span<const T> span() const {
+    return {data<T>(), static_cast<std::size_t>(count())};
+  }
 
   // A new tensor sharing this storage (same dtype/layout), reinterpreted with `shape` (same element count),
   // or a sub-range of `shape.count()` elements starting at element `element_offset`.
@@ -124,11 +126,17 @@ class Tensor {
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<std::int32_t>() { return DType::i32; }
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::i32;
+}
 
 template <typename T>
 T* Tensor::data() {

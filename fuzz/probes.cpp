@@ -71,12 +71,14 @@ std::string probe_options(const std::string& path) {
   return rejected([&] {
     namespace po = app::po;
     auto options = app::model_options(64);
+    // clang-format off
     options.add_options()("data", po::value<std::string>()->required(), "data")(
         "epochs", po::value<long>()->default_value(10), "epochs")(
         "seed", po::value<unsigned long>()->default_value(1), "seed")(
         "lr", po::value<double>()->default_value(0.1), "lr")(
         "resume", po::bool_switch(), "resume")(
         "keep-checkpoints", po::value<int>()->default_value(3), "kept");
+    // clang-format on
     const app::CommandSpec spec{"fuzz", "option parser probe", "fuzz --config FILE"};
     const auto vm = app::parse_options(spec, options, {"--config", path});
     if (!vm) return;

@@ -73,12 +73,12 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
 #if CBEDNET_HAVE_CUDA
     return make_cuda_backend(options);
 #else
-    throw_error<InvalidArgument>("--device cuda: this cbednet was built without CUDA (configure with CBEDNET_CUDA=ON "
-                                 "on a machine with nvcc, cuDNN and NCCL)");
+    throw_error<InvalidArgument>(
+        "--device cuda: this cbednet was built without CUDA (configure with CBEDNET_CUDA=ON "
+        "on a machine with nvcc, cuDNN and NCCL)");
 #endif
   }
-  throw_error<InvalidArgument>("--device: unknown device '", options.device,
-                               "' (expected cpu, cpu-reference or cuda)");
+  throw_error<InvalidArgument>("--device: unknown device '", options.device, "' (expected cpu, cpu-reference or cuda)");
 }
 
 }  // namespace cbednet

@@ -119,37 +119,34 @@ class Backend {
   virtual bool all_finite(const Tensor& t);
 
   // ---- convolution: x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q], bias [K] --------------------------------------
-  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                      const ConvGeometry& g);
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const ConvGeometry& g);
   // dx (+)= conv_transpose(dy, w). Accumulating lets a residual block add its branch's gradient to the shortcut's
   // in the same pass (cuDNN's beta = 1) instead of a separate addition over the activation.
-  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
-                            GradMode mode);
+  void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g, GradMode mode);
   // dw (+)= correlation of x and dy; dbias (+)= sum of dy over N,P,Q when given.
-  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
-                              const ConvGeometry& g, GradMode mode);
+  void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
+                              GradMode mode);
 
   // ---- batch norm (per channel over N,H,W), with optional fused residual add and ReLU -----------------------
   //   y = act( gamma * (x - mean) * invstd + beta [+ residual] ),   invstd = 1 / sqrt(var_biased + eps)
   // Training: mean [C] and var [C] are the batch statistics (var unbiased: divided by N*H*W - 1, the
   // convention of running averages); invstd [C] is saved for backward. Inference uses running_mean/var.
-  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                  const Tensor* residual, Activation act, double eps, Tensor& y,
-                                  Tensor& mean, Tensor& var, Tensor& invstd);
-  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var,
-                                   const Tensor* residual, Activation act, double eps, Tensor& y);
+  void batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
+                                  Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var, Tensor& invstd);
+  void batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                   const Tensor& running_var, const Tensor* residual, Activation act, double eps,
+                                   Tensor& y);
   // Backward of the training forward. y is the forward output (for the ReLU mask). dx is overwritten;
   // dresidual (when the forward had a residual) is overwritten with the gradient reaching the residual input;
   // dgamma/dbeta follow mode.
-  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
-                          const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
-                          Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode);
+  void batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
+                          Tensor& dgamma, Tensor& dbeta, GradMode mode);
 
   // ---- elementwise ---------------------------------------------------------------------------------------
   void relu_forward(const Tensor& x, Tensor& y);
   void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // dx = dy * (y > 0)
-  void add(const Tensor& a, const Tensor& b, Tensor& y);               // y = a + b
+  void add(const Tensor& a, const Tensor& b, Tensor& y);              // y = a + b
   // y = x * mask, mask[i] = (u >= p) / (1 - p) with u drawn as DropoutKey says; mask is kept for backward.
   void dropout_forward(const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask);
   void dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx);  // dx = dy * mask
@@ -157,9 +154,8 @@ class Backend {
   // ---- pooling -------------------------------------------------------------------------------------------
   void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g);
   // The gradient of each output goes to the first maximum of its window (row-major order).
-  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                        const PoolGeometry& g);
-  void global_avgpool_forward(const Tensor& x, Tensor& y);    // x [N,C,H,W] -> y [N,C,1,1]
+  void maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, const PoolGeometry& g);
+  void global_avgpool_forward(const Tensor& x, Tensor& y);     // x [N,C,H,W] -> y [N,C,1,1]
   void global_avgpool_backward(const Tensor& dy, Tensor& dx);  // dy [N,C,1,1] -> dx [N,C,H,W]
 
   // ---- fully connected: x [N,C,1,1], w [K,C,1,1], b [K], y [N,K,1,1] --------------------------------------
@@ -172,13 +168,11 @@ class Backend {
   //   q = (1 - eps) onehot(label) + eps / K;   loss_n = w[label_n] * sum_k -q_k log p_k
   // logits [N,K,1,1] (dtype()), labels [N,1,1,1] i32, class_weights [K] (param_dtype) or null,
   // probs [N,K,1,1] and losses [N,1,1,1] in param_dtype().
-  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                     const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                     Tensor& losses);
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                     double label_smoothing, Tensor& probs, Tensor& losses);
   // dlogits = scale * w[label_n] * (p - q)   (scale is 1 / global batch size; overwritten)
-  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                      const Tensor* class_weights, double label_smoothing, double scale,
-                                      Tensor& dlogits);
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                      double label_smoothing, double scale, Tensor& dlogits);
 
   // ---- optimizer -----------------------------------------------------------------------------------------
   // param, grad and momentum are param_dtype() and have the same shape.
@@ -213,14 +207,11 @@ class Backend {
   virtual void do_global_avgpool_backward(const Tensor& dy, Tensor& dx) = 0;
   virtual void do_linear_forward(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) = 0;
   virtual void do_linear_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;
-  virtual void do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                          GradMode mode) = 0;
-  virtual void do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                                Tensor& losses) = 0;
-  virtual void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                 const Tensor* class_weights, double label_smoothing, double scale,
-                                                 Tensor& dlogits) = 0;
+  virtual void do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) = 0;
+  virtual void do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor* class_weights,
+                                                double label_smoothing, Tensor& probs, Tensor& losses) = 0;
+  virtual void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
+                                                 double label_smoothing, double scale, Tensor& dlogits) = 0;
   virtual void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
 };
 

@@ -34,8 +34,8 @@ void Backend::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, c
 }
 
 void Backend::batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                          const Tensor& running_mean, const Tensor& running_var,
-                                          const Tensor* residual, Activation act, double eps, Tensor& y) {
+                                          const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                          Activation act, double eps, Tensor& y) {
   check_batchnorm_forward_inference(rules(), x, gamma, beta, running_mean, running_var, residual, eps, y);
   do_batchnorm_forward_inference(x, gamma, beta, running_mean, running_var, residual, act, eps, y);
 }
@@ -81,8 +81,7 @@ void Backend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeometry& g)
   do_maxpool_forward(x, y, g);
 }
 
-void Backend::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                               const PoolGeometry& g) {
+void Backend::maxpool_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, const PoolGeometry& g) {
   check_maxpool_backward(rules(), x, y, dy, dx, g);
   do_maxpool_backward(x, y, dy, dx, g);
 }

@@ -10,16 +10,15 @@ enum class Kind { act, param, labels };
 std::string str(const Tensor& t) { return t.shape().str(); }
 
 void check_tensor(const TensorRules& r, const char* op, const char* name, const Tensor& t, Kind kind) {
-  if (t.empty() && t.count() > 0)
-    throw_error<ShapeError>(op, ": ", name, " ", str(t), " has no storage");
+  if (t.empty() && t.count() > 0) throw_error<ShapeError>(op, ": ", name, " ", str(t), " has no storage");
   if (t.device() != r.device)
     throw_error<InvalidArgument>(op, ": ", name, " is on the ", t.device() == Device::host ? "host" : "device",
                                  ", but the ", r.backend, " backend works on ",
                                  r.device == Device::host ? "host" : "device", " tensors (", t.describe(), ")");
   const DType want = kind == Kind::act ? r.act : kind == Kind::param ? r.param : DType::i32;
   if (t.dtype() != want)
-    throw_error<ShapeError>(op, ": ", name, " ", t.describe(), " has dtype ", to_string(t.dtype()), ", the ",
-                            r.backend, " backend expects ", to_string(want));
+    throw_error<ShapeError>(op, ": ", name, " ", t.describe(), " has dtype ", to_string(t.dtype()), ", the ", r.backend,
+                            " backend expects ", to_string(want));
   const Shape& s = t.shape();
   if (!r.allow_nhwc && t.layout() == Layout::nhwc && s.c != 1 && s.h * s.w != 1)
     throw_error<ShapeError>(op, ": ", name, " ", t.describe(), " is NHWC; the ", r.backend,
@@ -29,8 +28,8 @@ void check_tensor(const TensorRules& r, const char* op, const char* name, const 
 void expect(const char* op, const char* name, const Tensor& t, const Shape& want, const char* ref_name,
             const Tensor& ref) {
   if (t.shape() != want)
-    throw_error<ShapeError>(op, ": ", name, " ", str(t), " does not match ", ref_name, " ", str(ref),
-                            ": expected ", want.str());
+    throw_error<ShapeError>(op, ": ", name, " ", str(t), " does not match ", ref_name, " ", str(ref), ": expected ",
+                            want.str());
 }
 
 Shape conv_output(const char* op, const Shape& x, std::int64_t k, const ConvGeometry& g) {
@@ -51,8 +50,7 @@ Shape pool_output(const char* op, const Shape& x, const PoolGeometry& g) {
 
 Shape vec(std::int64_t c) { return {1, c, 1, 1}; }
 
-void check_weights(const char* op, const Tensor& w, const char* ref_name, const Tensor& ref,
-                   const ConvGeometry& g) {
+void check_weights(const char* op, const Tensor& w, const char* ref_name, const Tensor& ref, const ConvGeometry& g) {
   const Shape want{w.shape().n, ref.shape().c, g.kernel_h, g.kernel_w};
   expect(op, "w", w, want, ref_name, ref);
 }
@@ -63,8 +61,8 @@ void check_eps(const char* op, double eps) {
 
 }  // namespace
 
-void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias,
-                          const Tensor& y, const ConvGeometry& g) {
+void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                          const ConvGeometry& g) {
   const char* op = "conv2d_forward";
   check_tensor(r, op, "x", x, Kind::act);
   check_tensor(r, op, "w", w, Kind::act);
@@ -116,27 +114,27 @@ void check_batchnorm_activations(const TensorRules& r, const char* op, const Ten
 }
 }  // namespace
 
-void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma,
-                                      const Tensor& beta, const Tensor* residual, double eps, const Tensor& y,
-                                      const Tensor& mean, const Tensor& var, const Tensor& invstd) {
+void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor* residual, double eps, const Tensor& y, const Tensor& mean,
+                                      const Tensor& var, const Tensor& invstd) {
   const char* op = "batchnorm_forward_training";
   check_batchnorm_activations(r, op, x, residual, eps, y);
   const Shape c = vec(x.shape().c);
-  for (auto [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}, {"mean", &mean}, {"var", &var},
-                         {"invstd", &invstd}}) {
+  for (auto [name, t] :
+       {std::pair{"gamma", &gamma}, {"beta", &beta}, {"mean", &mean}, {"var", &var}, {"invstd", &invstd}}) {
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, c, "x", x);
   }
 }
 
-void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, const Tensor& gamma,
-                                       const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
-                                       const Tensor* residual, double eps, const Tensor& y) {
+void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                       double eps, const Tensor& y) {
   const char* op = "batchnorm_forward_inference";
   check_batchnorm_activations(r, op, x, residual, eps, y);
   const Shape c = vec(x.shape().c);
-  for (auto [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean},
-                         {"running_var", &running_var}}) {
+  for (auto [name, t] :
+       {std::pair{"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean}, {"running_var", &running_var}}) {
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, c, "x", x);
   }
@@ -144,8 +142,7 @@ void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, co
 
 void check_batchnorm_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy,
                               const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& invstd,
-                              const Tensor& dx, const Tensor* dresidual, const Tensor& dgamma,
-                              const Tensor& dbeta) {
+                              const Tensor& dx, const Tensor* dresidual, const Tensor& dgamma, const Tensor& dbeta) {
   const char* op = "batchnorm_backward";
   check_tensor(r, op, "x", x, Kind::act);
   for (auto [name, t] : {std::pair{"y", &y}, {"dy", &dy}, {"dx", &dx}}) {
@@ -157,8 +154,12 @@ void check_batchnorm_backward(const TensorRules& r, const Tensor& x, const Tenso
     expect(op, "dresidual", *dresidual, x.shape(), "x", x);
   }
   const Shape c = vec(x.shape().c);
-  for (auto [name, t] : {std::pair{"gamma", &gamma}, {"beta", &beta}, {"mean", &mean}, {"invstd", &invstd},
-                         {"dgamma", &dgamma}, {"dbeta", &dbeta}}) {
+  for (auto [name, t] : {std::pair{"gamma", &gamma},
+                         {"beta", &beta},
+                         {"mean", &mean},
+                         {"invstd", &invstd},
+                         {"dgamma", &dgamma},
+                         {"dbeta", &dbeta}}) {
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, c, "x", x);
   }
@@ -186,8 +187,8 @@ void check_maxpool_forward(const TensorRules& r, const Tensor& x, const Tensor& 
   expect(op, "y", y, pool_output(op, x.shape(), g), "x", x);
 }
 
-void check_maxpool_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy,
-                            const Tensor& dx, const PoolGeometry& g) {
+void check_maxpool_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& dx,
+                            const PoolGeometry& g) {
   const char* op = "maxpool_backward";
   check_tensor(r, op, "x", x, Kind::act);
   check_tensor(r, op, "dx", dx, Kind::act);
@@ -246,8 +247,8 @@ void check_linear_backward_weights(const TensorRules& r, const Tensor& x, const 
 }
 
 namespace {
-void check_labels_and_weights(const TensorRules& r, const char* op, const Tensor& labels,
-                              const Tensor* class_weights, double label_smoothing, const Tensor& ref) {
+void check_labels_and_weights(const TensorRules& r, const char* op, const Tensor& labels, const Tensor* class_weights,
+                              double label_smoothing, const Tensor& ref) {
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
     throw_error<InvalidArgument>(op, ": label smoothing must be in [0, 1], got ", label_smoothing);
   const std::int64_t n = ref.shape().n, k = ref.shape().c;
@@ -280,8 +281,7 @@ void check_softmax_cross_entropy_forward(const TensorRules& r, const Tensor& log
 }
 
 void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& probs, const Tensor& labels,
-                                          const Tensor* class_weights, double label_smoothing,
-                                          const Tensor& dlogits) {
+                                          const Tensor* class_weights, double label_smoothing, const Tensor& dlogits) {
   const char* op = "softmax_cross_entropy_backward";
   check_tensor(r, op, "probs", probs, Kind::param);
   const Shape& s = probs.shape();
@@ -297,8 +297,7 @@ void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& g
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, param.shape(), "param", param);
     if (t->layout() != param.layout())
-      throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ",
-                              param.describe());
+      throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ", param.describe());
   }
 }
 

@@ -11,31 +11,31 @@
 
 namespace cbednet {
 
-void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias,
-                          const Tensor& y, const ConvGeometry& g);
+void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                          const ConvGeometry& g);
 void check_conv2d_backward_data(const TensorRules& r, const Tensor& dy, const Tensor& w, const Tensor& dx,
                                 const ConvGeometry& g);
 void check_conv2d_backward_filter(const TensorRules& r, const Tensor& x, const Tensor& dy, const Tensor& dw,
                                   const Tensor* dbias, const ConvGeometry& g);
 
-void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma,
-                                      const Tensor& beta, const Tensor* residual, double eps, const Tensor& y,
-                                      const Tensor& mean, const Tensor& var, const Tensor& invstd);
-void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, const Tensor& gamma,
-                                       const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
-                                       const Tensor* residual, double eps, const Tensor& y);
+void check_batchnorm_forward_training(const TensorRules& r, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor* residual, double eps, const Tensor& y, const Tensor& mean,
+                                      const Tensor& var, const Tensor& invstd);
+void check_batchnorm_forward_inference(const TensorRules& r, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
+                                       double eps, const Tensor& y);
 void check_batchnorm_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy,
                               const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& invstd,
-                              const Tensor& dx, const Tensor* dresidual, const Tensor& dgamma,
-                              const Tensor& dbeta);
+                              const Tensor& dx, const Tensor* dresidual, const Tensor& dgamma, const Tensor& dbeta);
 
 // Activations of equal shape: op(a, b, ...) -> out. Names and tensors come in pairs.
-void check_same_shape(const TensorRules& r, const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> ts);
+void check_same_shape(const TensorRules& r, const char* op,
+                      std::initializer_list<std::pair<const char*, const Tensor*>> ts);
 void check_dropout_forward(const TensorRules& r, const Tensor& x, double p, const Tensor& y, const Tensor& mask);
 
 void check_maxpool_forward(const TensorRules& r, const Tensor& x, const Tensor& y, const PoolGeometry& g);
-void check_maxpool_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy,
-                            const Tensor& dx, const PoolGeometry& g);
+void check_maxpool_backward(const TensorRules& r, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& dx,
+                            const PoolGeometry& g);
 // big [N,C,H,W] and pooled [N,C,1,1], named x/y (forward) or dx/dy (backward).
 void check_global_avgpool(const TensorRules& r, const char* op, const char* big_name, const Tensor& big,
                           const char* pooled_name, const Tensor& pooled);
@@ -52,8 +52,7 @@ void check_softmax_cross_entropy_forward(const TensorRules& r, const Tensor& log
                                          const Tensor* class_weights, double label_smoothing, const Tensor& probs,
                                          const Tensor& losses);
 void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& probs, const Tensor& labels,
-                                          const Tensor* class_weights, double label_smoothing,
-                                          const Tensor& dlogits);
+                                          const Tensor* class_weights, double label_smoothing, const Tensor& dlogits);
 
 void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum);
 

@@ -82,9 +82,8 @@ void ProfilingBackend::do_batchnorm_forward_training(const Tensor& x, const Tens
 void ProfilingBackend::do_batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                                       const Tensor& running_mean, const Tensor& running_var,
                                                       const Tensor* residual, Activation act, double eps, Tensor& y) {
-  timed("batchnorm_forward_inference", x, [&] {
-    inner_.batchnorm_forward_inference(x, gamma, beta, running_mean, running_var, residual, act, eps, y);
-  });
+  timed("batchnorm_forward_inference", x,
+        [&] { inner_.batchnorm_forward_inference(x, gamma, beta, running_mean, running_var, residual, act, eps, y); });
 }
 void ProfilingBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
                                              const Tensor& beta, const Tensor& mean, const Tensor& invstd,
@@ -135,16 +134,14 @@ void ProfilingBackend::do_linear_backward_weights(const Tensor& x, const Tensor&
 void ProfilingBackend::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
                                                         const Tensor* class_weights, double label_smoothing,
                                                         Tensor& probs, Tensor& losses) {
-  timed("softmax_cross_entropy_forward", logits, [&] {
-    inner_.softmax_cross_entropy_forward(logits, labels, class_weights, label_smoothing, probs, losses);
-  });
+  timed("softmax_cross_entropy_forward", logits,
+        [&] { inner_.softmax_cross_entropy_forward(logits, labels, class_weights, label_smoothing, probs, losses); });
 }
 void ProfilingBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
                                                          const Tensor* class_weights, double label_smoothing,
                                                          double scale, Tensor& dlogits) {
-  timed("softmax_cross_entropy_backward", dlogits, [&] {
-    inner_.softmax_cross_entropy_backward(probs, labels, class_weights, label_smoothing, scale, dlogits);
-  });
+  timed("softmax_cross_entropy_backward", dlogits,
+        [&] { inner_.softmax_cross_entropy_backward(probs, labels, class_weights, label_smoothing, scale, dlogits); });
 }
 void ProfilingBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   timed("sgd_update", param, [&] { inner_.sgd_update(param, grad, momentum, h); });

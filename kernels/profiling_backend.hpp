@@ -46,6 +46,7 @@ class ProfilingBackend final : public Backend {
   void axpy(double alpha, const Tensor& x, Tensor& y) override;
   void scale(Tensor& t, double alpha) override;
   bool all_finite(const Tensor& t) override;
+
  protected:
   // Each forwards to the inner backend's public operation, so the shared checks run TWICE per call: in this
   // wrapper's public operation (with the inner backend's rules(), before the timed region) and again in the inner

@@ -1,7 +1,8 @@
 // cbednet_bench_io: images/s and GB/s of the DistributedLoader (collective MPI-IO on the packed layout, prefetch
 // on) against the raw sequential read rate of the same file, measured in the same run with plain read().
 //
-//   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold] [--keep] [--individual | --two-phase]
+//   mpiexec -n R cbednet_bench_io [--file packed.h5] [--samples N] [--size S] [--batch B] [--epochs E] [--cold]
+//   [--keep] [--individual | --two-phase]
 //                   [--no-prefetch] [--depth D] [--io-threads T]
 //
 // Without --file, rank 0 writes a packed float32 file of N samples of 3xSxS into $TMPDIR first (removed at the
@@ -116,19 +117,32 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) cbednet::throw_error<cbednet::InvalidArgument>(a, ": missing value");
         return argv[++i];
       };
-      if (a == "--file") file = value();
-      else if (a == "--samples") samples = std::stoul(value());
-      else if (a == "--size") size = std::stoi(value());
-      else if (a == "--batch") batch = std::stoul(value());
-      else if (a == "--epochs") epochs = std::stoi(value());
-      else if (a == "--cold") cold = true;
-      else if (a == "--keep") keep = true;
-      else if (a == "--individual") individual = true;
-      else if (a == "--two-phase") individual = false;
-      else if (a == "--no-prefetch") prefetch = false;
-      else if (a == "--depth") depth = std::stoul(value());
-      else if (a == "--io-threads") io_threads = std::stoi(value());
-      else cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
+      if (a == "--file")
+        file = value();
+      else if (a == "--samples")
+        samples = std::stoul(value());
+      else if (a == "--size")
+        size = std::stoi(value());
+      else if (a == "--batch")
+        batch = std::stoul(value());
+      else if (a == "--epochs")
+        epochs = std::stoi(value());
+      else if (a == "--cold")
+        cold = true;
+      else if (a == "--keep")
+        keep = true;
+      else if (a == "--individual")
+        individual = true;
+      else if (a == "--two-phase")
+        individual = false;
+      else if (a == "--no-prefetch")
+        prefetch = false;
+      else if (a == "--depth")
+        depth = std::stoul(value());
+      else if (a == "--io-threads")
+        io_threads = std::stoi(value());
+      else
+        cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
     }
     const bool generated = file.empty();
     if (generated) {
@@ -205,13 +219,14 @@ int main(int argc, char** argv) {
           "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
           "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
           "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
-          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, \"individual_chunk_io\": %s, "
+          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, "
+          "\"individual_chunk_io\": %s, "
           "\"prefetch\": %s, \"prefetch_depth\": %zu, \"raw_into_batch_buffers_gb_per_s\": %.3f, "
           "\"fraction_of_raw_into_batch_buffers\": %.3f, \"io_threads\": %d}\n",
-          ranks, file.c_str(), raw_bytes / epochs, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample), epochs,
-          steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
-          gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false",
-          prefetch ? "true" : "false", depth, batch_raw_gbs, gbs / batch_raw_gbs, io_threads);
+          ranks, file.c_str(), raw_bytes / epochs, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample),
+          epochs, steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
+          gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false", prefetch ? "true" : "false",
+          depth, batch_raw_gbs, gbs / batch_raw_gbs, io_threads);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     if (generated && !keep && rank == 0) std::filesystem::remove(file);

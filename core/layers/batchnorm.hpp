@@ -19,8 +19,7 @@ struct BatchNormSaved {
 
 class BatchNorm final : public Layer {
  public:
-  BatchNorm(std::string name, std::int64_t channels, Activation act, bool zero_init_gamma = false,
-            double eps = 1e-5);
+  BatchNorm(std::string name, std::int64_t channels, Activation act, bool zero_init_gamma = false, double eps = 1e-5);
 
   Shape output_shape(const Shape& in) const override;
   std::vector<ParamSpec> param_specs() const override;

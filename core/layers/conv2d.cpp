@@ -28,8 +28,11 @@ Shape Conv2d::output_shape(const Shape& in) const {
 
 std::vector<ParamSpec> Conv2d::param_specs() const {
   const std::int64_t r = geometry_.kernel_h, s = geometry_.kernel_w;
-  std::vector<ParamSpec> specs{{"weight", {out_channels_, in_channels_, r, s}, ParamKind::conv_weight,
-                                in_channels_ * r * s, out_channels_ * r * s}};
+  std::vector<ParamSpec> specs{{"weight",
+                                {out_channels_, in_channels_, r, s},
+                                ParamKind::conv_weight,
+                                in_channels_ * r * s,
+                                out_channels_ * r * s}};
   if (has_bias_) specs.push_back({"bias", {1, out_channels_, 1, 1}, ParamKind::conv_bias, in_channels_ * r * s, 0});
   return specs;
 }

@@ -38,7 +38,7 @@ struct ParamSpec {
   ParamKind kind;
   std::int64_t fan_in = 0;  // for initialisation
   std::int64_t fan_out = 0;
-  bool zero_init = false;   // bn_gamma of a residual branch's last BN with --zero-init-residual
+  bool zero_init = false;  // bn_gamma of a residual branch's last BN with --zero-init-residual
 };
 
 // Non-trained state (batch-norm running statistics): checkpointed, not optimised.

@@ -4,7 +4,8 @@
 
 namespace cbednet {
 
-SoftmaxCrossEntropy::SoftmaxCrossEntropy(std::int64_t classes, double label_smoothing, std::vector<double> class_weights)
+SoftmaxCrossEntropy::SoftmaxCrossEntropy(std::int64_t classes, double label_smoothing,
+                                         std::vector<double> class_weights)
     : classes_(classes), label_smoothing_(label_smoothing), class_weights_host_(std::move(class_weights)) {
   if (classes <= 1) throw_error<InvalidArgument>("softmax cross-entropy: need at least 2 classes, got ", classes);
   if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))

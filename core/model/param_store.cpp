@@ -67,7 +67,9 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
 
   const DType pd = backend.param_dtype(), cd = backend.dtype();
   mixed_ = pd != cd;
-  auto flat = [&](std::int64_t n, DType dtype) { return backend.allocate({1, std::max<std::int64_t>(n, 1), 1, 1}, dtype, Layout::nchw); };
+  auto flat = [&](std::int64_t n, DType dtype) {
+    return backend.allocate({1, std::max<std::int64_t>(n, 1), 1, 1}, dtype, Layout::nchw);
+  };
   master_ = flat(param_elements, pd);
   grad_ = flat(param_elements, pd);
   momentum_ = flat(param_elements, pd);
@@ -85,9 +87,15 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
       // Convolution filters take the backend's activation layout (KRSC for NHWC backends), 1x1 filters included:
       // their bytes are the same either way, but cuDNN finds no NHWC algorithm for a filter described as NCHW.
       const Layout layout = spec.kind == ParamKind::conv_weight ? backend.layout() : Layout::nchw;
-      ParamEntry e{p.layer->name() + "." + spec.name, spec.kind, spec.shape, p_off,
-                   master_.view(spec.shape, p_off, layout), grad_.view(spec.shape, p_off, layout),
-                   momentum_.view(spec.shape, p_off, layout), {}, {}};
+      ParamEntry e{p.layer->name() + "." + spec.name,
+                   spec.kind,
+                   spec.shape,
+                   p_off,
+                   master_.view(spec.shape, p_off, layout),
+                   grad_.view(spec.shape, p_off, layout),
+                   momentum_.view(spec.shape, p_off, layout),
+                   {},
+                   {}};
       const bool compute_copy = mixed_ && in_compute_dtype(spec.kind);
       e.compute = compute_copy ? compute_.view(spec.shape, p_off, layout) : e.master.view();
       e.compute_grad = compute_copy ? compute_grad_.view(spec.shape, p_off, layout) : e.grad.view();
@@ -99,7 +107,8 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
       params_.push_back(std::move(e));
     }
     for (const auto& spec : p.buffers) {
-      Tensor view = spec.step_accumulator ? accumulators_.view(spec.shape, a_off) : buffer_storage_.view(spec.shape, b_off);
+      Tensor view =
+          spec.step_accumulator ? accumulators_.view(spec.shape, a_off) : buffer_storage_.view(spec.shape, b_off);
       (spec.step_accumulator ? a_off : b_off) += spec.shape.count();
       backend.fill(view, spec.initial_value);
       if (!spec.step_accumulator) buffers_.push_back({p.layer->name() + "." + spec.name, spec.shape, view.view()});

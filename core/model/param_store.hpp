@@ -29,15 +29,15 @@ struct ParamEntry {
   std::string name;  // "layer1.0.conv1.weight"
   ParamKind kind;
   Shape shape;
-  std::int64_t offset = 0;  // in elements, within the flat buffers
-  Tensor master, grad, momentum;       // views (param dtype)
-  Tensor compute, compute_grad;        // views in compute dtype (aliases of master/grad when dtypes agree)
+  std::int64_t offset = 0;        // in elements, within the flat buffers
+  Tensor master, grad, momentum;  // views (param dtype)
+  Tensor compute, compute_grad;   // views in compute dtype (aliases of master/grad when dtypes agree)
 };
 
 struct BufferEntry {
   std::string name;  // "layer1.0.bn1.running_mean"
   Shape shape;
-  Tensor value;      // view
+  Tensor value;  // view
 };
 
 class ParamStore {

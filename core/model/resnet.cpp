@@ -51,9 +51,9 @@ std::vector<int> spread_blocks(int blocks) {
 ResNetSpec resnet_spec(const std::string& arch) {
   using Kind = ResidualBlock::Kind;
   static const std::map<std::string, std::pair<Kind, std::vector<int>>> named{
-      {"resnet18", {Kind::basic, {2, 2, 2, 2}}},          {"resnet34", {Kind::basic, {3, 4, 6, 3}}},
-      {"resnet50", {Kind::bottleneck, {3, 4, 6, 3}}},     {"resnet101", {Kind::bottleneck, {3, 4, 23, 3}}},
-      {"resnet152", {Kind::bottleneck, {3, 8, 36, 3}}},   {"resnet200", {Kind::bottleneck, {3, 24, 36, 3}}},
+      {"resnet18", {Kind::basic, {2, 2, 2, 2}}},        {"resnet34", {Kind::basic, {3, 4, 6, 3}}},
+      {"resnet50", {Kind::bottleneck, {3, 4, 6, 3}}},   {"resnet101", {Kind::bottleneck, {3, 4, 23, 3}}},
+      {"resnet152", {Kind::bottleneck, {3, 8, 36, 3}}}, {"resnet200", {Kind::bottleneck, {3, 24, 36, 3}}},
   };
   ResNetSpec spec;
   spec.arch = arch;
@@ -62,8 +62,8 @@ ResNetSpec resnet_spec(const std::string& arch) {
     spec.stage_blocks = it->second.second;
     return spec;
   }
-  for (const auto& [prefix, kind] : {std::pair{std::string("basic:"), Kind::basic},
-                                     std::pair{std::string("bottleneck:"), Kind::bottleneck}}) {
+  for (const auto& [prefix, kind] :
+       {std::pair{std::string("basic:"), Kind::basic}, std::pair{std::string("bottleneck:"), Kind::bottleneck}}) {
     if (arch.rfind(prefix, 0) == 0) {
       spec.block = kind;
       spec.stage_blocks = parse_counts(arch.substr(prefix.size()), arch);
@@ -79,7 +79,8 @@ ResNetSpec resnet_spec(const std::string& arch) {
         spec.stage_blocks = spread_blocks((depth - 2) / 3);
         return spec;
       }
-      throw_error<InvalidArgument>("--arch ", arch, ": a bottleneck ResNet has depth 3 * blocks + 2 (>= 20), e.g. "
+      throw_error<InvalidArgument>("--arch ", arch,
+                                   ": a bottleneck ResNet has depth 3 * blocks + 2 (>= 20), e.g. "
                                    "resnet50, resnet101, resnet1001");
     }
   }
@@ -100,9 +101,9 @@ Model build_resnet(const ResNetSpec& spec) {
   for (std::size_t stage = 0; stage < spec.stage_blocks.size(); ++stage) {
     for (int b = 0; b < spec.stage_blocks[stage]; ++b) {
       const int stride = (b == 0 && stage > 0) ? 2 : 1;
-      auto block = std::make_unique<ResidualBlock>("layer" + std::to_string(stage + 1) + "." + std::to_string(b),
-                                                   spec.block, channels, spec.width(stage), stride,
-                                                   spec.zero_init_residual);
+      auto block =
+          std::make_unique<ResidualBlock>("layer" + std::to_string(stage + 1) + "." + std::to_string(b), spec.block,
+                                          channels, spec.width(stage), stride, spec.zero_init_residual);
       channels = block->out_channels();
       blocks.push_back(std::move(block));
     }

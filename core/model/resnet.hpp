@@ -21,14 +21,14 @@ struct ResNetSpec {
   std::string arch = "resnet50";
   ResidualBlock::Kind block = ResidualBlock::Kind::bottleneck;
   std::vector<int> stage_blocks{3, 4, 6, 3};
-  std::int64_t base_width = 64;    // stage widths base_width * 2^i, scaled by width_multiplier
+  std::int64_t base_width = 64;  // stage widths base_width * 2^i, scaled by width_multiplier
   double width_multiplier = 1.0;
   std::int64_t in_channels = 3;
   std::int64_t classes = 230;
-  std::int64_t input_size = 512;   // H = W
+  std::int64_t input_size = 512;  // H = W
   StemKind stem = StemKind::imagenet;
-  double dropout = 0.0;            // before the fully connected layer
-  bool zero_init_residual = false; // gamma of each block's last BN starts at zero (Goyal et al. 2017)
+  double dropout = 0.0;             // before the fully connected layer
+  bool zero_init_residual = false;  // gamma of each block's last BN starts at zero (Goyal et al. 2017)
 
   std::int64_t width(std::size_t stage) const;  // channels of stage's 3x3 convolutions
   std::int64_t stem_width() const;

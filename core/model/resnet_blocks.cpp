@@ -152,8 +152,8 @@ Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo&
                               std::unique_ptr<BlockContext>* ctx) {
   const std::size_t last = convs_.size() - 1;
   if (pass.mode == Mode::eval || ctx == nullptr) {
-    Tensor shortcut = shortcut_conv_ ? shortcut_bn_->forward_eval(backend, shortcut_conv_->forward(backend, x), nullptr)
-                                     : x.view();
+    Tensor shortcut =
+        shortcut_conv_ ? shortcut_bn_->forward_eval(backend, shortcut_conv_->forward(backend, x), nullptr) : x.view();
     Tensor h = x.view();
     for (std::size_t i = 0; i < convs_.size(); ++i)
       h = bns_[i]->forward_eval(backend, convs_[i]->forward(backend, h), i == last ? &shortcut : nullptr);
@@ -233,8 +233,8 @@ Shape Head::output_shape(const Shape& in) const { return fc_.output_shape(pool_.
 BlockCost Head::cost(const Shape& in) const {
   const Shape x = per_sample(in);
   const Shape pooled = pool_.output_shape(x);
-  return {fc_.parameter_count(), pool_.forward_macs(x) + fc_.forward_macs(pooled),
-          pooled.count() * (dropout_ ? 2 : 1), output_shape(x).count()};
+  return {fc_.parameter_count(), pool_.forward_macs(x) + fc_.forward_macs(pooled), pooled.count() * (dropout_ ? 2 : 1),
+          output_shape(x).count()};
 }
 
 Tensor Head::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {

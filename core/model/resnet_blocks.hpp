@@ -55,7 +55,7 @@ class ResidualBlock final : public Block {
  private:
   Kind kind_;
   std::int64_t out_channels_;
-  std::vector<std::unique_ptr<Conv2d>> convs_;  // main branch, 2 (basic) or 3 (bottleneck)
+  std::vector<std::unique_ptr<Conv2d>> convs_;   // main branch, 2 (basic) or 3 (bottleneck)
   std::vector<std::unique_ptr<BatchNorm>> bns_;  // one per conv; the last fuses the residual add and ReLU
   std::optional<Conv2d> shortcut_conv_;
   std::optional<BatchNorm> shortcut_bn_;

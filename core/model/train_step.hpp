@@ -11,10 +11,10 @@
 namespace cbednet {
 
 struct StepStats {
-  double loss_sum = 0.0;      // sum of per-sample (weighted) losses over the batch
-  std::int64_t correct = 0;   // top-1 correct
+  double loss_sum = 0.0;     // sum of per-sample (weighted) losses over the batch
+  std::int64_t correct = 0;  // top-1 correct
   std::int64_t samples = 0;
-  bool nonfinite = false;     // a NaN/Inf loss or gradient: the update was not applied (HybridTrainer)
+  bool nonfinite = false;  // a NaN/Inf loss or gradient: the update was not applied (HybridTrainer)
   double mean_loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
 };
 

@@ -17,7 +17,8 @@ double LrSchedule::lr(std::int64_t step) const {
     case Decay::constant:
       return base_lr;
     case Decay::step: {
-      const auto passed = std::count_if(milestones.begin(), milestones.end(), [&](std::int64_t m) { return step >= m; });
+      const auto passed =
+          std::count_if(milestones.begin(), milestones.end(), [&](std::int64_t m) { return step >= m; });
       return base_lr * std::pow(gamma, static_cast<double>(passed));
     }
     case Decay::cosine: {

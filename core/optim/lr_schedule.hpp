@@ -15,12 +15,12 @@ struct LrSchedule {
   double warmup_start_factor = 0.1;
   std::int64_t total_steps = 1;
   Decay decay = Decay::cosine;
-  double final_lr = 0.0;                // cosine
-  std::vector<std::int64_t> milestones; // step decay
-  double gamma = 0.1;                   // step decay
+  double final_lr = 0.0;                 // cosine
+  std::vector<std::int64_t> milestones;  // step decay
+  double gamma = 0.1;                    // step decay
 
-  double lr(std::int64_t step) const;   // step counted from 0
-  void validate() const;                // throws InvalidArgument naming the option
+  double lr(std::int64_t step) const;  // step counted from 0
+  void validate() const;               // throws InvalidArgument naming the option
 };
 
 LrSchedule::Decay parse_decay(const std::string& name);  // "cosine", "step", "constant"

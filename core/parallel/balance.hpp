@@ -18,9 +18,9 @@ enum class BalanceBy { macs, time };
 BalanceBy parse_balance(const std::string& text);  // "macs" | "time"; InvalidArgument naming --balance
 
 struct Partition {
-  std::vector<std::size_t> cuts;    // P + 1 block indices: stage s holds blocks [cuts[s], cuts[s+1])
-  std::vector<double> stage_weight; // sum of block weights per stage
-  double max_over_ideal = 1.0;      // slowest stage / (total / P): the balance loss (1 = perfect)
+  std::vector<std::size_t> cuts;     // P + 1 block indices: stage s holds blocks [cuts[s], cuts[s+1])
+  std::vector<double> stage_weight;  // sum of block weights per stage
+  double max_over_ideal = 1.0;       // slowest stage / (total / P): the balance loss (1 = perfect)
 };
 
 // Exact contiguous partition of `weights` into `stages` non-empty parts minimising the largest part sum.

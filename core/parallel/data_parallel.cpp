@@ -18,10 +18,14 @@ void check_mpi(int code, const char* what) {
 
 MPI_Datatype mpi_type(DType dtype) {
   switch (dtype) {
-    case DType::f64: return MPI_DOUBLE;
-    case DType::f32: return MPI_FLOAT;
-    case DType::i32: return MPI_INT32_T;
-    default: throw_error<Error>("allreduce of ", to_string(dtype), " buffers is not supported");
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::i32:
+      return MPI_INT32_T;
+    default:
+      throw_error<Error>("allreduce of ", to_string(dtype), " buffers is not supported");
   }
 }
 
@@ -34,9 +38,9 @@ void allreduce_tensor(Backend& backend, Tensor& t, MPI_Comm comm) {
   }
   Tensor host(t.shape(), t.dtype(), t.layout());
   backend.copy(t, host);
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, host.raw(), static_cast<int>(host.count()), mpi_type(host.dtype()), MPI_SUM,
-                          comm),
-            "MPI_Allreduce (gradients)");
+  check_mpi(
+      MPI_Allreduce(MPI_IN_PLACE, host.raw(), static_cast<int>(host.count()), mpi_type(host.dtype()), MPI_SUM, comm),
+      "MPI_Allreduce (gradients)");
   backend.copy(host, t);
 }
 

@@ -18,7 +18,8 @@ GridShape parse_grid(const std::string& text) {
     g.replicas = std::stoi(d, &used_d);
     if (used_p != p.size() || used_d != d.size()) throw std::invalid_argument("trailing characters");
   } catch (const std::exception&) {
-    throw_error<InvalidArgument>("--grid '", text, "': expected PxD (pipeline stages x data-parallel replicas), e.g. 2x4");
+    throw_error<InvalidArgument>("--grid '", text,
+                                 "': expected PxD (pipeline stages x data-parallel replicas), e.g. 2x4");
   }
   if (g.stages < 1 || g.replicas < 1)
     throw_error<InvalidArgument>("--grid '", text, "': stages and replicas must be at least 1");

@@ -57,8 +57,8 @@ class Grid {
 // takes part whatever its environment says).
 struct LocalRank {
   int rank = 0;
-  int size = 1;            // ranks sharing this node (from the shared-memory split)
-  std::string source;      // the variable used, or "MPI_COMM_TYPE_SHARED"
+  int size = 1;        // ranks sharing this node (from the shared-memory split)
+  std::string source;  // the variable used, or "MPI_COMM_TYPE_SHARED"
 };
 LocalRank local_rank(MPI_Comm world);
 

@@ -1,9 +1,8 @@
 #include "core/parallel/hybrid_trainer.hpp"
 
-#include <cmath>
-
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include "core/parallel/data_parallel.hpp"
@@ -19,7 +18,6 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-
 std::string describe_model(const Model& model) {
   std::ostringstream out;
   out << model.spec().arch << " blocks " << model.size() << " params " << model.parameter_count() << " macs "
@@ -29,14 +27,14 @@ std::string describe_model(const Model& model) {
 
 }  // namespace
 
-Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options,
-                           std::uint64_t seed, MPI_Comm world) {
+Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options, std::uint64_t seed,
+                           MPI_Comm world) {
   if (!options.cuts.empty()) {
     const auto& c = options.cuts;
     bool ok = c.size() == static_cast<std::size_t>(stages) + 1 && c.front() == 0 && c.back() == model.size();
     for (std::size_t i = 0; ok && i + 1 < c.size(); ++i) ok = c[i] < c[i + 1];
-    CBEDNET_REQUIRE(ok, InvalidArgument, "pipeline cuts: expected ", stages + 1,
-                    " increasing block indices from 0 to ", model.size());
+    CBEDNET_REQUIRE(ok, InvalidArgument, "pipeline cuts: expected ", stages + 1, " increasing block indices from 0 to ",
+                    model.size());
     std::vector<double> w = block_macs(model);
     Partition p;
     p.cuts = c;
@@ -71,8 +69,8 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   config << "grid " << grid.stages() << "x" << grid.replicas() << " schedule " << to_string(options_.schedule)
          << " balance " << (options_.balance == BalanceBy::time ? "time" : "macs") << " micro "
          << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " transport "
-         << to_string(options_.transport) << " seed " << seed << " model "
-         << describe_model(model) << " backend " << backend.name() << " " << to_string(backend.dtype()) << " cuts";
+         << to_string(options_.transport) << " seed " << seed << " model " << describe_model(model) << " backend "
+         << backend.name() << " " << to_string(backend.dtype()) << " cuts";
   for (const auto c : options_.cuts) config << " " << c;
   require_same_on_all_ranks(config.str(), "the pipeline configuration (--grid, model, schedule, balance, backend)",
                             grid.world());
@@ -152,11 +150,10 @@ Tensor HybridTrainer::predict_logits(const Tensor* images, std::int64_t chunk) {
   std::int64_t index = 0;
   for (std::int64_t first = 0; first < n; first += chunk, ++index) {
     const std::int64_t b = std::min(chunk, n - first);
-    Tensor x = grid_.first_stage()
-                   ? upload(backend_, images->slice_batch(first, b))
-                   : pipe.take(pipe.post_receive(stage_->input_shape(b), s - 1, eval_tag(index), backend_.dtype(),
-                                                 backend_.layout()),
-                               nullptr);
+    Tensor x = grid_.first_stage() ? upload(backend_, images->slice_batch(first, b))
+                                   : pipe.take(pipe.post_receive(stage_->input_shape(b), s - 1, eval_tag(index),
+                                                                 backend_.dtype(), backend_.layout()),
+                                               nullptr);
     Tensor out = stage_->forward(x, pass, nullptr);
     if (grid_.last_stage())
       pipe.send(download_f64(backend_, out), 0, eval_tag(index));

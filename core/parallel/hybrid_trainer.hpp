@@ -38,9 +38,9 @@ namespace cbednet {
 struct HybridOptions {
   PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
   BalanceBy balance = BalanceBy::macs;
-  std::int64_t balance_micro_batch = 1;          // micro-batch size timed by BalanceBy::time
-  std::int64_t bucket_bytes = 25ll * 1024 * 1024; // --bucket-mb
-  std::vector<std::size_t> cuts;                  // explicit P+1 block cuts (overrides balance) when not empty
+  std::int64_t balance_micro_batch = 1;                    // micro-batch size timed by BalanceBy::time
+  std::int64_t bucket_bytes = 25ll * 1024 * 1024;          // --bucket-mb
+  std::vector<std::size_t> cuts;                           // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
 };
 
@@ -90,7 +90,7 @@ class HybridTrainer {
 
 // The block cuts every rank of `world` uses: options.cuts when given (checked), else the balancer's over MACs
 // or over times measured on world rank 0 and broadcast. Collective over world.
-Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options,
-                           std::uint64_t seed, MPI_Comm world);
+Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options, std::uint64_t seed,
+                           MPI_Comm world);
 
 }  // namespace cbednet

@@ -17,8 +17,10 @@ int message_bytes(const Tensor& t, const char* op, int peer) {
 
 MPI_Datatype mpi_sum_type(DType dtype) {
   switch (dtype) {
-    case DType::f64: return MPI_DOUBLE;
-    case DType::f32: return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::f32:
+      return MPI_FLOAT;
     default:
       throw_error<InvalidArgument>("MPI allreduce of ", to_string(dtype), " buffers is not supported (f32, f64)");
   }

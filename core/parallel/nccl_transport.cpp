@@ -41,19 +41,24 @@ std::string describe(const Context& c) {
                             last != nullptr && *last != '\0' ? std::string(": ") + last : std::string());
 }
 
-#define CBEDNET_NCCL(ctx, comm, call)                                  \
-  do {                                                                 \
-    const ncclResult_t cbednet_nr_ = (call);                           \
+#define CBEDNET_NCCL(ctx, comm, call)                                              \
+  do {                                                                             \
+    const ncclResult_t cbednet_nr_ = (call);                                       \
     if (cbednet_nr_ != ncclSuccess) throw_nccl(cbednet_nr_, (comm), #call, (ctx)); \
   } while (0)
 
 ncclDataType_t nccl_type(DType dtype, const Context& c) {
   switch (dtype) {
-    case DType::f64: return ncclFloat64;
-    case DType::f32: return ncclFloat32;
-    case DType::bf16: return ncclBfloat16;
-    case DType::f16: return ncclFloat16;
-    default: throw_error<InvalidArgument>("NCCL ", describe(c), ": ", to_string(dtype), " sums are not supported");
+    case DType::f64:
+      return ncclFloat64;
+    case DType::f32:
+      return ncclFloat32;
+    case DType::bf16:
+      return ncclBfloat16;
+    case DType::f16:
+      return ncclFloat16;
+    default:
+      throw_error<InvalidArgument>("NCCL ", describe(c), ": ", to_string(dtype), " sums are not supported");
   }
 }
 
@@ -79,8 +84,7 @@ class NcclComm {
     CBEDNET_NCCL(c, nullptr, ncclCommInitRank(&comm_, size_, root.id, rank));
   }
   ~NcclComm() { reset(); }
-  NcclComm(NcclComm&& o) noexcept
-      : comm_(std::exchange(o.comm_, nullptr)), size_(o.size_), failed_(o.failed_) {}
+  NcclComm(NcclComm&& o) noexcept : comm_(std::exchange(o.comm_, nullptr)), size_(o.size_), failed_(o.failed_) {}
   NcclComm& operator=(NcclComm&& o) noexcept {
     if (this != &o) {
       reset();
@@ -325,8 +329,8 @@ Transfer NcclTransport::receive(Tensor& dst, int peer, int tag) {
 
 Transfer NcclTransport::allreduce_sum(Tensor& t, std::int64_t begin, std::int64_t end) {
   const Context c{"allreduce", -1, size_};
-  CBEDNET_REQUIRE(0 <= begin && begin <= end && end <= t.count(), InvalidArgument, "NCCL ", describe(c),
-                  ": range [", begin, ", ", end, ") outside ", t.describe());
+  CBEDNET_REQUIRE(0 <= begin && begin <= end && end <= t.count(), InvalidArgument, "NCCL ", describe(c), ": range [",
+                  begin, ", ", end, ") outside ", t.describe());
   if (t.device() == Device::host) return fallback_.allreduce_sum(t, begin, end);
   const ncclDataType_t type = nccl_type(t.dtype(), c);
   if (begin == end) return Transfer();  // every rank has the same range: all skip alike

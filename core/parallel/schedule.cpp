@@ -12,9 +12,7 @@ PipelineSchedule parse_schedule(const std::string& text) {
   throw_error<InvalidArgument>("--schedule '", text, "': expected 1f1b or gpipe");
 }
 
-std::string to_string(PipelineSchedule schedule) {
-  return schedule == PipelineSchedule::gpipe ? "gpipe" : "1f1b";
-}
+std::string to_string(PipelineSchedule schedule) { return schedule == PipelineSchedule::gpipe ? "gpipe" : "1f1b"; }
 
 std::vector<PipeOp> pipeline_schedule(PipelineSchedule schedule, int stages, int micro_batches, int stage) {
   if (stages < 1 || micro_batches < 1 || stage < 0 || stage >= stages)

@@ -57,11 +57,10 @@ Tensor ScheduleRun::receive(std::size_t k) {
   const int s = grid_.stage();
   const std::int64_t micro = work_.split.micro;
   const auto post = [&](PipeOp::Kind kind, int i) {
-    return kind == PipeOp::Kind::forward
-               ? pipe_.post_receive(stage_.input_shape(micro), s - 1, activation_tag(i), backend_.dtype(),
-                                    backend_.layout())
-               : pipe_.post_receive(stage_.output_shape(micro), s + 1, gradient_tag(i), backend_.dtype(),
-                                    backend_.layout());
+    return kind == PipeOp::Kind::forward ? pipe_.post_receive(stage_.input_shape(micro), s - 1, activation_tag(i),
+                                                              backend_.dtype(), backend_.layout())
+                                         : pipe_.post_receive(stage_.output_shape(micro), s + 1, gradient_tag(i),
+                                                              backend_.dtype(), backend_.layout());
   };
   const int kind = ops_[k].kind == PipeOp::Kind::forward ? 0 : 1;
   if (posted_micro_[kind] != ops_[k].micro) posted_[kind] = post(ops_[k].kind, ops_[k].micro);
@@ -120,9 +119,9 @@ void ScheduleRun::backward(std::size_t k) {
   const auto t0 = clock_type::now();
   // The step's final backward reports each block as done, so that its gradient buckets start at once.
   const bool final_backward = k + 1 == ops_.size();
-  grad = stage_.backward(grad, contexts_[ui],
-                         final_backward ? Stage::BlockDone([this](std::size_t j) { reducer_.block_done(j); })
-                                        : Stage::BlockDone());
+  grad = stage_.backward(
+      grad, contexts_[ui],
+      final_backward ? Stage::BlockDone([this](std::size_t j) { reducer_.block_done(j); }) : Stage::BlockDone());
   timings_.compute += seconds_since(t0);
   if (!grid_.first_stage()) pipe_.send(grad, grid_.stage() - 1, gradient_tag(i));
 }

@@ -18,9 +18,12 @@ const char* to_string(TransportKind kind) { return kind == TransportKind::nccl ?
 
 const char* to_string(TransportChoice choice) {
   switch (choice) {
-    case TransportChoice::mpi: return "mpi";
-    case TransportChoice::nccl: return "nccl";
-    default: return "auto";
+    case TransportChoice::mpi:
+      return "mpi";
+    case TransportChoice::nccl:
+      return "nccl";
+    default:
+      return "auto";
   }
 }
 
@@ -53,7 +56,9 @@ TransportKind choose_transport(TransportChoice requested, bool cuda_backend, boo
   if (requested == TransportChoice::mpi) return TransportKind::mpi;
   const bool forced = requested == TransportChoice::nccl;
   auto refuse = [&](const std::string& why) {
-    if (forced) throw_error<InvalidArgument>("--transport nccl (", what, " communicator): ", why, "; use --transport mpi or auto");
+    if (forced)
+      throw_error<InvalidArgument>("--transport nccl (", what, " communicator): ", why,
+                                   "; use --transport mpi or auto");
     return TransportKind::mpi;
   };
   if (!nccl_built) return refuse("this build has no CUDA/NCCL support");
@@ -64,8 +69,8 @@ TransportKind choose_transport(TransportChoice requested, bool cuda_backend, boo
   for (std::size_t r = 0; r < device_ids.size(); ++r) {
     if (device_ids[r].empty()) return refuse("rank " + std::to_string(r) + " has no GPU");
     if (!seen.insert(device_ids[r]).second) {
-      const auto first = static_cast<std::size_t>(std::find(device_ids.begin(), device_ids.end(), device_ids[r]) -
-                                                   device_ids.begin());
+      const auto first =
+          static_cast<std::size_t>(std::find(device_ids.begin(), device_ids.end(), device_ids[r]) - device_ids.begin());
       return refuse("ranks " + std::to_string(first) + " and " + std::to_string(r) + " share GPU " + device_ids[r] +
                     " (NCCL needs one GPU per rank)");
     }
@@ -94,8 +99,8 @@ std::vector<std::string> gather_device_ids(const std::string& mine, MPI_Comm com
 
 }  // namespace
 
-std::unique_ptr<Transport> make_transport(Backend& backend, MPI_Comm comm, TransportChoice requested,
-                                          TransportUse use, const std::string& what) {
+std::unique_ptr<Transport> make_transport(Backend& backend, MPI_Comm comm, TransportChoice requested, TransportUse use,
+                                          const std::string& what) {
   const bool cuda_backend = backend.device() == Device::cuda;
   std::string mine;
 #if CBEDNET_HAVE_CUDA

@@ -106,8 +106,8 @@ TransportKind choose_transport(TransportChoice requested, bool cuda_backend, boo
 
 // Collective over comm: gathers every rank's device identity, applies choose_transport and builds the
 // transport (NCCL communicator creation is collective too). backend must outlive the transport.
-std::unique_ptr<Transport> make_transport(Backend& backend, MPI_Comm comm, TransportChoice requested,
-                                          TransportUse use, const std::string& what);
+std::unique_ptr<Transport> make_transport(Backend& backend, MPI_Comm comm, TransportChoice requested, TransportUse use,
+                                          const std::string& what);
 
 // Throws InvalidArgument naming the operation, the peer and the communicator size unless 0 <= peer < size.
 void require_peer(int peer, int size, const char* op);

@@ -52,8 +52,10 @@ BenchPoint parse_bench_line(const std::string& text, const std::string& source) 
     p.batch = static_cast<std::int64_t>(json_number(line, "batch").value_or(0.0));
     p.micro_batch = static_cast<std::int64_t>(json_number(line, "micro_batch").value_or(static_cast<double>(p.batch)));
     CBEDNET_REQUIRE(p.ms_per_step > 0.0 && p.batch > 0 && p.micro_batch > 0 && p.batch % p.micro_batch == 0,
-                    InvalidArgument, source, ": bench line needs positive ms_per_step, batch and micro_batch "
-                    "(micro_batch dividing batch): ", line);
+                    InvalidArgument, source,
+                    ": bench line needs positive ms_per_step, batch and micro_batch "
+                    "(micro_batch dividing batch): ",
+                    line);
     return p;
   }
   throw_error<InvalidArgument>(source, ": no `cbednet bench` JSON line (with \"ms_per_step\") found");

@@ -105,8 +105,8 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   const auto m = static_cast<double>(micro_batch);
   std::vector<double> block_time(blocks.size());
   for (std::size_t i = 0; i < blocks.size(); ++i) {
-    block_time[i] = 6.0 * static_cast<double>(blocks[i].cost.forward_macs) * m / device.train_flop_per_s +
-                    device.block_overhead_s;
+    block_time[i] =
+        6.0 * static_cast<double>(blocks[i].cost.forward_macs) * m / device.train_flop_per_s + device.block_overhead_s;
   }
   const auto firsts = partition_min_max(block_time, stages);
   // The replicas of one stage (ranks s, P + s, ...) share a node only when the whole grid is one node.
@@ -125,12 +125,15 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
     }
     // Sends of this stage per micro-batch: its output forward (to s + 1), its input gradient backward (to s - 1).
     if (s + 1 < stages) {
-      const double bytes = static_cast<double>(blocks[st.last_block - 1].cost.output_elements) * m * device.activation_bytes;
-      st.transfer_s += transfer_seconds(same_node(s, s + 1, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
+      const double bytes =
+          static_cast<double>(blocks[st.last_block - 1].cost.output_elements) * m * device.activation_bytes;
+      st.transfer_s +=
+          transfer_seconds(same_node(s, s + 1, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
     }
     if (s > 0) {
       const double bytes = static_cast<double>(blocks[st.first_block].input.per_sample()) * m * device.activation_bytes;
-      st.transfer_s += transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
+      st.transfer_s +=
+          transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
     }
     st.allreduce_s = allreduce_seconds(reduce_link, static_cast<double>(st.parameters) * device.gradient_bytes,
                                        replicas, bucket_bytes);

@@ -51,11 +51,11 @@ struct Device {
   double train_flop_per_s = 106.9e12;  // effective rate on 6 x forward MACs per sample (forward + backward)
   double block_overhead_s = 0.30e-3;   // per block and micro-batch (launches, small kernels), forward + backward
   double memory_bytes = 80.0 * (1ULL << 30);
-  double usable_fraction = 0.90;       // of memory_bytes, the rest for the allocator and the CUDA context
+  double usable_fraction = 0.90;                // of memory_bytes, the rest for the allocator and the CUDA context
   double workspace_bytes = 2.0 * (1ULL << 30);  // convolution workspaces, transfer buffers
-  double activation_bytes = 2.0;       // per saved element (bf16)
-  double state_bytes_per_parameter = 14.0;  // fp32 weight, gradient, momentum + bf16 copy
-  double gradient_bytes = 4.0;         // per parameter in the allreduce (fp32 gradients)
+  double activation_bytes = 2.0;                // per saved element (bf16)
+  double state_bytes_per_parameter = 14.0;      // fp32 weight, gradient, momentum + bf16 copy
+  double gradient_bytes = 4.0;                  // per parameter in the allreduce (fp32 gradients)
 };
 
 struct StagePlan {

@@ -18,12 +18,12 @@ enum class StopReason { finished, max_steps, signal };
 
 // One step as the callbacks see it, after the trainer has counted it in its TrainingState.
 struct StepReport {
-  std::int64_t epoch = 0;   // 0-based epoch of the step
-  std::int64_t step = 0;    // the step's global number, 1-based (== state().global_step now)
+  std::int64_t epoch = 0;  // 0-based epoch of the step
+  std::int64_t step = 0;   // the step's global number, 1-based (== state().global_step now)
   double lr = 0;
-  double loss_scale = 1;    // the scale the step ran with
-  StepStats totals;         // statistics of the whole global batch (the same on every rank)
-  bool overflow = false;    // set by LossScaleCallback: a non-finite step the loss scaler answers for
+  double loss_scale = 1;  // the scale the step ran with
+  StepStats totals;       // statistics of the whole global batch (the same on every rank)
+  bool overflow = false;  // set by LossScaleCallback: a non-finite step the loss scaler answers for
 };
 
 class TrainingCallback {

@@ -6,8 +6,8 @@
 
 namespace cbednet {
 
-MemoryBatchSource::MemoryBatchSource(Tensor images, Tensor labels, std::int64_t global_batch, int replica,
-                                     int replicas, std::set<std::int64_t> bad)
+MemoryBatchSource::MemoryBatchSource(Tensor images, Tensor labels, std::int64_t global_batch, int replica, int replicas,
+                                     std::set<std::int64_t> bad)
     : images_(std::move(images)),
       labels_(std::move(labels)),
       global_batch_(global_batch),

@@ -41,9 +41,10 @@ std::string metrics_json(const ClassificationMetrics& m) {
   out << "{\"samples\": " << m.samples << ", \"top1\": " << m.top1 << ", \"top5\": " << m.top5
       << ", \"macro_f1\": " << m.macro_f1 << ", \"balanced_accuracy\": " << m.balanced_accuracy
       << ", \"crystal_system_accuracy\": " << m.crystal_system_accuracy
-      << ", \"point_group_accuracy\": " << m.point_group_accuracy << ", \"majority_baseline\": {\"space_group\": "
-      << m.majority_class + 1 << ", \"top1\": " << m.majority_top1 << ", \"macro_f1\": " << m.majority_macro_f1
-      << ", \"balanced_accuracy\": " << m.majority_balanced_accuracy << "}}";
+      << ", \"point_group_accuracy\": " << m.point_group_accuracy
+      << ", \"majority_baseline\": {\"space_group\": " << m.majority_class + 1 << ", \"top1\": " << m.majority_top1
+      << ", \"macro_f1\": " << m.majority_macro_f1 << ", \"balanced_accuracy\": " << m.majority_balanced_accuracy
+      << "}}";
   return out.str();
 }
 

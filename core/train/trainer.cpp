@@ -15,8 +15,8 @@ std::int64_t fill_short_share(Batch& batch, std::int64_t share) {
   const Shape s = batch.images.shape();
   const std::int64_t kept = s.n;
   if (kept >= share) return 0;
-  CBEDNET_REQUIRE(kept > 0, Error, "--skip-bad: every sample of this rank's share of step ", batch.step + 1,
-                  " (epoch ", batch.epoch + 1, ") was bad; nothing to train on");
+  CBEDNET_REQUIRE(kept > 0, Error, "--skip-bad: every sample of this rank's share of step ", batch.step + 1, " (epoch ",
+                  batch.epoch + 1, ") was bad; nothing to train on");
   Tensor images({share, s.c, s.h, s.w}, batch.images.dtype());
   Tensor labels({share, 1, 1, 1}, DType::i32);
   const std::size_t sample_bytes = static_cast<std::size_t>(s.c * s.h * s.w) * dtype_size(images.dtype());
@@ -47,9 +47,8 @@ Trainer::Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, SgdOptimizer& 
       state_(state) {
   CBEDNET_REQUIRE((source_ != nullptr) == steps_.reads_data(), InvalidArgument,
                   "the trainer needs a batch source exactly on the ranks of pipeline stage 0");
-  CBEDNET_REQUIRE(split_.replicas == steps_.grid().replicas(), InvalidArgument, "the batch split's ",
-                  split_.replicas, " replicas do not match --grid ", steps_.grid().stages(), "x",
-                  steps_.grid().replicas());
+  CBEDNET_REQUIRE(split_.replicas == steps_.grid().replicas(), InvalidArgument, "the batch split's ", split_.replicas,
+                  " replicas do not match --grid ", steps_.grid().stages(), "x", steps_.grid().replicas());
   CBEDNET_REQUIRE(config_.steps_per_epoch >= 1, InvalidArgument, "an epoch needs at least one step");
 }
 
@@ -90,13 +89,13 @@ void Trainer::take_step(std::int64_t epoch) {
     CBEDNET_REQUIRE(batch.has_value(), Error, "the loader ended epoch ", epoch + 1, " after ", state_.step_in_epoch,
                     " of ", config_.steps_per_epoch, " steps");
     repeated_ += fill_short_share(*batch, split_.share);
-    images = config_.views == ViewMode::random
-                 ? random_views(*batch, config_.seed, static_cast<std::uint64_t>(epoch))
-                 : batch->images.view();
+    images = config_.views == ViewMode::random ? random_views(*batch, config_.seed, static_cast<std::uint64_t>(epoch))
+                                               : batch->images.view();
   }
   const double lr = config_.schedule.lr(state_.global_step);
-  const TrainStepOptions options{split_.micro,      lr, config_.bn_momentum, config_.seed,
-                                 static_cast<std::uint64_t>(state_.global_step), state_.loss_scale};
+  const TrainStepOptions options{
+      split_.micro,     lr, config_.bn_momentum, config_.seed, static_cast<std::uint64_t>(state_.global_step),
+      state_.loss_scale};
   StepReport report;
   report.totals = steps_.step(loss_, optimizer_, batch ? &images : nullptr, batch ? &batch->labels : nullptr,
                               split_.global, options);

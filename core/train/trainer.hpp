@@ -26,7 +26,7 @@ struct TrainerConfig {
   std::uint64_t seed = 1;
   double bn_momentum = 0.1;
   ViewMode views = ViewMode::stack;
-  LrSchedule schedule;               // resolved to steps
+  LrSchedule schedule;  // resolved to steps
 };
 
 class Trainer {

@@ -56,9 +56,9 @@ void write_dataset(hid_t group, const std::string& name, const Tensor& host, con
                            static_cast<hsize_t>(host.shape().h), static_cast<hsize_t>(host.shape().w)};
   const hid_t type = host.dtype() == DType::f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
   const Handle space = h5::checked(H5Screate_simple(4, dims, nullptr), Kind::dataspace, ctx, "create dataspace");
-  const Handle set = h5::checked(
-      H5Dcreate2(group, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), Kind::dataset,
-      ctx + "/" + name, "create dataset");
+  const Handle set =
+      h5::checked(H5Dcreate2(group, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                  Kind::dataset, ctx + "/" + name, "create dataset");
   h5::check(H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host.raw()), ctx + "/" + name, "write dataset");
 }
 
@@ -78,7 +78,8 @@ std::string checksum(const Datasets& parameters, const Datasets& momentum, const
 // Reads a 4-d dataset as f64 or f32 (as stored); when `shape` is given it must match.
 Tensor read_dataset(hid_t group, const std::string& name, const std::optional<Shape>& shape, const std::string& ctx) {
   const std::string where = ctx + "/" + name;
-  CBEDNET_REQUIRE(h5::has_link(group, name, ctx), IoError, where, ": missing (the checkpoint does not match this model)");
+  CBEDNET_REQUIRE(h5::has_link(group, name, ctx), IoError, where,
+                  ": missing (the checkpoint does not match this model)");
   const Handle set = h5::open_dataset(group, name, ctx);
   const Handle space = h5::checked(H5Dget_space(set.get()), Kind::dataspace, where, "get dataspace");
   hsize_t dims[4] = {};
@@ -89,8 +90,8 @@ Tensor read_dataset(hid_t group, const std::string& name, const std::optional<Sh
   // far beyond any model's tensor; the check divides, so it cannot overflow itself).
   std::uint64_t elements = 1;
   for (const hsize_t d : dims) {
-    CBEDNET_REQUIRE(d == 0 || elements <= (std::uint64_t{1} << 40) / d, IoError, where,
-                    ": implausible extent ", dims[0], "x", dims[1], "x", dims[2], "x", dims[3]);
+    CBEDNET_REQUIRE(d == 0 || elements <= (std::uint64_t{1} << 40) / d, IoError, where, ": implausible extent ",
+                    dims[0], "x", dims[1], "x", dims[2], "x", dims[3]);
     elements *= d;
   }
   const Shape found{static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
@@ -101,9 +102,9 @@ Tensor read_dataset(hid_t group, const std::string& name, const std::optional<Sh
   const bool is_double = H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == 8;
   CBEDNET_REQUIRE(H5Tget_class(type.get()) == H5T_FLOAT, IoError, where, ": not a floating-point dataset");
   Tensor host(found, is_double ? DType::f64 : DType::f32);
-  h5::check(H5Dread(set.get(), is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                    host.raw()),
-            where, "read dataset");
+  h5::check(
+      H5Dread(set.get(), is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host.raw()),
+      where, "read dataset");
   return host;
 }
 
@@ -114,8 +115,7 @@ Datasets read_group(hid_t file, const char* name, const std::string& path) {
   h5::check(H5Gget_info(group.get(), &info), h5::where(path, name), "list group");
   Datasets out;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t length =
-        H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    const ssize_t length = H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     CBEDNET_REQUIRE(length > 0, IoError, h5::where(path, name), ": unreadable link ", i);
     std::string link(static_cast<std::size_t>(length), '\0');
     H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size() + 1, H5P_DEFAULT);
@@ -125,8 +125,7 @@ Datasets read_group(hid_t file, const char* name, const std::string& path) {
 }
 
 Handle create_group(hid_t parent, const char* name, const std::string& ctx) {
-  return h5::checked(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), Kind::group, ctx,
-                     "create group");
+  return h5::checked(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), Kind::group, ctx, "create group");
 }
 
 void write_spec(hid_t group, const ResNetSpec& spec, const std::string& ctx) {
@@ -232,8 +231,8 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
     std::lock_guard lock(h5::library_mutex());
     h5::silence_hdf5_errors();
     const std::string ctx = h5::where(tmp);
-    Handle file = h5::checked(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), Kind::file, ctx,
-                              "create file");
+    Handle file =
+        h5::checked(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), Kind::file, ctx, "create file");
     for (const auto& [group_name, group] :
          {std::pair{"parameters", &params}, std::pair{"momentum", &momentum}, std::pair{"buffers", &buffers}}) {
       const Handle g = create_group(file.get(), group_name, ctx);

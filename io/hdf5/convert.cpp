@@ -11,8 +11,8 @@ namespace cbednet::io {
 ConvertReport convert_to_packed(const ConvertOptions& options) {
   CBEDNET_REQUIRE(!options.out.empty(), InvalidArgument, "--out: missing output file");
   std::error_code ec;
-  CBEDNET_REQUIRE(!std::filesystem::is_directory(options.in, ec) ? !is_packed_file(options.in) : true,
-                  InvalidArgument, "--in ", options.in, ": is already a packed file");
+  CBEDNET_REQUIRE(!std::filesystem::is_directory(options.in, ec) ? !is_packed_file(options.in) : true, InvalidArgument,
+                  "--in ", options.in, ": is already a packed file");
   // Index first without preprocessing, to learn S and choose the downsampling factor.
   SourceOptions probe_options{options.split, Preprocess{}, options.skip_bad};
   const auto probe = open_smc_source(options.in, probe_options);
@@ -127,10 +127,10 @@ std::string json_string(const std::string& text) {
 std::string to_json(const DataSummary& s) {
   std::ostringstream o;
   o << "{\"kind\": " << json_string(s.kind) << ", \"path\": " << json_string(s.path) << ", \"samples\": " << s.samples
-    << ", \"shape\": [" << s.sample.c << ", " << s.sample.h << ", " << s.sample.w << "], \"dtype\": "
-    << json_string(s.dtype) << ", \"materials\": " << s.materials << ", \"splits\": {\"train\": " << s.split_counts[0]
-    << ", \"dev\": " << s.split_counts[1] << ", \"test\": " << s.split_counts[2]
-    << ", \"unknown\": " << s.split_counts[3] << "}, \"space_groups\": {";
+    << ", \"shape\": [" << s.sample.c << ", " << s.sample.h << ", " << s.sample.w
+    << "], \"dtype\": " << json_string(s.dtype) << ", \"materials\": " << s.materials
+    << ", \"splits\": {\"train\": " << s.split_counts[0] << ", \"dev\": " << s.split_counts[1]
+    << ", \"test\": " << s.split_counts[2] << ", \"unknown\": " << s.split_counts[3] << "}, \"space_groups\": {";
   bool first = true;
   for (const auto& [sg, n] : s.by_space_group) {
     o << (first ? "" : ", ") << "\"" << sg << "\": " << n;

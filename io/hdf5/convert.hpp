@@ -13,21 +13,21 @@
 namespace cbednet::io {
 
 struct ConvertOptions {
-  std::string in;                 // SMC directory or file
-  std::string out;                // packed file to create (replaced atomically)
-  std::string split = "all";      // train | dev | test | all
-  int size = 0;                   // output H = W: S, S/2 or S/4; 0 keeps S
+  std::string in;             // SMC directory or file
+  std::string out;            // packed file to create (replaced atomically)
+  std::string split = "all";  // train | dev | test | all
+  int size = 0;               // output H = W: S, S/2 or S/4; 0 keeps S
   bool log_scale = false;
-  bool separate_views = false;    // one 1-channel sample per projection
+  bool separate_views = false;  // one 1-channel sample per projection
   PackedDType dtype = PackedDType::f32;
-  bool skip_bad = false;          // drop unreadable samples (counted) instead of failing
-  std::string creator;            // recorded as the `creator` attribute (e.g. "cbednet 0.1.0")
+  bool skip_bad = false;  // drop unreadable samples (counted) instead of failing
+  std::string creator;    // recorded as the `creator` attribute (e.g. "cbednet 0.1.0")
 };
 
 struct ConvertReport {
-  std::size_t samples = 0;   // written
-  std::size_t skipped = 0;   // dropped as bad (skip_bad)
-  Shape sample{};            // {1, C, H, W}
+  std::size_t samples = 0;  // written
+  std::size_t skipped = 0;  // dropped as bad (skip_bad)
+  Shape sample{};           // {1, C, H, W}
   std::string preprocessing;
 };
 
@@ -35,11 +35,11 @@ struct ConvertReport {
 ConvertReport convert_to_packed(const ConvertOptions& options);
 
 struct DataSummary {
-  std::string kind;   // "smc-directory", "smc-file", "packed"
+  std::string kind;  // "smc-directory", "smc-file", "packed"
   std::string path;
   std::size_t samples = 0;
-  Shape sample{};     // {1, C, H, W}
-  std::string dtype;  // "float32" / "float16"
+  Shape sample{};                              // {1, C, H, W}
+  std::string dtype;                           // "float32" / "float16"
   std::array<std::size_t, 4> split_counts{};   // train, dev, test, unknown
   std::map<int, std::size_t> by_space_group;   // 1..230 -> count (only present groups)
   std::array<std::size_t, 8> by_system{};      // [1..7] crystal systems

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <exception>
 #include <functional>
 #include <thread>
@@ -30,11 +30,10 @@ DirectChunkReader::DirectChunkReader(hid_t file, hid_t images, const PackedInfo&
   CBEDNET_REQUIRE(H5Pget_nfilters(dcpl.get()) == 0, IoError, ctx,
                   ": direct chunk reads need uncompressed (unfiltered) chunks");
   hsize_t chunk[4] = {};
-  CBEDNET_REQUIRE(H5Pget_chunk(dcpl.get(), 4, chunk) == 4 && chunk[0] == 1 &&
-                      chunk[1] == static_cast<hsize_t>(info.sample.c) &&
-                      chunk[2] == static_cast<hsize_t>(info.sample.h) &&
-                      chunk[3] == static_cast<hsize_t>(info.sample.w),
-                  IoError, ctx, ": direct chunk reads need one sample per chunk");
+  CBEDNET_REQUIRE(
+      H5Pget_chunk(dcpl.get(), 4, chunk) == 4 && chunk[0] == 1 && chunk[1] == static_cast<hsize_t>(info.sample.c) &&
+          chunk[2] == static_cast<hsize_t>(info.sample.h) && chunk[3] == static_cast<hsize_t>(info.sample.w),
+      IoError, ctx, ": direct chunk reads need one sample per chunk");
   // Chunk addresses are relative to the file's base address, which a user block moves.
   const auto fcpl = h5::checked(H5Fget_create_plist(file), Kind::plist, ctx, "getting the file creation properties");
   hsize_t userblock = 0;
@@ -60,8 +59,8 @@ DirectChunkReader::~DirectChunkReader() {
 }
 
 void DirectChunkReader::read_one(std::int64_t i, float* dst, std::vector<std::uint16_t>& half) const {
-  CBEDNET_REQUIRE(i >= 0 && static_cast<std::size_t>(i) < offsets_.size(), IoError, "file ", path_,
-                  ": sample index ", i, " out of range (", offsets_.size(), ")");
+  CBEDNET_REQUIRE(i >= 0 && static_cast<std::size_t>(i) < offsets_.size(), IoError, "file ", path_, ": sample index ",
+                  i, " out of range (", offsets_.size(), ")");
   if (dtype_ == PackedDType::f16) half.resize(per_sample_);
   auto* bytes = dtype_ == PackedDType::f16 ? reinterpret_cast<char*>(half.data()) : reinterpret_cast<char*>(dst);
   std::size_t done = 0;

@@ -38,7 +38,7 @@ class DirectChunkReader {
 
   std::string path_;
   PackedDType dtype_;
-  std::size_t per_sample_ = 0;   // elements
+  std::size_t per_sample_ = 0;  // elements
   std::size_t chunk_bytes_ = 0;
   std::vector<std::uint64_t> offsets_;  // byte offset of sample i's chunk in the file
   int fd_ = -1;

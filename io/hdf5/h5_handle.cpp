@@ -1,10 +1,10 @@
 #include "io/hdf5/h5_handle.hpp"
 
-#include "io/hdf5/h5_lock.hpp"
-
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "io/hdf5/h5_lock.hpp"
 
 namespace cbednet::io::h5 {
 
@@ -21,13 +21,27 @@ bool Handle::reset() noexcept {
   std::lock_guard lock(library_mutex());
   herr_t status = 0;
   switch (kind_) {
-    case Kind::file: status = H5Fclose(id_); break;
-    case Kind::group: status = H5Gclose(id_); break;
-    case Kind::dataset: status = H5Dclose(id_); break;
-    case Kind::dataspace: status = H5Sclose(id_); break;
-    case Kind::datatype: status = H5Tclose(id_); break;
-    case Kind::attribute: status = H5Aclose(id_); break;
-    case Kind::plist: status = H5Pclose(id_); break;
+    case Kind::file:
+      status = H5Fclose(id_);
+      break;
+    case Kind::group:
+      status = H5Gclose(id_);
+      break;
+    case Kind::dataset:
+      status = H5Dclose(id_);
+      break;
+    case Kind::dataspace:
+      status = H5Sclose(id_);
+      break;
+    case Kind::datatype:
+      status = H5Tclose(id_);
+      break;
+    case Kind::attribute:
+      status = H5Aclose(id_);
+      break;
+    case Kind::plist:
+      status = H5Pclose(id_);
+      break;
   }
   id_ = H5I_INVALID_HID;
   return status >= 0;

@@ -40,7 +40,7 @@ inline std::uint16_t float_to_half(float f) {
   const std::uint32_t abs = x & 0x7FFFFFFFU;
   if (abs >= 0x7F800000U) return sign | (abs > 0x7F800000U ? 0x7E00U : 0x7C00U);
   if (abs >= 0x477FF000U) return sign | 0x7C00U;  // rounds above 65504
-  if (abs < 0x38800000U) {                          // below the smallest normal half: subnormal or zero
+  if (abs < 0x38800000U) {                        // below the smallest normal half: subnormal or zero
     if (abs < 0x33000000U) return sign;
     const std::uint32_t mant = (abs & 0x7FFFFFU) | 0x800000U;
     const int shift = 126 - static_cast<int>(abs >> 23);  // 14..24

@@ -69,9 +69,8 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
     if (index_.empty()) throw_error<IoError>(ctx, ": no samples of split ", options.split);
     if (options.io_threads > 0)
       direct_ = std::make_unique<DirectChunkReader>(file_.get(), images_.get(), info_, options.io_threads);
-    CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c,
-                    InvalidArgument, ctx, ": normalisation has ", pre_.mean.size(), " channels, the file has ",
-                    info_.sample.c);
+    CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c, InvalidArgument,
+                    ctx, ": normalisation has ", pre_.mean.size(), " channels, the file has ", info_.sample.c);
   }
 
   std::size_t size() const override { return index_.size(); }
@@ -80,7 +79,8 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
   bool collective() const override { return direct_ == nullptr; }
   std::string describe() const override {
     return "packed file " + info_.path +
-           (direct_ ? " (direct chunk reads, " + std::to_string(direct_->threads()) + " threads)" : " (collective MPI-IO)");
+           (direct_ ? " (direct chunk reads, " + std::to_string(direct_->threads()) + " threads)"
+                    : " (collective MPI-IO)");
   }
   bool last_read_collective() const override { return last_collective_; }
 
@@ -204,10 +204,10 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
                        perm_.begin() + static_cast<std::ptrdiff_t>(last));
   Shape shape = sample_shape();
   shape.n = static_cast<std::int64_t>(batch.indices.size());
-  batch.images = Tensor(shape, DType::f32, Layout::nchw,
-                        // the ready batches, the one being consumed and the one being read
-                        pool_.acquire(static_cast<std::size_t>(shape.count()) * sizeof(float),
-                                      options_.prefetch_depth + 2));
+  batch.images =
+      Tensor(shape, DType::f32, Layout::nchw,
+             // the ready batches, the one being consumed and the one being read
+             pool_.acquire(static_cast<std::size_t>(shape.count()) * sizeof(float), options_.prefetch_depth + 2));
   std::vector<char> ok(batch.indices.size(), 1);
   std::size_t calls = 0;
   for (int d = 0; d < ranks_; ++d) {

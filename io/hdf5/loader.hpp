@@ -49,15 +49,15 @@ struct LoaderOptions {
   std::size_t global_batch = 32;  // B; must be divisible by the communicator size
   std::uint64_t seed = 0;
   bool shuffle = true;
-  bool drop_last = true;          // false: a last, smaller batch (split as evenly as possible over replicas)
-  bool prefetch = true;           // background I/O thread
+  bool drop_last = true;  // false: a last, smaller batch (split as evenly as possible over replicas)
+  bool prefetch = true;   // background I/O thread
   // Batches read ahead of the consumer: 1 = double buffering (step t+1 is read while step t is used). More
   // absorbs jittery storage at the cost of one batch of host memory each; with a page-cached file 2 was 15-25 %
   // slower than 1 here, since more buffers in rotation fall out of the CPU caches.
   std::size_t prefetch_depth = 1;
-  bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
-  std::string split = "all";      // train | dev | test | all
-  Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
+  bool skip_bad = false;      // drop (and count) unreadable or non-finite samples instead of throwing
+  std::string split = "all";  // train | dev | test | all
+  Preprocess preprocess;      // SMC sources: everything; packed files: only the normalisation
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
   // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase collective buffering, which moves every sample
   // through an aggregator rank: each chunk is one large contiguous sample, which gains nothing from
@@ -85,7 +85,7 @@ class DistributedLoader : public BatchSource {
   DistributedLoader& operator=(const DistributedLoader&) = delete;
 
   std::size_t size() const { return labels_.size(); }
-  Shape sample_shape() const override;                      // {1, C, H, W}
+  Shape sample_shape() const override;  // {1, C, H, W}
   std::size_t steps_per_epoch() const override;
   const std::vector<std::int16_t>& labels() const { return labels_; }  // 1..230, all samples
   bool collective() const;

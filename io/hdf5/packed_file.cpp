@@ -41,7 +41,8 @@ void write_vector(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
   const auto space = h5::checked(H5Screate_simple(1, dims, nullptr), Kind::dataspace, ctx, "creating a dataspace");
   const auto dset = h5::checked(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                                 Kind::dataset, ctx, name);
-  if (!values.empty()) h5::check(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), ctx, name);
+  if (!values.empty())
+    h5::check(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), ctx, name);
 }
 
 template <typename T>
@@ -160,8 +161,7 @@ void PackedFileWriter::set_attribute(const std::string& name, std::int64_t value
 void PackedFileWriter::commit(const std::vector<std::string>& materials) {
   const std::string ctx = h5::where(temp_path_);
   const auto missing = std::find(written_.begin(), written_.end(), false);
-  CBEDNET_REQUIRE(missing == written_.end(), Error, ctx, ": sample ", missing - written_.begin(),
-                  " was never written");
+  CBEDNET_REQUIRE(missing == written_.end(), Error, ctx, ": sample ", missing - written_.begin(), " was never written");
   {
     std::lock_guard lock(h5::library_mutex());
     write_vector(file_.get(), "labels", H5T_STD_I16LE, H5T_NATIVE_INT16, labels_, ctx);
@@ -291,9 +291,9 @@ class PackedSource final : public SampleSource {
       if (wanted == Split::unknown || info_.split[i] == static_cast<std::int8_t>(wanted))
         index_.push_back(static_cast<std::int64_t>(i));
     if (index_.empty()) throw_error<IoError>("file ", path, ": no samples of split ", options.split);
-    CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c,
-                    InvalidArgument, "file ", path, ": normalisation has ", pre_.mean.size(),
-                    " channels, the file has ", info_.sample.c);
+    CBEDNET_REQUIRE(pre_.mean.empty() || static_cast<std::int64_t>(pre_.mean.size()) == info_.sample.c, InvalidArgument,
+                    "file ", path, ": normalisation has ", pre_.mean.size(), " channels, the file has ",
+                    info_.sample.c);
   }
   std::size_t size() const override { return index_.size(); }
   Shape sample_shape() const override { return info_.sample; }

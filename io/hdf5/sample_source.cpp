@@ -17,10 +17,14 @@ namespace fs = std::filesystem;
 
 const char* to_string(Split split) {
   switch (split) {
-    case Split::train: return "train";
-    case Split::dev: return "dev";
-    case Split::test: return "test";
-    case Split::unknown: break;
+    case Split::train:
+      return "train";
+    case Split::dev:
+      return "dev";
+    case Split::test:
+      return "test";
+    case Split::unknown:
+      break;
   }
   return "unknown";
 }
@@ -45,8 +49,8 @@ int crystal_system(int sg) {
 }
 
 const char* crystal_system_name(int system) {
-  static const char* names[] = {"?", "triclinic", "monoclinic", "orthorhombic", "tetragonal",
-                                "trigonal", "hexagonal", "cubic"};
+  static const char* names[] = {"?",          "triclinic", "monoclinic", "orthorhombic",
+                                "tetragonal", "trigonal",  "hexagonal",  "cubic"};
   return system >= 1 && system <= 7 ? names[system] : names[0];
 }
 
@@ -82,7 +86,8 @@ std::vector<std::pair<std::string, Split>> list_smc_files(const std::string& pat
   };
   std::vector<Entry> entries;
   bool has_split_dirs = false;
-  for (Split s : {Split::train, Split::dev, Split::test}) has_split_dirs |= fs::is_directory(fs::path(path) / to_string(s));
+  for (Split s : {Split::train, Split::dev, Split::test})
+    has_split_dirs |= fs::is_directory(fs::path(path) / to_string(s));
   if (has_split_dirs) {
     for (Split s : {Split::train, Split::dev, Split::test}) {
       const fs::path dir = fs::path(path) / to_string(s);

@@ -26,7 +26,7 @@ class SampleSource {
   virtual std::size_t size() const = 0;
   // Shape{1, C, H, W} of one sample as read() delivers it.
   virtual Shape sample_shape() const = 0;
-  virtual int label(std::size_t i) const = 0;  // space group 1..230
+  virtual int label(std::size_t i) const = 0;             // space group 1..230
   virtual std::string material(std::size_t i) const = 0;  // "" when unknown
   virtual Split split(std::size_t i) const = 0;
   // Writes sample i, preprocessed, into out_chw[C*H*W]. IoError naming file and group on failure.
@@ -38,9 +38,9 @@ class SampleSource {
 };
 
 struct SourceOptions {
-  std::string split = "all";     // train | dev | test | all (directories with split subfolders / batch names)
-  Preprocess preprocess;         // SMC sources apply all of it; packed sources only the normalisation
-  bool skip_bad = false;         // drop (and count) samples whose label or shape cannot be read at open
+  std::string split = "all";  // train | dev | test | all (directories with split subfolders / batch names)
+  Preprocess preprocess;      // SMC sources apply all of it; packed sources only the normalisation
+  bool skip_bad = false;      // drop (and count) samples whose label or shape cannot be read at open
 };
 
 // SMC-2019 layout: a directory with train/ dev/ test/ subfolders, a flat directory of batch_<split>_<n>.h5

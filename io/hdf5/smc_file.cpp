@@ -32,8 +32,7 @@ std::optional<std::pair<long long, long long>> sample_indices(const std::string&
   return std::pair{i, k};
 }
 
-void write_string(hid_t object, const std::string& name, const std::string& value, bool fixed,
-                  const std::string& ctx) {
+void write_string(hid_t object, const std::string& name, const std::string& value, bool fixed, const std::string& ctx) {
   if (!fixed) return h5::write_string_attribute(object, name, value, ctx);
   const std::string actx = ctx + ", attribute '" + name + "'";
   const auto type = h5::checked(H5Tcopy(H5T_C_S1), Kind::datatype, actx, "copying a string type");
@@ -73,8 +72,7 @@ int parse_space_group(const std::string& text, const std::string& ctx) {
   const auto r = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
   if (trimmed.empty() || r.ec != std::errc() || r.ptr != trimmed.data() + trimmed.size())
     throw_error<IoError>(ctx, ": attribute 'space_group' = '", text, "' is not an integer");
-  if (value < 1 || value > 230)
-    throw_error<IoError>(ctx, ": attribute 'space_group' = ", value, " is outside 1..230");
+  if (value < 1 || value > 230) throw_error<IoError>(ctx, ": attribute 'space_group' = ", value, " is outside 1..230");
   return value;
 }
 
@@ -101,8 +99,8 @@ void SmcFileWriter::write(const SmcSample& s) {
   const std::string name = s.group_name.empty() ? "sample_" + std::to_string(count_) + "_0" : s.group_name;
   const std::string ctx = h5::where(path_, name);
   CBEDNET_REQUIRE(is_sample_group_name(name), InvalidArgument, ctx, ": group name must be sample_<i>_<k>");
-  CBEDNET_REQUIRE(s.space_group >= 1 && s.space_group <= 230, InvalidArgument, ctx, ": space group ",
-                  s.space_group, " is outside 1..230");
+  CBEDNET_REQUIRE(s.space_group >= 1 && s.space_group <= 230, InvalidArgument, ctx, ": space group ", s.space_group,
+                  " is outside 1..230");
   CBEDNET_REQUIRE(s.size > 0, InvalidArgument, ctx, ": size S must be positive, got ", s.size);
   const std::size_t S = static_cast<std::size_t>(s.size);
   CBEDNET_REQUIRE(s.cbed_stack.size() == 3 * S * S, InvalidArgument, ctx, ": cbed_stack has ", s.cbed_stack.size(),
@@ -115,9 +113,9 @@ void SmcFileWriter::write(const SmcSample& s) {
   const hsize_t dims[3] = {3, S, S};
   const auto space = h5::checked(H5Screate_simple(3, dims, nullptr), Kind::dataspace, ctx, "creating a dataspace");
   // Default creation properties give the contiguous, unfiltered layout of the original release.
-  const auto dset = h5::checked(H5Dcreate2(group.get(), "cbed_stack", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
-                                           H5P_DEFAULT, H5P_DEFAULT),
-                                Kind::dataset, ctx, "creating dataset 'cbed_stack'");
+  const auto dset = h5::checked(
+      H5Dcreate2(group.get(), "cbed_stack", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      Kind::dataset, ctx, "creating dataset 'cbed_stack'");
   h5::check(H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.cbed_stack.data()), ctx,
             "writing dataset 'cbed_stack'");
 
@@ -133,8 +131,7 @@ void SmcFileWriter::write(const SmcSample& s) {
   if (s.d_hkls_angstrom)
     h5::write_double_attribute(group.get(), "d_hkls_angstrom", s.d_hkls_angstrom->data(), three, 1, ctx);
   if (s.abc_angstrom) h5::write_double_attribute(group.get(), "abc_angstrom", s.abc_angstrom->data(), three, 1, ctx);
-  if (s.angles_degree)
-    h5::write_double_attribute(group.get(), "angles_degree", s.angles_degree->data(), three, 1, ctx);
+  if (s.angles_degree) h5::write_double_attribute(group.get(), "angles_degree", s.angles_degree->data(), three, 1, ctx);
   ++count_;
 }
 
@@ -178,9 +175,8 @@ SmcFileReader::SmcFileReader(std::string path) : path_(std::move(path)) {
     if (info.type == H5O_TYPE_GROUP) names_.push_back(std::move(name));
   }
   if (names_.empty()) throw_error<IoError>(ctx, ": contains no sample_<i>_<k> groups (empty file?)");
-  std::sort(names_.begin(), names_.end(), [](const std::string& a, const std::string& b) {
-    return sample_indices(a) < sample_indices(b);
-  });
+  std::sort(names_.begin(), names_.end(),
+            [](const std::string& a, const std::string& b) { return sample_indices(a) < sample_indices(b); });
 }
 
 h5::Handle SmcFileReader::open(std::size_t i) const {
@@ -218,8 +214,7 @@ int stack_dims(hid_t dset, const std::string& ctx) {
     throw_error<IoError>(ctx, ": dataset 'cbed_stack' has shape (", dims[0], ", ", dims[1], ", ", dims[2],
                          "), expected (3, S, S)");
   const auto type = h5::checked(H5Dget_type(dset), Kind::datatype, ctx, "getting the type of 'cbed_stack'");
-  if (H5Tget_class(type.get()) != H5T_FLOAT)
-    throw_error<IoError>(ctx, ": dataset 'cbed_stack' is not floating point");
+  if (H5Tget_class(type.get()) != H5T_FLOAT) throw_error<IoError>(ctx, ": dataset 'cbed_stack' is not floating point");
   return static_cast<int>(dims[1]);
 }
 }  // namespace

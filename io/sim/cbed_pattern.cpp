@@ -25,9 +25,9 @@ inline float sinc2(float x) {
 }
 
 struct EnergyTerms {
-  double k = 0;      // 1 / lambda
-  double radius = 0; // disc radius, 1/Angstrom
-  double i0 = 0;     // bright-field level per pixel
+  double k = 0;                // 1 / lambda
+  double radius = 0;           // disc radius, 1/Angstrom
+  double i0 = 0;               // bright-field level per pixel
   double amplitude_scale = 0;  // (lambda gamma t / V_c)^2, times |F|^2 gives I_g(s = 0)
 };
 
@@ -67,8 +67,8 @@ double disc_radius_pixels(double semi_angle, double wavelength, double pixel_siz
 
 ProjectionReflections prepare_projection(const Crystal& crystal, const Projection& projection,
                                          const CbedSettings& settings) {
-  CBEDNET_REQUIRE(settings.size >= 8 && settings.size % 2 == 0, InvalidArgument, "cbed: --size must be even and >= 8, got ",
-                  settings.size);
+  CBEDNET_REQUIRE(settings.size >= 8 && settings.size % 2 == 0, InvalidArgument,
+                  "cbed: --size must be even and >= 8, got ", settings.size);
   ProjectionReflections out;
   out.projection = projection;
   out.cell_volume = crystal.volume();

@@ -19,11 +19,11 @@
 namespace cbednet::io::sim {
 
 struct CbedSettings {
-  int size = 512;                         // S
-  double thickness = 100.0;               // Angstrom (the SMC-2019 slab, smc2019-dataset.md section 2)
-  double max_excitation_error = 0.25;     // 1/Angstrom: reflections further from the Ewald sphere are omitted
-  double min_relative_intensity = 1e-6;   // discs whose peak is below this fraction of the BF level are skipped
-  bool zolz_only = false;                 // keep only reflections with g . beam = 0 (tests, projections)
+  int size = 512;                        // S
+  double thickness = 100.0;              // Angstrom (the SMC-2019 slab, smc2019-dataset.md section 2)
+  double max_excitation_error = 0.25;    // 1/Angstrom: reflections further from the Ewald sphere are omitted
+  double min_relative_intensity = 1e-6;  // discs whose peak is below this fraction of the BF level are skipped
+  bool zolz_only = false;                // keep only reflections with g . beam = 0 (tests, projections)
   // SMC-2019 sampling: 0.01 1/A per pixel at 512 (100 A supercell); other sizes cover the same field.
   double pixel_size() const { return 0.01 * 512.0 / size; }
 };

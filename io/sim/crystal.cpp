@@ -19,24 +19,22 @@ double norm(const Vec3& v) { return std::sqrt(dot(v, v)); }
 Vec3 cross(const Vec3& a, const Vec3& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-Vec3 mat_vec(const Mat3& m, const Vec3& v) {
-  return {dot(m[0], v), dot(m[1], v), dot(m[2], v)};
-}
+Vec3 mat_vec(const Mat3& m, const Vec3& v) { return {dot(m[0], v), dot(m[1], v), dot(m[2], v)}; }
 
 namespace {
 Vec3 column(const Mat3& m, int j) { return {m[0][j], m[1][j], m[2][j]}; }
 }  // namespace
 
 Mat3 lattice_basis(const LatticeParameters& p) {
-  CBEDNET_REQUIRE(p.a > 0 && p.b > 0 && p.c > 0, InvalidArgument, "lattice: lengths must be positive, got ", p.a,
-                  ", ", p.b, ", ", p.c);
+  CBEDNET_REQUIRE(p.a > 0 && p.b > 0 && p.c > 0, InvalidArgument, "lattice: lengths must be positive, got ", p.a, ", ",
+                  p.b, ", ", p.c);
   const double deg = std::numbers::pi / 180.0;
   const double ca = std::cos(p.alpha * deg), cb = std::cos(p.beta * deg), cg = std::cos(p.gamma * deg);
   const double sg = std::sin(p.gamma * deg);
   const double cy = (ca - cb * cg) / sg;
   const double cz2 = 1.0 - cb * cb - cy * cy;
-  CBEDNET_REQUIRE(sg > 1e-6 && cz2 > 1e-8, InvalidArgument, "lattice: angles ", p.alpha, ", ", p.beta, ", ",
-                  p.gamma, " do not form a cell");
+  CBEDNET_REQUIRE(sg > 1e-6 && cz2 > 1e-8, InvalidArgument, "lattice: angles ", p.alpha, ", ", p.beta, ", ", p.gamma,
+                  " do not form a cell");
   Mat3 m{};
   const Vec3 a{p.a, 0, 0}, b{p.b * cg, p.b * sg, 0}, c{p.c * cb, p.c * cy, p.c * std::sqrt(cz2)};
   for (int i = 0; i < 3; ++i) {
@@ -65,9 +63,7 @@ Vec3 reciprocal_vector(const Mat3& reciprocal, int h, int k, int l) {
   return mat_vec(reciprocal, {static_cast<double>(h), static_cast<double>(k), static_cast<double>(l)});
 }
 
-double Crystal::volume() const {
-  return std::abs(dot(column(basis, 0), cross(column(basis, 1), column(basis, 2))));
-}
+double Crystal::volume() const { return std::abs(dot(column(basis, 0), cross(column(basis, 1), column(basis, 2)))); }
 
 std::string Crystal::formula() const {
   std::map<int, int> counts;

@@ -12,15 +12,15 @@ using Vec3 = std::array<double, 3>;
 using Mat3 = std::array<std::array<double, 3>, 3>;  // m[i][j]: row i, column j
 
 struct LatticeParameters {
-  double a = 0, b = 0, c = 0;              // Angstrom
+  double a = 0, b = 0, c = 0;                // Angstrom
   double alpha = 90, beta = 90, gamma = 90;  // degrees
 };
 
 struct Atom {
-  int z = 0;          // atomic number
-  Vec3 frac{};        // fractional coordinates in [0, 1)
-  double b_iso = 0;   // Debye-Waller B = 8 pi^2 <u^2>, Angstrom^2
-  int orbit = 0;      // index of the Wyckoff orbit it was generated from
+  int z = 0;         // atomic number
+  Vec3 frac{};       // fractional coordinates in [0, 1)
+  double b_iso = 0;  // Debye-Waller B = 8 pi^2 <u^2>, Angstrom^2
+  int orbit = 0;     // index of the Wyckoff orbit it was generated from
 };
 
 struct Crystal {

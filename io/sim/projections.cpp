@@ -53,9 +53,8 @@ std::vector<Projection> choose_projections(const Crystal& crystal, int count, do
   };
   std::vector<std::size_t> order(hkls.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return gs[a] != gs[b] ? gs[a] < gs[b] : hkls[a] < hkls[b];
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return gs[a] != gs[b] ? gs[a] < gs[b] : hkls[a] < hkls[b]; });
   double strongest = 0;
   for (const auto& v : f) strongest = std::max(strongest, std::norm(v));
   std::vector<Family> families;
@@ -77,8 +76,8 @@ std::vector<Projection> choose_projections(const Crystal& crystal, int count, do
   std::vector<Projection> out;
   for (int p = 0; p < count; ++p) {
     const Family& fam = families[static_cast<std::size_t>(p) % families.size()];
-    Projection proj = projection_frame(reciprocal_vector(recip, fam.representative[0], fam.representative[1],
-                                                         fam.representative[2]));
+    Projection proj =
+        projection_frame(reciprocal_vector(recip, fam.representative[0], fam.representative[1], fam.representative[2]));
     proj.hkl = fam.representative;
     proj.d = 1.0 / fam.g;
     out.push_back(proj);

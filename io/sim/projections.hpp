@@ -10,9 +10,9 @@
 namespace cbednet::io::sim {
 
 struct Projection {
-  Hkl hkl{};       // the reflection whose plane normal is the beam (attribute z_dirs)
-  double d = 0;    // its d-spacing, Angstrom (attribute d_hkls_angstrom)
-  Vec3 beam{};     // unit Cartesian beam direction, parallel to g_hkl
+  Hkl hkl{};        // the reflection whose plane normal is the beam (attribute z_dirs)
+  double d = 0;     // its d-spacing, Angstrom (attribute d_hkls_angstrom)
+  Vec3 beam{};      // unit Cartesian beam direction, parallel to g_hkl
   Vec3 ex{}, ey{};  // detector axes (columns, rows): ex is the a axis projected on the detector, ey = beam x ex
 };
 

@@ -26,9 +26,9 @@ class Draws {
 };
 
 // Elements found in inorganic crystals, oxygen weighted up as in oxide-rich databases (Materials Project).
-constexpr std::array<int, 52> element_pool = {
-    8,  8,  8,  8,  8,  9,  7,  6,  16, 17, 3,  11, 19, 12, 20, 38, 56, 13, 14, 15, 22, 23, 24, 25, 26, 27,
-    28, 29, 30, 31, 32, 34, 39, 40, 41, 42, 44, 46, 47, 48, 49, 50, 51, 52, 57, 58, 60, 72, 74, 78, 79, 83};
+constexpr std::array<int, 52> element_pool = {8,  8,  8,  8,  8,  9,  7,  6,  16, 17, 3,  11, 19, 12, 20, 38, 56, 13,
+                                              14, 15, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 34, 39, 40, 41, 42,
+                                              44, 46, 47, 48, 49, 50, 51, 52, 57, 58, 60, 72, 74, 78, 79, 83};
 
 // Lattice shape with unit scale, consistent with the crystal system (cbed-physics.md section 5.4).
 LatticeParameters draw_shape(int system, Draws& d) {
@@ -214,8 +214,8 @@ Crystal random_crystal(int space_group, const RandomStream& stream, const Random
     // Some groups (e.g. Fd-3) have only special positions that a supergroup shares, so they need a general
     // orbit plus another; after an eighth of the attempts the cell may grow to 1.5 general orbits.
     const int n_ops = static_cast<int>(symmetry_operations(info.hall_number).size());
-    const int max_atoms = 8 * a < options.max_attempts ? options.max_atoms
-                                                       : std::max(options.max_atoms, n_ops + n_ops / 2);
+    const int max_atoms =
+        8 * a < options.max_attempts ? options.max_atoms : std::max(options.max_atoms, n_ops + n_ops / 2);
     if (auto crystal = attempt(space_group, info, draws, options, max_atoms)) {
       if (attempts_used != nullptr) *attempts_used = a + 1;
       return std::move(*crystal);

@@ -10,10 +10,10 @@
 namespace cbednet::io::sim {
 
 struct RandomCrystalOptions {
-  double symprec = 0.1;         // Angstrom; spglib's check, loose so pseudo-symmetric cells are rejected too
-  double min_distance = 1.0;    // Angstrom between any two atoms
-  int max_atoms = 96;           // conventional cell; up to 1.5 general orbits after max_attempts / 8
-  int max_attempts = 400;       // whole-crystal redraws before giving up
+  double symprec = 0.1;       // Angstrom; spglib's check, loose so pseudo-symmetric cells are rejected too
+  double min_distance = 1.0;  // Angstrom between any two atoms
+  int max_atoms = 96;         // conventional cell; up to 1.5 general orbits after max_attempts / 8
+  int max_attempts = 400;     // whole-crystal redraws before giving up
 };
 
 // Draws a crystal of `space_group` (1..230) from the stream (draws addressed as (attempt, counter)), so the

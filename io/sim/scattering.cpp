@@ -38,8 +38,8 @@ std::complex<double> structure_factor(const Crystal& crystal, const Hkl& hkl) {
   const double q = norm(reciprocal_vector(recip, hkl[0], hkl[1], hkl[2]));
   std::complex<double> f{};
   for (const auto& atom : crystal.atoms) {
-    const double phase = 2.0 * std::numbers::pi *
-                         (hkl[0] * atom.frac[0] + hkl[1] * atom.frac[1] + hkl[2] * atom.frac[2]);
+    const double phase =
+        2.0 * std::numbers::pi * (hkl[0] * atom.frac[0] + hkl[1] * atom.frac[1] + hkl[2] * atom.frac[2]);
     f += electron_scattering_factor(atom.z, q) * std::exp(-atom.b_iso * q * q / 4.0) *
          std::complex<double>(std::cos(phase), std::sin(phase));
   }

@@ -28,8 +28,8 @@ int parse_int(const std::string& text, const std::string& whole) {
   } catch (const std::exception&) {
     used = 0;
   }
-  CBEDNET_REQUIRE(used == text.size() && !text.empty(), InvalidArgument, "--space-groups: bad entry '", text,
-                  "' in '", whole, "'");
+  CBEDNET_REQUIRE(used == text.size() && !text.empty(), InvalidArgument, "--space-groups: bad entry '", text, "' in '",
+                  whole, "'");
   return value;
 }
 }  // namespace
@@ -148,8 +148,7 @@ SmcSample render_sample(const SimulationOptions& options, const Material& materi
 
 std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material) {
   CBEDNET_REQUIRE(options.samples_per_material >= 1 && options.samples_per_material <= 10, InvalidArgument,
-                  "--samples-per-material: must be 1..10 (energies 100..190 keV), got ",
-                  options.samples_per_material);
+                  "--samples-per-material: must be 1..10 (energies 100..190 keV), got ", options.samples_per_material);
   const Material m = make_material(options, material);
   std::vector<SmcSample> out;
   for (int k = 0; k < options.samples_per_material; ++k) out.push_back(render_sample(options, m, k));
@@ -231,8 +230,7 @@ std::string benchmark_json(const SimulationOptions& options, std::int64_t n_mate
       << ", \"threads\": 1, \"seconds\": " << total << ", \"prepare_seconds\": " << prepare_s
       << ", \"render_seconds\": " << render_s
       << ", \"stacks_per_s_per_core\": " << (total > 0 ? static_cast<double>(stacks) / total : 0.0)
-      << ", \"render_stacks_per_s_per_core\": " << (render_s > 0 ? static_cast<double>(stacks) / render_s : 0.0)
-      << "}";
+      << ", \"render_stacks_per_s_per_core\": " << (render_s > 0 ? static_cast<double>(stacks) / render_s : 0.0) << "}";
   return out.str();
 }
 

@@ -1,5 +1,6 @@
 // The CBED simulator: materials (random crystal + three projections) rendered at several beam energies into
-// SMC-2019 samples, and the driver that writes them in the original layout DIR/{train,dev,test}/batch_<split>_<rank>.h5.
+// SMC-2019 samples, and the driver that writes them in the original layout
+// DIR/{train,dev,test}/batch_<split>_<rank>.h5.
 //
 // Every material is a pure function of (seed, material index): its space group, crystal, split and pixels do not
 // depend on the rank or thread that simulates it, so any (ranks, threads) gives the same samples.
@@ -18,8 +19,8 @@ namespace cbednet::io::sim {
 
 struct SimulationOptions {
   std::uint64_t seed = 1;
-  std::vector<int> space_groups;        // material m is of space_groups[m % size]; empty means 1..230
-  int samples_per_material = 10;        // 1..10: energies 100, 110, ..., keV (sample_<m>_<k>)
+  std::vector<int> space_groups;                         // material m is of space_groups[m % size]; empty means 1..230
+  int samples_per_material = 10;                         // 1..10: energies 100, 110, ..., keV (sample_<m>_<k>)
   std::array<double, 3> split_fractions{0.8, 0.1, 0.1};  // train, dev, test
   CbedSettings cbed;
   RandomCrystalOptions crystal;
@@ -50,7 +51,7 @@ SmcSample render_sample(const SimulationOptions& options, const Material& materi
 struct SimulationSummary {
   std::array<std::int64_t, 3> materials{};  // per split, on this rank
   std::array<std::int64_t, 3> samples{};
-  std::vector<std::string> files;           // written by this rank
+  std::vector<std::string> files;  // written by this rank
 };
 
 // Simulates materials m = rank, rank + ranks, ... < n_materials with `threads` threads (0: OpenMP default) and

@@ -10,13 +10,12 @@
 namespace cbednet::io::sim {
 namespace {
 
-constexpr std::array<const char*, 7> system_names = {"triclinic",  "monoclinic", "orthorhombic", "tetragonal",
-                                                     "trigonal",   "hexagonal",  "cubic"};
+constexpr std::array<const char*, 7> system_names = {"triclinic", "monoclinic", "orthorhombic", "tetragonal",
+                                                     "trigonal",  "hexagonal",  "cubic"};
 
 constexpr std::array<const char*, 32> point_group_names = {
-    "1",   "-1",  "2",   "m",   "2/m", "222", "mm2",   "mmm", "4",   "-4",  "4/m",
-    "422", "4mm", "-42m", "4/mmm", "3", "-3",  "32",  "3m",  "-3m", "6",   "-6",
-    "6/m", "622", "6mm", "-6m2", "6/mmm", "23", "m-3", "432", "-43m", "m-3m"};
+    "1",  "-1", "2",  "m",   "2/m", "222", "mm2", "mmm", "4",   "-4",   "4/m",   "422", "4mm", "-42m", "4/mmm", "3",
+    "-3", "32", "3m", "-3m", "6",   "-6",  "6/m", "622", "6mm", "-6m2", "6/mmm", "23",  "m-3", "432",  "-43m",  "m-3m"};
 
 // Crystal systems are contiguous ranges of space-group numbers (ITA).
 int system_of(int number) {

@@ -37,7 +37,9 @@ std::string CpuBackend<T>::blas_advice() {
   const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "Atom" ||
                        core == "Katmai" || core == "Coppermine" || core == "Northwood";
 #if defined(__x86_64__) || defined(__i386__)
-  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
+  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                         : nullptr;
 #else
   const char* better = nullptr;
 #endif
@@ -180,14 +182,14 @@ void CpuBackend<T>::do_linear_backward_weights(const Tensor& x, const Tensor& dy
 
 template <typename T>
 void CpuBackend<T>::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                     const Tensor* class_weights, double label_smoothing,
-                                                     Tensor& probs, Tensor& losses) {
+                                                     const Tensor* class_weights, double label_smoothing, Tensor& probs,
+                                                     Tensor& losses) {
   cpu::softmax_cross_entropy_forward(ws_, logits, labels, class_weights, label_smoothing, probs, losses);
 }
 template <typename T>
 void CpuBackend<T>::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                      const Tensor* class_weights, double label_smoothing,
-                                                      double scale, Tensor& dlogits) {
+                                                      const Tensor* class_weights, double label_smoothing, double scale,
+                                                      Tensor& dlogits) {
   cpu::softmax_cross_entropy_backward(ws_, probs, labels, class_weights, label_smoothing, scale, dlogits);
 }
 template <typename T>

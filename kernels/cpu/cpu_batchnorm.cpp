@@ -108,7 +108,7 @@ void batchnorm_forward_inference(const Workspace<T>& ws, const Tensor& x, const 
   const T* md = running_mean.data<T>();
   const T* vd = running_var.data<T>();
   T* yd = y.data<T>();
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ws.team(s.n * s.c, s.count()))
+#pragma omp parallel for collapse(2) schedule(static) num_threads(ws.team(s.n* s.c, s.count()))
   for (i64 n = 0; n < s.n; ++n)
     for (i64 c = 0; c < s.c; ++c) {
       const double a = gd[c] / std::sqrt(static_cast<double>(vd[c]) + eps), b = bd[c] - md[c] * a;
@@ -120,9 +120,9 @@ void batchnorm_forward_inference(const Workspace<T>& ws, const Tensor& x, const 
 // g = dy masked by the ReLU (y > 0), z = (x - mean) * invstd:
 //   dbeta = sum g, dgamma = sum g z, dx = gamma * invstd * (g - dbeta / m - z * dgamma / m), dresidual = g.
 template <typename T>
-void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y, const Tensor& dy,
-                        const Tensor& gamma, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
-                        Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) {
+void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                        const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
+                        Tensor& dgamma, Tensor& dbeta, GradMode mode) {
   const Shape s = x.shape();
   const i64 hw = s.h * s.w;
   const double m = static_cast<double>(s.n * hw);
@@ -185,16 +185,15 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
   }
 }
 
-#define CBEDNET_BN(T)                                                                                           \
-  template void batchnorm_forward_training<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&, \
-                                              const Tensor*, Activation, double, Tensor&, Tensor&, Tensor&,     \
-                                              Tensor&);                                                         \
-  template void batchnorm_forward_inference<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&, \
-                                               const Tensor&, const Tensor&, const Tensor*, Activation, double, \
-                                               Tensor&);                                                        \
-  template void batchnorm_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&,         \
-                                      const Tensor&, const Tensor&, const Tensor&, Activation, Tensor&, Tensor*, \
-                                      Tensor&, Tensor&, GradMode);
+#define CBEDNET_BN(T)                                                                                                  \
+  template void batchnorm_forward_training<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&,        \
+                                              const Tensor*, Activation, double, Tensor&, Tensor&, Tensor&, Tensor&);  \
+  template void batchnorm_forward_inference<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&,       \
+                                               const Tensor&, const Tensor&, const Tensor*, Activation, double,        \
+                                               Tensor&);                                                               \
+  template void batchnorm_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, \
+                                      const Tensor&, const Tensor&, Activation, Tensor&, Tensor*, Tensor&, Tensor&,    \
+                                      GradMode);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_BN)
 #undef CBEDNET_BN
 

@@ -17,7 +17,7 @@ using i64 = std::int64_t;
 
 // [first, last): the output positions o in [0, out) whose input o * stride - pad + k lies inside [0, in).
 std::pair<i64, i64> valid_range(i64 out, i64 in, i64 stride, i64 pad, i64 k) {
-  const i64 low = pad - k;           // need o * stride >= low
+  const i64 low = pad - k;            // need o * stride >= low
   const i64 high = in - 1 + pad - k;  // need o * stride <= high
   const i64 first = std::min(out, low <= 0 ? i64{0} : (low + stride - 1) / stride);
   const i64 last = std::clamp(high < 0 ? i64{0} : high / stride + 1, first, out);
@@ -136,8 +136,8 @@ void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Te
   const int team = ws.team(d.n * d.c, d.n * d.crs() * d.pq());
   if (d.direct()) {
     for (i64 n = 0; n < d.n; ++n)  // y_n [K, HW] = w [K, C] x_n [C, HW]
-      gemm(false, false, d.k, d.hw(), d.c, T{1}, wd, d.c, xd + n * d.c * d.hw(), d.hw(), T{0},
-           yd + n * d.k * d.hw(), d.hw());
+      gemm(false, false, d.k, d.hw(), d.c, T{1}, wd, d.c, xd + n * d.c * d.hw(), d.hw(), T{0}, yd + n * d.k * d.hw(),
+           d.hw());
   } else {
     const i64 chunk = chunk_size(d, ws.col_limit);
     for (i64 n0 = 0; n0 < d.n; n0 += chunk) {
@@ -162,8 +162,8 @@ void conv2d_backward_data(Workspace<T>& ws, const Tensor& dy, const Tensor& w, T
   const int team = ws.team(d.n * d.c, d.n * d.crs() * d.pq());
   if (d.direct()) {
     for (i64 n = 0; n < d.n; ++n)  // dx_n [C, HW] = w^T [C, K] dy_n [K, HW]
-      gemm(true, false, d.c, d.hw(), d.k, T{1}, wd, d.c, dyd + n * d.k * d.hw(), d.hw(), T{0},
-           dxd + n * d.c * d.hw(), d.hw());
+      gemm(true, false, d.c, d.hw(), d.k, T{1}, wd, d.c, dyd + n * d.k * d.hw(), d.hw(), T{0}, dxd + n * d.c * d.hw(),
+           d.hw());
     return;
   }
   const i64 chunk = chunk_size(d, ws.col_limit);
@@ -215,7 +215,7 @@ void conv2d_backward_filter(Workspace<T>& ws, const Tensor& x, const Tensor& dy,
   }
   if (dbias) {
     T* db = dbias->data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(d.k, d.n * d.k * d.pq()))
+#pragma omp parallel for schedule(static) num_threads(ws.team(d.k, d.n* d.k* d.pq()))
     for (i64 k = 0; k < d.k; ++k) {
       double sum = 0.0;
       for (i64 n = 0; n < d.n; ++n) {
@@ -227,11 +227,11 @@ void conv2d_backward_filter(Workspace<T>& ws, const Tensor& x, const Tensor& dy,
   }
 }
 
-#define CBEDNET_CONV(T)                                                                                         \
-  template void conv2d_forward<T>(Workspace<T>&, const Tensor&, const Tensor&, const Tensor*, Tensor&,         \
-                                  const ConvGeometry&);                                                        \
+#define CBEDNET_CONV(T)                                                                                             \
+  template void conv2d_forward<T>(Workspace<T>&, const Tensor&, const Tensor&, const Tensor*, Tensor&,              \
+                                  const ConvGeometry&);                                                             \
   template void conv2d_backward_data<T>(Workspace<T>&, const Tensor&, const Tensor&, Tensor&, const ConvGeometry&); \
-  template void conv2d_backward_filter<T>(Workspace<T>&, const Tensor&, const Tensor&, Tensor&, Tensor*,       \
+  template void conv2d_backward_filter<T>(Workspace<T>&, const Tensor&, const Tensor&, Tensor&, Tensor*,            \
                                           const ConvGeometry&, GradMode);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_CONV)
 #undef CBEDNET_CONV

@@ -85,13 +85,12 @@ void sgd_update(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tenso
   }
 }
 
-#define CBEDNET_ELEMENTWISE(T)                                                                              \
-  template void relu_forward<T>(const Workspace<T>&, const Tensor&, Tensor&);                               \
-  template void relu_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);              \
-  template void add<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                        \
-  template void multiply<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                   \
-  template void dropout_forward<T>(const Workspace<T>&, const Tensor&, double, const DropoutKey&, Tensor&, \
-                                   Tensor&);                                                                \
+#define CBEDNET_ELEMENTWISE(T)                                                                                       \
+  template void relu_forward<T>(const Workspace<T>&, const Tensor&, Tensor&);                                        \
+  template void relu_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                        \
+  template void add<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                                  \
+  template void multiply<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                             \
+  template void dropout_forward<T>(const Workspace<T>&, const Tensor&, double, const DropoutKey&, Tensor&, Tensor&); \
   template void sgd_update<T>(const Workspace<T>&, Tensor&, const Tensor&, Tensor&, const SgdUpdate&);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_ELEMENTWISE)
 #undef CBEDNET_ELEMENTWISE

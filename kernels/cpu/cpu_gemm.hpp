@@ -21,7 +21,8 @@ inline void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
   const dnnl_status_t status =
       dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (status != dnnl_success)
-    throw_error<BackendError>("dnnl_sgemm(", m, "x", n, "x", k, ") failed with oneDNN status ", static_cast<int>(status));
+    throw_error<BackendError>("dnnl_sgemm(", m, "x", n, "x", k, ") failed with oneDNN status ",
+                              static_cast<int>(status));
 }
 
 inline void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,

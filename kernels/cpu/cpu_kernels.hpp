@@ -27,9 +27,9 @@ void batchnorm_forward_inference(const Workspace<T>& ws, const Tensor& x, const 
                                  const Tensor& running_mean, const Tensor& running_var, const Tensor* residual,
                                  Activation act, double eps, Tensor& y);
 template <typename T>
-void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y, const Tensor& dy,
-                        const Tensor& gamma, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
-                        Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode);
+void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                        const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
+                        Tensor& dgamma, Tensor& dbeta, GradMode mode);
 
 // cpu_elementwise.cpp
 template <typename T>
@@ -39,8 +39,7 @@ void relu_backward(const Workspace<T>& ws, const Tensor& y, const Tensor& dy, Te
 template <typename T>
 void add(const Workspace<T>& ws, const Tensor& a, const Tensor& b, Tensor& y);
 template <typename T>
-void dropout_forward(const Workspace<T>& ws, const Tensor& x, double p, const DropoutKey& key, Tensor& y,
-                     Tensor& mask);
+void dropout_forward(const Workspace<T>& ws, const Tensor& x, double p, const DropoutKey& key, Tensor& y, Tensor& mask);
 template <typename T>
 void multiply(const Workspace<T>& ws, const Tensor& a, const Tensor& b, Tensor& y);
 template <typename T>
@@ -64,12 +63,10 @@ void linear_backward_weights(const Workspace<T>& ws, const Tensor& x, const Tens
                              GradMode mode);
 template <typename T>
 void softmax_cross_entropy_forward(const Workspace<T>& ws, const Tensor& logits, const Tensor& labels,
-                                   const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                   Tensor& losses);
+                                   const Tensor* class_weights, double label_smoothing, Tensor& probs, Tensor& losses);
 template <typename T>
 void softmax_cross_entropy_backward(const Workspace<T>& ws, const Tensor& probs, const Tensor& labels,
-                                    const Tensor* class_weights, double label_smoothing, double scale,
-                                    Tensor& dlogits);
+                                    const Tensor* class_weights, double label_smoothing, double scale, Tensor& dlogits);
 
 // Instantiates `X(float)` and `X(double)` for a macro X declaring one explicit instantiation.
 #define CBEDNET_CPU_INSTANTIATE(X) \

@@ -34,7 +34,7 @@ void maxpool_forward(const Workspace<T>& ws, const Tensor& x, Tensor& y, const P
   const Shape xs = x.shape(), ys = y.shape();
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(xs.n * xs.c, xs.count()))
+#pragma omp parallel for schedule(static) num_threads(ws.team(xs.n* xs.c, xs.count()))
   for (i64 plane = 0; plane < xs.n * xs.c; ++plane) {
     const T* in = xd + plane * xs.h * xs.w;
     T* out = yd + plane * ys.h * ys.w;
@@ -49,7 +49,7 @@ void maxpool_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& dy,
   const T* xd = x.data<T>();
   const T* dyd = dy.data<T>();
   T* dxd = dx.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(xs.n * xs.c, xs.count()))
+#pragma omp parallel for schedule(static) num_threads(ws.team(xs.n* xs.c, xs.count()))
   for (i64 plane = 0; plane < xs.n * xs.c; ++plane) {
     const T* in = xd + plane * xs.h * xs.w;
     const T* grad = dyd + plane * ys.h * ys.w;
@@ -66,7 +66,7 @@ void global_avgpool_forward(const Workspace<T>& ws, const Tensor& x, Tensor& y) 
   const i64 hw = s.h * s.w;
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(s.n * s.c, s.count()))
+#pragma omp parallel for schedule(static) num_threads(ws.team(s.n* s.c, s.count()))
   for (i64 plane = 0; plane < s.n * s.c; ++plane) {
     double sum = 0.0;
     for (i64 i = 0; i < hw; ++i) sum += xd[plane * hw + i];
@@ -80,7 +80,7 @@ void global_avgpool_backward(const Workspace<T>& ws, const Tensor& dy, Tensor& d
   const i64 hw = s.h * s.w;
   const T* dyd = dy.data<T>();
   T* dxd = dx.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(s.n * s.c, s.count()))
+#pragma omp parallel for schedule(static) num_threads(ws.team(s.n* s.c, s.count()))
   for (i64 plane = 0; plane < s.n * s.c; ++plane) {
     const T v = static_cast<T>(dyd[plane] / static_cast<double>(hw));
     std::fill(dxd + plane * hw, dxd + (plane + 1) * hw, v);
@@ -127,15 +127,14 @@ void linear_backward_weights(const Workspace<T>&, const Tensor& x, const Tensor&
 
 template <typename T>
 void softmax_cross_entropy_forward(const Workspace<T>& ws, const Tensor& logits, const Tensor& labels,
-                                   const Tensor* class_weights, double label_smoothing, Tensor& probs,
-                                   Tensor& losses) {
+                                   const Tensor* class_weights, double label_smoothing, Tensor& probs, Tensor& losses) {
   const i64 n = logits.shape().n, k = logits.shape().c;
   const T* ld = logits.data<T>();
   const std::int32_t* label = labels.data<std::int32_t>();
   const T* cw = class_weights ? class_weights->data<T>() : nullptr;
   T* pd = probs.data<T>();
   T* loss = losses.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(n, n * k))
+#pragma omp parallel for schedule(static) num_threads(ws.team(n, n* k))
   for (i64 i = 0; i < n; ++i) {
     const T* row = ld + i * k;
     const double top = *std::max_element(row, row + k);
@@ -161,7 +160,7 @@ void softmax_cross_entropy_backward(const Workspace<T>& ws, const Tensor& probs,
   const std::int32_t* label = labels.data<std::int32_t>();
   const T* cw = class_weights ? class_weights->data<T>() : nullptr;
   T* out = dlogits.data<T>();
-#pragma omp parallel for schedule(static) num_threads(ws.team(n, n * k))
+#pragma omp parallel for schedule(static) num_threads(ws.team(n, n* k))
   for (i64 i = 0; i < n; ++i) {
     const double f = scale * (cw ? static_cast<double>(cw[label[i]]) : 1.0);
     for (i64 j = 0; j < k; ++j)
@@ -169,20 +168,19 @@ void softmax_cross_entropy_backward(const Workspace<T>& ws, const Tensor& probs,
   }
 }
 
-#define CBEDNET_POOL_LINEAR_LOSS(T)                                                                            \
-  template void maxpool_forward<T>(const Workspace<T>&, const Tensor&, Tensor&, const PoolGeometry&);          \
-  template void maxpool_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&,                \
-                                    const PoolGeometry&);                                                      \
-  template void global_avgpool_forward<T>(const Workspace<T>&, const Tensor&, Tensor&);                        \
-  template void global_avgpool_backward<T>(const Workspace<T>&, const Tensor&, Tensor&);                       \
-  template void linear_forward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor*, Tensor&);  \
-  template void linear_backward_data<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);           \
-  template void linear_backward_weights<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&, Tensor*, \
-                                           GradMode);                                                          \
-  template void softmax_cross_entropy_forward<T>(const Workspace<T>&, const Tensor&, const Tensor&,            \
-                                                 const Tensor*, double, Tensor&, Tensor&);                     \
-  template void softmax_cross_entropy_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&,           \
-                                                  const Tensor*, double, double, Tensor&);
+#define CBEDNET_POOL_LINEAR_LOSS(T)                                                                                   \
+  template void maxpool_forward<T>(const Workspace<T>&, const Tensor&, Tensor&, const PoolGeometry&);                 \
+  template void maxpool_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&, const PoolGeometry&); \
+  template void global_avgpool_forward<T>(const Workspace<T>&, const Tensor&, Tensor&);                               \
+  template void global_avgpool_backward<T>(const Workspace<T>&, const Tensor&, Tensor&);                              \
+  template void linear_forward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor*, Tensor&);         \
+  template void linear_backward_data<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                  \
+  template void linear_backward_weights<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&, Tensor*,       \
+                                           GradMode);                                                                 \
+  template void softmax_cross_entropy_forward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor*,    \
+                                                 double, Tensor&, Tensor&);                                           \
+  template void softmax_cross_entropy_backward<T>(const Workspace<T>&, const Tensor&, const Tensor&, const Tensor*,   \
+                                                  double, double, Tensor&);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_POOL_LINEAR_LOSS)
 #undef CBEDNET_POOL_LINEAR_LOSS
 

@@ -37,8 +37,7 @@ void convert_layout(const Tensor& src, Tensor& dst, int threads) {
   for (std::int64_t n = 0; n < sh.n; ++n)
     for (std::int64_t c = 0; c < sh.c; ++c)
       for (std::int64_t h = 0; h < sh.h; ++h)
-        for (std::int64_t w = 0; w < sh.w; ++w)
-          d[dst.index(n, c, h, w)] = static_cast<Dst>(s[src.index(n, c, h, w)]);
+        for (std::int64_t w = 0; w < sh.w; ++w) d[dst.index(n, c, h, w)] = static_cast<Dst>(s[src.index(n, c, h, w)]);
 }
 
 template <typename Src, typename Dst>
@@ -65,18 +64,21 @@ void host_copy(const Tensor& src, Tensor& dst, int threads) {
   if (src.shape() != dst.shape())
     throw_error<ShapeError>("copy: source ", src.shape().str(), " does not match destination ", dst.shape().str());
   if (src.count() == 0) return;
-  const bool same_layout =
-      src.layout() == dst.layout() || src.shape().c == 1 || src.shape().h * src.shape().w == 1;
+  const bool same_layout = src.layout() == dst.layout() || src.shape().c == 1 || src.shape().h * src.shape().w == 1;
   if (src.dtype() == dst.dtype()) {
     if (same_layout) {
       if (src.raw() != dst.raw()) std::memmove(dst.raw(), src.raw(), src.bytes());
       return;
     }
     switch (dtype_size(src.dtype())) {
-      case 8: return convert_layout<Raw<8>, Raw<8>>(src, dst, threads);
-      case 4: return convert_layout<Raw<4>, Raw<4>>(src, dst, threads);
-      case 2: return convert_layout<Raw<2>, Raw<2>>(src, dst, threads);
-      default: break;
+      case 8:
+        return convert_layout<Raw<8>, Raw<8>>(src, dst, threads);
+      case 4:
+        return convert_layout<Raw<4>, Raw<4>>(src, dst, threads);
+      case 2:
+        return convert_layout<Raw<2>, Raw<2>>(src, dst, threads);
+      default:
+        break;
     }
   } else if (src.dtype() == DType::f64 && dst.dtype() == DType::f32) {
     return convert<double, float>(src, dst, threads);
@@ -108,11 +110,14 @@ void scale_typed(T* d, std::int64_t n, T alpha, int threads) {
 void host_fill(Tensor& t, double value, int threads) {
   require_host(t, "fill", "tensor");
   switch (t.dtype()) {
-    case DType::f64: return fill_typed(t.data<double>(), t.count(), value, threads);
-    case DType::f32: return fill_typed(t.data<float>(), t.count(), static_cast<float>(value), threads);
+    case DType::f64:
+      return fill_typed(t.data<double>(), t.count(), value, threads);
+    case DType::f32:
+      return fill_typed(t.data<float>(), t.count(), static_cast<float>(value), threads);
     case DType::i32:
       return fill_typed(t.data<std::int32_t>(), t.count(), static_cast<std::int32_t>(value), threads);
-    default: throw_error<InvalidArgument>("fill: unsupported tensor ", t.describe(), " (f64, f32 or i32)");
+    default:
+      throw_error<InvalidArgument>("fill: unsupported tensor ", t.describe(), " (f64, f32 or i32)");
   }
 }
 
@@ -122,19 +127,24 @@ void host_axpy(double alpha, const Tensor& x, Tensor& y, int threads) {
   if (x.shape() != y.shape() || x.dtype() != y.dtype() || x.layout() != y.layout())
     throw_error<ShapeError>("axpy: x ", x.describe(), " does not match y ", y.describe());
   switch (x.dtype()) {
-    case DType::f64: return axpy_typed(alpha, x.data<double>(), y.data<double>(), x.count(), threads);
+    case DType::f64:
+      return axpy_typed(alpha, x.data<double>(), y.data<double>(), x.count(), threads);
     case DType::f32:
       return axpy_typed(static_cast<float>(alpha), x.data<float>(), y.data<float>(), x.count(), threads);
-    default: throw_error<InvalidArgument>("axpy: unsupported tensor ", x.describe(), " (f64 or f32)");
+    default:
+      throw_error<InvalidArgument>("axpy: unsupported tensor ", x.describe(), " (f64 or f32)");
   }
 }
 
 void host_scale(Tensor& t, double alpha, int threads) {
   require_host(t, "scale", "tensor");
   switch (t.dtype()) {
-    case DType::f64: return scale_typed(t.data<double>(), t.count(), alpha, threads);
-    case DType::f32: return scale_typed(t.data<float>(), t.count(), static_cast<float>(alpha), threads);
-    default: throw_error<InvalidArgument>("scale: unsupported tensor ", t.describe(), " (f64 or f32)");
+    case DType::f64:
+      return scale_typed(t.data<double>(), t.count(), alpha, threads);
+    case DType::f32:
+      return scale_typed(t.data<float>(), t.count(), static_cast<float>(alpha), threads);
+    default:
+      throw_error<InvalidArgument>("scale: unsupported tensor ", t.describe(), " (f64 or f32)");
   }
 }
 

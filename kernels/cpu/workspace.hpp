@@ -15,8 +15,8 @@ struct Workspace {
   // Most elements of an im2col buffer; a convolution whose whole batch needs more runs in chunks of samples.
   // The chunking depends on shapes only, so results do not depend on the thread count.
   std::int64_t col_limit = std::int64_t{1} << 24;  // 64 MB of fp32
-  std::vector<T> col;  // [C*R*S, nb*P*Q]
-  std::vector<T> tmp;  // [K, nb*P*Q]
+  std::vector<T> col;                              // [C*R*S, nb*P*Q]
+  std::vector<T> tmp;                              // [K, nb*P*Q]
 
   // Most threads this backend uses.
   int team() const { return threads > 0 ? threads : omp_get_max_threads(); }

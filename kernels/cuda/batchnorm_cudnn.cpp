@@ -26,7 +26,8 @@ namespace {
 constexpr int kNoOps = -1;  // residual without activation: cuDNN has no such fused op
 
 int wanted_ops(Activation act, bool residual) {
-  if (act == Activation::relu) return residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
+  if (act == Activation::relu)
+    return residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
   return residual ? kNoOps : CUDNN_BATCHNORM_OPS_BN;
 }
 
@@ -72,7 +73,8 @@ void CudaBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& g
                                  x.describe(), ")");
   Tensor z;
   if (residual) {
-    z = residual->dtype() == x.dtype() ? in_layout(*residual, x.layout(), op) : scratch(x.shape(), x.dtype(), x.layout(), op);
+    z = residual->dtype() == x.dtype() ? in_layout(*residual, x.layout(), op)
+                                       : scratch(x.shape(), x.dtype(), x.layout(), op);
     if (residual->dtype() != x.dtype()) convert(view_of(*residual), view_of(z), stream_.get(), op);
   }
   purge_bn_saved();
@@ -93,7 +95,8 @@ void CudaBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& g
 
   const int ops = wanted_ops(act, residual != nullptr);
   const std::string key = fused_key(ops, x);
-  const bool try_fused = ops != kNoOps && x.layout() == Layout::nhwc && bn_fused_ok_.try_emplace(key, true).first->second;
+  const bool try_fused =
+      ops != kNoOps && x.layout() == Layout::nhwc && bn_fused_ok_.try_emplace(key, true).first->second;
   if (try_fused) {
     const auto bn_ops = static_cast<cudnnBatchNormOps_t>(ops);
     ActivationDesc ad = ops == CUDNN_BATCHNORM_OPS_BN ? ActivationDesc{} : relu_desc(op);
@@ -106,9 +109,9 @@ void CudaBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& g
     if (st == CUDNN_STATUS_SUCCESS) {
       std::shared_ptr<Allocation> reserve = rs_bytes ? alloc_->allocate(rs_bytes, op) : nullptr;
       st = cudnnBatchNormalizationForwardTrainingEx(
-          cudnn_.get(), mode, bn_ops, &one, &zero, xd.get(), x.raw(), zd.get(), residual ? z.raw() : nullptr,
-          yd.get(), y.raw(), bnd.get(), gamma.raw(), beta.raw(), 1.0, mean.raw(), var.raw(), eps, saved_mean.raw(),
-          invstd.raw(), ad.get(), workspace(ws_bytes, op), ws_bytes, reserve ? reserve->data() : nullptr, rs_bytes);
+          cudnn_.get(), mode, bn_ops, &one, &zero, xd.get(), x.raw(), zd.get(), residual ? z.raw() : nullptr, yd.get(),
+          y.raw(), bnd.get(), gamma.raw(), beta.raw(), 1.0, mean.raw(), var.raw(), eps, saved_mean.raw(), invstd.raw(),
+          ad.get(), workspace(ws_bytes, op), ws_bytes, reserve ? reserve->data() : nullptr, rs_bytes);
       if (st == CUDNN_STATUS_SUCCESS) {
         bn_saved_[{y.storage().get(), y.byte_offset()}] =
             BnSaved{y.storage(), x.raw(), std::move(reserve), rs_bytes, ops, eps};
@@ -121,10 +124,9 @@ void CudaBackend::do_batchnorm_forward_training(const Tensor& x, const Tensor& g
     bn_fused_ok_[key] = false;
     zero_stats();
   }
-  CBEDNET_CUDNN(op, cudnnBatchNormalizationForwardTraining(cudnn_.get(), mode, &one, &zero, xd.get(), x.raw(),
-                                                           yd.get(), y.raw(), bnd.get(), gamma.raw(), beta.raw(), 1.0,
-                                                           mean.raw(), var.raw(), eps, saved_mean.raw(),
-                                                           invstd.raw()));
+  CBEDNET_CUDNN(op, cudnnBatchNormalizationForwardTraining(cudnn_.get(), mode, &one, &zero, xd.get(), x.raw(), yd.get(),
+                                                           y.raw(), bnd.get(), gamma.raw(), beta.raw(), 1.0, mean.raw(),
+                                                           var.raw(), eps, saved_mean.raw(), invstd.raw()));
   if (residual || act == Activation::relu) {
     const View zv = residual ? view_of(z) : View{};
     add_relu_inplace(view_of(y), residual ? &zv : nullptr, act == Activation::relu, stream_.get(), op);
@@ -150,7 +152,8 @@ void CudaBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const 
                                         Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) {
   const char* op = "batchnorm_backward";
   if (dx.layout() != x.layout() || dx.dtype() != x.dtype() || y.layout() != x.layout() || y.dtype() != x.dtype())
-    throw_error<InvalidArgument>("cuda backend, ", op, ": y and dx must have x's dtype and layout (", x.describe(), ")");
+    throw_error<InvalidArgument>("cuda backend, ", op, ": y and dx must have x's dtype and layout (", x.describe(),
+                                 ")");
   const Tensor g_in = in_layout(dy, x.layout(), op);
 
   const cudnnBatchNormMode_t bn = bn_mode(x);
@@ -200,10 +203,9 @@ void CudaBackend::do_batchnorm_backward(const Tensor& x, const Tensor& y, const 
   }
   if (dresidual) convert(view_of(g), view_of(*dresidual), stream_.get(), op);
   TensorDesc gd = tensor_desc(g, op);
-  CBEDNET_CUDNN(op, cudnnBatchNormalizationBackward(cudnn_.get(), bn, &one, &zero, &one, &param_beta, xd.get(),
-                                                    x.raw(), gd.get(), g.raw(), dxd.get(), dx.raw(), bnd.get(),
-                                                    gamma.raw(), dgamma.raw(), dbeta.raw(), eps, mean.raw(),
-                                                    invstd.raw()));
+  CBEDNET_CUDNN(op, cudnnBatchNormalizationBackward(cudnn_.get(), bn, &one, &zero, &one, &param_beta, xd.get(), x.raw(),
+                                                    gd.get(), g.raw(), dxd.get(), dx.raw(), bnd.get(), gamma.raw(),
+                                                    dgamma.raw(), dbeta.raw(), eps, mean.raw(), invstd.raw()));
 }
 
 }  // namespace cbednet::cuda

@@ -140,9 +140,9 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
         cudnn_.get(), d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(), d.y.get(), y.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
     if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
-      CBEDNET_CUDNN(op, cudnnGetConvolutionForwardAlgorithm_v7(cudnn_.get(), d.x.get(), d.w.get(), d.conv.get(),
-                                                               d.y.get(), static_cast<int>(perf.size()), &n,
-                                                               perf.data()));
+      CBEDNET_CUDNN(op,
+                    cudnnGetConvolutionForwardAlgorithm_v7(cudnn_.get(), d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                           static_cast<int>(perf.size()), &n, perf.data()));
       if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", w ",
                                   w.describe(), ", y ", y.describe());
@@ -185,9 +185,9 @@ void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Ten
         cudnn_.get(), d.w.get(), w.raw(), d.y.get(), dy.raw(), d.conv.get(), d.x.get(), dx_scratch.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
     if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
-      CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_.get(), d.w.get(), d.y.get(), d.conv.get(),
-                                                                    d.x.get(), static_cast<int>(perf.size()), &n,
-                                                                    perf.data()));
+      CBEDNET_CUDNN(
+          op, cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_.get(), d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                                                          static_cast<int>(perf.size()), &n, perf.data()));
       if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for dy ", dy.describe(), ", w ",
                                   w.describe(), ", dx ", dx.describe());
@@ -199,8 +199,7 @@ void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Ten
   const float one = 1.0f, beta = mode == GradMode::accumulate ? 1.0f : 0.0f;
   CBEDNET_CUDNN(op, cudnnConvolutionBackwardData(cudnn_.get(), &one, d.w.get(), w.raw(), d.y.get(), dy.raw(),
                                                  d.conv.get(), static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo),
-                                                 workspace(a.workspace, op), a.workspace, &beta, d.x.get(),
-                                                 dx.raw()));
+                                                 workspace(a.workspace, op), a.workspace, &beta, d.x.get(), dx.raw()));
 }
 
 void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
@@ -230,9 +229,9 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
         cudnn_.get(), d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(), d.w.get(), dw_scratch.raw(),
         static_cast<int>(perf.size()), &n, perf.data(), ws, limit);
     if (st != CUDNN_STATUS_SUCCESS || !pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace)) {
-      CBEDNET_CUDNN(op, cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_.get(), d.x.get(), d.y.get(),
-                                                                      d.conv.get(), d.w.get(),
-                                                                      static_cast<int>(perf.size()), &n, perf.data()));
+      CBEDNET_CUDNN(
+          op, cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_.get(), d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                                                            static_cast<int>(perf.size()), &n, perf.data()));
       if (!pick(perf.data(), n, fma_only, deterministic_, a.algo, a.math, a.workspace))
         throw_error<BackendError>("cuda backend, ", op, ": cuDNN has no algorithm for x ", x.describe(), ", dy ",
                                   dy.describe(), ", dw ", dw.describe());
@@ -242,10 +241,10 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
   const ConvAlgo& a = it->second;
   CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
   const float one = 1.0f, beta = mode == GradMode::accumulate ? 1.0f : 0.0f;
-  CBEDNET_CUDNN(op, cudnnConvolutionBackwardFilter(cudnn_.get(), &one, d.x.get(), x.raw(), d.y.get(), dy.raw(),
-                                                   d.conv.get(), static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
-                                                   workspace(a.workspace, op), a.workspace, &beta, d.w.get(),
-                                                   dw.raw()));
+  CBEDNET_CUDNN(
+      op, cudnnConvolutionBackwardFilter(cudnn_.get(), &one, d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(),
+                                         static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
+                                         workspace(a.workspace, op), a.workspace, &beta, d.w.get(), dw.raw()));
   if (dbias) {
     const View src = view_of(dy);
     const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);

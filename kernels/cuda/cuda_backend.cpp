@@ -1,4 +1,6 @@
 // CudaBackend construction, memory, copies and the operations that are single kernel launches.
+#include "kernels/cuda/cuda_backend.hpp"
+
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -10,7 +12,6 @@
 #include <sstream>
 #include <string>
 
-#include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/cuda/cuda_backend_impl.hpp"
 
 namespace cbednet {
@@ -27,7 +28,8 @@ int device_count_or_zero() {
 }
 
 int local_rank_from_env() {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+  for (const char* var :
+       {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
     if (const char* v = std::getenv(var)) return std::atoi(v);
   return 0;
 }
@@ -71,8 +73,8 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
     throw_error<InvalidArgument>("--precision ", p, ": the cuda backend supports fp32, tf32, bf16 and fp16");
   }
   if ((precision == cuda::Precision::bf16 || precision == cuda::Precision::tf32) && prop.major < 8)
-    throw_error<InvalidArgument>("--precision ", p, ": needs a GPU of compute capability 8.0 or newer; device ",
-                                 device, " (", prop.name, ") is ", prop.major, ".", prop.minor);
+    throw_error<InvalidArgument>("--precision ", p, ": needs a GPU of compute capability 8.0 or newer; device ", device,
+                                 " (", prop.name, ") is ", prop.major, ".", prop.minor);
   if (precision == cuda::Precision::fp16 && prop.major < 7)
     throw_error<InvalidArgument>("--precision fp16: needs tensor cores (compute capability 7.0+); device ", device,
                                  " (", prop.name, ") is ", prop.major, ".", prop.minor);
@@ -167,7 +169,9 @@ std::vector<std::pair<std::string, std::string>> CudaBackend::device_facts() con
   CBEDNET_CUBLAS(op, cublasGetVersion(cublas_.get(), &cublas));
   if (ncclGetVersion(&nccl) != ncclSuccess) nccl = 0;
   const auto quoted = [](const std::string& s) { return '"' + s + '"'; };
-  const auto cuda_version = [&](int v) { return quoted(std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10)); };
+  const auto cuda_version = [&](int v) {
+    return quoted(std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10));
+  };
   const auto gib = [](std::size_t bytes) {
     std::ostringstream s;
     s.precision(4);
@@ -290,7 +294,8 @@ void CudaBackend::upload_async(const Tensor& host_src, Tensor& dst) {
   const char* op = "upload_async";
   require_same_shape(host_src, dst, op);
   require_device(dst, op, "dst");
-  if (host_src.device() != Device::host) throw_error<InvalidArgument>("cuda backend, ", op, ": source must be on the host");
+  if (host_src.device() != Device::host)
+    throw_error<InvalidArgument>("cuda backend, ", op, ": source must be on the host");
   const bool same_format = host_src.dtype() == dst.dtype() && host_src.layout() == dst.layout();
   Tensor target = same_format ? dst.view() : scratch(host_src.shape(), host_src.dtype(), host_src.layout(), op);
   // The copy stream writes memory that work queued on the compute stream may still read: order after it.
@@ -352,8 +357,8 @@ void CudaBackend::do_dropout_forward(const Tensor& x, double p, const DropoutKey
   if (y.layout() != x.layout() || mask.layout() != x.layout())
     throw_error<InvalidArgument>("cuda backend, ", op, ": x, y and mask must share a layout");
   const auto& k = key.stream.key();
-  cuda::dropout_forward(view_of(x), p, k[0], k[1], key.step, key.first_sample, view_of(y), view_of(mask),
-                        stream_.get(), op);
+  cuda::dropout_forward(view_of(x), p, k[0], k[1], key.step, key.first_sample, view_of(y), view_of(mask), stream_.get(),
+                        op);
 }
 
 void CudaBackend::do_dropout_backward(const Tensor& dy, const Tensor& mask, Tensor& dx) {
@@ -401,16 +406,16 @@ void CudaBackend::do_global_avgpool_backward(const Tensor& dy, Tensor& dx) {
 // ---- loss and optimizer -----------------------------------------------------------------------------------
 
 void CudaBackend::do_softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
-                                                   const Tensor* class_weights, double label_smoothing,
-                                                   Tensor& probs, Tensor& losses) {
+                                                   const Tensor* class_weights, double label_smoothing, Tensor& probs,
+                                                   Tensor& losses) {
   const View w = class_weights ? view_of(*class_weights) : View{};
-  softmax_xent_forward(view_of(logits), view_of(labels), class_weights ? &w : nullptr, label_smoothing,
-                       view_of(probs), view_of(losses), stream_.get(), "softmax_cross_entropy_forward");
+  softmax_xent_forward(view_of(logits), view_of(labels), class_weights ? &w : nullptr, label_smoothing, view_of(probs),
+                       view_of(losses), stream_.get(), "softmax_cross_entropy_forward");
 }
 
 void CudaBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
-                                                    const Tensor* class_weights, double label_smoothing,
-                                                    double scale, Tensor& dlogits) {
+                                                    const Tensor* class_weights, double label_smoothing, double scale,
+                                                    Tensor& dlogits) {
   const View w = class_weights ? view_of(*class_weights) : View{};
   softmax_xent_backward(view_of(probs), view_of(labels), class_weights ? &w : nullptr, label_smoothing, scale,
                         view_of(dlogits), stream_.get(), "softmax_cross_entropy_backward");

@@ -21,10 +21,10 @@ bool cuda_device_available();
 
 // Device memory statistics of a CUDA backend's caching allocator.
 struct CudaMemoryStats {
-  std::size_t current_bytes = 0;  // handed out to live tensors and workspaces
-  std::size_t peak_bytes = 0;     // maximum of current_bytes so far
-  std::size_t cached_bytes = 0;   // held in free lists for reuse
-  std::size_t reserved_bytes = 0; // obtained from cudaMalloc and not yet released
+  std::size_t current_bytes = 0;   // handed out to live tensors and workspaces
+  std::size_t peak_bytes = 0;      // maximum of current_bytes so far
+  std::size_t cached_bytes = 0;    // held in free lists for reuse
+  std::size_t reserved_bytes = 0;  // obtained from cudaMalloc and not yet released
   std::uint64_t cuda_malloc_calls = 0;
 };
 

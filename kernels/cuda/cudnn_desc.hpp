@@ -12,11 +12,16 @@ namespace cbednet::cuda {
 
 inline cudnnDataType_t cudnn_dtype(DType d, const char* op) {
   switch (d) {
-    case DType::f32: return CUDNN_DATA_FLOAT;
-    case DType::bf16: return CUDNN_DATA_BFLOAT16;
-    case DType::f16: return CUDNN_DATA_HALF;
-    case DType::f64: return CUDNN_DATA_DOUBLE;
-    case DType::i32: return CUDNN_DATA_INT32;
+    case DType::f32:
+      return CUDNN_DATA_FLOAT;
+    case DType::bf16:
+      return CUDNN_DATA_BFLOAT16;
+    case DType::f16:
+      return CUDNN_DATA_HALF;
+    case DType::f64:
+      return CUDNN_DATA_DOUBLE;
+    case DType::i32:
+      return CUDNN_DATA_INT32;
   }
   throw_error<InvalidArgument>("cuda backend, ", op, ": unsupported dtype");
 }
@@ -33,8 +38,7 @@ inline TensorDesc tensor_desc(const Tensor& t, const char* op) {
   TensorDesc d = make_tensor_desc(op);
   const Shape& s = t.shape();
   CBEDNET_CUDNN(op, cudnnSetTensor4dDescriptor(d.get(), cudnn_format(t.layout()), cudnn_dtype(t.dtype(), op),
-                                               dim_int(s.n, op), dim_int(s.c, op), dim_int(s.h, op),
-                                               dim_int(s.w, op)));
+                                               dim_int(s.n, op), dim_int(s.c, op), dim_int(s.h, op), dim_int(s.w, op)));
   return d;
 }
 
@@ -43,8 +47,7 @@ inline FilterDesc filter_desc(const Tensor& w, const char* op) {
   FilterDesc d = make_filter_desc(op);
   const Shape& s = w.shape();
   CBEDNET_CUDNN(op, cudnnSetFilter4dDescriptor(d.get(), cudnn_dtype(w.dtype(), op), cudnn_format(w.layout()),
-                                               dim_int(s.n, op), dim_int(s.c, op), dim_int(s.h, op),
-                                               dim_int(s.w, op)));
+                                               dim_int(s.n, op), dim_int(s.c, op), dim_int(s.h, op), dim_int(s.w, op)));
   return d;
 }
 

@@ -19,43 +19,73 @@ using i64 = std::int64_t;
 
 __device__ __forceinline__ double load(const void* p, DType dt, i64 i) {
   switch (dt) {
-    case DType::f32: return static_cast<const float*>(p)[i];
-    case DType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DType::f16: return __half2float(static_cast<const __half*>(p)[i]);
-    case DType::f64: return static_cast<const double*>(p)[i];
-    case DType::i32: return static_cast<const std::int32_t*>(p)[i];
+    case DType::f32:
+      return static_cast<const float*>(p)[i];
+    case DType::bf16:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case DType::f16:
+      return __half2float(static_cast<const __half*>(p)[i]);
+    case DType::f64:
+      return static_cast<const double*>(p)[i];
+    case DType::i32:
+      return static_cast<const std::int32_t*>(p)[i];
   }
   return 0.0;
 }
 
 __device__ __forceinline__ float loadf(const void* p, DType dt, i64 i) {
   switch (dt) {
-    case DType::f32: return static_cast<const float*>(p)[i];
-    case DType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DType::f16: return __half2float(static_cast<const __half*>(p)[i]);
-    case DType::f64: return static_cast<float>(static_cast<const double*>(p)[i]);
-    case DType::i32: return static_cast<float>(static_cast<const std::int32_t*>(p)[i]);
+    case DType::f32:
+      return static_cast<const float*>(p)[i];
+    case DType::bf16:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case DType::f16:
+      return __half2float(static_cast<const __half*>(p)[i]);
+    case DType::f64:
+      return static_cast<float>(static_cast<const double*>(p)[i]);
+    case DType::i32:
+      return static_cast<float>(static_cast<const std::int32_t*>(p)[i]);
   }
   return 0.0f;
 }
 
 __device__ __forceinline__ void store(void* p, DType dt, i64 i, double v) {
   switch (dt) {
-    case DType::f32: static_cast<float*>(p)[i] = static_cast<float>(v); return;
-    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(static_cast<float>(v)); return;
-    case DType::f16: static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v)); return;
-    case DType::f64: static_cast<double*>(p)[i] = v; return;
-    case DType::i32: static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(rint(v)); return;
+    case DType::f32:
+      static_cast<float*>(p)[i] = static_cast<float>(v);
+      return;
+    case DType::bf16:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(static_cast<float>(v));
+      return;
+    case DType::f16:
+      static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v));
+      return;
+    case DType::f64:
+      static_cast<double*>(p)[i] = v;
+      return;
+    case DType::i32:
+      static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(rint(v));
+      return;
   }
 }
 
 __device__ __forceinline__ void storef(void* p, DType dt, i64 i, float v) {
   switch (dt) {
-    case DType::f32: static_cast<float*>(p)[i] = v; return;
-    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v); return;
-    case DType::f16: static_cast<__half*>(p)[i] = __float2half_rn(v); return;
-    case DType::f64: static_cast<double*>(p)[i] = v; return;
-    case DType::i32: static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(rintf(v)); return;
+    case DType::f32:
+      static_cast<float*>(p)[i] = v;
+      return;
+    case DType::bf16:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+      return;
+    case DType::f16:
+      static_cast<__half*>(p)[i] = __float2half_rn(v);
+      return;
+    case DType::f64:
+      static_cast<double*>(p)[i] = v;
+      return;
+    case DType::i32:
+      static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(rintf(v));
+      return;
   }
 }
 
@@ -93,8 +123,9 @@ __device__ __forceinline__ i64 channel_of(const View& v, i64 i) {
   return v.layout == Layout::nhwc ? i % v.c : (i / (v.h * v.w)) % v.c;
 }
 
-#define CBEDNET_GRID_STRIDE(i, count) \
-  for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < (count); i += static_cast<i64>(blockDim.x) * gridDim.x)
+#define CBEDNET_GRID_STRIDE(i, count)                                                \
+  for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < (count); \
+       i += static_cast<i64>(blockDim.x) * gridDim.x)
 
 constexpr int kThreads = 256;
 inline unsigned blocks_for(i64 count) {

@@ -105,9 +105,9 @@ __global__ void batchnorm_inference_kernel(View x, View gamma, View beta, View m
   CBEDNET_GRID_STRIDE(i, y.count()) {
     const i64 c = channel_of(x, i);
     const float invstd = static_cast<float>(1.0 / sqrt(load(var.data, var.dtype, c) + eps));
-    float v = loadf(gamma.data, gamma.dtype, c) * (loadf(x.data, x.dtype, i) - loadf(mean.data, mean.dtype, c)) *
-                  invstd +
-              loadf(beta.data, beta.dtype, c);
+    float v =
+        loadf(gamma.data, gamma.dtype, c) * (loadf(x.data, x.dtype, i) - loadf(mean.data, mean.dtype, c)) * invstd +
+        loadf(beta.data, beta.dtype, c);
     if (r.data != nullptr) v += loadf(r.data, r.dtype, i);
     if (relu) v = fmaxf(v, 0.0f);
     storef(y.data, y.dtype, i, v);

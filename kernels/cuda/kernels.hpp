@@ -53,8 +53,7 @@ void flag_nonfinite(const View& t, int* flag, cudaStream_t stream, const char* o
 void add_channel_bias(const View& y, const View& bias, cudaStream_t stream, const char* op);
 // dst[k] (+)= sum over n,h,w of src[n,k,h,w]; `scratch` is device memory of channel_sum_scratch_bytes(src).
 std::size_t channel_sum_scratch_bytes(const View& src);
-void channel_sum(const View& src, void* scratch, const View& dst, bool accumulate, cudaStream_t stream,
-                 const char* op);
+void channel_sum(const View& src, void* scratch, const View& dst, bool accumulate, cudaStream_t stream, const char* op);
 // y = act(gamma * (x - mean) / sqrt(var + eps) + beta [+ residual]); per-channel tensors are f32.
 void batchnorm_inference(const View& x, const View& gamma, const View& beta, const View& mean, const View& var,
                          const View* residual, bool relu, double eps, const View& y, cudaStream_t stream,
@@ -73,8 +72,8 @@ void global_avgpool_backward(const View& dy, const View& dx, cudaStream_t stream
 // ---- loss and optimizer -----------------------------------------------------------------------------------
 void softmax_xent_forward(const View& logits, const View& labels, const View* weights, double smoothing,
                           const View& probs, const View& losses, cudaStream_t stream, const char* op);
-void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing,
-                           double scale, const View& dlogits, cudaStream_t stream, const char* op);
+void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing, double scale,
+                           const View& dlogits, cudaStream_t stream, const char* op);
 void sgd_update(const View& param, const View& grad, const View& momentum, double lr, double mu, double wd,
                 bool nesterov, double grad_scale, cudaStream_t stream, const char* op);
 

@@ -13,10 +13,14 @@ namespace {
 
 cudaDataType_t cuda_type(const Tensor& t, const char* op) {
   switch (t.dtype()) {
-    case DType::f32: return CUDA_R_32F;
-    case DType::bf16: return CUDA_R_16BF;
-    case DType::f16: return CUDA_R_16F;
-    default: break;
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    case DType::f16:
+      return CUDA_R_16F;
+    default:
+      break;
   }
   throw_error<InvalidArgument>("cuda backend, ", op, ": unsupported dtype for a GEMM: ", t.describe());
 }
@@ -37,9 +41,9 @@ struct Gemm {
   void operator()(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const Tensor& a, int lda,
                   const Tensor& b, int ldb, float beta, Tensor& c, int ldc) const {
     const float alpha = 1.0f;
-    CBEDNET_CUBLAS(op, cublasGemmEx(handle, ta, tb, m, n, k, &alpha, a.raw(), cuda_type(a, op), lda, b.raw(),
-                                    cuda_type(b, op), ldb, &beta, c.raw(), cuda_type(c, op), ldc, compute,
-                                    CUBLAS_GEMM_DEFAULT));
+    CBEDNET_CUBLAS(
+        op, cublasGemmEx(handle, ta, tb, m, n, k, &alpha, a.raw(), cuda_type(a, op), lda, b.raw(), cuda_type(b, op),
+                         ldb, &beta, c.raw(), cuda_type(c, op), ldc, compute, CUBLAS_GEMM_DEFAULT));
   }
 };
 }  // namespace
@@ -67,8 +71,7 @@ void CudaBackend::do_linear_backward_data(const Tensor& dy, const Tensor& w, Ten
                                    gemm_dim(c, op), dy, gemm_dim(k, op), 0.0f, dx, gemm_dim(c, op));
 }
 
-void CudaBackend::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                             GradMode mode) {
+void CudaBackend::do_linear_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db, GradMode mode) {
   const char* op = "linear_backward_weights";
   const std::int64_t n = x.shape().n, c = x.shape().c, k = dy.shape().c;
   const cublasComputeType_t compute = precision_ == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;

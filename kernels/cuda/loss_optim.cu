@@ -77,8 +77,7 @@ __global__ void softmax_xent_backward_kernel(View probs, View labels, View weigh
 }
 
 // PyTorch SGD (dampening 0): g = gs*grad + wd*param; v = mu*v + g; param -= lr*(nesterov ? g + mu*v : v)
-__global__ void sgd_kernel(View param, View grad, View mom, double lr, double mu, double wd, bool nesterov,
-                           double gs) {
+__global__ void sgd_kernel(View param, View grad, View mom, double lr, double mu, double wd, bool nesterov, double gs) {
   CBEDNET_GRID_STRIDE(i, param.count()) {
     const double p = load(param.data, param.dtype, i);
     const double g = gs * load(grad.data, grad.dtype, i) + wd * p;
@@ -98,8 +97,8 @@ void softmax_xent_forward(const View& logits, const View& labels, const View* we
   CBEDNET_CHECK_LAUNCH(op, "softmax_xent_forward_kernel");
 }
 
-void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing,
-                           double scale, const View& dlogits, cudaStream_t stream, const char* op) {
+void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing, double scale,
+                           const View& dlogits, cudaStream_t stream, const char* op) {
   if (dlogits.count() == 0) return;
   softmax_xent_backward_kernel<<<blocks_for(dlogits.count()), kThreads, 0, stream>>>(
       probs, labels, weights ? *weights : View{}, smoothing, scale, dlogits);
@@ -110,7 +109,7 @@ void sgd_update(const View& param, const View& grad, const View& momentum, doubl
                 bool nesterov, double grad_scale, cudaStream_t stream, const char* op) {
   if (param.count() == 0) return;
   sgd_kernel<<<blocks_for(param.count()), kThreads, 0, stream>>>(param, grad, momentum, lr, mu, wd, nesterov,
-                                                                  grad_scale);
+                                                                 grad_scale);
   CBEDNET_CHECK_LAUNCH(op, "sgd_kernel");
 }
 

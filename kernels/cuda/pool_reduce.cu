@@ -73,13 +73,11 @@ __device__ float sum_over_windows(const Coord& k, const View& dy, int kernel, in
   return g;
 }
 
-__global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, int pad,
-                                      const std::int8_t* position) {
+__global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, int pad, const std::int8_t* position) {
   CBEDNET_GRID_STRIDE(i, dx.count()) {
     const Coord k = coord(dx, i);
-    const float g = sum_over_windows(k, dy, kernel, stride, pad, [&](i64 p, i64 q, int at) {
-      return position[offset(dy, k.n, k.c, p, q)] == at;
-    });
+    const float g = sum_over_windows(k, dy, kernel, stride, pad,
+                                     [&](i64 p, i64 q, int at) { return position[offset(dy, k.n, k.c, p, q)] == at; });
     storef(dx.data, dx.dtype, i, g);
   }
 }

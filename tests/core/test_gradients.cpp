@@ -23,10 +23,12 @@ struct Problem {
     stage = std::make_unique<Stage>(backend, model, 0, model.size(), 11);
     images = Tensor(model.input_shape(batch), DType::f64);
     const RandomStream s(3, RngPurpose::test);
-    for (std::int64_t i = 0; i < images.count(); ++i) images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
+    for (std::int64_t i = 0; i < images.count(); ++i)
+      images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
     labels = Tensor({batch, 1, 1, 1}, DType::i32);
     for (std::int64_t i = 0; i < batch; ++i)
-      labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(static_cast<std::uint64_t>(spec.classes), i, 9));
+      labels.data<std::int32_t>()[i] =
+          static_cast<std::int32_t>(s.below(static_cast<std::uint64_t>(spec.classes), i, 9));
   }
 
   // Mean loss of the batch in training mode (batch statistics), as train_step computes it.

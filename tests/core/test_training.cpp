@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "core/model/train_step.hpp"
-#include "kernels/cpu/cpu_backend.hpp"
 #include "core/optim/loss_scaler.hpp"
 #include "core/optim/lr_schedule.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 
 using namespace cbednet;
@@ -31,7 +31,8 @@ struct Data {
 Data make_data(const Model& model, std::int64_t n, DType dtype, std::uint64_t seed) {
   Data d{Tensor(model.input_shape(n), DType::f64), Tensor({n, 1, 1, 1}, DType::i32)};
   const RandomStream s(seed, RngPurpose::test);
-  for (std::int64_t i = 0; i < d.images.count(); ++i) d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
+  for (std::int64_t i = 0; i < d.images.count(); ++i)
+    d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
   for (std::int64_t i = 0; i < n; ++i)
     d.labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(i % model.classes());
   if (dtype != DType::f64) d.images = d.images.to_dtype(dtype);
@@ -66,7 +67,8 @@ TEST(Training, TinyResNetOverfitsSixteenSamples) {
   const Data data = make_data(model, 16, DType::f32, 17);
   double first = 0, last = 0;
   for (int s = 0; s < 60; ++s) {
-    const auto stats = train_step(stage, loss, opt, data.images, data.labels, {0, 0.05, 0.1, 1, static_cast<std::uint64_t>(s)});
+    const auto stats =
+        train_step(stage, loss, opt, data.images, data.labels, {0, 0.05, 0.1, 1, static_cast<std::uint64_t>(s)});
     if (s == 0) first = stats.mean_loss();
     last = stats.mean_loss();
   }
@@ -96,7 +98,8 @@ TEST(Training, FastFp64MatchesReference) {
   ReferenceBackend ref;
   CpuBackend<double> fast(0);
   const auto rr = run(ref, 2, 4), rf = run(fast, 2, 4);
-  for (std::size_t i = 0; i < rr.first.size(); ++i) EXPECT_NEAR(rf.first[i], rr.first[i], 1e-10 * std::abs(rr.first[i]));
+  for (std::size_t i = 0; i < rr.first.size(); ++i)
+    EXPECT_NEAR(rf.first[i], rr.first[i], 1e-10 * std::abs(rr.first[i]));
   double diff = 0, ref_norm = 0;
   for (std::size_t i = 0; i < rr.second.size(); ++i) {
     diff = std::max(diff, std::abs(rf.second[i] - rr.second[i]));

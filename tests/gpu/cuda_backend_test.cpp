@@ -2,6 +2,8 @@
 // of loss scaling, and a caching allocator that stops growing. The per-op comparisons with the fp64 reference and
 // the shared rejections run in backend_suite_cuda_test.cpp (the suite of tests/kernels/backend_suite.hpp).
 // Each test skips when this machine has no CUDA device.
+#include "kernels/cuda/cuda_backend.hpp"
+
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -9,7 +11,6 @@
 #include <ostream>
 #include <string>
 
-#include "kernels/cuda/cuda_backend.hpp"
 #include "tests/kernels/kernel_ops.hpp"  // device_case_random, Env
 
 namespace cbednet::test {

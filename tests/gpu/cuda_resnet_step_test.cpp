@@ -15,8 +15,8 @@ namespace {
 
 struct StepResult {
   double loss = 0;
-  std::vector<double> params;     // master parameters after the update, f64, NCHW order
-  std::vector<std::string> owner; // the parameter each element belongs to
+  std::vector<double> params;      // master parameters after the update, f64, NCHW order
+  std::vector<std::string> owner;  // the parameter each element belongs to
 };
 
 StepResult one_step(Backend& backend, std::uint64_t seed, double loss_scale = 1.0) {
@@ -31,7 +31,8 @@ StepResult one_step(Backend& backend, std::uint64_t seed, double loss_scale = 1.
   Tensor labels({batch, 1, 1, 1}, DType::i32);
   const RandomStream s(seed, RngPurpose::test);
   for (std::int64_t i = 0; i < images.count(); ++i) images.data<float>()[i] = static_cast<float>(s.normal(i));
-  for (std::int64_t i = 0; i < batch; ++i) labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(230, i, 1));
+  for (std::int64_t i = 0; i < batch; ++i)
+    labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(230, i, 1));
   const StepStats stats = train_step(stage, loss, optimizer, images, labels, {4, 0.1, 0.1, seed, 0, loss_scale});
   // Parameter by parameter in NCHW order: the flat buffer holds convolution filters in the backend's layout (KRSC
   // on the GPU, KCRS on the CPU), so the two flat buffers are not comparable element by element.

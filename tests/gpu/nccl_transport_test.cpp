@@ -3,10 +3,11 @@
 // group), compared element by element with the MPI transport (host staging) on the same device buffers.
 // Skipped without a CUDA device. Two ranks on one GPU must take the MPI path: the selection rule is checked
 // here with this GPU's real identity reported twice (NCCL itself cannot be run that way).
+#include "core/parallel/nccl_transport.hpp"
+
 #include <gtest/gtest.h>
 #include <mpi.h>
 
-#include "core/parallel/nccl_transport.hpp"
 #include "core/parallel/transport.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"

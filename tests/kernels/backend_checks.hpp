@@ -135,8 +135,7 @@ inline void expect_sgd_closed_form(Backend& be, double tol) {
   const Tensor p0 = e.host_f64(p), g0 = e.host_f64(g);
   be.sgd_update(p, g, v, SgdUpdate{0.5, 0.0, 0.0, false, 1.0});
   const Tensor p1 = e.host_f64(p);
-  for (i64 i = 0; i < 6; ++i)
-    EXPECT_NEAR(p1.data<double>()[i], p0.data<double>()[i] - 0.5 * g0.data<double>()[i], tol);
+  for (i64 i = 0; i < 6; ++i) EXPECT_NEAR(p1.data<double>()[i], p0.data<double>()[i] - 0.5 * g0.data<double>()[i], tol);
 }
 
 // Every op rejects misshapen arguments with a ShapeError whose message names it.
@@ -154,13 +153,29 @@ void expect_shape_error(F&& f, const std::string& op) {
 // tensors, probabilities and optimizer state in param_dtype()).
 struct Misfits {
   explicit Misfits(const Env& e)
-      : x(e.out({2, 3, 5, 5})), w(e.out({4, 3, 3, 3})), w_bad(e.out({4, 2, 3, 3})), y(e.out({2, 4, 5, 5})),
-        y_bad(e.out({2, 4, 4, 5})), bias_bad(e.out({1, 3, 1, 1})), dw(e.out({4, 3, 3, 3})),
-        c3(e.param_out({1, 3, 1, 1})), c4(e.param_out({1, 4, 1, 1})), m(e.param_out({1, 3, 1, 1})),
-        v(e.param_out({1, 3, 1, 1})), is(e.param_out({1, 3, 1, 1})), xo(e.out({2, 3, 5, 5})),
-        pooled(e.out({2, 3, 3, 3})), lx(e.out({2, 6, 1, 1})), lw(e.out({5, 6, 1, 1})), lw_bad(e.out({5, 7, 1, 1})),
-        ly(e.out({2, 5, 1, 1})), labels(e.in(labels_tensor(3, 5, 1))), probs(e.param_out({2, 5, 1, 1})),
-        losses(e.param_out({2, 1, 1, 1})), p(e.param_out({5, 6, 1, 1})), p_bad(e.param_out({5, 7, 1, 1})),
+      : x(e.out({2, 3, 5, 5})),
+        w(e.out({4, 3, 3, 3})),
+        w_bad(e.out({4, 2, 3, 3})),
+        y(e.out({2, 4, 5, 5})),
+        y_bad(e.out({2, 4, 4, 5})),
+        bias_bad(e.out({1, 3, 1, 1})),
+        dw(e.out({4, 3, 3, 3})),
+        c3(e.param_out({1, 3, 1, 1})),
+        c4(e.param_out({1, 4, 1, 1})),
+        m(e.param_out({1, 3, 1, 1})),
+        v(e.param_out({1, 3, 1, 1})),
+        is(e.param_out({1, 3, 1, 1})),
+        xo(e.out({2, 3, 5, 5})),
+        pooled(e.out({2, 3, 3, 3})),
+        lx(e.out({2, 6, 1, 1})),
+        lw(e.out({5, 6, 1, 1})),
+        lw_bad(e.out({5, 7, 1, 1})),
+        ly(e.out({2, 5, 1, 1})),
+        labels(e.in(labels_tensor(3, 5, 1))),
+        probs(e.param_out({2, 5, 1, 1})),
+        losses(e.param_out({2, 1, 1, 1})),
+        p(e.param_out({5, 6, 1, 1})),
+        p_bad(e.param_out({5, 7, 1, 1})),
         a3(e.out({1, 3, 1, 1})) {}
   Tensor x, w, w_bad, y, y_bad, bias_bad, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs, losses,
       p, p_bad, a3;
@@ -182,7 +197,9 @@ inline std::vector<BadCall> bad_shape_calls() {
       {"conv2d_forward", [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, nullptr, t.y_bad, g); }},
       {"conv2d_forward", [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, &t.bias_bad, t.y, g); }},
       {"conv2d_forward",
-       [=](Backend& be, Misfits& t) { be.conv2d_forward(t.x, t.w, nullptr, t.y, ConvGeometry{9, 9, 1, 0}); }},
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_forward(t.x, t.w, nullptr, t.y, ConvGeometry{9, 9, 1, 0});
+       }},
       {"conv2d_backward_data", [=](Backend& be, Misfits& t) { be.conv2d_backward_data(t.y_bad, t.w, t.x, g, over); }},
       {"conv2d_backward_filter",
        [=](Backend& be, Misfits& t) { be.conv2d_backward_filter(t.x, t.y_bad, t.dw, nullptr, g, over); }},

@@ -1,10 +1,11 @@
 // What only the fast CpuBackend<float> and CpuBackend<double> do: chunked im2col, NCHW only, bitwise
 // determinism over runs and thread counts, OpenBLAS facts. The per-op comparisons with the fp64 reference and
 // the shared checks are in backend_suite_cpu_test.cpp.
+#include "kernels/cpu/cpu_backend.hpp"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 #include "tests/kernels/backend_checks.hpp"  // expect_shape_error
 #include "tests/kernels/kernel_ops.hpp"
@@ -44,9 +45,9 @@ TYPED_TEST(CpuBackendTest, ChunkedConvolutionMatchesReference) {
     for (const i64 limit : {i64{1}, 2 * per_sample}) {
       CpuBackend<TypeParam> fast(0);
       fast.set_workspace_limit(limit);
-      expect_close(conv_op(c), Env{fast}, Env{ref}, tolerance<TypeParam>(),
-                   "conv k" + std::to_string(c.kernel) + " s" + std::to_string(c.stride) + " limit " +
-                       std::to_string(limit));
+      expect_close(
+          conv_op(c), Env{fast}, Env{ref}, tolerance<TypeParam>(),
+          "conv k" + std::to_string(c.kernel) + " s" + std::to_string(c.stride) + " limit " + std::to_string(limit));
     }
   }
 }

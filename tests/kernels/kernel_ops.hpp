@@ -197,8 +197,8 @@ inline NamedOps sgd_ops() { return {{"sgd", sgd_op(false)}, {"sgd nesterov", sgd
 // Every operation of odd sizes, named, in a fixed order.
 inline NamedOps all_ops() {
   NamedOps ops;
-  for (NamedOps part : {conv_ops(), batchnorm_ops(), elementwise_ops(), pooling_ops(), linear_ops(), loss_ops(),
-                        sgd_ops()})
+  for (NamedOps part :
+       {conv_ops(), batchnorm_ops(), elementwise_ops(), pooling_ops(), linear_ops(), loss_ops(), sgd_ops()})
     for (auto& named : part) ops.push_back(std::move(named));
   return ops;
 }
@@ -226,8 +226,8 @@ inline NamedOps fill_scale_axpy_ops() {
 inline NamedOps conv_accumulate_ops() {
   NamedOps ops;
   for (const i64 channels : {8, 3})
-    for (const ConvGeometry g : {ConvGeometry{3, 3, 1, 1}, ConvGeometry{3, 3, 2, 1}, ConvGeometry{1, 1, 2, 0},
-                                 ConvGeometry{7, 7, 2, 3}}) {
+    for (const ConvGeometry g :
+         {ConvGeometry{3, 3, 1, 1}, ConvGeometry{3, 3, 2, 1}, ConvGeometry{1, 1, 2, 0}, ConvGeometry{7, 7, 2, 3}}) {
       const Shape xs{2, channels, 9, 9};
       const Shape ws{16, channels, g.kernel_h, g.kernel_w};
       const Shape ys = g.output_shape(xs, 16);
@@ -268,10 +268,10 @@ inline Op batchnorm_accumulate_op(bool residual, Activation act) {
     Tensor dy = e.in(device_case_random(xs, 24));
     Tensor dx = e.out(xs), dr = e.out(xs);
     Tensor dgamma = e.param(device_case_random(ps, 25)), dbeta = e.param(device_case_random(ps, 26));
-    e.backend.batchnorm_backward(x, y, dy, gamma, beta, mean, invstd, act, dx, residual ? &dr : nullptr, dgamma,
-                                 dbeta, GradMode::accumulate);
-    std::vector<Tensor> out = outputs(std::move(y), std::move(mean), std::move(var), std::move(invstd),
-                                      std::move(dx), std::move(dgamma), std::move(dbeta));
+    e.backend.batchnorm_backward(x, y, dy, gamma, beta, mean, invstd, act, dx, residual ? &dr : nullptr, dgamma, dbeta,
+                                 GradMode::accumulate);
+    std::vector<Tensor> out = outputs(std::move(y), std::move(mean), std::move(var), std::move(invstd), std::move(dx),
+                                      std::move(dgamma), std::move(dbeta));
     if (residual) out.push_back(std::move(dr));
     return out;
   };

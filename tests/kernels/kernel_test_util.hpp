@@ -21,8 +21,7 @@ using i64 = std::int64_t;
 
 // Uniform values in [lo, hi), exactly representable in fp32 so that fp32 and fp64 backends see the same
 // inputs. NCHW f64. `sub` picks another stream for the same seed (the cases that came from the GPU tests use 77).
-inline Tensor random_tensor(Shape shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0,
-                            std::uint64_t sub = 0) {
+inline Tensor random_tensor(Shape shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0, std::uint64_t sub = 0) {
   Tensor t(shape, DType::f64);
   const RandomStream rng(seed, RngPurpose::test, sub);
   double* d = t.data<double>();

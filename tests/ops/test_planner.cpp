@@ -18,8 +18,8 @@ std::vector<BlockInfo> toy_blocks(std::size_t n = 4) {
   std::vector<BlockInfo> blocks;
   for (std::size_t i = 0; i < n; ++i) {
     BlockInfo b;
-    b.name = "toy";  // (names do not matter to the planner)
-    b.input = {1, 10, 100, 100};   // 100 k elements
+    b.name = "toy";               // (names do not matter to the planner)
+    b.input = {1, 10, 100, 100};  // 100 k elements
     b.output = {1, 10, 100, 100};
     b.cost = {1'000'000, 1'000'000'000, 1'000'000, 100'000};
     blocks.push_back(b);
@@ -211,8 +211,9 @@ TEST(Calibration, ParsesBenchLineAndReproducesIt) {
   EXPECT_EQ(json_number(R"({"a": 1, "ms_per_step": 12.5, "b": "x"})", "ms_per_step"), 12.5);
   EXPECT_FALSE(json_number(R"({"a": 1})", "ms_per_step").has_value());
   EXPECT_EQ(json_string(R"({"arch": "resnet50", "size": 512})", "arch"), "resnet50");
-  const std::string text = "warming up\n{\"benchmark\": \"train_step\", \"arch\": \"toy\", \"size\": 100, \"batch\": 8, "
-                           "\"micro_batch\": 4, \"ms_per_step\": 40.0}\n";
+  const std::string text =
+      "warming up\n{\"benchmark\": \"train_step\", \"arch\": \"toy\", \"size\": 100, \"batch\": 8, "
+      "\"micro_batch\": 4, \"ms_per_step\": 40.0}\n";
   const auto point = parse_bench_line(text, "test");
   EXPECT_EQ(point.arch, "toy");
   EXPECT_EQ(point.batch, 8);

@@ -44,7 +44,8 @@ struct Data {
 Data step_data(const Model& model, int step) {
   Data d{Tensor(model.input_shape(batch), DType::f64), Tensor({batch, 1, 1, 1}, DType::i32)};
   const RandomStream s(seed + static_cast<std::uint64_t>(step), RngPurpose::test);
-  for (std::int64_t i = 0; i < d.images.count(); ++i) d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
+  for (std::int64_t i = 0; i < d.images.count(); ++i)
+    d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
   for (std::int64_t i = 0; i < batch; ++i)
     d.labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(5, static_cast<std::uint64_t>(i), 1));
   return d;
@@ -110,7 +111,8 @@ Result run_hybrid(int P, int D, HybridOptions options) {
     const Tensor images = d.images.slice_batch(grid.replica() * share, share);
     const Tensor labels = d.labels.slice_batch(grid.replica() * share, share);
     const bool first = grid.first_stage();
-    const auto st = trainer.step(loss, opt, first ? &images : nullptr, first ? &labels : nullptr, batch, step_options(s));
+    const auto st =
+        trainer.step(loss, opt, first ? &images : nullptr, first ? &labels : nullptr, batch, step_options(s));
     EXPECT_EQ(st.samples, batch);
     r.losses.push_back(st.loss_sum);
     r.correct.push_back(st.correct);
@@ -212,7 +214,8 @@ TEST(Hybrid, BucketedReductionMakesManyBucketsAndEqualsBlockingDataParallel) {
     const Tensor labels = d.labels.slice_batch(grid.replica() * share, share);
     const auto a = trainer.step(loss, opt_a, &images, &labels, batch, step_options(s));
     plain.store().zero_grad();
-    const auto local = accumulate_gradients(plain, loss, images, labels, batch, grid.replica() * share, step_options(s));
+    const auto local =
+        accumulate_gradients(plain, loss, images, labels, batch, grid.replica() * share, step_options(s));
     allreduce_gradients(plain.store(), MPI_COMM_WORLD);
     apply_update(plain, opt_b, batch / micro, step_options(s));
     std::vector<double> totals{local.loss_sum};
@@ -268,7 +271,8 @@ TEST(Hybrid, BadConfigurationsFailOnEveryRank) {
     Grid grid(MPI_COMM_WORLD, 1, n);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (n > 1) expect_invalid_everywhere([&] { HybridTrainer(backend, model, grid, seed + (rank == n - 1)); }, "differs");
+    if (n > 1)
+      expect_invalid_everywhere([&] { HybridTrainer(backend, model, grid, seed + (rank == n - 1)); }, "differs");
   }
   Grid grid(MPI_COMM_WORLD, n >= 2 ? 2 : 1, n >= 2 ? n / 2 : 1);
   HybridTrainer trainer(backend, model, grid, seed);
@@ -282,7 +286,8 @@ TEST(Hybrid, BadConfigurationsFailOnEveryRank) {
   TrainStepOptions bad = step_options(0);
   bad.micro_batch = 3;  // does not divide the share (16 / D)
   expect_invalid_everywhere([&] { trainer.step(loss, opt, im, lb, batch, bad); }, "--micro-batch-size");
-  if (D > 1) expect_invalid_everywhere([&] { trainer.step(loss, opt, im, lb, D - 1, step_options(0)); }, "smaller than");
+  if (D > 1)
+    expect_invalid_everywhere([&] { trainer.step(loss, opt, im, lb, D - 1, step_options(0)); }, "smaller than");
   // After refused steps the trainer still works (nothing was left half-sent).
   const auto st = trainer.step(loss, opt, im, lb, batch, step_options(0));
   EXPECT_EQ(st.samples, batch);

@@ -57,7 +57,8 @@ TEST(FuzzRegressions, Options) { replay("options", cbednet::fuzz::probe_options)
 
 // The probes themselves can tell good from bad (so the replay above can fail).
 TEST(FuzzProbes, RejectCleanly) {
-  const fs::path dir = fs::temp_directory_path() / ("cbednet-probe-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  const fs::path dir = fs::temp_directory_path() /
+                       ("cbednet-probe-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
   fs::create_directories(dir);
   const auto write = [&](const char* name, const std::string& text) {
     std::ofstream(dir / name) << text;

@@ -50,13 +50,15 @@ TEST(BatchSplit, CutsTheGlobalBatch) {
 }
 
 TEST(BatchSplit, RejectsWithTheOptionNamed) {
-  EXPECT_NE(error_of([] { split_batch(3, 4, 0, 2); }).find("--batch 3 is smaller than the 4 data-parallel replicas "
-                                                             "of --grid 2x4"),
+  EXPECT_NE(error_of([] { split_batch(3, 4, 0, 2); })
+                .find("--batch 3 is smaller than the 4 data-parallel replicas "
+                      "of --grid 2x4"),
             std::string::npos);
   EXPECT_NE(error_of([] { split_batch(10, 4, 0); }).find("--batch 10 must be a positive multiple of the 4"),
             std::string::npos);
-  EXPECT_NE(error_of([] { split_batch(16, 2, 3); }).find("--micro-batch-size 3 does not divide a replica's share of "
-                                                           "the batch (8 = 16 / 2)"),
+  EXPECT_NE(error_of([] { split_batch(16, 2, 3); })
+                .find("--micro-batch-size 3 does not divide a replica's share of "
+                      "the batch (8 = 16 / 2)"),
             std::string::npos);
   EXPECT_NE(error_of([] { split_batch(16, 2, -1); }).find("--micro-batch-size"), std::string::npos);
 }

@@ -61,7 +61,8 @@ Data make_data(std::int64_t n, std::uint64_t key, std::int64_t nan_sample = -1) 
   const Model model = build_resnet(small_spec());
   Data d{Tensor(model.input_shape(n), DType::f64), Tensor({n, 1, 1, 1}, DType::i32)};
   const RandomStream s(key, RngPurpose::test);
-  for (std::int64_t i = 0; i < d.images.count(); ++i) d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
+  for (std::int64_t i = 0; i < d.images.count(); ++i)
+    d.images.data<double>()[i] = s.normal(static_cast<std::uint64_t>(i));
   for (std::int64_t i = 0; i < n; ++i)
     d.labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(s.below(4, static_cast<std::uint64_t>(i), 1));
   if (nan_sample >= 0) d.images.slice_batch(nan_sample, 1).data<double>()[0] = std::numeric_limits<double>::quiet_NaN();
@@ -220,7 +221,8 @@ TEST(CheckpointCallback, WritesPeriodicallyAtEpochEndsAndOnStop) {
   RunLog log({}, false);
   std::vector<std::int64_t> written;
   CheckpointCallback checkpoints(
-      3, [&](const TrainingState& s) {
+      3,
+      [&](const TrainingState& s) {
         written.push_back(s.global_step);
         return world_rank() == 0 ? "ckpt-" + std::to_string(s.global_step) : std::string();
       },
@@ -336,9 +338,11 @@ TEST(ValidationCallback, EveryValidationSampleIsScoredOnce) {
   const Data held_out = make_data(12, 9);
   Rig rig(data);
   // Evaluation shares: 12 samples in batches of 4 over the replicas.
-  MemoryBatchSource validation_source(held_out.images.view(), held_out.labels.view(), 4, world_rank(), world_size() > 1 ? 2 : 1);
+  MemoryBatchSource validation_source(held_out.images.view(), held_out.labels.view(), 4, world_rank(),
+                                      world_size() > 1 ? 2 : 1);
   std::vector<std::int16_t> labels;
-  for (std::int64_t i = 0; i < 12; ++i) labels.push_back(static_cast<std::int16_t>(held_out.labels.data<std::int32_t>()[i] + 1));
+  for (std::int64_t i = 0; i < 12; ++i)
+    labels.push_back(static_cast<std::int16_t>(held_out.labels.data<std::int32_t>()[i] + 1));
   ValidationCallback validation(&validation_source, labels, ViewMode::stack, MetricsAccumulator(4), MPI_COMM_WORLD);
   Recorder recorder;
   Trainer trainer = rig.trainer(config_for(1));

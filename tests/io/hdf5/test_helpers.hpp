@@ -72,11 +72,10 @@ namespace cbednet::io::testing {
 
 // An SMC release in miniature: root/{train,dev,test}/batch_<split>_<n>.h5, groups with gaps and out of order.
 // Returns every sample written, keyed by "<split>/<file>/<group>".
-inline std::map<std::string, SmcSample> make_smc_dir(const std::filesystem::path& root, int S,
-                                                     int per_file = 3) {
+inline std::map<std::string, SmcSample> make_smc_dir(const std::filesystem::path& root, int S, int per_file = 3) {
   std::map<std::string, SmcSample> all;
-  const std::vector<std::pair<std::string, int>> files = {{"train", 0}, {"train", 1}, {"train", 10}, {"dev", 0},
-                                                          {"test", 0}};
+  const std::vector<std::pair<std::string, int>> files = {
+      {"train", 0}, {"train", 1}, {"train", 10}, {"dev", 0}, {"test", 0}};
   int material = 0;
   for (const auto& [split, n] : files) {
     std::filesystem::create_directories(root / split);

@@ -87,40 +87,41 @@ std::vector<Batch> read_epoch(DistributedLoader& loader, std::uint64_t epoch) {
 // direct chunk reads (pread on 3 threads, no HDF5 per read); float32 and float16 files.
 TEST_F(LoaderMpi, CollectiveReadsEqualSerialReads) {
   for (const int mode : {0, 1, 2})
-  for (const std::string& file : {packed(), (root_ / "packed16.h5").string()}) {
-    const bool direct = mode == 2;
-    SCOPED_TRACE(mode == 0 ? "collective H5Dread, independent chunk I/O"
-                 : mode == 1 ? "collective H5Dread, two-phase MPI-IO" : "direct chunk reads, 3 threads");
-    LoaderOptions o;
-    o.global_batch = 4;
-    o.seed = 11;
-    o.prefetch = false;
-    o.individual_chunk_io = mode == 0;
-    o.io_threads = direct ? 3 : 0;
-    DistributedLoader loader(file, MPI_COMM_WORLD, o);
-    ASSERT_EQ(loader.collective(), !direct);
-    ASSERT_EQ(loader.size(), 15U);
-    const auto serial = open_source(file);
-    ASSERT_EQ(loader.labels().size(), serial->size());
-    for (std::size_t i = 0; i < serial->size(); ++i) EXPECT_EQ(loader.labels()[i], serial->label(i));
-    std::vector<float> expected(3 * kS * kS);
-    loader.start_epoch(0);
-    std::size_t steps = 0;
-    while (auto batch = loader.next()) {
-      if (!direct) {
-        EXPECT_TRUE(loader.last_read_collective()) << "HDF5 fell back to independent I/O";
+    for (const std::string& file : {packed(), (root_ / "packed16.h5").string()}) {
+      const bool direct = mode == 2;
+      SCOPED_TRACE(mode == 0   ? "collective H5Dread, independent chunk I/O"
+                   : mode == 1 ? "collective H5Dread, two-phase MPI-IO"
+                               : "direct chunk reads, 3 threads");
+      LoaderOptions o;
+      o.global_batch = 4;
+      o.seed = 11;
+      o.prefetch = false;
+      o.individual_chunk_io = mode == 0;
+      o.io_threads = direct ? 3 : 0;
+      DistributedLoader loader(file, MPI_COMM_WORLD, o);
+      ASSERT_EQ(loader.collective(), !direct);
+      ASSERT_EQ(loader.size(), 15U);
+      const auto serial = open_source(file);
+      ASSERT_EQ(loader.labels().size(), serial->size());
+      for (std::size_t i = 0; i < serial->size(); ++i) EXPECT_EQ(loader.labels()[i], serial->label(i));
+      std::vector<float> expected(3 * kS * kS);
+      loader.start_epoch(0);
+      std::size_t steps = 0;
+      while (auto batch = loader.next()) {
+        if (!direct) {
+          EXPECT_TRUE(loader.last_read_collective()) << "HDF5 fell back to independent I/O";
+        }
+        ASSERT_EQ(batch->images.shape(), (Shape{static_cast<std::int64_t>(4 / world_size()), 3, kS, kS}));
+        for (std::size_t j = 0; j < batch->indices.size(); ++j) {
+          serial->read(static_cast<std::size_t>(batch->indices[j]), expected.data());
+          const float* got = batch->images.data<float>() + j * expected.size();
+          ASSERT_TRUE(std::equal(expected.begin(), expected.end(), got)) << file << " sample " << batch->indices[j];
+          EXPECT_EQ(batch->labels.data<std::int32_t>()[j], serial->label(batch->indices[j]) - 1);
+        }
+        ++steps;
       }
-      ASSERT_EQ(batch->images.shape(), (Shape{static_cast<std::int64_t>(4 / world_size()), 3, kS, kS}));
-      for (std::size_t j = 0; j < batch->indices.size(); ++j) {
-        serial->read(static_cast<std::size_t>(batch->indices[j]), expected.data());
-        const float* got = batch->images.data<float>() + j * expected.size();
-        ASSERT_TRUE(std::equal(expected.begin(), expected.end(), got)) << file << " sample " << batch->indices[j];
-        EXPECT_EQ(batch->labels.data<std::int32_t>()[j], serial->label(batch->indices[j]) - 1);
-      }
-      ++steps;
+      EXPECT_EQ(steps, 3U);  // 15 samples, batch 4, drop_last
     }
-    EXPECT_EQ(steps, 3U);  // 15 samples, batch 4, drop_last
-  }
 }
 
 TEST_F(LoaderMpi, EachSampleOncePerEpochInTheSameOrderForAnyRankCount) {

@@ -45,8 +45,8 @@ TEST_P(SmcRoundTrip, PixelsLabelsAttributesIdenticalGroupsSortedNumerically) {
   TempDir dir("smc-rt");
   const std::string path = dir.file("batch_train_0.h5");
   // Written out of order, with gaps, and mixing samples with and without optional attributes.
-  const std::vector<SmcSample> written = {make_sample(10, 0, 16), make_sample(1, 3, 16, false),
-                                          make_sample(1, 0, 16), make_sample(2, 9, 16)};
+  const std::vector<SmcSample> written = {make_sample(10, 0, 16), make_sample(1, 3, 16, false), make_sample(1, 0, 16),
+                                          make_sample(2, 9, 16)};
   {
     SmcFileWriter writer(path);
     writer.set_fixed_length_strings(GetParam());

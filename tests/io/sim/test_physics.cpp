@@ -131,8 +131,8 @@ TEST(SimPhysics, SystematicAbsencesForRandomCoordinates) {
     const double scale = max_abs_f(c, 3);
     ASSERT_GT(scale, 1.0);
     for (const Hkl hkl : {Hkl{1, 0, 0}, Hkl{1, 1, 0}, Hkl{2, 1, 0}, Hkl{0, 1, 2}, Hkl{3, 2, 1}})
-      EXPECT_LT(std::abs(structure_factor(c, hkl)), 1e-9 * scale) << "SG " << sg << " hkl " << hkl[0] << hkl[1]
-                                                                    << hkl[2];
+      EXPECT_LT(std::abs(structure_factor(c, hkl)), 1e-9 * scale)
+          << "SG " << sg << " hkl " << hkl[0] << hkl[1] << hkl[2];
     EXPECT_GT(std::abs(structure_factor(c, {1, 1, 1})) + std::abs(structure_factor(c, {2, 0, 0})) +
                   std::abs(structure_factor(c, {3, 1, 1})),
               1e-6 * scale);

@@ -1,11 +1,11 @@
 // The simulator end to end: deterministic materials, the SMC-2019 layout written and read back, split by
 // material, and the same samples whatever the number of ranks and threads.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include "core/error.hpp"
 #include "io/hdf5/smc_file.hpp"

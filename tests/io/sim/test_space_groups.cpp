@@ -64,8 +64,8 @@ TEST(SimSpaceGroups, SystemsAndPointGroups) {
 }
 
 TEST(SimSpaceGroups, OperationCounts) {
-  const std::pair<int, std::size_t> counts[] = {{1, 1},   {2, 2},   {81, 4},   {292, 8},  {433, 9},
-                                                {434, 3}, {458, 36}, {488, 24}, {517, 48}, {523, 192},
+  const std::pair<int, std::size_t> counts[] = {{1, 1},     {2, 2},    {81, 4},   {292, 8},  {433, 9},
+                                                {434, 3},   {458, 36}, {488, 24}, {517, 48}, {523, 192},
                                                 {525, 192}, {529, 96}, {530, 96}};
   for (const auto& [hall, n] : counts) EXPECT_EQ(symmetry_operations(hall).size(), n) << "Hall " << hall;
 }
@@ -84,8 +84,8 @@ TEST(SimSpaceGroups, EveryGroupRoundTripsThroughSpglib) {
   int total_attempts = 0;
   for (int sg = 1; sg <= 230; ++sg) {
     int attempts = 0;
-    const Crystal c = random_crystal(sg, RandomStream(2024, RngPurpose::simulate, static_cast<std::uint64_t>(sg)),
-                                     {}, &attempts);
+    const Crystal c =
+        random_crystal(sg, RandomStream(2024, RngPurpose::simulate, static_cast<std::uint64_t>(sg)), {}, &attempts);
     total_attempts += attempts;
     EXPECT_EQ(c.space_group, sg);
     EXPECT_EQ(detect_space_group(c, 1e-5), sg) << "SG " << sg << " exact";
@@ -97,11 +97,21 @@ TEST(SimSpaceGroups, EveryGroupRoundTripsThroughSpglib) {
     // Lattice consistent with the crystal system.
     const auto& p = c.params;
     const int system = crystal_system_index(sg);
-    if (system >= 1) { EXPECT_DOUBLE_EQ(p.alpha, 90.0); }
-    if (system >= 2) { EXPECT_DOUBLE_EQ(p.beta, 90.0); }
-    if (system >= 3) { EXPECT_DOUBLE_EQ(p.a, p.b); }
-    if (system == 4 || system == 5) { EXPECT_DOUBLE_EQ(p.gamma, 120.0); }
-    if (system == 6) { EXPECT_DOUBLE_EQ(p.a, p.c); }
+    if (system >= 1) {
+      EXPECT_DOUBLE_EQ(p.alpha, 90.0);
+    }
+    if (system >= 2) {
+      EXPECT_DOUBLE_EQ(p.beta, 90.0);
+    }
+    if (system >= 3) {
+      EXPECT_DOUBLE_EQ(p.a, p.b);
+    }
+    if (system == 4 || system == 5) {
+      EXPECT_DOUBLE_EQ(p.gamma, 120.0);
+    }
+    if (system == 6) {
+      EXPECT_DOUBLE_EQ(p.a, p.c);
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("230 groups: %d attempts in %.2f s\n", total_attempts, seconds);
