@@ -20,9 +20,9 @@
 #include "app/run_setup.hpp"
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
+#include "core/batch_split.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
-#include "core/train/batch_split.hpp"
 #include "kernels/profiling_backend.hpp"
 
 namespace cbednet::app {

@@ -33,25 +33,6 @@ std::string describe_cuts(const Partition& partition) {
   return out.str();
 }
 
-// Keeps the lines of a metrics file whose epoch (first field) is below `epoch` (a resumed run rewrites the rest).
-void truncate_metrics(const fs::path& path, std::int64_t epoch, bool csv) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::ostringstream kept;
-  std::string line;
-  bool header = csv;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept << line << '\n';
-      header = false;
-      continue;
-    }
-    const auto digits = line.find_first_of("0123456789");
-    if (digits != std::string::npos && std::stoll(line.substr(digits)) < epoch + 1) kept << line << '\n';
-  }
-  write_file_atomically(path, kept.str());
-}
-
 // What every rank needs to know about the data; only stage-0 ranks open it (world rank 0 tells the others).
 struct DataFacts {
   Shape sample{};
@@ -259,10 +240,7 @@ int run_training(const TrainConfig& cfg) {
   if (grid.world_rank() == 0) {
     fs::create_directories(checkpoint_dir);
     write_file_atomically(run_dir / "config.ini", cfg.resolved_ini);
-    if (resume_from) {
-      truncate_metrics(run_dir / "metrics.csv", state.epoch, true);
-      truncate_metrics(run_dir / "metrics.jsonl", state.epoch, false);
-    }
+    if (resume_from) log.keep_epochs_before(state.epoch);
     log.open();
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);

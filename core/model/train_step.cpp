@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/train/batch_split.hpp"
+#include "core/batch_split.hpp"
 
 namespace cbednet {
 

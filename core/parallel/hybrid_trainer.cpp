@@ -5,9 +5,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/batch_split.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "core/parallel/p2p.hpp"
-#include "core/train/batch_split.hpp"
 
 namespace cbednet {
 

@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/batch_split.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/grad_reducer.hpp"
 #include "core/parallel/grid.hpp"
 #include "core/parallel/p2p.hpp"
 #include "core/parallel/schedule.hpp"
-#include "core/train/batch_split.hpp"
 
 namespace cbednet {
 

@@ -5,8 +5,8 @@
 #include <limits>
 #include <map>
 
+#include "core/batch_split.hpp"
 #include "core/error.hpp"
-#include "core/train/batch_split.hpp"
 
 namespace cbednet::plan {
 

@@ -29,6 +29,35 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
   }
 }
 
+namespace {
+
+// Keeps the lines of a metrics file whose epoch (first field) is below `epoch` (a resumed run rewrites the rest).
+void truncate_metrics(const fs::path& path, std::int64_t epoch, bool csv) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::ostringstream kept;
+  std::string line;
+  bool header = csv;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept << line << '\n';
+      header = false;
+      continue;
+    }
+    const auto digits = line.find_first_of("0123456789");
+    if (digits != std::string::npos && std::stoll(line.substr(digits)) < epoch + 1) kept << line << '\n';
+  }
+  write_file_atomically(path, kept.str());
+}
+
+}  // namespace
+
+void RunLog::keep_epochs_before(std::int64_t epoch) const {
+  if (!writer_) return;
+  truncate_metrics(dir_ / "metrics.csv", epoch, true);
+  truncate_metrics(dir_ / "metrics.jsonl", epoch, false);
+}
+
 void RunLog::open() {
   if (!writer_) return;
   file_.open(dir_ / "train.log", std::ios::app);

@@ -33,6 +33,9 @@ class RunLog {
     if (file_) file_ << text << std::endl;
   }
   void epoch(const EpochRecord& record);
+  // A resumed run rewrites the epochs from `epoch` (0-based) on: the metrics files keep only the records of the
+  // epochs before it (only on the writer).
+  void keep_epochs_before(std::int64_t epoch) const;
 
  private:
   std::filesystem::path dir_;

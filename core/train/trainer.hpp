@@ -9,10 +9,10 @@
 #include <optional>
 #include <vector>
 
+#include "core/batch_split.hpp"
 #include "core/optim/lr_schedule.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/train/batch_source.hpp"
-#include "core/train/batch_split.hpp"
 #include "core/train/callback.hpp"
 #include "core/train/training_state.hpp"
 #include "core/train/views.hpp"

@@ -1,8 +1,8 @@
 // The batch rule (split_batch), the fill of shares short of bad samples, and the in-memory batch source.
 #include <gtest/gtest.h>
 
+#include "core/batch_split.hpp"
 #include "core/error.hpp"
-#include "core/train/batch_split.hpp"
 #include "core/train/memory_batch_source.hpp"
 #include "core/train/trainer.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/train/batch_split.hpp"
+#include "core/batch_split.hpp"
 
 #include "core/error.hpp"
 
