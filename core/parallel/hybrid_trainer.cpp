@@ -8,15 +8,11 @@
 #include "core/batch_split.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "core/parallel/p2p.hpp"
+#include "core/stopwatch.hpp"
 
 namespace cbednet {
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 std::string describe_model(const Model& model) {
   std::ostringstream out;
@@ -87,7 +83,7 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
 
 StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images,
                               const Tensor* labels, std::int64_t global_batch, const TrainStepOptions& options) {
-  const auto step_start = clock_type::now();
+  const auto step_start = SteadyClock::now();
   timings_ = {};
   // Checks every rank makes identically, before any message: a bad option fails everywhere, nothing hangs.
   const int P = grid_.stages();
@@ -117,7 +113,7 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   allreduce_sum(totals, grid_.world());
   const bool nonfinite = !std::isfinite(totals[0]) || totals[3] > 0;
 
-  const auto t_update = clock_type::now();
+  const auto t_update = SteadyClock::now();
   if (nonfinite)
     store.discard_step_statistics();
   else

@@ -2,13 +2,9 @@
 
 #include <chrono>
 
-namespace cbednet {
+#include "core/stopwatch.hpp"
 
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
+namespace cbednet {
 
 void TensorPipe::send(const Tensor& t, int to, int tag) {
   Pending p;

@@ -1,13 +1,8 @@
 #include "core/parallel/schedule_run.hpp"
 
-namespace cbednet {
+#include "core/stopwatch.hpp"
 
-namespace {
-using clock_type = std::chrono::steady_clock;
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-}  // namespace
+namespace cbednet {
 
 ScheduleRun::ScheduleRun(Backend& backend, Stage& stage, const Grid& grid, Transport& pipe_transport,
                          GradReducer& reducer, PipelineSchedule schedule, SoftmaxCrossEntropy& loss,
@@ -93,14 +88,14 @@ void ScheduleRun::forward(std::size_t k) {
   } else {
     x = receive(k);
   }
-  auto t0 = clock_type::now();
+  auto t0 = SteadyClock::now();
   const PassInfo pass{Mode::train, options_.seed, options_.step, work_.first_sample + i * micro};
   const Tensor out = stage_.forward(x, pass, &contexts_[ui]);
   if (grid_.last_stage()) {
     if (labels_handle_ >= 0) {  // the wait for the labels is not compute
       timings_.compute += seconds_since(t0);
       loss_labels();
-      t0 = clock_type::now();
+      t0 = SteadyClock::now();
     }
     dlogits_[ui] = loss_and_gradient(backend_, loss_, out, loss_labels().slice_batch(i * micro, micro),
                                      work_.split.global, options_.loss_scale, stats_);
@@ -116,7 +111,7 @@ void ScheduleRun::backward(std::size_t k) {
   const int i = ops_[k].micro;
   const auto ui = static_cast<std::size_t>(i);
   Tensor grad = grid_.last_stage() ? std::move(dlogits_[ui]) : receive(k);
-  const auto t0 = clock_type::now();
+  const auto t0 = SteadyClock::now();
   // The step's final backward reports each block as done, so that its gradient buckets start at once.
   const bool final_backward = k + 1 == ops_.size();
   grad = stage_.backward(

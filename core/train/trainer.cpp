@@ -2,14 +2,9 @@
 
 #include <cstring>
 
-namespace cbednet {
+#include "core/stopwatch.hpp"
 
-namespace {
-using clock_type = std::chrono::steady_clock;
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-}  // namespace
+namespace cbednet {
 
 std::int64_t fill_short_share(Batch& batch, std::int64_t share) {
   const Shape s = batch.images.shape();
@@ -57,10 +52,10 @@ double Trainer::seconds_per_step() const {
 }
 
 StopReason Trainer::run() {
-  run_start_ = clock_type::now();
+  run_start_ = SteadyClock::now();
   for (TrainingCallback* c : callbacks_) c->on_train_begin(*this);
   for (std::int64_t epoch = state_.epoch; epoch < config_.epochs; ++epoch) {
-    const auto epoch_start = clock_type::now();
+    const auto epoch_start = SteadyClock::now();
     if (source_ != nullptr) {
       source_->start_epoch(static_cast<std::uint64_t>(epoch));
       for (std::int64_t skip = 0; skip < state_.step_in_epoch; ++skip) source_->next();  // resume inside an epoch

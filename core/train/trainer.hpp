@@ -12,6 +12,7 @@
 #include "core/batch_split.hpp"
 #include "core/optim/lr_schedule.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
+#include "core/stopwatch.hpp"
 #include "core/train/batch_source.hpp"
 #include "core/train/callback.hpp"
 #include "core/train/training_state.hpp"
@@ -65,7 +66,7 @@ class Trainer {
   TrainingState state_;
   std::vector<TrainingCallback*> callbacks_;
   std::optional<StopReason> stop_;
-  std::chrono::steady_clock::time_point run_start_;
+  SteadyClock::time_point run_start_;
   std::int64_t steps_this_run_ = 0, epoch_images_ = 0, repeated_ = 0;
 };
 
