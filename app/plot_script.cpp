@@ -93,8 +93,8 @@ int run_plot_script(const std::string& mode, const std::vector<std::string>& arg
   const char* from_environment = std::getenv("CBEDNET_PYTHON");
   const std::string python = from_environment && *from_environment ? from_environment : "/usr/bin/python3";
 
-  const TemporaryFile context{fs::temp_directory_path() / ("cbednet-plot-context-" + std::to_string(::getpid()) +
-                                                           ".json")};
+  const TemporaryFile context{fs::temp_directory_path() /
+                              ("cbednet-plot-context-" + std::to_string(::getpid()) + ".json")};
   write_plot_context(context.path);
 
   std::vector<std::string> words{python, script.string(), mode, "--context", context.path.string()};

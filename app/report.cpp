@@ -30,8 +30,9 @@ int run_report(const Args& args) {
   if (world_rank() != 0) return 0;  // one page, drawn once
 
   const std::filesystem::path run = (*vm)["run"].as<std::string>();
-  CBEDNET_REQUIRE(std::filesystem::is_directory(run), IoError, run.string(), ": not a run directory (no such directory)");
-  const std::filesystem::path out = 
+  CBEDNET_REQUIRE(std::filesystem::is_directory(run), IoError, run.string(),
+                  ": not a run directory (no such directory)");
+  const std::filesystem::path out =
       vm->count("out") != 0U ? std::filesystem::path((*vm)["out"].as<std::string>()) : run / "report";
   std::vector<std::string> script_args{"--run", run.string(), "--out", out.string()};
   if (vm->count("eval") != 0U) {
