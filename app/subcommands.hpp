@@ -18,6 +18,7 @@ int run_train(const Args& args);     // app/train.cpp     training (app/training
 int run_evaluate(const Args& args);  // app/evaluate.cpp  metrics of a checkpoint on a split
 int run_predict(const Args& args);   // app/predict.cpp   per-sample predictions
 int run_plan(const Args& args);      // app/plan.cpp      P x D and micro-batch planner for a cluster
+int run_report(const Args& args);    // app/report.cpp    HTML report of a run and an evaluation
 
 struct Subcommand {
   const char* name;
@@ -32,6 +33,7 @@ inline constexpr Subcommand subcommands[] = {
     {"train", "train a ResNet across the MPI ranks (resumable)", run_train},
     {"evaluate", "evaluate a checkpoint: accuracy, macro-F1, baseline, confusion matrix", run_evaluate},
     {"predict", "predict space groups with a checkpoint (CSV or JSON)", run_predict},
+    {"report", "write an HTML report (plots) of a run directory and an evaluation", run_report},
     {"model", "print a ResNet's per-block shapes, parameters and MACs", run_model},
     {"bench", "measure training throughput and print JSON", run_bench},
     {"plan", "predict step time for every P x D grid on N nodes and print the best", run_plan},

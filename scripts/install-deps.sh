@@ -17,6 +17,8 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev libopenblas-openmp-dev
   # plots and checks of HDF5 files from Python (Debian's, used with /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
+  # CI only: renders cbednet report's HTML headless and checks it is not blank (scripts/check-report-render.sh)
+  chromium
 )
 
 if [[ "${CBEDNET_DEPS_EXTRA:-}" != "" ]]; then
