@@ -4,7 +4,7 @@
 #   scripts/check-report-render.sh [BUILD_DIR]      (default build; uses its cbednet and the app tests' data)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=${1:-"$root/build"}
+build_dir=$(cd "${1:-$root/build}" && pwd)
 cbednet="$build_dir/bin/cbednet"
 browser=$(command -v chromium || command -v chromium-browser || true)
 [[ -n "$browser" ]] || { echo "check-report-render: chromium not found (Debian package chromium)" >&2; exit 1; }
