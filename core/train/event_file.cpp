@@ -116,6 +116,14 @@ void EventFileWriter::write_scalars(std::int64_t step, const std::vector<ScalarV
   pending_ += tfrecord_frame(serialized(event));
 }
 
+void EventFileWriter::write_session_start(std::int64_t step) {
+  tensorboard::Event event;
+  event.set_wall_time(unix_seconds_now());
+  event.set_step(step);
+  event.mutable_session_log()->set_status(tensorboard::SessionLog::START);
+  pending_ += tfrecord_frame(serialized(event));
+}
+
 void EventFileWriter::flush() {
   if (pending_.empty()) return;
   file_.write(pending_.data(), static_cast<std::streamsize>(pending_.size()));

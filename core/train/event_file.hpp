@@ -35,6 +35,9 @@ class EventFileWriter {
 
   // One Event at `step` with one Summary of these scalars (buffered until flush()).
   void write_scalars(std::int64_t step, const std::vector<ScalarValue>& values);
+  // A SessionLog START at `step`: TensorBoard forgets the points of every earlier file at and after `step`, so a
+  // resumed run's re-run steps replace those of the run it continues (buffered until flush()).
+  void write_session_start(std::int64_t step);
   // Appends the buffered records to the file and flushes it. Records are only ever written whole, here, so the
   // file holds complete records after every flush (TensorBoard may be reading it meanwhile).
   void flush();

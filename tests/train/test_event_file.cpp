@@ -3,48 +3,19 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "core/error.hpp"
 #include "core/train/event_file.hpp"
 #include "core/train/tensorboard_event.pb.h"
+#include "tests/train/event_records.hpp"
 
 using namespace cbednet;
+using namespace cbednet::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::uint64_t read_little_endian(std::string_view bytes) {
-  std::uint64_t value = 0;
-  for (std::size_t i = bytes.size(); i-- > 0;) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  return value;
-}
-
-// Splits a TFRecord stream into its records, checking both CRCs of each.
-std::vector<std::string> read_records(std::string_view stream) {
-  std::vector<std::string> records;
-  while (!stream.empty()) {
-    EXPECT_GE(stream.size(), 12u) << "a partial record header";
-    if (stream.size() < 12) break;
-    const std::uint64_t length = read_little_endian(stream.substr(0, 8));
-    EXPECT_EQ(read_little_endian(stream.substr(8, 4)), masked_crc32c(stream.substr(0, 8)));
-    EXPECT_GE(stream.size(), 16 + length) << "a partial record";
-    if (stream.size() < 16 + length) break;
-    const std::string_view data = stream.substr(12, length);
-    EXPECT_EQ(read_little_endian(stream.substr(12 + length, 4)), masked_crc32c(data));
-    records.emplace_back(data);
-    stream.remove_prefix(16 + length);
-  }
-  return records;
-}
-
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // A fresh directory under the system's temporary one, removed at the end of the test.
 struct TempDir {
@@ -87,7 +58,7 @@ TEST(EventFile, AWrittenFileDecodesToTheScalarsWithTheirSteps) {
     EXPECT_EQ(path.parent_path(), dir.path / "tensorboard");
     EXPECT_EQ(path.filename().string().rfind("events.out.tfevents.", 0), 0u) << path;
     writer.write_scalars(5, {{"train/loss", 1.25f}, {"lr", 0.1f}});
-    writer.write_scalars(8, {{"epoch/val_top1", 0.5f}});
+    writer.write_scalars(8, {{"epoch/val_top1", 0.5f}, {"train/top1", 0.0f}});
     // Until flushed, only the whole file_version record is in the file.
     EXPECT_EQ(read_records(file_bytes(path)).size(), 1u);
     writer.flush();
@@ -101,8 +72,11 @@ TEST(EventFile, AWrittenFileDecodesToTheScalarsWithTheirSteps) {
   EXPECT_EQ(event.file_version(), "brain.Event:2");
   EXPECT_GT(event.wall_time(), 1.6e9);  // seconds since 1970, not some other clock
 
-  const std::vector<std::tuple<std::int64_t, std::string, float>> expected = {
-      {5, "train/loss", 1.25f}, {5, "lr", 0.1f}, {8, "epoch/val_top1", 0.5f}, {9, "loss_scale", 65536.0f}};
+  const std::vector<std::tuple<std::int64_t, std::string, float>> expected = {{5, "train/loss", 1.25f},
+                                                                              {5, "lr", 0.1f},
+                                                                              {8, "epoch/val_top1", 0.5f},
+                                                                              {8, "train/top1", 0.0f},
+                                                                              {9, "loss_scale", 65536.0f}};
   std::size_t next = 0;
   for (std::size_t r = 1; r < records.size(); ++r) {
     ASSERT_TRUE(event.ParseFromString(records[r]));
@@ -111,6 +85,7 @@ TEST(EventFile, AWrittenFileDecodesToTheScalarsWithTheirSteps) {
       ASSERT_LT(next, expected.size());
       EXPECT_EQ(event.step(), std::get<0>(expected[next]));
       EXPECT_EQ(value.tag(), std::get<1>(expected[next]));
+      EXPECT_TRUE(value.has_simple_value()) << "a value of 0 must be on the wire too: " << value.tag();
       EXPECT_EQ(value.simple_value(), std::get<2>(expected[next]));
       ++next;
     }
@@ -137,4 +112,21 @@ TEST(EventFile, AnUnusableDirectoryIsAnErrorNamingIt) {
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find(bad.string()), std::string::npos) << e.what();
   }
+}
+
+TEST(EventFile, ASessionStartMarksTheStepFromWhichARunRestarts) {
+  const TempDir dir;
+  fs::path path;
+  {
+    EventFileWriter writer(dir.path);
+    path = writer.path();
+    writer.write_session_start(13);
+  }
+  const auto records = read_records(file_bytes(path));
+  ASSERT_EQ(records.size(), 2u);
+  tensorboard::Event event;
+  ASSERT_TRUE(event.ParseFromString(records[1]));
+  EXPECT_EQ(event.step(), 13);
+  ASSERT_TRUE(event.has_session_log());
+  EXPECT_EQ(event.session_log().status(), tensorboard::SessionLog::START);
 }
