@@ -16,11 +16,12 @@ void TensorBoardCallback::after_step(Trainer& trainer, StepReport& report) {
   // The same quantities as ProgressCallback's line, so the two agree.
   const double samples = static_cast<double>(report.totals.samples);
   const double images_per_s = static_cast<double>(trainer.split().global) / trainer.seconds_per_step();
-  writer_.write_scalars(report.step, {{"train/loss", static_cast<float>(report.totals.loss_sum / samples)},
-                                      {"train/top1", static_cast<float>(static_cast<double>(report.totals.correct) / samples)},
-                                      {"lr", static_cast<float>(report.lr)},
-                                      {"loss_scale", static_cast<float>(report.loss_scale)},
-                                      {"throughput/images_per_s", static_cast<float>(images_per_s)}});
+  writer_.write_scalars(report.step,
+                        {{"train/loss", static_cast<float>(report.totals.loss_sum / samples)},
+                         {"train/top1", static_cast<float>(static_cast<double>(report.totals.correct) / samples)},
+                         {"lr", static_cast<float>(report.lr)},
+                         {"loss_scale", static_cast<float>(report.loss_scale)},
+                         {"throughput/images_per_s", static_cast<float>(images_per_s)}});
 }
 
 void TensorBoardCallback::on_epoch_end(Trainer&, EpochRecord& record) {

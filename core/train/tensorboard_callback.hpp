@@ -19,8 +19,7 @@ class TensorBoardCallback : public TrainingCallback {
  public:
   // every: steps between per-step records, as --log-every (0: only each epoch's last step). Creates the event
   // file in `directory`; throws IoError naming the directory if it cannot.
-  TensorBoardCallback(std::int64_t every, const std::filesystem::path& directory)
-      : every_(every), writer_(directory) {}
+  TensorBoardCallback(std::int64_t every, const std::filesystem::path& directory) : every_(every), writer_(directory) {}
 
   void on_train_begin(Trainer& trainer) override;
   void after_step(Trainer& trainer, StepReport& report) override;
