@@ -42,6 +42,8 @@ po::options_description run_options() {
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
+    ("tensorboard", po::value<std::string>(),
+     "TensorBoard event files in this directory (default: <out>/tensorboard; none: no event files)")
     ("nonfinite", po::value<std::string>()->default_value("stop"),
      "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it")
     ("loss-scale", po::value<std::string>()->default_value("auto"),
@@ -105,6 +107,10 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
   c.log_every = vm["log-every"].as<long>();
+  c.tensorboard_dir = vm.count("tensorboard") ? vm["tensorboard"].as<std::string>() : c.out + "/tensorboard";
+  if (c.tensorboard_dir == "none") c.tensorboard_dir.clear();
+  CBEDNET_REQUIRE(vm.count("tensorboard") == 0 || !vm["tensorboard"].as<std::string>().empty(), InvalidArgument,
+                  "--tensorboard: expected a directory or none");
   const auto nonfinite = vm["nonfinite"].as<std::string>();
   CBEDNET_REQUIRE(nonfinite == "stop" || nonfinite == "skip", InvalidArgument,
                   "--nonfinite: expected stop or skip, got '", nonfinite, "'");

@@ -15,6 +15,7 @@
 #include "core/train/checkpoint_callback.hpp"
 #include "core/train/progress_callback.hpp"
 #include "core/train/stop_callback.hpp"
+#include "core/train/tensorboard_callback.hpp"
 #include "core/train/trainer.hpp"
 #include "core/train/validation_callback.hpp"
 #include "io/checkpoint/checkpoint.hpp"
@@ -237,6 +238,9 @@ int run_training(const TrainConfig& cfg) {
 
   // ---- the run directory ------------------------------------------------------------------------------------
   RunLog log(run_dir, grid.world_rank() == 0);
+  // The event file first: an unusable --tensorboard directory fails before the run directory is written.
+  std::optional<TensorBoardCallback> tensorboard;
+  if (grid.world_rank() == 0 && !cfg.tensorboard_dir.empty()) tensorboard.emplace(cfg.log_every, cfg.tensorboard_dir);
   if (grid.world_rank() == 0) {
     fs::create_directories(checkpoint_dir);
     write_file_atomically(run_dir / "config.ini", cfg.resolved_ini);
@@ -244,6 +248,7 @@ int run_training(const TrainConfig& cfg) {
     log.open();
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);
+  if (tensorboard) log.line("  TensorBoard event file ", tensorboard->event_file().string());
   if (resume_from) {
     if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);
     log.line("  resumed from ", *resume_from, " at epoch ", state.epoch + 1, ", step ", state.step_in_epoch,
@@ -266,6 +271,7 @@ int run_training(const TrainConfig& cfg) {
     trainer.add(*c);
   if (validation) trainer.add(*validation);
   trainer.add(progress);
+  if (tensorboard) trainer.add(*tensorboard);  // world rank 0 only: it writes and never communicates
   trainer.add(checkpoints);
 
   const StopSignals stop_signals;  // SIGTERM / SIGUSR1: checkpoint and exit at the end of the current step

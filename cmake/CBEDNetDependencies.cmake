@@ -42,6 +42,12 @@ target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_D
 # dnnlConfig.cmake also looks for OpenCL (ocl-icd-opencl-dev).
 find_package(dnnl REQUIRED)
 
+# Protocol Buffers: TensorBoard event files (cbednet train --tensorboard) hold protobuf-encoded Event messages.
+find_package(Protobuf REQUIRED)
+if(NOT TARGET protobuf::protoc)
+  message(FATAL_ERROR "protoc not found (Debian: protobuf-compiler; scripts/install-deps.sh)")
+endif()
+
 if(CBEDNET_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

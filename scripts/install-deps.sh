@@ -17,6 +17,10 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev libopenblas-openmp-dev
   # plots and checks of HDF5 files from Python (Debian's, used with /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
+  # TensorBoard event files: the Event/Summary messages are encoded by protoc-generated classes
+  libprotobuf-dev protobuf-compiler
+  # pip, for TensorBoard (PyPI only), whose own reader checks the event files in tests/app/tensorboard.sh
+  python3-pip
   # CI only: renders cbednet report's HTML headless and checks it is not blank (scripts/check-report-render.sh)
   chromium
 )
@@ -38,10 +42,20 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# TensorBoard (not packaged by Debian 12) into its own folder for Debian's /usr/bin/python3; the tests put it on
+# PYTHONPATH. --target keeps it out of the system's site-packages (which PEP 668 protects; pip allows --target).
+python_dir=${CBEDNET_PYTHON_DIR:-/opt/cbednet-py}
+if PYTHONPATH="$python_dir" /usr/bin/python3 -c "import tensorboard" 2>/dev/null; then
+  echo "install-deps: tensorboard present in $python_dir"
+else
+  echo "install-deps: installing tensorboard into $python_dir"
+  "${sudo_cmd[@]}" /usr/bin/python3 -m pip install --quiet --disable-pip-version-check \
+    --target "$python_dir" tensorboard
+fi

@@ -7,7 +7,8 @@ cd "$SCRATCH"
 alive() { [[ -e /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 args=(--data "$DATA" "${TINY[@]}" --epochs 100 --batch 8 --val-split none --log-every 1)
 for victim in 1 0; do
-  rm -rf run
+  # run.log too: the loop below must not find "step 3/" in the previous round's log before mpiexec truncates it.
+  rm -rf run run.log
   "$MPIEXEC" --oversubscribe -n 2 "$CBEDNET" train "${args[@]}" --out run > run.log 2>&1 &
   launcher=$!
   for _ in $(seq 1 600); do grep -q "step 3/" run.log 2>/dev/null && break; sleep 0.1; done

@@ -1,7 +1,8 @@
 // The training loop and its callbacks, without the command line, under mpiexec (1 and 2 ranks, grid 1 x ranks):
 // the Trainer over an in-memory source reproduces serial fp64 training step by step; each callback does its one
 // thing at the right step (checkpoints, stop requests reduced over the ranks, the non-finite policy, loss
-// scaling, progress and metrics, validation); shares short of bad samples are filled on every replica.
+// scaling, progress and metrics, TensorBoard event files, validation); shares short of bad samples are filled on every
+// replica.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <unistd.h>
@@ -19,9 +20,12 @@
 #include "core/train/nonfinite_callback.hpp"
 #include "core/train/progress_callback.hpp"
 #include "core/train/stop_callback.hpp"
+#include "core/train/tensorboard_callback.hpp"
+#include "core/train/tensorboard_event.pb.h"
 #include "core/train/trainer.hpp"
 #include "core/train/validation_callback.hpp"
 #include "kernels/cpu/reference_backend.hpp"
+#include "tests/train/event_records.hpp"
 
 using namespace cbednet;
 namespace fs = std::filesystem;
@@ -331,6 +335,57 @@ TEST(ProgressCallback, ProgressLinesAndOneMetricsRecordPerEpoch) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // header + 2 epochs
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() == 0) fs::remove_all(dir);
+}
+
+TEST(TensorBoardCallback, StepsAtTheProgressCadenceAndOneRecordPerEpoch) {
+  const fs::path dir = temp_dir("tensorboard");
+  struct EpochLog : TrainingCallback {
+    std::vector<EpochRecord> records;
+    void on_epoch_end(Trainer&, EpochRecord& r) override { records.push_back(r); }
+  } epochs;
+  fs::path event_file;
+  {
+    const Data data = make_data(samples, 7);
+    Rig rig(data);
+    std::optional<TensorBoardCallback> tensorboard;  // world rank 0 only, as the app adds it
+    if (world_rank() == 0) tensorboard.emplace(3, dir / "tb");
+    Trainer trainer = rig.trainer(config_for(2));
+    if (tensorboard) trainer.add(*tensorboard);
+    trainer.add(epochs);
+    trainer.run();
+    if (tensorboard) event_file = tensorboard->event_file();
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) {
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir / "tb"), fs::directory_iterator()), 1);
+    std::vector<std::int64_t> step_records, epoch_records;
+    std::size_t epoch = 0;
+    for (const std::string& record : test::read_records(test::file_bytes(event_file))) {
+      tensorboard::Event event;
+      ASSERT_TRUE(event.ParseFromString(record));
+      if (!event.has_summary()) continue;
+      const auto& values = event.summary().value();
+      ASSERT_FALSE(values.empty());
+      if (values[0].tag() == "train/loss") {
+        step_records.push_back(event.step());
+        EXPECT_EQ(values.size(), 5);
+        continue;
+      }
+      epoch_records.push_back(event.step());
+      ASSERT_LT(epoch, epochs.records.size());
+      const EpochRecord& r = epochs.records[epoch++];
+      ASSERT_EQ(values.size(), 4);  // no validation here
+      EXPECT_EQ(values[0].tag(), "epoch/train_loss");
+      EXPECT_EQ(values[0].simple_value(), static_cast<float>(r.train_loss));
+      EXPECT_EQ(values[1].simple_value(), static_cast<float>(r.train_top1));
+      EXPECT_EQ(values[2].simple_value(), static_cast<float>(r.lr));
+      EXPECT_EQ(values[3].tag(), "epoch/images_per_s");
+    }
+    EXPECT_EQ(step_records, (std::vector<std::int64_t>{3, 4, 7, 8}));  // every 3rd step of an epoch and its last
+    EXPECT_EQ(epoch_records, (std::vector<std::int64_t>{4, 8}));
+    fs::remove_all(dir);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
 }
 
 TEST(ValidationCallback, EveryValidationSampleIsScoredOnce) {

@@ -46,6 +46,8 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("hdf5+mpi")
     depends_on("boost@1.70:+program_options")
     depends_on("spglib")
+    # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.
+    depends_on("protobuf")
     depends_on("openblas threads=openmp")
     depends_on("onednn", when="+onednn")
     depends_on("googletest", type="test")
