@@ -23,6 +23,7 @@
 #include "core/batch_split.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
+#include "core/progress.hpp"
 #include "kernels/profiling_backend.hpp"
 
 namespace cbednet::app {
@@ -234,12 +235,15 @@ int run_bench(const Args& args) {
   }
   backend->synchronize();
   if (profiler) profiler->reset();
+  Progress progress("bench", "steps", steps, Progress::wanted((*vm)["quiet"].as<bool>()));
   const auto start = std::chrono::steady_clock::now();
   double last_loss = 0;
   for (long s = 0; s < steps; ++s) {
     step_options.step = static_cast<std::uint64_t>(warmup + s);
     last_loss = train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
+    progress.advance();
   }
+  progress.finish();
   backend->synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -10,6 +10,7 @@
 #include "app/options.hpp"
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
+#include "core/progress.hpp"
 
 namespace cbednet::app {
 
@@ -49,7 +50,13 @@ int run_convert(const Args& args) {
   c.creator = std::string("cbednet ") + build_info::version + " (" + build_info::git_commit + ")";
 
   if (world_rank() == 0) {
+    Progress progress("convert", "samples", 0, Progress::wanted((*vm)["quiet"].as<bool>()));
+    c.on_written = [&](std::size_t, std::size_t total) {
+      progress.set_total(static_cast<std::int64_t>(total));
+      progress.advance();
+    };
     const auto report = io::convert_to_packed(c);
+    progress.finish();
     std::cout << "wrote " << c.out << ": " << report.samples << " samples of [C=" << report.sample.c
               << ", H=" << report.sample.h << ", W=" << report.sample.w << "] " << io::to_string(c.dtype)
               << ", preprocessing " << report.preprocessing << ", skipped " << report.skipped << "\n";

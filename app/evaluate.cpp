@@ -5,6 +5,7 @@
 #include "app/mpi_session.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
+#include "core/progress.hpp"
 #include "core/train/evaluation.hpp"
 #include "core/train/run_log.hpp"
 
@@ -30,7 +31,11 @@ int run_evaluate(const Args& args) {
 
   auto [trained, loader_ptr] = open_inference(*vm, data);
   io::DistributedLoader& loader = *loader_ptr;
-  const Predictions p = predict_all(*trained.stage, loader, trained.views);
+  Progress progress("evaluate", "samples", static_cast<std::int64_t>((loader.size() + world_size() - 1) / world_size()),
+                    Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share, about
+  const Predictions p =
+      predict_all(*trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); });
+  progress.finish();
   const MetricsAccumulator acc = evaluate_predictions(
       p, loader.labels(), metrics_for(static_cast<int>(trained.info.spec.classes)), MPI_COMM_WORLD);
   const ClassificationMetrics m = acc.compute();

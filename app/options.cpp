@@ -16,7 +16,8 @@ std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po
   po::options_description common("Common options");
   // clang-format off
   common.add_options()("help,h", "print this help and exit")(
-      "config", po::value<std::string>(), "read options from an INI file (command-line flags win)");
+      "config", po::value<std::string>(), "read options from an INI file (command-line flags win)")(
+      "quiet", po::bool_switch(), "no progress output (a bar on a terminal, periodic lines in batch logs)");
   // clang-format on
   po::options_description all;
   all.add(options).add(common);

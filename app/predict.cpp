@@ -8,6 +8,7 @@
 #include "app/mpi_session.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
+#include "core/progress.hpp"
 #include "core/train/evaluation.hpp"
 #include "core/train/run_log.hpp"
 #include "io/sim/space_group_table.hpp"
@@ -51,7 +52,11 @@ int run_predict(const Args& args) {
 
   auto [trained, loader_ptr] = open_inference(*vm, input);
   io::DistributedLoader& loader = *loader_ptr;
-  const Predictions p = predict_all(*trained.stage, loader, trained.views);
+  Progress progress("predict", "samples", static_cast<std::int64_t>((loader.size() + world_size() - 1) / world_size()),
+                    Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share, about
+  const Predictions p =
+      predict_all(*trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); });
+  progress.finish();
 
   // Pack this rank's rows and gather them on rank 0.
   std::vector<double> rows;

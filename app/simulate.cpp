@@ -11,6 +11,7 @@
 #include "app/options.hpp"
 #include "app/subcommands.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "io/sim/simulator.hpp"
 
 namespace cbednet::app {
@@ -65,7 +66,12 @@ int run_simulate(const Args& args) {
   const std::string out = v["out"].as<std::string>();
 
   const auto start = std::chrono::steady_clock::now();
-  const auto summary = io::sim::simulate_to_directory(sim, out, materials, world_rank(), world_size(), threads);
+  // Rank 0 reports its own share of the materials (every rank has about the same).
+  Progress progress("simulate", "materials", (materials + world_size() - 1 - world_rank()) / world_size(),
+                    Progress::wanted(v["quiet"].as<bool>()));
+  const auto summary = io::sim::simulate_to_directory(sim, out, materials, world_rank(), world_size(), threads,
+                                                      [&](std::int64_t n) { progress.advance(n); });
+  progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::array<long long, 6> counts{};

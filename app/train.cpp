@@ -107,6 +107,7 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
   c.log_every = vm["log-every"].as<long>();
+  c.quiet = vm["quiet"].as<bool>();
   c.tensorboard_dir = vm.count("tensorboard") ? vm["tensorboard"].as<std::string>() : c.out + "/tensorboard";
   if (c.tensorboard_dir == "none") c.tensorboard_dir.clear();
   CBEDNET_REQUIRE(vm.count("tensorboard") == 0 || !vm["tensorboard"].as<std::string>().empty(), InvalidArgument,

@@ -264,7 +264,7 @@ int run_training(const TrainConfig& cfg) {
   if (facts.has_validation)
     validation.emplace(data.validation.get(), facts.validation_labels, cfg.views,
                        metrics_for(static_cast<int>(spec.classes)), world);
-  ProgressCallback progress(cfg.log_every, log);
+  ProgressCallback progress(cfg.quiet ? 0 : cfg.log_every, log);
   CheckpointCallback checkpoints(cfg.checkpoint_every,
                                  checkpoint_writer(cfg, spec, steps.stage(), grid, checkpoint_dir), log, world);
   for (TrainingCallback* c : std::initializer_list<TrainingCallback*>{&loss_scaling, &nonfinite, &stop_requests})

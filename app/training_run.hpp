@@ -42,6 +42,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // steps; 0: at the end of each epoch only
   int keep_checkpoints = 3;
   std::int64_t log_every = 10;
+  bool quiet = false;           // --quiet: no progress lines (epoch records and the run's messages stay)
   std::string tensorboard_dir;  // TensorBoard event files (world rank 0); empty: none
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
   LossScaling loss_scaling = LossScaling::none;

@@ -20,12 +20,15 @@ void softmax_rows(Tensor& logits) {
   }
 }
 
-Predictions predict_all(Stage& model, BatchSource& source, ViewMode views) {
-  return predict_all(source, views, static_cast<int>(model.model().classes()),
-                     [&](const Tensor& images) { return predict_logits(model, images); });
+Predictions predict_all(Stage& model, BatchSource& source, ViewMode views,
+                        const std::function<void(std::int64_t)>& on_batch) {
+  return predict_all(
+      source, views, static_cast<int>(model.model().classes()),
+      [&](const Tensor& images) { return predict_logits(model, images); }, on_batch);
 }
 
-Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits_of) {
+Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits_of,
+                        const std::function<void(std::int64_t)>& on_batch) {
   Predictions p;
   p.classes = classes;
   source.start_epoch(0);
@@ -46,6 +49,7 @@ Predictions predict_all(BatchSource& source, ViewMode views, int classes, const 
     }
     p.indices.insert(p.indices.end(), batch->indices.begin(), batch->indices.end());
     p.probs.insert(p.probs.end(), probs.data<double>(), probs.data<double>() + probs.count());
+    if (on_batch) on_batch(b);
   }
   return p;
 }

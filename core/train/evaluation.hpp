@@ -26,8 +26,11 @@ struct Predictions {
 using LogitsFunction = std::function<Tensor(const Tensor& images)>;
 
 // One pass over every sample of the source (epoch 0; evaluation sources are unshuffled).
-Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits);
-Predictions predict_all(Stage& model, BatchSource& source, ViewMode views);
+// on_batch(n): n more samples predicted on this rank (for progress reports).
+Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits,
+                        const std::function<void(std::int64_t)>& on_batch = {});
+Predictions predict_all(Stage& model, BatchSource& source, ViewMode views,
+                        const std::function<void(std::int64_t)>& on_batch = {});
 
 // `empty` (a fresh accumulator with the problem's class tables) filled with the predictions against the labels
 // (space groups 1..K by sample index) and summed over comm: every rank of comm gets the totals; ranks without

@@ -66,6 +66,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
     auto [it, inserted] = ids.try_emplace(material, static_cast<std::int32_t>(materials.size()));
     if (inserted) materials.push_back(material);
     writer.write(j, buffer.data(), source->label(i), it->second, source->split(i));
+    if (options.on_written) options.on_written(j + 1, good.size());
   }
   writer.commit(materials);
   report.samples = good.size();

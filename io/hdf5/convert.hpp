@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -22,6 +23,8 @@ struct ConvertOptions {
   PackedDType dtype = PackedDType::f32;
   bool skip_bad = false;  // drop unreadable samples (counted) instead of failing
   std::string creator;    // recorded as the `creator` attribute (e.g. "cbednet 0.1.0")
+  // Called after each sample written with (written, to write), for progress reports.
+  std::function<void(std::size_t, std::size_t)> on_written;
 };
 
 struct ConvertReport {

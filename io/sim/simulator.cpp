@@ -156,7 +156,8 @@ std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::
 }
 
 SimulationSummary simulate_to_directory(const SimulationOptions& options, const std::string& directory,
-                                        std::int64_t n_materials, int rank, int ranks, int threads) {
+                                        std::int64_t n_materials, int rank, int ranks, int threads,
+                                        const std::function<void(std::int64_t)>& on_written) {
   CBEDNET_REQUIRE(n_materials >= 0, InvalidArgument, "--materials: must not be negative, got ", n_materials);
   CBEDNET_REQUIRE(ranks >= 1 && rank >= 0 && rank < ranks, InvalidArgument, "simulate: rank ", rank, " of ", ranks);
   const int n_threads = threads > 0 ? threads : omp_get_max_threads();
@@ -200,6 +201,7 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
       ++summary.materials[static_cast<std::size_t>(split)];
       summary.samples[static_cast<std::size_t>(split)] += static_cast<std::int64_t>(results[i].size());
     }
+    if (on_written) on_written(static_cast<std::int64_t>(count));
   }
   for (auto& w : writers)
     if (w) w->commit();

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,10 @@ struct SimulationSummary {
 
 // Simulates materials m = rank, rank + ranks, ... < n_materials with `threads` threads (0: OpenMP default) and
 // writes this rank's files under `directory`. Files of a split are created only when the rank has samples in it.
+// on_written(k): k more of this rank's materials are written (for progress reports).
 SimulationSummary simulate_to_directory(const SimulationOptions& options, const std::string& directory,
-                                        std::int64_t n_materials, int rank, int ranks, int threads);
+                                        std::int64_t n_materials, int rank, int ranks, int threads,
+                                        const std::function<void(std::int64_t)>& on_written = {});
 
 // Single-thread throughput of the whole pipeline without I/O (materials of the options' groups): JSON text with
 // stacks_per_s_per_core, time split between crystal/projection preparation and rendering.
