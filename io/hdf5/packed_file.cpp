@@ -223,7 +223,12 @@ PackedInfo read_packed_info(hid_t file, const std::string& path) {
   {
     const auto dset = h5::open_dataset(file, "materials", ctx);
     const auto mspace = h5::checked(H5Dget_space(dset.get()), Kind::dataspace, ctx, "dataspace of 'materials'");
-    const auto m = static_cast<std::size_t>(H5Sget_simple_extent_npoints(mspace.get()));
+    // Every material names at least one sample, so a valid file has at most n of them; a corrupt extent must not
+    // size the buffer (the fuzzer's 2^40-entry claim ran the allocator out of memory).
+    const hssize_t points = H5Sget_simple_extent_npoints(mspace.get());
+    if (points < 0 || static_cast<std::uint64_t>(points) > info.n)
+      throw_error<IoError>(ctx, ": dataset 'materials' claims ", points, " entries for ", info.n, " samples");
+    const auto m = static_cast<std::size_t>(points);
     const auto str = h5::checked(H5Tcopy(H5T_C_S1), Kind::datatype, ctx, "string type");
     h5::check(H5Tset_size(str.get(), H5T_VARIABLE), ctx, "string type");
     h5::check(H5Tset_cset(str.get(), H5T_CSET_UTF8), ctx, "string type");
