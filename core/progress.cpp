@@ -8,8 +8,7 @@
 
 namespace cbednet {
 
-namespace {
-std::string duration(double seconds) {
+std::string format_duration(double seconds) {
   const auto s = static_cast<long>(std::max(0.0, seconds));
   char buf[32];
   if (s >= 3600)
@@ -18,7 +17,6 @@ std::string duration(double seconds) {
     std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   return buf;
 }
-}  // namespace
 
 bool Progress::wanted(bool quiet) {
   if (quiet) return false;
@@ -64,7 +62,7 @@ void Progress::draw(bool last) {
   char line[256];
   if (last) {
     std::snprintf(line, sizeof line, "%s: %lld %s in %s (%.1f %s/s)", what_.c_str(), static_cast<long long>(done_),
-                  unit_.c_str(), duration(elapsed).c_str(), rate, unit_.c_str());
+                  unit_.c_str(), format_duration(elapsed).c_str(), rate, unit_.c_str());
   } else if (total_ > 0) {
     const double fraction = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
     constexpr int width = 24;
@@ -79,7 +77,7 @@ void Progress::draw(bool last) {
     }
     std::snprintf(line, sizeof line, "%s: %s%lld/%lld %s (%3.0f%%) | %.1f %s/s | ETA %s", what_.c_str(), bar,
                   static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(), 100.0 * fraction, rate,
-                  unit_.c_str(), duration(eta).c_str());
+                  unit_.c_str(), format_duration(eta).c_str());
   } else {
     std::snprintf(line, sizeof line, "%s: %lld %s | %.1f %s/s", what_.c_str(), static_cast<long long>(done_),
                   unit_.c_str(), rate, unit_.c_str());

@@ -12,6 +12,9 @@
 
 namespace cbednet {
 
+// "1h02m" / "3m05s" (negative times read as zero): progress lines and ETAs.
+std::string format_duration(double seconds);
+
 class Progress {
  public:
   // what: "simulate", ...; unit: "materials", "samples", "steps"; total: how many there will be (0: unknown).

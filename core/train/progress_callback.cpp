@@ -2,19 +2,10 @@
 
 #include <cstdio>
 
+#include "core/progress.hpp"
 #include "core/train/trainer.hpp"
 
 namespace cbednet {
-
-std::string format_duration(double seconds) {
-  const auto s = static_cast<long>(seconds);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
 
 void ProgressCallback::after_step(Trainer& trainer, StepReport& report) {
   const TrainingState& state = trainer.state();

@@ -21,7 +21,4 @@ class ProgressCallback : public TrainingCallback {
   RunLog& log_;
 };
 
-// "1h02m" / "3m05s"
-std::string format_duration(double seconds);
-
 }  // namespace cbednet
