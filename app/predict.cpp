@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include "app/mpi_session.hpp"
@@ -27,6 +28,19 @@ std::string json_escape(const std::string& s) {
     out += ch;
   }
   return out;
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled (file paths may hold any).
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (const char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + '"';
+}
+
+// The report's gallery opens the files from wherever it runs.
+std::string absolute_path(const std::string& path) {
+  return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
 }
 
 }  // namespace
@@ -94,7 +108,7 @@ int run_predict(const Args& args) {
   text.precision(6);
   if (format == "csv")
     text << "sample,material,true_space_group,predicted_space_group,symbol,crystal_system,top5_space_groups,"
-            "top5_probabilities\n";
+            "top5_probabilities,file,group,row\n";
   else
     text << "[\n";
   for (std::size_t i = 0; i < n; ++i) {
@@ -103,12 +117,15 @@ int run_predict(const Args& args) {
     const int predicted = static_cast<int>(r[2]);
     const auto& info = io::sim::space_group_info(predicted);
     const std::string material = index < source->size() ? source->material(index) : "";
+    const io::SampleLocation where = index < source->size() ? source->location(index) : io::SampleLocation{};
     if (format == "csv") {
-      text << index << ',' << material << ',' << static_cast<int>(r[1]) << ',' << predicted << ',' << info.symbol << ','
-           << info.crystal_system << ',';
+      text << index << ',' << csv_field(material) << ',' << static_cast<int>(r[1]) << ',' << predicted << ','
+           << info.symbol << ',' << info.crystal_system << ',';
       for (int k = 0; k < top; ++k) text << (k ? ";" : "") << static_cast<int>(r[2 + 2 * k]);
       text << ',';
       for (int k = 0; k < top; ++k) text << (k ? ";" : "") << r[3 + 2 * k];
+      text << ',' << csv_field(absolute_path(where.file)) << ',' << csv_field(where.group) << ',';
+      if (where.row >= 0) text << where.row;
       text << '\n';
     } else {
       text << "  {\"sample\": " << index << ", \"material\": \"" << json_escape(material)
@@ -118,7 +135,8 @@ int run_predict(const Args& args) {
       for (int k = 0; k < top; ++k)
         text << (k ? ", " : "") << "{\"space_group\": " << static_cast<int>(r[2 + 2 * k])
              << ", \"probability\": " << r[3 + 2 * k] << "}";
-      text << "]}" << (i + 1 < n ? "," : "") << '\n';
+      text << "], \"file\": \"" << json_escape(absolute_path(where.file)) << "\", \"group\": \""
+           << json_escape(where.group) << "\", \"row\": " << where.row << "}" << (i + 1 < n ? "," : "") << '\n';
     }
   }
   if (format == "json") text << "]\n";

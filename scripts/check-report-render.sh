@@ -19,7 +19,8 @@ cd "$work"
 "$cbednet" train --data data --arch basic:1,1 --width 8 --stem small --log-scale --epochs 2 --batch 16 \
   --log-every 1 --out run > /dev/null
 "$cbednet" evaluate --checkpoint run --data data --split test --out eval.json > /dev/null
-"$cbednet" report run --eval eval.json > /dev/null
+"$cbednet" predict --checkpoint run --input data --split test --out predictions.csv --quiet > /dev/null
+"$cbednet" report run --eval eval.json --predictions predictions.csv > /dev/null
 
 # --no-sandbox: CI runs as root; a fresh profile so nothing from the machine's user leaks in.
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/profile" \

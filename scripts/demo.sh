@@ -33,6 +33,9 @@ echo "== train on $ranks MPI ranks (CPU)"
 
 echo "== evaluate on the test split (materials never seen in training)"
 "${mpirun[@]}" "$cbednet" evaluate --checkpoint "$out/run" --data "$out/data" --split test --out "$out/test-metrics.json"
-echo "== report: training curves and confusion matrices in one HTML page"
-"$cbednet" report "$out/run" --eval "$out/test-metrics.json"
-echo "run directory: $out/run   metrics: $out/test-metrics.json   report: $out/run/report/report.html"
+"${mpirun[@]}" "$cbednet" predict --checkpoint "$out/run" --input "$out/data" --split test \
+  --out "$out/test-predictions.csv" --quiet
+echo "== report: training curves, confusion matrices and a gallery of test samples in one HTML page"
+"$cbednet" report "$out/run" --eval "$out/test-metrics.json" --predictions "$out/test-predictions.csv"
+echo "run directory: $out/run   metrics: $out/test-metrics.json   predictions: $out/test-predictions.csv"
+echo "report: $out/run/report/report.html"

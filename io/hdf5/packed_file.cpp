@@ -308,6 +308,7 @@ class PackedSource final : public SampleSource {
     return id >= 0 ? info_.materials[static_cast<std::size_t>(id)] : std::string();
   }
   Split split(std::size_t i) const override { return static_cast<Split>(info_.split[at(i)]); }
+  SampleLocation location(std::size_t i) const override { return {info_.path, {}, static_cast<std::int64_t>(at(i))}; }
   std::string describe() const override { return "packed file " + info_.path; }
   void read(std::size_t i, float* out_chw) const override {
     std::lock_guard lock(h5::library_mutex());

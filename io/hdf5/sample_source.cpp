@@ -165,6 +165,10 @@ class SmcSource final : public SampleSource {
   int label(std::size_t i) const override { return entry(i).label; }
   std::string material(std::size_t i) const override { return materials_[entry(i).material]; }
   Split split(std::size_t i) const override { return entry(i).split; }
+  SampleLocation location(std::size_t i) const override {
+    const Entry& e = entry(i);
+    return {files_[e.file], reader(e.file)->group_names()[e.group], -1};
+  }
   std::string describe() const override { return description_; }
   std::size_t skipped() const override { return skipped_; }
 

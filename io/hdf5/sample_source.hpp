@@ -16,6 +16,14 @@
 namespace cbednet::io {
 
 enum class Split : std::int8_t { train = 0, dev = 1, test = 2, unknown = -1 };
+
+// Where a sample lives, for people and for tools that open the file themselves (the report's gallery): a group
+// of an SMC file ({"/data/test/batch_test_0.h5", "sample_3_1"}) or a row of a packed file ({"packed.h5", "12"}).
+struct SampleLocation {
+  std::string file;
+  std::string group;      // SMC: the sample's group; empty for a packed file
+  std::int64_t row = -1;  // packed: the row of `images`; -1 for an SMC group
+};
 const char* to_string(Split split);
 // "train", "dev", "test"; "all" returns unknown (meaning: every split). InvalidArgument otherwise.
 Split parse_split(const std::string& name);
@@ -29,6 +37,7 @@ class SampleSource {
   virtual int label(std::size_t i) const = 0;             // space group 1..230
   virtual std::string material(std::size_t i) const = 0;  // "" when unknown
   virtual Split split(std::size_t i) const = 0;
+  virtual SampleLocation location(std::size_t i) const = 0;
   // Writes sample i, preprocessed, into out_chw[C*H*W]. IoError naming file and group on failure.
   virtual void read(std::size_t i, float* out_chw) const = 0;
   // "SMC directory /data (train, 1138 files)" / "packed file x.h5": for logs and inspect.

@@ -5,7 +5,8 @@ Run by the cbednet binary (app/report.cpp, app/inspect.cpp), which passes a cont
 (space group -> symbol, point group, crystal system: io/sim/space_group_table) and the library versions, so the
 crystallography lives in one place (C++).
 
-  cbednet_report.py report  --context CTX.json --run RUN --out DIR [--eval FILE.json]
+  cbednet_report.py report  --context CTX.json --run RUN --out DIR [--eval FILE.json] [--predictions FILE.csv]
+                            [--gallery K]
   cbednet_report.py preview --context CTX.json --path DATA --out OUT.png [--samples K]
 
 Every failure is one line on stderr and exit status 1 (missing modules: status 3); never a traceback, because
@@ -39,6 +40,8 @@ except ImportError as missing:
         "(Debian: apt-get install python3-numpy python3-matplotlib; or set CBEDNET_PYTHON to a Python that has them)",
         3,
     )
+
+import cbednet_samples  # noqa: E402 -- beside this script (installed together); needs matplotlib's backend set
 
 # One progress line of train.log (core/train/progress_callback.cpp).
 STEP_LINE = re.compile(
@@ -303,6 +306,8 @@ td, th { border: 1px solid #bbb; padding: 3px 8px; text-align: right; } th { bac
 figure { margin: 1em 0; } img { max-width: 100%; } figcaption { font-size: 0.8em; color: #666; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .notes { background: #fff4e0; border-left: 4px solid #e90; padding: 0.5em 1em; }
+table.gallery td, table.gallery th { text-align: left; vertical-align: top; } table.gallery figure { margin: 0; }
+tr.mistake td:nth-child(3) { color: #b00; } tr.correct td:nth-child(3) { color: #070; }
 """
 
 
@@ -376,6 +381,15 @@ def make_report(args, context):
         sections.append(("Evaluation", "<p>No evaluation given (<code>cbednet report RUN --eval FILE.json</code>, "
                                        "from <code>cbednet evaluate --out FILE.json</code>).</p>"))
 
+    if args.predictions:
+        if not os.path.exists(args.predictions):
+            raise ValueError(f"{args.predictions}: predictions file not found (write it with cbednet predict --out)")
+        sections.append(("Gallery", cbednet_samples.gallery_section(figs, args.predictions, context, args.gallery,
+                                                                    notes)))
+    else:
+        sections.append(("Gallery", "<p>No predictions given (<code>cbednet report RUN --predictions FILE.csv</code>, "
+                                    "from <code>cbednet predict --split test --out FILE.csv</code>).</p>"))
+
     sections.append(("Configuration", f"<pre>{html.escape(config_text)}</pre>" if config_text else
                      "<p>No config.ini.</p>"))
     sections.append(("Versions", f"<pre>{html.escape(context.get('versions', ''))}"
@@ -400,97 +414,6 @@ def make_report(args, context):
         print(f"  note: {n}")
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Preview of samples (cbednet inspect --preview)
-
-
-def sample_key(name):
-    m = re.match(r"sample_(\d+)_(\d+)$", name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def preview_samples(path, k):
-    """Up to k (title, stack (3,S,S) or (C,S,S), space group) from an SMC file or directory, or a packed file."""
-    try:
-        import h5py
-    except ImportError as missing:
-        fail(f"{sys.executable} cannot import h5py ({missing}); the preview needs it (Debian: python3-h5py)", 3)
-    files = []
-    if os.path.isdir(path):
-        for root, _, names in sorted(os.walk(path)):
-            files += [os.path.join(root, n) for n in sorted(names) if n.endswith(".h5")]
-        order = {"train": 0, "dev": 1, "test": 2}
-        files.sort(key=lambda f: (order.get(os.path.basename(os.path.dirname(f)), 3), f))
-        if not files:
-            raise ValueError(f"{path}: no .h5 files in this directory")
-    elif os.path.exists(path):
-        files = [path]
-    else:
-        raise ValueError(f"{path}: no such file or directory")
-    samples = []
-    for file in files:
-        try:
-            h5 = h5py.File(file, "r")
-        except OSError as e:
-            raise ValueError(f"{file}: not a readable HDF5 file ({e})")
-        with h5:
-            if "images" in h5 and "labels" in h5:  # packed layout
-                n = min(k - len(samples), h5["images"].shape[0])
-                for i in range(n):
-                    samples.append((f"{os.path.basename(file)} [{i}] (packed)", np.asarray(h5["images"][i],
-                                    dtype=np.float32), int(h5["labels"][i])))
-            else:
-                # First energy of every material first: the preview shows different crystals, not one crystal
-                # at K beam energies.
-                groups = sorted((g for g in h5.keys() if sample_key(g)), key=lambda g: sample_key(g)[::-1])
-                for g in groups[: k - len(samples)]:
-                    if "cbed_stack" not in h5[g]:
-                        raise ValueError(f"{file}: group {g} has no cbed_stack")
-                    sg = h5[g].attrs.get("space_group")
-                    if isinstance(sg, bytes):
-                        sg = sg.rstrip(b"\0").decode()
-                    sg = int(np.asarray(sg).item() if not isinstance(sg, str) else sg)
-                    samples.append((f"{os.path.basename(file)} / {g}", np.asarray(h5[g]["cbed_stack"],
-                                                                                  dtype=np.float32), sg))
-        if len(samples) >= k:
-            break
-    if not samples:
-        raise ValueError(f"{path}: no samples found (neither SMC sample_<i>_<k> groups nor a packed file)")
-    return samples
-
-
-def make_preview(args, context):
-    classes = {int(key): v for key, v in context["classes"].items()}
-    samples = preview_samples(args.path, args.samples)
-    channels = max(s[1].shape[0] for s in samples)
-    fig, axes = plt.subplots(len(samples), 2 * channels, figsize=(2.2 * 2 * channels, 2.5 * len(samples)),
-                             squeeze=False)
-    for row, (title, stack, sg) in enumerate(samples):
-        info = classes.get(sg, {})
-        label = f"{title}\nspace group {sg} {info.get('symbol', '')} ({info.get('crystal_system', '?')})"
-        for c in range(2 * channels):
-            ax = axes[row, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            projection = c % channels
-            if projection >= stack.shape[0]:
-                ax.axis("off")
-                continue
-            image = stack[projection]
-            logged = c >= channels
-            if logged:  # the same log scaling as training's --log-scale (io/preprocess.hpp)
-                image = (np.maximum(np.log(np.where(image > 0, image, 1e-30)), -17) + 17) * 10
-            ax.imshow(image, cmap="inferno")
-            ax.set_title(f"projection {projection} {'log' if logged else 'raw'}", fontsize=8)
-            if c == 0:
-                ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{args.path}: {len(samples)} sample(s), raw (left) and log-scaled (right), pixels")
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    plt.close(fig)
-    print(f"wrote {args.out} ({len(samples)} samples)")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -499,6 +422,8 @@ def main():
     report.add_argument("--run", required=True)
     report.add_argument("--out", required=True)
     report.add_argument("--eval")
+    report.add_argument("--predictions")
+    report.add_argument("--gallery", type=int, default=12)
     preview = sub.add_parser("preview")
     preview.add_argument("--context", required=True)
     preview.add_argument("--path", required=True)
@@ -509,11 +434,15 @@ def main():
         with open(args.context, encoding="utf-8") as f:
             context = json.load(f)
         if args.mode == "report":
+            if args.gallery < 1:
+                raise ValueError(f"--gallery: expected at least 1 sample, got {args.gallery}")
             make_report(args, context)
         else:
             if args.samples < 1:
                 raise ValueError(f"--samples: expected at least 1, got {args.samples}")
-            make_preview(args, context)
+            cbednet_samples.make_preview(args, context)
+    except cbednet_samples.MissingModule as e:
+        fail(f"{sys.executable} {e}", 3)
     except (ValueError, OSError, KeyError, json.JSONDecodeError) as e:
         fail(str(e) if not isinstance(e, KeyError) else f"missing entry {e}")
     except Exception as e:  # noqa: BLE001 -- anything else is still one line, with its kind, never a traceback

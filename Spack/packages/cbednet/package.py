@@ -34,6 +34,9 @@ class Cbednet(CMakePackage, CudaPackage):
     # CPU math: OpenBLAS (OpenMP threading, one thread pool shared with our own loops) for GEMM, and
     # oneDNN's sgemm for the fp32 GEMMs. CMake currently requires oneDNN, so ~onednn is refused below.
     variant("onednn", default=True, description="Use oneDNN's sgemm for fp32 GEMMs on CPUs")
+    # `cbednet report` and `inspect --preview` run share/cbednet/cbednet_report.py: Python with numpy,
+    # matplotlib and h5py at run time (the binary itself links none of them).
+    variant("report", default=True, description="Python, numpy, matplotlib and h5py for cbednet report")
 
     if _compiler_languages_are_virtual():
         depends_on("c", type="build")
@@ -51,6 +54,10 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("openblas threads=openmp")
     depends_on("onednn", when="+onednn")
     depends_on("googletest", type="test")
+    depends_on("python@3.8:", type="run", when="+report")
+    depends_on("py-numpy", type="run", when="+report")
+    depends_on("py-matplotlib", type="run", when="+report")
+    depends_on("py-h5py", type="run", when="+report")
 
     # nvcc compiles the CUDA sources as C++20 (CUDA 12+). The backend uses cuDNN's classic (non-graph) API,
     # present in 8.9 and 9.x; it is developed and tested against cuDNN 9.
@@ -85,6 +92,12 @@ class Cbednet(CMakePackage, CudaPackage):
         if self.spec.satisfies("+cuda"):
             env.set("CUDNN_ROOT", self.spec["cudnn"].prefix)
             env.set("NCCL_ROOT", self.spec["nccl"].prefix)
+
+    def setup_run_environment(self, env):
+        # The binary runs the report script under CBEDNET_PYTHON (default /usr/bin/python3, Debian's): point it
+        # at the Python whose numpy, matplotlib and h5py this spec installed.
+        if self.spec.satisfies("+report"):
+            env.set("CBEDNET_PYTHON", self.spec["python"].command.path)
 
     def check(self):
         # CTest runs the MPI tests under mpiexec; oversubscribe so they run on small build nodes.
