@@ -5,6 +5,7 @@
 #include "app/mpi_session.hpp"
 #include "app/subcommands.hpp"
 #include "app/trained_model.hpp"
+#include "core/json.hpp"
 #include "core/progress.hpp"
 #include "core/train/evaluation.hpp"
 #include "core/train/run_log.hpp"
@@ -53,8 +54,13 @@ int run_evaluate(const Args& args) {
     std::printf("  (majority class: space group %d)\n", m.majority_class + 1);
     if (loader.bad_samples() > 0) std::printf("  skipped %zu bad samples\n", loader.bad_samples());
     if (!out.empty()) {
-      write_file_atomically(out, "{\"checkpoint\": \"" + trained.checkpoint + "\", \"data\": \"" + data +
-                                     "\", \"split\": \"" + split + "\", \"metrics\": " + metrics_json(m) + "}\n");
+      const std::size_t nulls_before = json_nulls_written();
+      write_file_atomically(out, "{\"checkpoint\": " + json_string(trained.checkpoint) +
+                                     ", \"data\": " + json_string(data) + ", \"split\": " + json_string(split) +
+                                     ", \"metrics\": " + metrics_json(m) + "}\n");
+      if (json_nulls_written() > nulls_before)
+        std::printf("  note: %zu metrics are not finite (no samples of a class, or a NaN model) and are null in %s\n",
+                    json_nulls_written() - nulls_before, out.c_str());
       const auto confusion = std::filesystem::path(out).replace_extension(".confusion.csv");
       write_file_atomically(confusion, acc.confusion_csv());
       std::printf("  wrote %s and %s\n", out.c_str(), confusion.string().c_str());

@@ -69,14 +69,14 @@ void add_inference_options(po::options_description& options, const std::string& 
   options.add(backend_options());
 }
 
-Inference open_inference(const po::variables_map& vm, const std::string& data) {
+Inference open_inference(const po::variables_map& vm, const std::string& data, bool allow_unlabelled) {
   require_positive(vm, "batch");
   Inference run{load_trained_model(vm["checkpoint"].as<std::string>(), backend_options_from(vm)), nullptr};
-  run.loader = std::make_unique<io::DistributedLoader>(
-      data, MPI_COMM_WORLD,
-      evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
-                                static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
-                                vm["skip-bad"].as<bool>()));
+  auto options = evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
+                                           static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
+                                           vm["skip-bad"].as<bool>());
+  options.allow_unlabelled = allow_unlabelled;
+  run.loader = std::make_unique<io::DistributedLoader>(data, MPI_COMM_WORLD, options);
   require_compatible(run.trained, run.loader->sample_shape(), data);
   return run;
 }

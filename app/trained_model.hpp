@@ -42,7 +42,8 @@ struct Inference {
 
 // Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad and the backend options.
 void add_inference_options(po::options_description& options, const std::string& default_split);
-// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD.
-Inference open_inference(const po::variables_map& vm, const std::string& data);
+// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD. `allow_unlabelled`: samples
+// without a space group are read (label 0) instead of refused (predict).
+Inference open_inference(const po::variables_map& vm, const std::string& data, bool allow_unlabelled = false);
 
 }  // namespace cbednet::app

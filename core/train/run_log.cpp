@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/json.hpp"
+
 namespace cbednet {
 
 namespace fs = std::filesystem;
@@ -66,14 +68,14 @@ void RunLog::open() {
 
 std::string metrics_json(const ClassificationMetrics& m) {
   std::ostringstream out;
-  out.precision(6);
-  out << "{\"samples\": " << m.samples << ", \"top1\": " << m.top1 << ", \"top5\": " << m.top5
-      << ", \"macro_f1\": " << m.macro_f1 << ", \"balanced_accuracy\": " << m.balanced_accuracy
-      << ", \"crystal_system_accuracy\": " << m.crystal_system_accuracy
-      << ", \"point_group_accuracy\": " << m.point_group_accuracy
-      << ", \"majority_baseline\": {\"space_group\": " << m.majority_class + 1 << ", \"top1\": " << m.majority_top1
-      << ", \"macro_f1\": " << m.majority_macro_f1 << ", \"balanced_accuracy\": " << m.majority_balanced_accuracy
-      << "}}";
+  out << "{\"samples\": " << m.samples << ", \"top1\": " << json_number(m.top1) << ", \"top5\": " << json_number(m.top5)
+      << ", \"macro_f1\": " << json_number(m.macro_f1)
+      << ", \"balanced_accuracy\": " << json_number(m.balanced_accuracy)
+      << ", \"crystal_system_accuracy\": " << json_number(m.crystal_system_accuracy)
+      << ", \"point_group_accuracy\": " << json_number(m.point_group_accuracy)
+      << ", \"majority_baseline\": {\"space_group\": " << m.majority_class + 1
+      << ", \"top1\": " << json_number(m.majority_top1) << ", \"macro_f1\": " << json_number(m.majority_macro_f1)
+      << ", \"balanced_accuracy\": " << json_number(m.majority_balanced_accuracy) << "}}";
   return out.str();
 }
 
@@ -111,10 +113,11 @@ void RunLog::epoch(const EpochRecord& r) {
     out << ",,,,,,,,\n";
   }
   std::ofstream jsonl(dir_ / "metrics.jsonl", std::ios::app);
-  jsonl.precision(8);
-  jsonl << "{\"epoch\": " << r.epoch << ", \"global_step\": " << r.global_step << ", \"train_loss\": " << r.train_loss
-        << ", \"train_top1\": " << r.train_top1 << ", \"lr\": " << r.lr << ", \"seconds\": " << r.seconds
-        << ", \"images_per_s\": " << r.images_per_s;
+  // A diverged run (--nonfinite skip) has a NaN loss: null keeps the file valid JSON.
+  jsonl << "{\"epoch\": " << r.epoch << ", \"global_step\": " << r.global_step
+        << ", \"train_loss\": " << json_number(r.train_loss, 8) << ", \"train_top1\": " << json_number(r.train_top1, 8)
+        << ", \"lr\": " << json_number(r.lr, 8) << ", \"seconds\": " << json_number(r.seconds, 8)
+        << ", \"images_per_s\": " << json_number(r.images_per_s, 8);
   if (r.validation) jsonl << ", \"validation\": " << metrics_json(*r.validation);
   jsonl << "}\n";
   if (!out || !jsonl) throw_error<IoError>("cannot append to the metrics files in ", dir_.string());

@@ -111,39 +111,59 @@ std::string trim_string(std::string s) {
 }
 }  // namespace
 
+namespace {
+// One text value of an attribute or a dataset: a fixed- or variable-length string, or an integer (some writers
+// store numbers directly). `read(memtype, buffer)` is H5Aread or H5Dread.
+template <class Read>
+std::string read_text(hid_t type, hid_t space, const std::string& ctx, Read read) {
+  const hssize_t points = H5Sget_simple_extent_npoints(space);
+  if (points != 1) throw_error<IoError>(ctx, ": expected a single value, found ", points, " elements");
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_INTEGER) {
+    long long value = 0;
+    check(read(H5T_NATIVE_LLONG, &value), ctx, "reading");
+    return std::to_string(value);
+  }
+  if (cls != H5T_STRING) throw_error<IoError>(ctx, ": neither a string nor an integer");
+  const htri_t variable = H5Tis_variable_str(type);
+  check(variable, ctx, "querying the string type");
+  const auto memtype = checked(H5Tcopy(H5T_C_S1), Kind::datatype, ctx, "copying a string type");
+  check(H5Tset_cset(memtype.get(), H5Tget_cset(type)), ctx, "setting the character set");
+  if (variable > 0) {
+    check(H5Tset_size(memtype.get(), H5T_VARIABLE), ctx, "setting a variable size");
+    char* raw = nullptr;
+    check(read(memtype.get(), &raw), ctx, "reading");
+    std::string value = raw != nullptr ? std::string(raw) : std::string();
+    H5free_memory(raw);
+    return value;
+  }
+  const std::size_t size = H5Tget_size(type);
+  if (size == 0) throw_error<IoError>(ctx, ": zero-size string type");
+  check(H5Tset_size(memtype.get(), size), ctx, "setting the size");
+  check(H5Tset_strpad(memtype.get(), H5T_STR_NULLPAD), ctx, "setting the padding");
+  std::string buffer(size, '\0');
+  check(read(memtype.get(), buffer.data()), ctx, "reading");
+  return trim_string(std::move(buffer));
+}
+}  // namespace
+
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& ctx) {
   const auto attr = open_attribute(object, name, ctx);
   const std::string actx = ctx + ", attribute '" + name + "'";
   const auto type = checked(H5Aget_type(attr.get()), Kind::datatype, actx, "getting the type");
   const auto space = checked(H5Aget_space(attr.get()), Kind::dataspace, actx, "getting the dataspace");
-  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
-  if (points != 1) throw_error<IoError>(actx, ": expected a single string, found ", points, " elements");
-  const H5T_class_t cls = H5Tget_class(type.get());
-  if (cls == H5T_INTEGER) {  // tolerated: some writers store numbers directly
-    long long value = 0;
-    check(H5Aread(attr.get(), H5T_NATIVE_LLONG, &value), actx, "reading");
-    return std::to_string(value);
-  }
-  if (cls != H5T_STRING) throw_error<IoError>(actx, ": not a string attribute");
-  const htri_t variable = H5Tis_variable_str(type.get());
-  check(variable, actx, "querying the string type");
-  const auto memtype = checked(H5Tcopy(H5T_C_S1), Kind::datatype, actx, "copying a string type");
-  check(H5Tset_cset(memtype.get(), H5Tget_cset(type.get())), actx, "setting the character set");
-  if (variable > 0) {
-    check(H5Tset_size(memtype.get(), H5T_VARIABLE), actx, "setting a variable size");
-    char* raw = nullptr;
-    check(H5Aread(attr.get(), memtype.get(), &raw), actx, "reading");
-    std::string value = raw != nullptr ? std::string(raw) : std::string();
-    H5free_memory(raw);
-    return value;
-  }
-  const std::size_t size = H5Tget_size(type.get());
-  if (size == 0) throw_error<IoError>(actx, ": zero-size string type");
-  check(H5Tset_size(memtype.get(), size), actx, "setting the size");
-  check(H5Tset_strpad(memtype.get(), H5T_STR_NULLPAD), actx, "setting the padding");
-  std::string buffer(size, '\0');
-  check(H5Aread(attr.get(), memtype.get(), buffer.data()), actx, "reading");
-  return trim_string(std::move(buffer));
+  return read_text(type.get(), space.get(), actx,
+                   [&](hid_t memtype, void* buffer) { return H5Aread(attr.get(), memtype, buffer); });
+}
+
+std::string read_string_dataset(hid_t parent, const std::string& name, const std::string& ctx) {
+  const auto dataset = open_dataset(parent, name, ctx);
+  const std::string dctx = ctx + ", dataset '" + name + "'";
+  const auto type = checked(H5Dget_type(dataset.get()), Kind::datatype, dctx, "getting the type");
+  const auto space = checked(H5Dget_space(dataset.get()), Kind::dataspace, dctx, "getting the dataspace");
+  return read_text(type.get(), space.get(), dctx, [&](hid_t memtype, void* buffer) {
+    return H5Dread(dataset.get(), memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
+  });
 }
 
 void write_string_attribute(hid_t object, const std::string& name, const std::string& value, const std::string& ctx) {

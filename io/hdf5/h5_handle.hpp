@@ -65,8 +65,11 @@ bool has_link(hid_t parent, const std::string& name, const std::string& ctx);
 bool has_attribute(hid_t object, const std::string& name, const std::string& ctx);
 Handle make_plist(hid_t cls, const std::string& ctx);
 
-// Attributes. Strings may be fixed- or variable-length (read); written as variable-length UTF-8.
+// Attributes. Strings may be fixed- or variable-length (read); written as variable-length UTF-8. Reading also
+// accepts a single integer (returned as its decimal text).
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& ctx);
+// The same for a one-element dataset (scalar or [1]) named `name` under `parent`.
+std::string read_string_dataset(hid_t parent, const std::string& name, const std::string& ctx);
 void write_string_attribute(hid_t object, const std::string& name, const std::string& value, const std::string& ctx);
 // Reads a numeric attribute of exactly `count` elements converted to double / int64.
 void read_double_attribute(hid_t object, const std::string& name, double* out, std::size_t count,

@@ -122,7 +122,9 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
 class SourceReader final : public DistributedLoader::Reader {
  public:
   SourceReader(const std::string& path, MPI_Comm comm, const LoaderOptions& options)
-      : Reader(comm), source_(open_source(path, SourceOptions{options.split, options.preprocess, options.skip_bad})) {}
+      : Reader(comm),
+        source_(open_source(
+            path, SourceOptions{options.split, options.preprocess, options.skip_bad, options.allow_unlabelled})) {}
   std::size_t size() const override { return source_->size(); }
   Shape sample_shape() const override { return source_->sample_shape(); }
   int label(std::size_t i) const override { return source_->label(i); }

@@ -55,9 +55,10 @@ struct LoaderOptions {
   // absorbs jittery storage at the cost of one batch of host memory each; with a page-cached file 2 was 15-25 %
   // slower than 1 here, since more buffers in rotation fall out of the CPU caches.
   std::size_t prefetch_depth = 1;
-  bool skip_bad = false;      // drop (and count) unreadable or non-finite samples instead of throwing
-  std::string split = "all";  // train | dev | test | all
-  Preprocess preprocess;      // SMC sources: everything; packed files: only the normalisation
+  bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
+  std::string split = "all";      // train | dev | test | all
+  bool allow_unlabelled = false;  // SourceOptions::allow_unlabelled: label 0 for a sample without space_group
+  Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
   // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase collective buffering, which moves every sample
   // through an aggregator rank: each chunk is one large contiguous sample, which gains nothing from

@@ -136,7 +136,8 @@ class SmcSource final : public SampleSource {
       for (std::size_t g = 0; g < reader->size(); ++g) {
         Entry e{file_index, static_cast<std::uint32_t>(g), 0, 0, split};
         try {
-          e.label = static_cast<std::int16_t>(reader->space_group(g));
+          e.label = static_cast<std::int16_t>(options.allow_unlabelled ? reader->space_group_if_labelled(g).value_or(0)
+                                                                       : reader->space_group(g));
           const int S = reader->stack_size(g);
           if (size_ == 0) size_ = S;
           if (S != size_)

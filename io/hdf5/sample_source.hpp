@@ -34,7 +34,7 @@ class SampleSource {
   virtual std::size_t size() const = 0;
   // Shape{1, C, H, W} of one sample as read() delivers it.
   virtual Shape sample_shape() const = 0;
-  virtual int label(std::size_t i) const = 0;             // space group 1..230
+  virtual int label(std::size_t i) const = 0;             // space group 1..230; 0 = unlabelled (allow_unlabelled)
   virtual std::string material(std::size_t i) const = 0;  // "" when unknown
   virtual Split split(std::size_t i) const = 0;
   virtual SampleLocation location(std::size_t i) const = 0;
@@ -50,6 +50,9 @@ struct SourceOptions {
   std::string split = "all";  // train | dev | test | all (directories with split subfolders / batch names)
   Preprocess preprocess;      // SMC sources apply all of it; packed sources only the normalisation
   bool skip_bad = false;      // drop (and count) samples whose label or shape cannot be read at open
+  // SMC sources: a sample without any `space_group` gets label 0 (unknown) instead of an error: predict applies a
+  // model to unlabelled data. Training and evaluation keep this false.
+  bool allow_unlabelled = false;
 };
 
 // SMC-2019 layout: a directory with train/ dev/ test/ subfolders, a flat directory of batch_<split>_<n>.h5

@@ -185,11 +185,25 @@ h5::Handle SmcFileReader::open(std::size_t i) const {
   return h5::open_group(file_.get(), names_[i], h5::where(path_, names_[i]));
 }
 
-int SmcFileReader::space_group(std::size_t i) const {
+std::optional<int> SmcFileReader::space_group_if_labelled(std::size_t i) const {
   std::lock_guard lock(h5::library_mutex());
   const auto group = open(i);
   const std::string ctx = h5::where(path_, names_[i]);
-  return parse_space_group(h5::read_string_attribute(group.get(), "space_group", ctx), ctx);
+  // The release's writer stores an attribute; other writers of the same layout a dataset: both are read.
+  if (h5::has_attribute(group.get(), "space_group", ctx))
+    return parse_space_group(h5::read_string_attribute(group.get(), "space_group", ctx), ctx);
+  if (h5::has_link(group.get(), "space_group", ctx))
+    return parse_space_group(h5::read_string_dataset(group.get(), "space_group", ctx), ctx);
+  return std::nullopt;
+}
+
+int SmcFileReader::space_group(std::size_t i) const {
+  const auto label = space_group_if_labelled(i);
+  if (!label)
+    throw_error<IoError>(h5::where(path_, names_[i]),
+                         ": no space_group (attribute or dataset): an unlabelled sample (cbednet predict reads "
+                         "unlabelled data; training and evaluation need labels)");
+  return *label;
 }
 
 std::string SmcFileReader::material(std::size_t i) const {

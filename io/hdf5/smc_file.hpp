@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,11 @@ class SmcFileReader {
   // Sorted by (i, k) of sample_<i>_<k>, numerically.
   const std::vector<std::string>& group_names() const { return names_; }
   SmcSample read(std::size_t i) const;
-  // Label only (no pixels): 1..230, IoError naming file and group otherwise.
+  // Label only (no pixels): 1..230 from the attribute or dataset `space_group` (string or integer); IoError naming
+  // file and group when it is absent or not a space group.
   int space_group(std::size_t i) const;
+  // The same, but nullopt for a sample with no `space_group` at all (unlabelled data, e.g. from a microscope).
+  std::optional<int> space_group_if_labelled(std::size_t i) const;
   // Pixels only, into out[3*S*S]; `expected_size` S (0: any). Checks shape, dtype and finiteness. Returns S.
   int read_stack(std::size_t i, float* out, int expected_size) const;
   // S of sample i from its dataspace (no pixels read).

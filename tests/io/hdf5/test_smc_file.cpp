@@ -217,8 +217,73 @@ TEST(SmcFileReaderErrors, BadSpaceGroup) {
   }
   const std::string path = dir.file("nosg.h5");
   write_raw(path, "sample_5_2", [&](hid_t g) { write_stack(g, {3, 4, 4}, 1.0F); });
-  EXPECT_NE(io_error_of([&] { SmcFileReader(path).space_group(0); }).find("missing attribute 'space_group'"),
+  EXPECT_NE(io_error_of([&] { SmcFileReader(path).space_group(0); }).find("no space_group (attribute or dataset)"),
             std::string::npos);
+  EXPECT_FALSE(SmcFileReader(path).space_group_if_labelled(0).has_value());
+}
+
+// `space_group` in every form writers of this layout produce: an attribute or a dataset (scalar or [1]), holding a
+// variable- or fixed-length string (NULLPAD or NULLTERM, padded with blanks or not) or an integer of any width.
+enum class Holder { attribute, scalar_dataset, one_element_dataset };
+
+void write_space_group(hid_t group, Holder holder, hid_t file_type, hid_t memory_type, const void* value) {
+  const hsize_t one = 1;
+  h5::Handle space(holder == Holder::one_element_dataset ? H5Screate_simple(1, &one, nullptr) : H5Screate(H5S_SCALAR),
+                   h5::Kind::dataspace);
+  if (holder == Holder::attribute) {
+    h5::Handle a(H5Acreate2(group, "space_group", file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                 h5::Kind::attribute);
+    ASSERT_GE(H5Awrite(a.get(), memory_type, value), 0);
+  } else {
+    h5::Handle d(H5Dcreate2(group, "space_group", file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                 h5::Kind::dataset);
+    ASSERT_GE(H5Dwrite(d.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value), 0);
+  }
+}
+
+TEST(SmcFileReader, SpaceGroupInEveryLayoutVariant) {
+  TempDir dir("smc-sg-variants");
+  int variants = 0;
+  for (const Holder holder : {Holder::attribute, Holder::scalar_dataset, Holder::one_element_dataset}) {
+    const auto check = [&](const std::string& what, hid_t file_type, hid_t memory_type, const void* value) {
+      const std::string path = dir.file("v" + std::to_string(variants++) + ".h5");
+      write_raw(path, "sample_1_0", [&](hid_t g) {
+        write_space_group(g, holder, file_type, memory_type, value);
+        write_stack(g, {3, 4, 4}, 1.0F);
+      });
+      const SmcFileReader reader(path);
+      EXPECT_EQ(reader.space_group(0), 166) << what << ", holder " << static_cast<int>(holder);
+      EXPECT_EQ(reader.read(0).space_group, 166) << what;
+    };
+    for (const H5T_str_t pad : {H5T_STR_NULLPAD, H5T_STR_NULLTERM, H5T_STR_SPACEPAD}) {
+      h5::Handle fixed(H5Tcopy(H5T_C_S1), h5::Kind::datatype);
+      H5Tset_size(fixed.get(), 6);
+      H5Tset_strpad(fixed.get(), pad);
+      const char text[7] = "166\0\0\0";
+      check("fixed-length string, pad " + std::to_string(pad), fixed.get(), fixed.get(), text);
+    }
+    h5::Handle variable(H5Tcopy(H5T_C_S1), h5::Kind::datatype);
+    H5Tset_size(variable.get(), H5T_VARIABLE);
+    const char* text = " 166 ";
+    check("variable-length string", variable.get(), variable.get(), &text);
+    const std::int16_t i16 = 166;
+    check("int16", H5T_STD_I16LE, H5T_NATIVE_INT16, &i16);
+    const std::int64_t i64 = 166;
+    check("int64 big-endian", H5T_STD_I64BE, H5T_NATIVE_INT64, &i64);
+    const std::uint8_t u8 = 166;
+    check("uint8", H5T_STD_U8LE, H5T_NATIVE_UINT8, &u8);
+  }
+  EXPECT_EQ(variants, 21);
+  // A float is neither: a clear error naming the group.
+  const std::string path = dir.file("float.h5");
+  write_raw(path, "sample_1_0", [&](hid_t g) {
+    const double value = 166;
+    write_space_group(g, Holder::scalar_dataset, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+    write_stack(g, {3, 4, 4}, 1.0F);
+  });
+  const auto msg = io_error_of([&] { SmcFileReader(path).space_group(0); });
+  EXPECT_NE(msg.find("group sample_1_0, dataset 'space_group': neither a string nor an integer"), std::string::npos)
+      << msg;
 }
 
 TEST(SmcFileReaderErrors, NonFinitePixels) {
