@@ -125,13 +125,17 @@ std::string predictions_json(const std::vector<PredictionRow>& rows) {
 int run_predict(const Args& args) {
   const CommandSpec spec{"predict",
                          "Predict space groups with a checkpoint: CSV (default) or JSON; labelled or unlabelled data.",
-                         "cbednet predict --checkpoint FILE|RUNDIR --input PATH --out FILE.csv [--format csv|json]"};
+                         "cbednet predict --checkpoint FILE|RUNDIR --input PATH [--dataset PATH] --out FILE.csv "
+                         "[--format csv|json]"};
   po::options_description options("predict options");
   // clang-format off
   options.add_options()
-    ("input", po::value<std::string>()->required(), "SMC-2019 directory or file (labels optional), or a packed file")
+    ("input", po::value<std::string>()->required(),
+     "SMC-2019 directory or file (labels optional), a packed file, .npy or TIFF files (or a directory of them), or "
+     "an HDF5 file with --dataset")
     ("out", po::value<std::string>()->required(), "output file")
-    ("format", po::value<std::string>()->default_value("csv"), "csv or json");
+    ("format", po::value<std::string>()->default_value("csv"), "csv or json")
+    ("dataset", po::value<std::string>(), "--input is an HDF5 file whose dataset PATH holds [N,3,S,S] stacks");
   // clang-format on
   add_inference_options(options, "all");
   const auto vm = parse_options(spec, options, args);
@@ -142,7 +146,8 @@ int run_predict(const Args& args) {
   const auto input = (*vm)["input"].as<std::string>();
   const auto out = (*vm)["out"].as<std::string>();
 
-  auto [trained, loader_ptr] = open_inference(*vm, input, /*allow_unlabelled=*/true);
+  const ForeignData foreign{true, vm->count("dataset") != 0U ? (*vm)["dataset"].as<std::string>() : std::string()};
+  auto [trained, loader_ptr] = open_inference(*vm, input, foreign);
   io::DistributedLoader& loader = *loader_ptr;
   Progress progress("predict", "samples", static_cast<std::int64_t>((loader.size() + world_size() - 1) / world_size()),
                     Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share, about
@@ -152,8 +157,7 @@ int run_predict(const Args& args) {
 
   const std::vector<double> all = gather_on_root(pack_rows(p, loader.labels()), MPI_COMM_WORLD);
   if (world_rank() != 0) return 0;
-  const auto source = io::open_source(
-      input, {(*vm)["split"].as<std::string>(), trained.preprocess, (*vm)["skip-bad"].as<bool>(), true});
+  const auto source = io::open_source(input, inference_source_options(*vm, trained, foreign));
   const auto rows = unpack_rows(all, *source);
   const std::size_t nulls_before = json_nulls_written();
   write_file_atomically(out, format == "csv" ? predictions_csv(rows) : predictions_json(rows));

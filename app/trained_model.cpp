@@ -69,13 +69,26 @@ void add_inference_options(po::options_description& options, const std::string& 
   options.add(backend_options());
 }
 
-Inference open_inference(const po::variables_map& vm, const std::string& data, bool allow_unlabelled) {
+io::SourceOptions inference_source_options(const po::variables_map& vm, const TrainedModel& trained,
+                                           const ForeignData& foreign) {
+  return {.split = vm["split"].as<std::string>(),
+          .preprocess = trained.preprocess,
+          .skip_bad = vm["skip-bad"].as<bool>(),
+          .allow_unlabelled = foreign.allow_unlabelled,
+          .dataset = foreign.dataset,
+          .input_size = static_cast<int>(trained.info.spec.input_size)};
+}
+
+Inference open_inference(const po::variables_map& vm, const std::string& data, const ForeignData& foreign) {
   require_positive(vm, "batch");
   Inference run{load_trained_model(vm["checkpoint"].as<std::string>(), backend_options_from(vm)), nullptr};
   auto options = evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
                                            static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
                                            vm["skip-bad"].as<bool>());
-  options.allow_unlabelled = allow_unlabelled;
+  const auto source = inference_source_options(vm, run.trained, foreign);
+  options.allow_unlabelled = source.allow_unlabelled;
+  options.dataset = source.dataset;
+  options.input_size = source.input_size;
   run.loader = std::make_unique<io::DistributedLoader>(data, MPI_COMM_WORLD, options);
   require_compatible(run.trained, run.loader->sample_shape(), data);
   return run;

@@ -42,8 +42,16 @@ struct Inference {
 
 // Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad and the backend options.
 void add_inference_options(po::options_description& options, const std::string& default_split);
-// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD. `allow_unlabelled`: samples
-// without a space group are read (label 0) instead of refused (predict).
-Inference open_inference(const po::variables_map& vm, const std::string& data, bool allow_unlabelled = false);
+// What predict accepts beyond evaluate: unlabelled samples (label 0) and plain arrays (.npy, TIFF, an HDF5 dataset
+// named by --dataset), box-averaged to the model's input size.
+struct ForeignData {
+  bool allow_unlabelled = false;
+  std::string dataset;  // --dataset: the HDF5 dataset of stacks inside --input
+};
+// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD.
+Inference open_inference(const po::variables_map& vm, const std::string& data, const ForeignData& foreign = {});
+// The options the loader of open_inference opened `data` with, to open it again as a SampleSource (rank 0).
+io::SourceOptions inference_source_options(const po::variables_map& vm, const TrainedModel& trained,
+                                           const ForeignData& foreign);
 
 }  // namespace cbednet::app

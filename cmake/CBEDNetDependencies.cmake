@@ -42,6 +42,11 @@ target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_D
 # dnnlConfig.cmake also looks for OpenCL (ocl-icd-opencl-dev).
 find_package(dnnl REQUIRED)
 
+# Plain-array inputs of predict (io/arrays/): TIFF stacks through libtiff (libtiff-dev), NumPy .npy through
+# xtensor's header-only reader (libxtensor-dev).
+find_package(TIFF REQUIRED)
+find_package(xtensor REQUIRED)
+
 # Protocol Buffers: TensorBoard event files (cbednet train --tensorboard) hold protobuf-encoded Event messages.
 find_package(Protobuf REQUIRED)
 if(NOT TARGET protobuf::protoc)

@@ -19,6 +19,9 @@ packages=(
   python3 python3-numpy python3-h5py python3-matplotlib
   # TensorBoard event files: the Event/Summary messages are encoded by protoc-generated classes
   libprotobuf-dev protobuf-compiler
+  # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader); tifffile
+  # writes the TIFFs the tests read
+  libtiff-dev libxtensor-dev python3-tifffile
   # pip, for TensorBoard (PyPI only), whose own reader checks the event files in tests/app/tensorboard.sh
   python3-pip
   # CI only: renders cbednet report's HTML headless and checks it is not blank (scripts/check-report-render.sh)

@@ -14,7 +14,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
   CBEDNET_REQUIRE(!std::filesystem::is_directory(options.in, ec) ? !is_packed_file(options.in) : true, InvalidArgument,
                   "--in ", options.in, ": is already a packed file");
   // Index first without preprocessing, to learn S and choose the downsampling factor.
-  SourceOptions probe_options{options.split, Preprocess{}, options.skip_bad};
+  SourceOptions probe_options{.split = options.split, .preprocess = Preprocess{}, .skip_bad = options.skip_bad};
   const auto probe = open_smc_source(options.in, probe_options);
   const int S = static_cast<int>(probe->sample_shape().h);
   Preprocess pre;
@@ -27,7 +27,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
   }
   pre.validate(S);
 
-  SourceOptions source_options{options.split, pre, options.skip_bad};
+  SourceOptions source_options{.split = options.split, .preprocess = pre, .skip_bad = options.skip_bad};
   const auto source = open_smc_source(options.in, source_options);
   ConvertReport report;
   report.sample = source->sample_shape();
@@ -81,7 +81,7 @@ DataSummary summarise(const std::string& path, const std::string& split) {
   const bool directory = std::filesystem::is_directory(path, ec);
   const bool packed = !directory && is_packed_file(path);
   s.kind = packed ? "packed" : directory ? "smc-directory" : "smc-file";
-  const auto source = open_source(path, SourceOptions{split, Preprocess{}, false});
+  const auto source = open_source(path, SourceOptions{.split = split, .preprocess = Preprocess{}, .skip_bad = false});
   s.samples = source->size();
   s.sample = source->sample_shape();
   s.dtype = "float32";

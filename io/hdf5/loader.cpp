@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/parallel/mpi_comm.hpp"
+#include "io/arrays/array_source.hpp"
 #include "io/hdf5/direct_chunks.hpp"
 #include "io/hdf5/epoch_order.hpp"
 #include "io/hdf5/h5_handle.hpp"
@@ -123,8 +124,12 @@ class SourceReader final : public DistributedLoader::Reader {
  public:
   SourceReader(const std::string& path, MPI_Comm comm, const LoaderOptions& options)
       : Reader(comm),
-        source_(open_source(
-            path, SourceOptions{options.split, options.preprocess, options.skip_bad, options.allow_unlabelled})) {}
+        source_(open_source(path, SourceOptions{.split = options.split,
+                                                .preprocess = options.preprocess,
+                                                .skip_bad = options.skip_bad,
+                                                .allow_unlabelled = options.allow_unlabelled,
+                                                .dataset = options.dataset,
+                                                .input_size = options.input_size})) {}
   std::size_t size() const override { return source_->size(); }
   Shape sample_shape() const override { return source_->sample_shape(); }
   int label(std::size_t i) const override { return source_->label(i); }
@@ -159,7 +164,8 @@ DistributedLoader::DistributedLoader(const std::string& path, MPI_Comm comm, Loa
                   " must be a positive multiple of the ", ranks_, " replicas");
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw_error<IoError>("path ", path, ": does not exist");
-  const bool packed = !std::filesystem::is_directory(path, ec) && is_packed_file(path);
+  const bool packed = !std::filesystem::is_directory(path, ec) && options_.dataset.empty() &&
+                      !is_array_input(path, SourceOptions{}) && is_packed_file(path);
   // Auto: on one rank a collective call gains nothing and costs HDF5's overhead per sample (0.77 of the raw rate
   // against 1.07 for direct reads, docs/data-format.md §4); with several ranks the collective path stays.
   if (options_.io_threads < 0) options_.io_threads = ranks_ == 1 ? 1 : 0;

@@ -58,7 +58,9 @@ struct LoaderOptions {
   bool skip_bad = false;          // drop (and count) unreadable or non-finite samples instead of throwing
   std::string split = "all";      // train | dev | test | all
   bool allow_unlabelled = false;  // SourceOptions::allow_unlabelled: label 0 for a sample without space_group
-  Preprocess preprocess;          // SMC sources: everything; packed files: only the normalisation
+  std::string dataset;            // SourceOptions::dataset and input_size: plain arrays (io/arrays/)
+  int input_size = 0;
+  Preprocess preprocess;  // SMC sources: everything; packed files: only the normalisation
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
   // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase collective buffering, which moves every sample
   // through an aggregator rank: each chunk is one large contiguous sample, which gains nothing from

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "io/arrays/array_source.hpp"
 #include "io/hdf5/packed_file.hpp"
 #include "io/hdf5/smc_file.hpp"
 
@@ -237,6 +238,7 @@ std::unique_ptr<SampleSource> open_smc_source(const std::string& path, const Sou
 std::unique_ptr<SampleSource> open_source(const std::string& path, const SourceOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw_error<IoError>("path ", path, ": does not exist");
+  if (is_array_input(path, options)) return open_array_source(path, options);
   if (!fs::is_directory(path, ec) && is_packed_file(path)) return open_packed_source(path, options);
   return open_smc_source(path, options);
 }

@@ -53,12 +53,17 @@ struct SourceOptions {
   // SMC sources: a sample without any `space_group` gets label 0 (unknown) instead of an error: predict applies a
   // model to unlabelled data. Training and evaluation keep this false.
   bool allow_unlabelled = false;
+  // Plain arrays (io/arrays/array_source.hpp): the HDF5 dataset holding the stacks (predict --dataset), and the
+  // model's input size, which sets the box-averaging factor for whatever size the arrays have (0: keep downsample).
+  std::string dataset{};
+  int input_size = 0;
 };
 
 // SMC-2019 layout: a directory with train/ dev/ test/ subfolders, a flat directory of batch_<split>_<n>.h5
 // (or any *.h5), or one file. Reads are independent (one group at a time), through a small cache of open files.
 std::unique_ptr<SampleSource> open_smc_source(const std::string& path, const SourceOptions& options);
-// Opens whatever `path` is: a directory (SMC), a packed file (root attribute cbednet_format) or an SMC file.
+// Opens whatever `path` is: plain arrays (.npy, .tif/.tiff, or an HDF5 dataset when options.dataset is set), a
+// directory (SMC), a packed file (root attribute cbednet_format) or an SMC file.
 std::unique_ptr<SampleSource> open_source(const std::string& path, const SourceOptions& options = {});
 // Lists the SMC files a path resolves to (sorted by split, then batch number), with the split each one is in.
 std::vector<std::pair<std::string, Split>> list_smc_files(const std::string& path, const std::string& split);

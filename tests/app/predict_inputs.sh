@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # predict on the inputs a user brings: SMC files without labels (a microscope's patterns) or with `space_group`
-# stored as a dataset instead of an attribute. Unlabelled rows have an empty true space group (CSV) or null (JSON);
-# evaluate and train refuse unlabelled samples naming the file and group; every JSON written is strict JSON.
+# stored as a dataset instead of an attribute; NumPy .npy, TIFF stacks and a plain HDF5 dataset at twice the
+# model's input size (box-averaged down: the same predictions as the SMC originals). Unlabelled rows have an empty
+# true space group (CSV) or null (JSON); evaluate and train refuse unlabelled samples naming the file and group;
+# inputs predict cannot map are refused naming the file; every JSON written is strict JSON.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
 "$CBEDNET" train --data "$DATA" "${TINY[@]}" --epochs 1 --batch 16 --quiet --out run > train.txt ||
@@ -60,4 +62,60 @@ check_refused "$CBEDNET" train --data unlabelled "${TINY[@]}" --epochs 1 --batch
 import json, sys
 def no_constants(name): raise ValueError(f'not strict JSON: {name}')
 json.load(open('eval.json'), parse_constant=no_constants)" || fail "eval.json is not strict JSON"
+# Plain arrays: the test split's stacks, each pixel repeated 2x2 (64x64 for the 32x32 model), in the order of the
+# SMC predictions, as float32 and float64 .npy, a TIFF of 3 pages per sample, and an HDF5 dataset.
+"$CBEDNET" predict --checkpoint run --input "$DATA" --split test --out smc.csv --quiet > /dev/null
+mkdir arrays tiffs
+/usr/bin/python3 - smc.csv <<'PY' || fail "could not write the array files"
+import csv, sys
+import h5py, numpy as np, tifffile
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+stacks = []
+for r in rows:
+    with h5py.File(r["file"]) as f:
+        stacks.append(np.asarray(f[r["group"]]["cbed_stack"], dtype=np.float32))
+big = np.repeat(np.repeat(np.stack(stacks), 2, axis=2), 2, axis=3)  # [N, 3, 64, 64]
+np.save("arrays/stacks.npy", big)
+np.save("f64.npy", big.astype(np.float64))
+np.save("one.npy", big[0])
+np.save("int.npy", big.astype(np.int32))
+np.save("four.npy", np.concatenate([big, big[:, :1]], axis=1))
+np.save("odd.npy", big[:, :, :48, :48])
+tifffile.imwrite("tiffs/stacks.tif", big.reshape(-1, 64, 64), photometric="minisblack")
+tifffile.imwrite("onepage.tif", big[0, 0], photometric="minisblack")
+with h5py.File("plain.h5", "w") as f:
+    f.create_dataset("data/stacks", data=big.astype(np.float64))
+PY
+for input in arrays f64.npy tiffs "plain.h5 --dataset /data/stacks"; do
+  # shellcheck disable=SC2086
+  "$CBEDNET" predict --checkpoint run --input $input --out array.csv --quiet > /dev/null ||
+    fail "predict on $input failed"
+  /usr/bin/python3 - smc.csv array.csv "$input" <<'PY' || fail "predictions on $input differ from the SMC originals"
+import csv, sys
+smc = list(csv.DictReader(open(sys.argv[1], newline="")))
+arr = list(csv.DictReader(open(sys.argv[2], newline="")))
+assert len(arr) == len(smc), f"{len(arr)} rows, expected {len(smc)}"
+for a, s in zip(arr, smc):
+    assert a["true_space_group"] == "", "an array sample has a label"
+    assert (a["top5_space_groups"], a["top5_probabilities"]) == (s["top5_space_groups"], s["top5_probabilities"]), \
+        f"{sys.argv[3]} sample {a['sample']}: {a['top5_probabilities']} vs {s['top5_probabilities']}"
+PY
+done
+"$CBEDNET" predict --checkpoint run --input one.npy --out one.csv --quiet > /dev/null || fail "a single [3,S,S] stack"
+[[ $(wc -l < one.csv) -eq 2 ]] || fail "one.npy should give one prediction"
+
+check_input_refused() {  # expected text, then the input arguments
+  local expected=$1 rc=0
+  shift
+  "$CBEDNET" predict --checkpoint run --input "$@" --out refused.csv > refused.txt 2>&1 || rc=$?
+  [[ $rc -ne 0 ]] || fail "predict accepted $*"
+  grep -q -- "$expected" refused.txt || { cat refused.txt >&2; fail "predict $* does not say '$expected'"; }
+  [[ ! -e refused.csv ]] || fail "predict $* left an output file"
+}
+check_input_refused "int.npy: .npy of another element type" int.npy
+check_input_refused "four.npy: shape \[32, 4, 64, 64\]" four.npy
+check_input_refused "48x48 pixels cannot be reduced to the model's 32x32" odd.npy
+check_input_refused "onepage.tif: 1 page; expected 3 per sample" onepage.tif
+check_input_refused "dataset '/nowhere': no such dataset" plain.h5 --dataset /nowhere
+check_input_refused "no train/dev/test split" arrays --split test
 echo "predict_inputs: ok"

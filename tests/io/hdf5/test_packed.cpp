@@ -26,10 +26,11 @@ constexpr int kS = 16;
 TEST(SmcDirectorySource, IndexesSplitsInFileOrderAndReadsRawPixels) {
   TempDir dir("src-dir");
   const auto written = make_smc_dir(dir.path(), kS);
-  const auto all = open_source(dir.path().string(), SourceOptions{"all", {}, false});
+  const auto all = open_source(dir.path().string(), SourceOptions{.split = "all", .preprocess = {}, .skip_bad = false});
   ASSERT_EQ(all->size(), written.size());
   EXPECT_EQ(all->sample_shape(), (Shape{1, 3, kS, kS}));
-  const auto train = open_source(dir.path().string(), SourceOptions{"train", {}, false});
+  const auto train =
+      open_source(dir.path().string(), SourceOptions{.split = "train", .preprocess = {}, .skip_bad = false});
   ASSERT_EQ(train->size(), 9U);
   // Files in batch-number order (0, 1, 10, not 0, 1, 10 lexicographic by accident: check the first of file 10).
   const auto files = list_smc_files(dir.path().string(), "train");
@@ -58,10 +59,13 @@ TEST(SmcDirectorySource, FlatDirectoryAndSingleFile) {
   testing::make_smc_dir(dir.path() / "nested", kS);
   std::filesystem::copy_file(dir.path() / "nested/train/batch_train_0.h5", dir.path() / "batch_train_0.h5");
   std::filesystem::copy_file(dir.path() / "nested/dev/batch_dev_0.h5", dir.path() / "batch_dev_0.h5");
-  EXPECT_EQ(open_source(dir.path().string(), SourceOptions{"all", {}, false})->size(), 6U);
-  EXPECT_EQ(open_source(dir.path().string(), SourceOptions{"dev", {}, false})->size(), 3U);
+  EXPECT_EQ(
+      open_source(dir.path().string(), SourceOptions{.split = "all", .preprocess = {}, .skip_bad = false})->size(), 6U);
+  EXPECT_EQ(
+      open_source(dir.path().string(), SourceOptions{.split = "dev", .preprocess = {}, .skip_bad = false})->size(), 3U);
   EXPECT_EQ(open_source(dir.file("batch_train_0.h5"))->size(), 3U);
-  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{"bogus", {}, false}), InvalidArgument);
+  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{.split = "bogus", .preprocess = {}, .skip_bad = false}),
+               InvalidArgument);
 }
 
 TEST(SmcDirectorySource, EmptyAndMissingDirectories) {
@@ -74,15 +78,18 @@ TEST(SmcDirectorySource, EmptyAndMissingDirectories) {
   }
   EXPECT_THROW(open_source(dir.file("missing")), IoError);
   std::filesystem::create_directories(dir.path() / "train");
-  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{"train", {}, false}), IoError);
+  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{.split = "train", .preprocess = {}, .skip_bad = false}),
+               IoError);
 }
 
 TEST(SmcDirectorySource, SkipBadCountsInsteadOfFailing) {
   TempDir dir("src-skip");
   make_smc_dir(dir.path(), kS);
   std::ofstream(dir.path() / "train" / "batch_train_5.h5") << "garbage";
-  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{"train", {}, false}), IoError);
-  const auto src = open_source(dir.path().string(), SourceOptions{"train", {}, true});
+  EXPECT_THROW(open_source(dir.path().string(), SourceOptions{.split = "train", .preprocess = {}, .skip_bad = false}),
+               IoError);
+  const auto src =
+      open_source(dir.path().string(), SourceOptions{.split = "train", .preprocess = {}, .skip_bad = true});
   EXPECT_EQ(src->size(), 9U);
   EXPECT_EQ(src->skipped(), 1U);
 }
@@ -158,7 +165,7 @@ TEST(Convert, Float32PackedReadsEqualSmcReadsWithTheSamePreprocessing) {
   Preprocess p;
   p.log_scale = true;
   p.downsample = 2;
-  const auto smc = open_source(c.in, SourceOptions{"all", p, false});
+  const auto smc = open_source(c.in, SourceOptions{.split = "all", .preprocess = p, .skip_bad = false});
   const auto packed = open_source(c.out);
   ASSERT_EQ(packed->size(), smc->size());
   std::vector<float> a(3 * 8 * 8), b(3 * 8 * 8);
@@ -171,7 +178,7 @@ TEST(Convert, Float32PackedReadsEqualSmcReadsWithTheSamePreprocessing) {
     EXPECT_EQ(packed->split(i), smc->split(i));
   }
   // Split selection on the packed file keeps file order.
-  const auto dev = open_source(c.out, SourceOptions{"dev", {}, false});
+  const auto dev = open_source(c.out, SourceOptions{.split = "dev", .preprocess = {}, .skip_bad = false});
   ASSERT_EQ(dev->size(), 3U);
   EXPECT_EQ(dev->label(0), smc->label(9));
   const auto summary = summarise(c.out);
@@ -194,7 +201,7 @@ TEST(Convert, Float16WithinHalfPrecisionAndSeparateViews) {
   Preprocess p;
   p.log_scale = true;
   p.separate_views = true;
-  const auto smc = open_source(c.in, SourceOptions{"train", p, false});
+  const auto smc = open_source(c.in, SourceOptions{.split = "train", .preprocess = p, .skip_bad = false});
   const auto packed = open_source(c.out);
   ASSERT_EQ(packed->size(), 27U);
   std::vector<float> a(kS * kS), b(kS * kS);

@@ -355,7 +355,8 @@ TEST(SmcSource, ReadsWhileAnotherThreadWritesHdf5) {
     writer.write(make_sample(f, 0, S));
     writer.commit();
   }
-  const auto source = open_source(dir.path().string(), SourceOptions{"train", {}, false});
+  const auto source =
+      open_source(dir.path().string(), SourceOptions{.split = "train", .preprocess = {}, .skip_bad = false});
   ASSERT_EQ(source->size(), static_cast<std::size_t>(files));
   std::vector<std::vector<float>> first(files, std::vector<float>(3 * S * S));
   for (int i = 0; i < files; ++i) source->read(static_cast<std::size_t>(i), first[i].data());
