@@ -51,6 +51,9 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("spglib")
     # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.
     depends_on("protobuf")
+    # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader).
+    depends_on("libtiff")
+    depends_on("xtensor")
     depends_on("openblas threads=openmp")
     depends_on("onednn", when="+onednn")
     depends_on("googletest", type="test")
