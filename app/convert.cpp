@@ -1,5 +1,6 @@
 // cbednet convert: SMC-2019 layout (directory or file) -> one packed HDF5 file (docs/data-format.md).
-// Serial: rank 0 converts, the other ranks wait at a barrier (the packed writer is a single-writer file).
+// Under mpiexec the ranks share the source files and write one file together (io/hdf5/convert.hpp); an interrupted
+// conversion resumes when the same command runs again.
 #include "io/hdf5/convert.hpp"
 
 #include <mpi.h>
@@ -49,21 +50,26 @@ int run_convert(const Args& args) {
   c.skip_bad = (*vm)["skip-bad"].as<bool>();
   c.creator = std::string("cbednet ") + build_info::version + " (" + build_info::git_commit + ")";
 
-  if (world_rank() == 0) {
-    Progress progress("convert", "samples", 0, Progress::wanted((*vm)["quiet"].as<bool>()));
-    c.on_written = [&](std::size_t, std::size_t total) {
-      progress.set_total(static_cast<std::int64_t>(total));
-      progress.advance();
-    };
-    const auto report = io::convert_to_packed(c);
-    progress.finish();
-    std::cout << "wrote " << c.out << ": " << report.samples << " samples of [C=" << report.sample.c
-              << ", H=" << report.sample.h << ", W=" << report.sample.w << "] " << io::to_string(c.dtype)
-              << ", preprocessing " << report.preprocessing << ", skipped " << report.skipped << "\n";
-  }
+  // Every rank converts a share of the source files into the one output (parallel HDF5).
   int initialised = 0;
   MPI_Initialized(&initialised);
-  if (initialised != 0) MPI_Barrier(MPI_COMM_WORLD);
+  c.comm = initialised != 0 ? MPI_COMM_WORLD : MPI_COMM_NULL;
+  Progress progress("convert", "samples", 0, Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share
+  c.on_written = [&](std::size_t, std::size_t total) {
+    progress.set_total(static_cast<std::int64_t>((total + world_size() - 1) / world_size()));
+    progress.advance();
+  };
+  const auto report = io::convert_to_packed(c);
+  progress.finish();
+  if (world_rank() == 0) {
+    if (report.resumed)
+      std::cout << "resumed an interrupted conversion: " << report.resumed_rows << " of " << report.samples
+                << " samples were already written\n";
+    std::cout << "wrote " << c.out << ": " << report.samples << " samples of [C=" << report.sample.c
+              << ", H=" << report.sample.h << ", W=" << report.sample.w << "] " << io::to_string(c.dtype)
+              << ", preprocessing " << report.preprocessing << ", skipped " << report.skipped << " (" << world_size()
+              << " rank" << (world_size() == 1 ? "" : "s") << ")\n";
+  }
   return 0;
 }
 

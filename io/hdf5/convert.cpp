@@ -1,21 +1,168 @@
+// SMC-2019 layout -> packed layout, on one rank or shared among R ranks (docs/data-format.md §2): each rank converts
+// whole source files, writing its rows into one file through parallel HDF5 (io/hdf5/packed_parallel.hpp);
+// interrupted, the same command resumes without redoing the files already converted.
 #include "io/hdf5/convert.hpp"
 
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
+#include "core/parallel/mpi_comm.hpp"
+#include "io/hdf5/packed_parallel.hpp"
 #include "io/hdf5/sample_source.hpp"
 
 namespace cbednet::io {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+// The communicator's rank and size; (0, 1) without one.
+std::pair<int, int> place_in(MPI_Comm comm) {
+  if (comm == MPI_COMM_NULL) return {0, 1};
+  int rank = 0, size = 1;
+  check_mpi_call(MPI_Comm_rank(comm, &rank), "Comm_rank");
+  check_mpi_call(MPI_Comm_size(comm, &size), "Comm_size");
+  return {rank, size};
+}
+
+void barrier(MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) check_mpi_call(MPI_Barrier(comm), "Barrier");
+}
+
+// Where a conversion keeps its work until it succeeds: the images file, the state (what the conversion is and
+// which source samples become which rows) and one journal per rank of the source files finished.
+struct PartialFiles {
+  std::string images, state, journal_prefix;
+  explicit PartialFiles(const std::string& out)
+      : images(out + ".partial"), state(out + ".partial.state"), journal_prefix(out + ".partial.done-") {}
+  std::vector<fs::path> journals() const {
+    std::vector<fs::path> found;
+    const fs::path prefix(journal_prefix);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(prefix.parent_path().empty() ? "." : prefix.parent_path(), ec))
+      if (e.path().filename().string().starts_with(prefix.filename().string())) found.push_back(e.path());
+    return found;
+  }
+  void remove_all() const {
+    std::error_code ec;
+    fs::remove(images, ec);
+    fs::remove(state, ec);
+    for (const auto& j : journals()) fs::remove(j, ec);
+  }
+};
+
+// Identifies a conversion: its options and its source files (path, size, modification time). A partial file
+// resumes only under the same fingerprint.
+std::string fingerprint(const ConvertOptions& o, const Preprocess& pre) {
+  std::ostringstream f;
+  f << "cbednet-convert-1 split=" << o.split << " preprocessing=" << pre.describe() << " dtype=" << to_string(o.dtype)
+    << " skip_bad=" << o.skip_bad;
+  for (const auto& [file, split] : list_smc_files(o.in, o.split)) {
+    std::error_code ec;
+    const auto time = fs::last_write_time(file, ec).time_since_epoch().count();
+    f << " | " << fs::absolute(file).string() << ' ' << fs::file_size(file, ec) << ' ' << time;
+  }
+  return f.str();
+}
+
+// The source samples to write, in row order: all of them, or with skip_bad those whose pixels read (every rank
+// checks a share; the verdicts are combined).
+std::vector<std::size_t> readable_samples(const SampleSource& source, bool skip_bad, MPI_Comm comm,
+                                          std::size_t& skipped) {
+  std::vector<std::size_t> good;
+  if (!skip_bad) {
+    good.resize(source.size());
+    for (std::size_t i = 0; i < good.size(); ++i) good[i] = i;
+    return good;
+  }
+  const auto [rank, ranks] = place_in(comm);
+  std::vector<char> bad(source.size(), 0);
+  std::vector<float> buffer(static_cast<std::size_t>(source.sample_shape().per_sample()));
+  for (std::size_t i = static_cast<std::size_t>(rank); i < source.size(); i += static_cast<std::size_t>(ranks)) {
+    try {
+      source.read(i, buffer.data());
+    } catch (const IoError&) {
+      bad[i] = 1;
+    }
+  }
+  if (comm != MPI_COMM_NULL)
+    check_mpi_call(MPI_Allreduce(MPI_IN_PLACE, bad.data(), static_cast<int>(bad.size()), MPI_CHAR, MPI_MAX, comm),
+                   "Allreduce (bad samples)");
+  for (std::size_t i = 0; i < bad.size(); ++i) bad[i] ? ++skipped : (good.push_back(i), std::size_t{});
+  return good;
+}
+
+// State file: the fingerprint line, then the source index of every row.
+void write_state(const std::string& path, const std::string& print, const std::vector<std::size_t>& rows) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << print << '\n';
+    for (const auto r : rows) out << r << '\n';
+    if (!out) throw_error<IoError>("file ", tmp, ": cannot write the conversion state");
+  }
+  fs::rename(tmp, path);
+}
+
+std::optional<std::vector<std::size_t>> read_state(const std::string& path, const std::string& print) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line != print) return std::nullopt;
+  std::vector<std::size_t> rows;
+  std::size_t r = 0;
+  while (in >> r) rows.push_back(r);
+  return rows;
+}
+
+std::set<std::string> finished_files(const PartialFiles& partial) {
+  std::set<std::string> done;
+  for (const auto& journal : partial.journals()) {
+    std::ifstream in(journal);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) done.insert(line);
+  }
+  return done;
+}
+
+// Source files in row order, each with its rows [first, last).
+struct FileRows {
+  std::string file;
+  std::size_t first = 0, last = 0;
+};
+std::vector<FileRows> rows_by_file(const SampleSource& source, const std::vector<std::size_t>& rows) {
+  std::vector<FileRows> files;
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const std::string file = source.location(rows[j]).file;
+    if (files.empty() || files.back().file != file) files.push_back({file, j, j});
+    files.back().last = j + 1;
+  }
+  return files;
+}
+
+// Test hook for the resume test: the process kills itself after writing this many source files.
+int kill_after_files() {
+  const char* value = std::getenv("CBEDNET_TEST_CONVERT_KILL_AFTER_FILES");
+  return value != nullptr ? std::atoi(value) : -1;
+}
+
+}  // namespace
+
 ConvertReport convert_to_packed(const ConvertOptions& options) {
   CBEDNET_REQUIRE(!options.out.empty(), InvalidArgument, "--out: missing output file");
   std::error_code ec;
-  CBEDNET_REQUIRE(!std::filesystem::is_directory(options.in, ec) ? !is_packed_file(options.in) : true, InvalidArgument,
-                  "--in ", options.in, ": is already a packed file");
+  CBEDNET_REQUIRE(!fs::is_directory(options.in, ec) ? !is_packed_file(options.in) : true, InvalidArgument, "--in ",
+                  options.in, ": is already a packed file");
+  const MPI_Comm comm = options.comm;
+  const auto [rank, ranks] = place_in(comm);
   // Index first without preprocessing, to learn S and choose the downsampling factor.
-  SourceOptions probe_options{.split = options.split, .preprocess = Preprocess{}, .skip_bad = options.skip_bad};
-  const auto probe = open_smc_source(options.in, probe_options);
+  const auto probe = open_smc_source(options.in, {.split = options.split, .skip_bad = options.skip_bad});
   const int S = static_cast<int>(probe->sample_shape().h);
   Preprocess pre;
   pre.log_scale = options.log_scale;
@@ -26,145 +173,85 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
     pre.downsample = S / options.size;
   }
   pre.validate(S);
-
-  SourceOptions source_options{.split = options.split, .preprocess = pre, .skip_bad = options.skip_bad};
-  const auto source = open_smc_source(options.in, source_options);
+  const auto source =
+      open_smc_source(options.in, {.split = options.split, .preprocess = pre, .skip_bad = options.skip_bad});
   ConvertReport report;
   report.sample = source->sample_shape();
   report.preprocessing = pre.describe();
-  report.skipped = source->skipped();
 
-  std::vector<std::size_t> good;
-  std::vector<float> buffer(static_cast<std::size_t>(report.sample.per_sample()));
-  // Pixel read failures are found while writing; with skip_bad a first pass finds them so N is exact.
-  if (options.skip_bad) {
-    for (std::size_t i = 0; i < source->size(); ++i) {
-      try {
-        source->read(i, buffer.data());
-        good.push_back(i);
-      } catch (const IoError&) {
-        ++report.skipped;
+  const PartialFiles partial(options.out);
+  try {
+    const std::string print = fingerprint(options, pre);
+    auto rows = read_state(partial.state, print);
+    report.resumed = rows.has_value() && fs::exists(partial.images);
+    barrier(comm);  // every rank has decided before rank 0 may replace the state
+    std::size_t skipped = source->skipped();
+    if (!report.resumed) {
+      rows = readable_samples(*source, options.skip_bad, comm, skipped);
+      CBEDNET_REQUIRE(!rows->empty(), IoError, "path ", options.in, ": no readable samples to convert");
+      if (rank == 0) {
+        partial.remove_all();
+        write_state(partial.state, print, *rows);
       }
-    }
-  } else {
-    good.resize(source->size());
-    for (std::size_t i = 0; i < good.size(); ++i) good[i] = i;
-  }
-  CBEDNET_REQUIRE(!good.empty(), IoError, "path ", options.in, ": no readable samples to convert");
-
-  PackedFileWriter writer(options.out, good.size(), report.sample, options.dtype);
-  writer.set_attribute("source", std::filesystem::absolute(options.in).string());
-  writer.set_attribute("preprocessing", report.preprocessing);
-  writer.set_attribute("creator", options.creator);
-  writer.set_attribute("original_size", std::int64_t{S});
-  std::vector<std::string> materials;
-  std::unordered_map<std::string, std::int32_t> ids;
-  for (std::size_t j = 0; j < good.size(); ++j) {
-    const std::size_t i = good[j];
-    source->read(i, buffer.data());
-    const std::string material = source->material(i);
-    auto [it, inserted] = ids.try_emplace(material, static_cast<std::int32_t>(materials.size()));
-    if (inserted) materials.push_back(material);
-    writer.write(j, buffer.data(), source->label(i), it->second, source->split(i));
-    if (options.on_written) options.on_written(j + 1, good.size());
-  }
-  writer.commit(materials);
-  report.samples = good.size();
-  return report;
-}
-
-DataSummary summarise(const std::string& path, const std::string& split) {
-  DataSummary s;
-  s.path = path;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw_error<IoError>("path ", path, ": does not exist");
-  const bool directory = std::filesystem::is_directory(path, ec);
-  const bool packed = !directory && is_packed_file(path);
-  s.kind = packed ? "packed" : directory ? "smc-directory" : "smc-file";
-  const auto source = open_source(path, SourceOptions{.split = split, .preprocess = Preprocess{}, .skip_bad = false});
-  s.samples = source->size();
-  s.sample = source->sample_shape();
-  s.dtype = "float32";
-  std::unordered_map<std::string, int> materials;
-  for (std::size_t i = 0; i < s.samples; ++i) {
-    const int sg = source->label(i);
-    ++s.by_space_group[sg];
-    ++s.by_system[static_cast<std::size_t>(crystal_system(sg))];
-    const Split sp = source->split(i);
-    ++s.split_counts[sp == Split::unknown ? 3 : static_cast<std::size_t>(sp)];
-    materials.try_emplace(source->material(i), 0);
-  }
-  s.materials = materials.size();
-  if (packed) {
-    const auto file = h5::open_file_readonly(path);
-    const auto info = read_packed_info(file.get(), path);
-    s.dtype = to_string(info.dtype);
-    s.preprocessing = info.preprocessing;
-    s.source = info.source;
-    s.creator = info.creator;
-  }
-  return s;
-}
-
-namespace {
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+      barrier(comm);
     } else {
-      out += c;
+      skipped += source->size() - rows->size();
     }
-  }
-  return out + "\"";
-}
-}  // namespace
+    report.skipped = skipped;
+    PackedImagesWriter images(partial.images, rows->size(), report.sample, options.dtype, comm, report.resumed);
 
-std::string to_json(const DataSummary& s) {
-  std::ostringstream o;
-  o << "{\"kind\": " << json_string(s.kind) << ", \"path\": " << json_string(s.path) << ", \"samples\": " << s.samples
-    << ", \"shape\": [" << s.sample.c << ", " << s.sample.h << ", " << s.sample.w
-    << "], \"dtype\": " << json_string(s.dtype) << ", \"materials\": " << s.materials
-    << ", \"splits\": {\"train\": " << s.split_counts[0] << ", \"dev\": " << s.split_counts[1]
-    << ", \"test\": " << s.split_counts[2] << ", \"unknown\": " << s.split_counts[3] << "}, \"space_groups\": {";
-  bool first = true;
-  for (const auto& [sg, n] : s.by_space_group) {
-    o << (first ? "" : ", ") << "\"" << sg << "\": " << n;
-    first = false;
-  }
-  o << "}, \"crystal_systems\": {";
-  for (int c = 1; c <= 7; ++c) o << (c > 1 ? ", " : "") << "\"" << crystal_system_name(c) << "\": " << s.by_system[c];
-  o << "}";
-  if (s.kind == "packed")
-    o << ", \"preprocessing\": " << json_string(s.preprocessing) << ", \"source\": " << json_string(s.source)
-      << ", \"creator\": " << json_string(s.creator);
-  o << "}\n";
-  return o.str();
-}
+    // Whole source files per rank, in contiguous blocks of about equal row counts; finished files skipped.
+    const auto done = finished_files(partial);
+    const auto files = rows_by_file(*source, *rows);
+    std::ofstream journal(partial.journal_prefix + std::to_string(rank), std::ios::app);
+    std::vector<float> buffer(static_cast<std::size_t>(report.sample.per_sample()));
+    std::size_t written = 0, files_written = 0;
+    const std::size_t total = rows->size();
+    for (const auto& f : files) {
+      const auto owner = static_cast<int>((f.first * static_cast<std::size_t>(ranks)) / total);
+      if (done.count(f.file) != 0U) {
+        report.resumed_rows += f.last - f.first;
+        continue;
+      }
+      if (owner != rank) continue;
+      for (std::size_t j = f.first; j < f.last; ++j) {
+        source->read((*rows)[j], buffer.data());
+        images.write(j, buffer.data());
+        if (options.on_written) options.on_written(++written, total);
+      }
+      journal << f.file << '\n' << std::flush;  // the rows are with the OS: a killed job keeps them
+      if (++files_written == static_cast<std::size_t>(kill_after_files())) std::raise(SIGKILL);
+    }
+    images.close();  // collective: every rank's rows are written
 
-std::string to_text(const DataSummary& s) {
-  std::ostringstream o;
-  o << s.kind << " " << s.path << "\n  samples   " << s.samples << "\n  shape     [C=" << s.sample.c
-    << ", H=" << s.sample.h << ", W=" << s.sample.w << "] " << s.dtype << "\n  materials " << s.materials
-    << "\n  splits    train " << s.split_counts[0] << ", dev " << s.split_counts[1] << ", test " << s.split_counts[2]
-    << ", unknown " << s.split_counts[3] << "\n";
-  if (s.kind == "packed")
-    o << "  preprocessing " << s.preprocessing << "\n  source    " << s.source << "\n  creator   " << s.creator << "\n";
-  o << "  crystal systems:\n";
-  for (int c = 1; c <= 7; ++c) {
-    const double pct = s.samples ? 100.0 * static_cast<double>(s.by_system[c]) / static_cast<double>(s.samples) : 0;
-    char line[96];
-    std::snprintf(line, sizeof line, "    %-13s %9zu  %5.1f%%\n", crystal_system_name(c), s.by_system[c], pct);
-    o << line;
+    if (rank == 0) {
+      PackedMetadata meta;
+      std::unordered_map<std::string, std::int32_t> ids;
+      for (const auto i : *rows) {
+        const std::string material = source->material(i);
+        auto [it, inserted] = ids.try_emplace(material, static_cast<std::int32_t>(meta.materials.size()));
+        if (inserted) meta.materials.push_back(material);
+        meta.labels.push_back(static_cast<std::int16_t>(source->label(i)));
+        meta.material_ids.push_back(it->second);
+        meta.split.push_back(static_cast<std::int8_t>(source->split(i)));
+      }
+      meta.text_attributes = {{"cbednet_format", kPackedFormat},
+                              {"dtype", to_string(options.dtype)},
+                              {"source", fs::absolute(options.in).string()},
+                              {"preprocessing", report.preprocessing},
+                              {"creator", options.creator}};
+      meta.int_attributes = {{"original_size", S}};
+      finish_packed_file(partial.images, options.out, meta);
+      partial.remove_all();
+    }
+    barrier(comm);
+    report.samples = total;
+  } catch (...) {
+    // An error (bad input, full disk) leaves nothing behind; only an interrupted job keeps its partial files.
+    partial.remove_all();
+    throw;
   }
-  o << "  space groups (" << s.by_space_group.size() << " present):\n";
-  for (const auto& [sg, n] : s.by_space_group) o << "    " << sg << "\t" << n << "\n";
-  return o.str();
+  return report;
 }
 
 }  // namespace cbednet::io

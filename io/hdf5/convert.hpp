@@ -1,6 +1,8 @@
 // SMC-2019 layout -> packed layout (what `cbednet convert` runs), and the summary `cbednet inspect` prints.
 #pragma once
 
+#include <mpi.h>
+
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -23,18 +25,24 @@ struct ConvertOptions {
   PackedDType dtype = PackedDType::f32;
   bool skip_bad = false;  // drop unreadable samples (counted) instead of failing
   std::string creator;    // recorded as the `creator` attribute (e.g. "cbednet 0.1.0")
-  // Called after each sample written with (written, to write), for progress reports.
+  // Called after each sample this rank writes with (written by this rank, rows of the whole file), for progress.
   std::function<void(std::size_t, std::size_t)> on_written;
+  // The ranks sharing the conversion (collective); MPI_COMM_NULL: this process alone (also without MPI).
+  MPI_Comm comm = MPI_COMM_NULL;
 };
 
 struct ConvertReport {
-  std::size_t samples = 0;  // written
-  std::size_t skipped = 0;  // dropped as bad (skip_bad)
-  Shape sample{};           // {1, C, H, W}
+  std::size_t samples = 0;       // written
+  std::size_t skipped = 0;       // dropped as bad (skip_bad)
+  bool resumed = false;          // an interrupted conversion of the same input and options was continued
+  std::size_t resumed_rows = 0;  // rows found written by the interrupted run (their files not read again)
+  Shape sample{};                // {1, C, H, W}
   std::string preprocessing;
 };
 
-// Writes options.out via a temp file; on any error nothing is left at options.out (nor the temp file).
+// Writes options.out via "<out>.partial" (and its .state and .done-<rank> files beside it), renamed into place at
+// the end. On an error nothing is left behind; a job killed mid-way leaves them, and the same command resumes,
+// converting only the source files not finished. Collective over options.comm.
 ConvertReport convert_to_packed(const ConvertOptions& options);
 
 struct DataSummary {

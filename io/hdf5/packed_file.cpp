@@ -39,7 +39,10 @@ void write_vector(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
                   const std::string& ctx) {
   const hsize_t dims[1] = {values.size()};
   const auto space = h5::checked(H5Screate_simple(1, dims, nullptr), Kind::dataspace, ctx, "creating a dataspace");
-  const auto dset = h5::checked(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  // No modification time in the object header: converting the same data twice gives the same bytes.
+  const auto dcpl = h5::make_plist(H5P_DATASET_CREATE, ctx);
+  h5::check(H5Pset_obj_track_times(dcpl.get(), false), ctx, "H5Pset_obj_track_times");
+  const auto dset = h5::checked(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                                 Kind::dataset, ctx, name);
   if (!values.empty())
     h5::check(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), ctx, name);
@@ -58,6 +61,25 @@ std::vector<T> read_vector(hid_t file, const char* name, hid_t mem_type, std::si
 }
 
 }  // namespace
+
+h5::Handle packed_file_type(PackedDType dtype, const std::string& ctx) {
+  if (dtype == PackedDType::f16) return half_type(ctx);
+  return h5::checked(H5Tcopy(H5T_IEEE_F32LE), Kind::datatype, ctx, "copying a float type");
+}
+
+void write_packed_metadata(hid_t file, const std::vector<std::int16_t>& labels,
+                           const std::vector<std::int32_t>& material_ids, const std::vector<std::int8_t>& split,
+                           const std::vector<std::string>& materials, const std::string& ctx) {
+  write_vector(file, "labels", H5T_STD_I16LE, H5T_NATIVE_INT16, labels, ctx);
+  write_vector(file, "material_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, material_ids, ctx);
+  write_vector(file, "split", H5T_STD_I8LE, H5T_NATIVE_INT8, split, ctx);
+  const auto str = h5::checked(H5Tcopy(H5T_C_S1), Kind::datatype, ctx, "copying a string type");
+  h5::check(H5Tset_size(str.get(), H5T_VARIABLE), ctx, "string type");
+  h5::check(H5Tset_cset(str.get(), H5T_CSET_UTF8), ctx, "string type");
+  std::vector<const char*> raw;
+  for (const auto& m : materials) raw.push_back(m.c_str());
+  write_vector(file, "materials", str.get(), str.get(), raw, ctx);
+}
 
 h5::Handle packed_memory_type(PackedDType dtype, const std::string& ctx) {
   // float16 moves as raw half bits in the file's own type: no HDF5 conversion (which would also treat uint16
@@ -164,15 +186,7 @@ void PackedFileWriter::commit(const std::vector<std::string>& materials) {
   CBEDNET_REQUIRE(missing == written_.end(), Error, ctx, ": sample ", missing - written_.begin(), " was never written");
   {
     std::lock_guard lock(h5::library_mutex());
-    write_vector(file_.get(), "labels", H5T_STD_I16LE, H5T_NATIVE_INT16, labels_, ctx);
-    write_vector(file_.get(), "material_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, material_ids_, ctx);
-    write_vector(file_.get(), "split", H5T_STD_I8LE, H5T_NATIVE_INT8, split_, ctx);
-    const auto str = h5::checked(H5Tcopy(H5T_C_S1), Kind::datatype, ctx, "copying a string type");
-    h5::check(H5Tset_size(str.get(), H5T_VARIABLE), ctx, "string type");
-    h5::check(H5Tset_cset(str.get(), H5T_CSET_UTF8), ctx, "string type");
-    std::vector<const char*> raw;
-    for (const auto& m : materials) raw.push_back(m.c_str());
-    write_vector(file_.get(), "materials", str.get(), str.get(), raw, ctx);
+    write_packed_metadata(file_.get(), labels_, material_ids_, split_, materials, ctx);
     images_.reset();
     h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), ctx, "flushing");
     if (!file_.reset()) throw_error<IoError>(ctx, ": closing failed");

@@ -74,6 +74,12 @@ PackedInfo read_packed_info(hid_t file, const std::string& path);
 // Type of the images in memory as passed to H5Dread/H5Dwrite: the file's own type, so HDF5 converts nothing
 // (a conversion silently turns collective MPI-IO into independent I/O).
 h5::Handle packed_memory_type(PackedDType dtype, const std::string& ctx);
+// The images' type in the file: IEEE float32 little-endian, or IEEE binary16.
+h5::Handle packed_file_type(PackedDType dtype, const std::string& ctx);
+// Writes the datasets labels, material_ids, split and materials into an open packed file (caller holds the lock).
+void write_packed_metadata(hid_t file, const std::vector<std::int16_t>& labels,
+                           const std::vector<std::int32_t>& material_ids, const std::vector<std::int8_t>& split,
+                           const std::vector<std::string>& materials, const std::string& ctx);
 
 // Reads samples `indices` (any order) of dataset `images` into out[k*C*H*W] as float32, with the transfer
 // property list `xfer` (collective or not), one H5Dread per sample. A collective caller passes `calls`, the

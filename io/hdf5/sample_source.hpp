@@ -48,7 +48,7 @@ class SampleSource {
 
 struct SourceOptions {
   std::string split = "all";  // train | dev | test | all (directories with split subfolders / batch names)
-  Preprocess preprocess;      // SMC sources apply all of it; packed sources only the normalisation
+  Preprocess preprocess{};    // SMC sources apply all of it; packed sources only the normalisation
   bool skip_bad = false;      // drop (and count) samples whose label or shape cannot be read at open
   // SMC sources: a sample without any `space_group` gets label 0 (unknown) instead of an error: predict applies a
   // model to unlabelled data. Training and evaluation keep this false.
