@@ -48,6 +48,8 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("spglib")
     # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.
     depends_on("protobuf")
+    # cbednet export/import: ONNX's protobuf classes and checker (ONNXConfig.cmake; built with ONNX_ML, the default).
+    depends_on("onnx")
     depends_on("openblas threads=openmp")
     depends_on("onednn", when="+onednn")
     depends_on("googletest", type="test")
