@@ -2,7 +2,8 @@
 # cbednet export / import end to end: a trained run exported to ONNX gives, in onnxruntime on the raw SMC stacks
 # (the preprocessing is in the graph), the probabilities `cbednet predict` prints; import of the export gives a
 # checkpoint whose predictions are identical to the run's; folded batch norm agrees to 1e-4; bad input is one
-# message naming the file (and node), a non-zero exit and no file. Skipped (77) without onnx/onnxruntime.
+# message naming the file (and node), a non-zero exit and no file; train --init-from starts from an import's
+# weights, with a new head when the class count differs. Skipped (77) without onnx/onnxruntime.
 source "$(dirname "$0")/lib.sh"
 python_dir=${CBEDNET_PYTHON_DIR:-/opt/cbednet-py}
 check="$(cd "$(dirname "$0")/../interop" && pwd)/onnx_check.py"
@@ -55,6 +56,34 @@ py ort_vs_predict.py folded.onnx pred.json || fail "onnxruntime (folded) disagre
   > /dev/null
 cmp -s pred.json pred-imported.json || fail "the imported checkpoint predicts differently from the run"
 "$CBEDNET" evaluate --checkpoint imported.h5 --data "$DATA" --split test --quiet > /dev/null || fail "evaluate"
+
+# train --init-from: a torchvision-form graph of 5 classes, imported, fine-tuned with a new head of 230 classes (and
+# the run's own import with its head kept). At a learning rate of 1e-30 one step leaves the weights as they were:
+# the body (and, with the same class count, the head) must be the imported checkpoint's, bit for bit.
+py "$check" torchvision tv.onnx tv-in.bin tv-out.bin --block basic --counts 1,1 --width 8 --size 32 --stem small \
+  --classes 5 > /dev/null
+"$CBEDNET" import --onnx tv.onnx --out tv.h5 > /dev/null || fail "import of the torchvision-form graph"
+tiny_step=(--data "$DATA" --log-scale --epochs 1 --max-steps 1 --batch 8 --lr 1e-30 --weight-decay 0 --quiet)
+"$CBEDNET" train "${tiny_step[@]}" --init-from tv.h5 --out ft-tv > ft-tv.log 2>&1 || { cat ft-tv.log >&2; fail "fine-tuning"; }
+grep -q "new head of 230 classes" ft-tv/train.log || fail "no new head for 230 classes"
+"$CBEDNET" train "${tiny_step[@]}" --downsample 2 --init-from imported.h5 --out ft-run > ft-run.log 2>&1 ||
+  { cat ft-run.log >&2; fail "fine-tuning from the run's import"; }
+/usr/bin/python3 - <<'PY' || fail "--init-from did not start from the checkpoint's weights"
+import h5py, numpy as np
+for start, run, head_kept in (("tv.h5", "ft-tv", False), ("imported.h5", "ft-run", True)):
+    a = h5py.File(start, "r")["parameters"]
+    b = h5py.File(f"{run}/checkpoints/ckpt-00000001.h5", "r")["parameters"]
+    for name in a:
+        if name.startswith("head.") and not head_kept:
+            assert b[name].shape[1 if name.endswith("bias") else 0] == 230, name
+        elif name.endswith(".weight"):
+            assert np.array_equal(a[name][...], b[name][...]), f"{run}: {name} differs from {start}'s"
+print("init-from: the fine-tuned runs started from the imported weights")
+PY
+rc=0
+"$CBEDNET" train "${tiny_step[@]}" --init-from tv.h5 --arch resnet18 --out ft-bad > ft-bad.log 2>&1 || rc=$?
+[[ $rc -ne 0 && ! -e ft-bad ]] || fail "--init-from with --arch was accepted"
+grep -q "init-from" ft-bad.log || fail "the --arch conflict is not explained"
 
 # Bad input: one message naming the file (and the node), non-zero exit, nothing written.
 head -c 3000 model.onnx > truncated.onnx
