@@ -51,6 +51,11 @@ int run_import(const Args& args) {
     throw_error<InvalidArgument>("import ", path, ": the graph does not make a CBEDNet model: ", e.what());
   }
   io::save_checkpoint(out, imported.spec, TrainingState{}, config, imported.tensors);
+  if (imported.spec.classes > 230)  // e.g. ImageNet's 1000: class i is space group i + 1 only up to 230
+    std::printf(
+        "note: %lld classes are more than the 230 space groups; fine-tune it with train --init-from %s "
+        "--classes 230 before predict or evaluate\n",
+        static_cast<long long>(imported.spec.classes), out.c_str());
   std::printf("wrote %s: %s, %lld classes, %lld input channels, input size %lld\n", out.c_str(),
               imported.spec.arch.c_str(), static_cast<long long>(imported.spec.classes),
               static_cast<long long>(imported.spec.in_channels), static_cast<long long>(imported.spec.input_size));

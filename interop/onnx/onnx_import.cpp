@@ -327,38 +327,30 @@ std::string arch_name(const ResNetSpec& spec, const std::string& recorded) {
   return text.str();
 }
 
-}  // namespace
-
-ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
-  const onnx::ModelProto model = read_model(path);
-  GraphReader g(model, path);
-  ImportedOnnx result;
+// The value the network reads: after CBEDNet's own preprocessing (its export), else the graph's first input that is
+// not an initializer. Fills the preprocessing and configuration a CBEDNet export recorded.
+std::string network_input(const onnx::ModelProto& model, const GraphReader& g, ImportedOnnx& result) {
   const std::string recorded_preprocessing = metadata(model, onnx_names::meta_preprocessing);
-  std::string x;
-  if (!recorded_preprocessing.empty()) {  // CBEDNet's own export: the network starts after the preprocessing
+  if (!recorded_preprocessing.empty()) {
     result.preprocess = io::Preprocess::parse(recorded_preprocessing);
     result.config = metadata(model, onnx_names::meta_config);
-    x = onnx_names::preprocessed;
-  } else {
-    std::set<std::string> initializers;
-    for (const auto& t : model.graph().initializer()) initializers.insert(t.name());
-    for (const auto& in : model.graph().input())
-      if (!initializers.count(in.name())) {
-        x = in.name();
-        break;
-      }
-    if (x.empty()) g.fail("the graph has no input that is not an initializer");
+    return onnx_names::preprocessed;
   }
+  std::set<std::string> initializers;
+  for (const auto& t : model.graph().initializer()) initializers.insert(t.name());
+  for (const auto& in : model.graph().input())
+    if (!initializers.count(in.name())) return in.name();
+  g.fail("the graph has no input that is not an initializer");
+}
 
-  // Stem: Conv (+BN) + Relu (+ MaxPool 3x3/2 pad 1).
+// Stem: Conv (+BN) + Relu (+ MaxPool 3x3/2 pad 1). Sets the stem kind and moves x past it.
+ParsedConv parse_stem(const GraphReader& g, std::string& x, ResNetSpec& spec) {
   const auto& first = g.consumers(x);
   if (first.size() != 1) g.fail("the input '" + x + "' must feed exactly one node (the stem's Conv)");
-  const ParsedConv stem = g.conv(*first[0]);
+  ParsedConv stem = g.conv(*first[0]);
   const auto& relu = g.only_consumer(stem.output, "the stem's convolution");
   if (relu.op_type() != "Relu") g.fail(relu, "expected Relu after the stem's convolution");
   x = relu.output(0);
-  ResNetSpec& spec = result.spec;
-  spec.stage_blocks.clear();  // the default spec's are ResNet-50's
   spec.stem = StemKind::small;
   if (const auto& next = g.consumers(x); next.size() == 1 && next[0]->op_type() == "MaxPool") {
     const auto& pool = *next[0];
@@ -369,13 +361,18 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
     spec.stem = StemKind::imagenet;
     x = pool.output(0);
   }
+  return stem;
+}
 
-  // Residual blocks until the head; a block with a strided convolution starts a stage.
+// Residual blocks until the global pool; a block with a strided convolution starts a stage. Sets the block kind and
+// the stage block counts.
+std::vector<ParsedBlock> parse_blocks(const GraphReader& g, std::string& x, ResNetSpec& spec) {
   std::vector<ParsedBlock> blocks;
   const auto is_head = [&](const std::string& value) {
     const auto& c = g.consumers(value);
     return c.size() == 1 && (c[0]->op_type() == "GlobalAveragePool" || c[0]->op_type() == "ReduceMean");
   };
+  spec.stage_blocks.clear();
   while (!is_head(x)) {
     blocks.push_back(g.block(x));
     const auto& b = blocks.back();
@@ -388,8 +385,18 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
   for (const auto& b : blocks)
     if (b.main.size() != blocks[0].main.size())
       g.fail("block ending at node '" + b.add_node + "' mixes basic and bottleneck blocks, which CBEDNet does not");
+  return blocks;
+}
 
-  // Head: global average pool, flatten, fully connected (Gemm), optionally a softmax.
+struct ParsedHead {
+  const onnx::NodeProto* gemm = nullptr;
+  std::vector<float> weight;       // [K, C]
+  std::vector<std::int64_t> dims;  // K, C
+  std::vector<float> bias;
+};
+
+// Head: global average pool (or ReduceMean over 2, 3), Flatten/Reshape/Squeeze, Gemm, optionally a Softmax.
+ParsedHead parse_head(const GraphReader& g, std::string x) {
   const auto& pool = *g.consumers(x)[0];
   if (pool.op_type() == "ReduceMean") {
     auto axes = g.ints(pool, "axes", {});
@@ -406,48 +413,71 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
     x = next->output(0);
     next = &g.only_consumer(x, "node '" + next->name() + "'");
   }
+  ParsedHead h;
+  h.gemm = next;
   const auto& gemm = *next;
   if (gemm.op_type() != "Gemm") g.fail(gemm, "expected Gemm (the fully connected layer) after the pooling");
   if (g.real(gemm, "alpha", 1.0F) != 1.0F || g.real(gemm, "beta", 1.0F) != 1.0F || g.integer(gemm, "transA", 0) != 0)
     g.fail(gemm, "only alpha = beta = 1 and transA = 0");
-  std::vector<std::int64_t> w_dims;
-  std::vector<float> weight = g.tensor(gemm, 1, &w_dims);
-  if (w_dims.size() != 2) g.fail(gemm, "the weight is not 2-d");
+  h.weight = g.tensor(gemm, 1, &h.dims);
+  if (h.dims.size() != 2) g.fail(gemm, "the weight is not 2-d");
   if (g.integer(gemm, "transB", 0) == 0) {  // B is [C, K]: store [K, C]
-    std::vector<float> t(weight.size());
-    for (std::int64_t c = 0; c < w_dims[0]; ++c)
-      for (std::int64_t k = 0; k < w_dims[1]; ++k) t[k * w_dims[0] + c] = weight[c * w_dims[1] + k];
-    weight.swap(t);
-    std::swap(w_dims[0], w_dims[1]);
+    std::vector<float> t(h.weight.size());
+    for (std::int64_t c = 0; c < h.dims[0]; ++c)
+      for (std::int64_t k = 0; k < h.dims[1]; ++k) t[k * h.dims[0] + c] = h.weight[c * h.dims[1] + k];
+    h.weight.swap(t);
+    std::swap(h.dims[0], h.dims[1]);
   }
-  std::vector<float> bias(static_cast<std::size_t>(w_dims[0]), 0.0F);
-  if (gemm.input_size() > 2 && !gemm.input(2).empty()) bias = g.tensor(gemm, 2);
-  if (static_cast<std::int64_t>(bias.size()) != w_dims[0])
-    g.fail(gemm, "bias of " + std::to_string(bias.size()) + " for " + std::to_string(w_dims[0]) + " classes");
+  h.bias.assign(static_cast<std::size_t>(h.dims[0]), 0.0F);
+  if (gemm.input_size() > 2 && !gemm.input(2).empty()) h.bias = g.tensor(gemm, 2);
+  if (static_cast<std::int64_t>(h.bias.size()) != h.dims[0])
+    g.fail(gemm, "bias of " + std::to_string(h.bias.size()) + " for " + std::to_string(h.dims[0]) + " classes");
+  if (h.dims[0] < 2) g.fail(gemm, "a classifier needs at least 2 classes, this one has " + std::to_string(h.dims[0]));
   for (const auto* after : g.consumers(gemm.output(0)))
     if (after->op_type() != "Softmax") g.fail(*after, "only a Softmax may follow the fully connected layer");
+  return h;
+}
+
+// The network's H = W: given, else what a CBEDNet export recorded, else the graph input's fixed square shape.
+std::int64_t network_input_size(const onnx::ModelProto& model, const GraphReader& g, std::int64_t given) {
+  if (given > 0) return given;
+  const std::string recorded = metadata(model, onnx_names::meta_input_size);
+  if (!recorded.empty()) {
+    const auto size = std::strtoll(recorded.c_str(), nullptr, 10);
+    if (size <= 0) g.fail("metadata " + std::string(onnx_names::meta_input_size) + " '" + recorded + "' is no size");
+    return size;
+  }
+  if (model.graph().input_size() > 0) {
+    const auto& shape = model.graph().input(0).type().tensor_type().shape();
+    if (shape.dim_size() == 4 && shape.dim(2).has_dim_value() && shape.dim(2).dim_value() > 0 &&
+        shape.dim(2).dim_value() == shape.dim(3).dim_value())
+      return shape.dim(2).dim_value();
+  }
+  g.fail("the input's height and width are not fixed numbers: give the input size");
+}
+
+}  // namespace
+
+ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
+  const onnx::ModelProto model = read_model(path);
+  GraphReader g(model, path);
+  ImportedOnnx result;
+  ResNetSpec& spec = result.spec;
+  std::string x = network_input(model, g, result);
+  const ParsedConv stem = parse_stem(g, x, spec);
+  const std::vector<ParsedBlock> blocks = parse_blocks(g, x, spec);
+  const ParsedHead head = parse_head(g, x);
 
   // The spec: CBEDNet's width rule from the stem's width.
   spec.in_channels = stem.dims[1];
   spec.base_width = stem.dims[0];
   spec.width_multiplier = 1.0;
-  spec.classes = w_dims[0];
+  spec.classes = head.dims[0];
   spec.dropout = 0.0;
-  if (spec.classes < 2)
-    g.fail(gemm, "a classifier needs at least 2 classes, this one has " + std::to_string(spec.classes));
   spec.arch = arch_name(spec, metadata(model, onnx_names::meta_arch));
-  if (input_size <= 0) {
-    const std::string recorded = metadata(model, onnx_names::meta_input_size);
-    if (!recorded.empty()) input_size = std::stoll(recorded);
-  }
-  if (input_size <= 0 && model.graph().input_size() > 0) {
-    const auto& shape = model.graph().input(0).type().tensor_type().shape();
-    if (shape.dim_size() == 4 && shape.dim(2).has_dim_value() && shape.dim(2).dim_value() == shape.dim(3).dim_value())
-      input_size = shape.dim(2).dim_value();
-  }
-  if (input_size <= 0) g.fail("the input's height and width are not fixed numbers: give the input size");
-  spec.input_size = input_size;
+  spec.input_size = network_input_size(model, g, input_size);
 
+  // The parsed units onto the layout CBEDNet builds for that spec, by name.
   const ResNetLayout layout = resnet_layout(spec);
   put_conv(result.tensors, g, stem, layout.stem);
   for (std::size_t i = 0; i < blocks.size(); ++i) {
@@ -459,11 +489,12 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
     for (std::size_t j = 0; j < b.main.size(); ++j) put_conv(result.tensors, g, b.main[j], want.main[j]);
     if (b.shortcut) put_conv(result.tensors, g, *b.shortcut, *want.shortcut);
   }
-  if (w_dims[1] != layout.features)
-    g.fail(gemm,
-           "takes " + std::to_string(w_dims[1]) + " features, the network gives " + std::to_string(layout.features));
-  result.tensors.parameters.emplace(layout.fc + ".weight", host_tensor(Shape{w_dims[0], w_dims[1], 1, 1}, weight));
-  result.tensors.parameters.emplace(layout.fc + ".bias", host_tensor(Shape{1, w_dims[0], 1, 1}, bias));
+  if (head.dims[1] != layout.features)
+    g.fail(*head.gemm,
+           "takes " + std::to_string(head.dims[1]) + " features, the network gives " + std::to_string(layout.features));
+  result.tensors.parameters.emplace(layout.fc + ".weight",
+                                    host_tensor(Shape{head.dims[0], head.dims[1], 1, 1}, head.weight));
+  result.tensors.parameters.emplace(layout.fc + ".bias", host_tensor(Shape{1, head.dims[0], 1, 1}, head.bias));
   for (const auto& [name, t] : result.tensors.parameters)
     result.tensors.momentum.emplace(name, Tensor(t.shape(), DType::f32));
   return result;

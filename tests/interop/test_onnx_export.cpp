@@ -26,6 +26,11 @@ struct ExportCase {
   io::Preprocess preprocess;
 };
 
+void PrintTo(const ExportCase& c, std::ostream* out) {
+  *out << c.arch << " width " << c.width << ", " << c.classes << " classes, input " << c.size << ", "
+       << c.preprocess.describe();
+}
+
 io::Preprocess preprocessing(bool log_scale, int downsample, bool normalise = false) {
   io::Preprocess p;
   p.log_scale = log_scale;

@@ -22,6 +22,8 @@ struct ImportCase {
   std::int64_t size;
 };
 
+void PrintTo(const ImportCase& c, std::ostream* out) { *out << c.options; }
+
 class OnnxImport : public ::testing::TestWithParam<ImportCase> {};
 
 TEST_P(OnnxImport, ImportedModelGivesOnnxruntimesLogits) {
