@@ -280,6 +280,11 @@ void export_onnx(const std::string& path, const ResNetSpec& spec, const ModelTen
   metadata(model, onnx_names::meta_preprocessing, preprocess.describe());
   metadata(model, onnx_names::meta_input_size, std::to_string(spec.input_size));
   metadata(model, onnx_names::meta_class_map, classes.str());
+  std::ostringstream multiplier;
+  multiplier.precision(17);
+  multiplier << spec.width_multiplier;
+  metadata(model, onnx_names::meta_base_width, std::to_string(spec.base_width));
+  metadata(model, onnx_names::meta_width_multiplier, multiplier.str());
   metadata(model, onnx_names::meta_config, info.config);
   metadata(model, onnx_names::meta_batchnorm, options.fold_batchnorm ? "folded" : "kept");
 

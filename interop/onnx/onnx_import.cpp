@@ -468,10 +468,18 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
   const std::vector<ParsedBlock> blocks = parse_blocks(g, x, spec);
   const ParsedHead head = parse_head(g, x);
 
-  // The spec: CBEDNet's width rule from the stem's width.
+  // The spec: the widths a CBEDNet export recorded, else CBEDNet's width rule from the stem's width.
   spec.in_channels = stem.dims[1];
   spec.base_width = stem.dims[0];
   spec.width_multiplier = 1.0;
+  const std::string base_width = metadata(model, onnx_names::meta_base_width);
+  const std::string multiplier = metadata(model, onnx_names::meta_width_multiplier);
+  if (!base_width.empty() && !multiplier.empty()) {
+    spec.base_width = std::strtoll(base_width.c_str(), nullptr, 10);
+    spec.width_multiplier = std::strtod(multiplier.c_str(), nullptr);
+    if (spec.base_width <= 0 || !(spec.width_multiplier > 0))
+      g.fail("metadata width " + base_width + " x " + multiplier + " is not a width");
+  }
   spec.classes = head.dims[0];
   spec.dropout = 0.0;
   spec.arch = arch_name(spec, metadata(model, onnx_names::meta_arch));

@@ -24,6 +24,7 @@ struct ExportCase {
   StemKind stem;
   std::int64_t size;  // the network's input
   io::Preprocess preprocess;
+  double width_multiplier = 1.0;
 };
 
 void PrintTo(const ExportCase& c, std::ostream* out) {
@@ -134,10 +135,14 @@ bool same_tensors(const NamedTensors& a, const NamedTensors& b) {
 
 TEST(OnnxRoundTrip, ExportImportExportKeepsEveryParameterExactly) {
   for (const auto& c : {ExportCase{"basic:2,1,1", 8, 5, StemKind::small, 16, preprocessing(true, 2)},
-                        ExportCase{"bottleneck:1,2", 4, 9, StemKind::imagenet, 32, preprocessing(false, 1, true)}}) {
+                        ExportCase{"bottleneck:1,2", 4, 9, StemKind::imagenet, 32, preprocessing(false, 1, true)},
+                        // widths round(10 * 0.25 * 2^i) = 3, 5, 10: not a stem width times powers of two
+                        ExportCase{"basic:1,1,1", 10, 5, StemKind::small, 16, preprocessing(true, 1), 0.25}}) {
     SCOPED_TRACE(c.arch);
     CpuBackend<float> backend(0);
-    Model model = build_resnet(test_spec(c.arch, c.width, c.classes, c.stem, c.size));
+    ResNetSpec spec = test_spec(c.arch, c.width, c.classes, c.stem, c.size);
+    spec.width_multiplier = c.width_multiplier;
+    Model model = build_resnet(spec);
     Stage stage(backend, model, 0, model.size(), 3);
     randomise_batchnorm(stage, 9);
     const ModelTensors tensors = collect_tensors(stage.store());
@@ -147,6 +152,8 @@ TEST(OnnxRoundTrip, ExportImportExportKeepsEveryParameterExactly) {
     const interop::ImportedOnnx imported = interop::import_onnx(dir / "a.onnx");
     EXPECT_EQ(imported.spec.arch, c.arch);
     EXPECT_EQ(imported.spec.block, model.spec().block);
+    EXPECT_EQ(imported.spec.base_width, c.width);
+    EXPECT_EQ(imported.spec.width_multiplier, c.width_multiplier);
     EXPECT_EQ(imported.spec.stage_blocks, model.spec().stage_blocks);
     EXPECT_EQ(imported.spec.stem, c.stem);
     EXPECT_EQ(imported.spec.classes, c.classes);
