@@ -51,6 +51,13 @@ class GraphWriter {
     for (const auto d : dims) t->add_dims(d);
     t->set_raw_data(values.data(), values.size() * sizeof(float));
   }
+  void shape_initializer(const std::string& name, const std::vector<std::int64_t>& shape) {
+    auto* t = graph_.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(shape.size()));
+    for (const auto d : shape) t->add_int64_data(d);
+  }
   std::string scalar(const std::string& name, float value) {
     initializer(name, {}, {value});
     return name;
@@ -98,9 +105,10 @@ class GraphWriter {
   std::set<std::string> used_;
 };
 
-// Preprocessing as operators, in io::transform_pixels' and io::normalise's order and arithmetic. Returns the name of
-// the preprocessed value.
-std::string write_preprocessing(GraphWriter& g, const io::Preprocess& p, std::int64_t channels) {
+// Preprocessing as operators, in io::transform_pixels' and io::normalise's order and arithmetic; with separate
+// views (--views random) each projection then becomes a 1-channel sample, [N, 3, S, S] -> [3N, 1, S, S]. Returns
+// the name of the preprocessed value.
+std::string write_preprocessing(GraphWriter& g, const io::Preprocess& p, std::int64_t channels, std::int64_t size) {
   std::string x = onnx_names::input;
   if (p.log_scale) {
     // max(ln I, -17) for I > 0, else -17 (Where drops the -inf/NaN that Log gives for I <= 0); then (+17) x10.
@@ -132,6 +140,11 @@ std::string write_preprocessing(GraphWriter& g, const io::Preprocess& p, std::in
     g.node("Sub", "preprocess.centre", {x, "preprocess.mean"}, "preprocess.centred");
     g.node("Mul", "preprocess.normalise", {"preprocess.centred", "preprocess.inverse_std"}, "preprocess.normalised");
     x = "preprocess.normalised";
+  }
+  if (p.separate_views) {
+    g.shape_initializer("preprocess.views_shape", {-1, 1, size, size});
+    g.node("Reshape", "preprocess.views", {x, "preprocess.views_shape"}, "preprocess.views");
+    x = "preprocess.views";
   }
   g.node("Identity", "preprocess.out", {x}, onnx_names::preprocessed);
   return onnx_names::preprocessed;
@@ -183,7 +196,7 @@ std::string write_conv_bn(GraphWriter& g, const ConvBn& u, const std::string& in
   return out + ".relu";
 }
 
-void write_network(GraphWriter& g, const ResNetSpec& spec, const std::string& input, bool fold) {
+void write_network(GraphWriter& g, const ResNetSpec& spec, const std::string& input, bool fold, bool views) {
   const ResNetLayout layout = resnet_layout(spec);
   std::string x = write_conv_bn(g, layout.stem, input, true, fold);
   if (layout.stem_pool) {
@@ -209,11 +222,24 @@ void write_network(GraphWriter& g, const ResNetSpec& spec, const std::string& in
   const auto bias = g.parameter(layout.fc + ".bias", Shape{1, spec.classes, 1, 1});
   g.initializer(layout.fc + ".weight", {spec.classes, layout.features}, weight);
   g.initializer(layout.fc + ".bias", {spec.classes}, bias);
-  auto& gemm =
-      g.node("Gemm", layout.fc, {"head.features", layout.fc + ".weight", layout.fc + ".bias"}, onnx_names::logits);
+  const std::string fc_out = views ? "head.view_logits" : onnx_names::logits;
+  auto& gemm = g.node("Gemm", layout.fc, {"head.features", layout.fc + ".weight", layout.fc + ".bias"}, fc_out);
   GraphWriter::integer(gemm, "transB", 1);
-  auto& softmax = g.node("Softmax", "head.softmax", {onnx_names::logits}, onnx_names::probabilities);
-  GraphWriter::integer(softmax, "axis", 1);
+  if (!views) {
+    auto& softmax = g.node("Softmax", "head.softmax", {onnx_names::logits}, onnx_names::probabilities);
+    GraphWriter::integer(softmax, "axis", 1);
+    return;
+  }
+  // --views random: the softmax averaged over a sample's three projections (as evaluate and predict do); logits
+  // are its logarithm, so that their softmax is that average.
+  g.shape_initializer("head.views_shape", {-1, 3, spec.classes});
+  g.node("Reshape", "head.views", {fc_out, "head.views_shape"}, "head.views");
+  auto& softmax = g.node("Softmax", "head.softmax", {"head.views"}, "head.view_probabilities");
+  GraphWriter::integer(softmax, "axis", 2);
+  auto& mean = g.node("ReduceMean", "head.view_mean", {"head.view_probabilities"}, onnx_names::probabilities);
+  GraphWriter::ints(mean, "axes", {1});
+  GraphWriter::integer(mean, "keepdims", 0);
+  g.node("Log", "head.log", {onnx_names::probabilities}, onnx_names::logits);
 }
 
 void value_info(onnx::ValueInfoProto& v, const std::string& name, std::initializer_list<std::int64_t> dims) {
@@ -242,10 +268,11 @@ void metadata(onnx::ModelProto& model, const std::string& key, const std::string
 
 void export_onnx(const std::string& path, const ResNetSpec& spec, const ModelTensors& tensors,
                  const io::Preprocess& preprocess, const OnnxExportInfo& info, const OnnxExportOptions& options) {
-  CBEDNET_REQUIRE(!preprocess.separate_views && spec.in_channels == preprocess.channels(), InvalidArgument,
-                  "export: the model takes ", spec.in_channels, " channel(s) (",
-                  preprocess.separate_views ? "--views random" : "stacked projections",
-                  "); only models of stacked projections (--views stack) can be exported");
+  CBEDNET_REQUIRE(
+      spec.in_channels == preprocess.channels(), InvalidArgument, "export: the model takes ", spec.in_channels,
+      " channel(s), its preprocessing gives ", preprocess.channels(),
+      preprocess.separate_views ? " (one projection per sample, --views random)" : " (stacked projections)");
+  const std::int64_t raw_channels = preprocess.separate_views ? 3 : spec.in_channels;
   CBEDNET_REQUIRE(spec.dropout >= 0.0, InvalidArgument, "export: invalid dropout ", spec.dropout);
   const std::int64_t raw_size = spec.input_size * preprocess.downsample;
   preprocess.validate(static_cast<int>(raw_size));
@@ -264,12 +291,13 @@ void export_onnx(const std::string& path, const ResNetSpec& spec, const ModelTen
 
   auto& graph = *model.mutable_graph();
   graph.set_name("cbednet_" + spec.arch);
-  value_info(*graph.add_input(), onnx_names::input, {0, spec.in_channels, raw_size, raw_size});
+  value_info(*graph.add_input(), onnx_names::input, {0, raw_channels, raw_size, raw_size});
   value_info(*graph.add_output(), onnx_names::logits, {0, spec.classes});
   value_info(*graph.add_output(), onnx_names::probabilities, {0, spec.classes});
   GraphWriter writer(graph, tensors);
-  const std::string x = write_preprocessing(writer, preprocess, spec.in_channels);
-  write_network(writer, spec, x, options.fold_batchnorm);  // dropout is the identity in inference
+  const std::string x = write_preprocessing(writer, preprocess, spec.in_channels, spec.input_size);
+  // dropout is the identity in inference
+  write_network(writer, spec, x, options.fold_batchnorm, preprocess.separate_views);
   writer.require_all_used();
 
   std::ostringstream classes;

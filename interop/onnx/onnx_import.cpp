@@ -396,7 +396,7 @@ struct ParsedHead {
 };
 
 // Head: global average pool (or ReduceMean over 2, 3), Flatten/Reshape/Squeeze, Gemm, optionally a Softmax.
-ParsedHead parse_head(const GraphReader& g, std::string x) {
+ParsedHead parse_head(const GraphReader& g, std::string x, bool cbednet_export) {
   const auto& pool = *g.consumers(x)[0];
   if (pool.op_type() == "ReduceMean") {
     auto axes = g.ints(pool, "axes", {});
@@ -433,8 +433,9 @@ ParsedHead parse_head(const GraphReader& g, std::string x) {
   if (static_cast<std::int64_t>(h.bias.size()) != h.dims[0])
     g.fail(gemm, "bias of " + std::to_string(h.bias.size()) + " for " + std::to_string(h.dims[0]) + " classes");
   if (h.dims[0] < 2) g.fail(gemm, "a classifier needs at least 2 classes, this one has " + std::to_string(h.dims[0]));
-  for (const auto* after : g.consumers(gemm.output(0)))
-    if (after->op_type() != "Softmax") g.fail(*after, "only a Softmax may follow the fully connected layer");
+  for (const auto* after : g.consumers(gemm.output(0)))  // CBEDNet's --views random exports average three views
+    if (after->op_type() != "Softmax" && !cbednet_export)
+      g.fail(*after, "only a Softmax may follow the fully connected layer");
   return h;
 }
 
@@ -466,7 +467,7 @@ ImportedOnnx import_onnx(const std::string& path, std::int64_t input_size) {
   std::string x = network_input(model, g, result);
   const ParsedConv stem = parse_stem(g, x, spec);
   const std::vector<ParsedBlock> blocks = parse_blocks(g, x, spec);
-  const ParsedHead head = parse_head(g, x);
+  const ParsedHead head = parse_head(g, x, !metadata(model, onnx_names::meta_preprocessing).empty());
 
   // The spec: the widths a CBEDNet export recorded, else CBEDNet's width rule from the stem's width.
   spec.in_channels = stem.dims[1];

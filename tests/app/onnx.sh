@@ -50,6 +50,13 @@ PY
 py ort_vs_predict.py model.onnx pred.json || fail "onnxruntime disagrees with cbednet predict"
 py ort_vs_predict.py folded.onnx pred.json || fail "onnxruntime (folded) disagrees with cbednet predict"
 
+# --views random: each projection a sample; the export averages the three softmaxes as predict does.
+"$CBEDNET" train --data "$DATA" "${TINY[@]}" --views random --epochs 1 --max-steps 2 --batch 8 --out run-views \
+  > train-views.log 2>&1 || { cat train-views.log >&2; fail "training with --views random failed"; }
+"$CBEDNET" export --checkpoint run-views --out views.onnx > /dev/null || fail "export of a --views random run"
+"$CBEDNET" predict --checkpoint run-views --input "$test_file" --out pred-views.json --format json --quiet > /dev/null
+py ort_vs_predict.py views.onnx pred-views.json || fail "onnxruntime disagrees with predict (--views random)"
+
 # Import: CBEDNet's own export comes back as the same model (identical predictions).
 "$CBEDNET" import --onnx model.onnx --out imported.h5 > import.txt || fail "import failed"
 "$CBEDNET" predict --checkpoint imported.h5 --input "$test_file" --out pred-imported.json --format json --quiet \

@@ -11,6 +11,7 @@
 #include "core/model/model.hpp"
 #include "core/model/param_store.hpp"
 #include "core/model/train_step.hpp"
+#include "core/train/evaluation.hpp"
 #include "interop/onnx/onnx_model.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/interop/onnx_test_support.hpp"
@@ -32,13 +33,18 @@ void PrintTo(const ExportCase& c, std::ostream* out) {
        << c.preprocess.describe();
 }
 
-io::Preprocess preprocessing(bool log_scale, int downsample, bool normalise = false) {
+io::Preprocess preprocessing(bool log_scale, int downsample, bool normalise = false, bool separate_views = false) {
   io::Preprocess p;
+  p.separate_views = separate_views;
   p.log_scale = log_scale;
   p.downsample = downsample;
   if (normalise) {
     p.mean = {40.0F, 50.0F, 60.0F};
     p.stddev = {30.0F, 25.0F, 20.0F};
+    if (separate_views) {
+      p.mean.resize(1);
+      p.stddev.resize(1);
+    }
   }
   return p;
 }
@@ -62,18 +68,33 @@ struct Reference {
   std::int64_t raw_size = 0;
 };
 
-// CBEDNet's own path: io's preprocessing of each stack, then the evaluation forward.
+// CBEDNet's own path: io's preprocessing of each stack, then the evaluation forward. With separate views
+// (--views random) each projection is a sample and a sample's probabilities are the mean of its three softmaxes
+// (core/train/evaluation), whose logarithm the export gives as logits.
 Reference reference_logits(Stage& stage, const ExportCase& c, std::int64_t n) {
   Reference r;
   r.raw_size = c.size * c.preprocess.downsample;
   r.raw = raw_intensities(n, r.raw_size, 11);
-  Tensor images(Shape{n, 3, c.size, c.size}, DType::f32);
-  const std::size_t raw_per = 3 * r.raw_size * r.raw_size, per = 3 * c.size * c.size;
+  const std::int64_t views = c.preprocess.separate_views ? 3 : 1, channels = 3 / views;
+  Tensor images(Shape{n * views, channels, c.size, c.size}, DType::f32);
+  const std::size_t raw_per = 3 * r.raw_size * r.raw_size, per = channels * c.size * c.size;
   for (std::int64_t i = 0; i < n; ++i)
-    io::preprocess_stack(c.preprocess, r.raw.data() + i * raw_per, static_cast<int>(r.raw_size), 0,
-                         images.data<float>() + i * per);
-  const Tensor logits = predict_logits(stage, images);
-  r.logits.assign(logits.data<double>(), logits.data<double>() + logits.count());
+    for (std::int64_t v = 0; v < views; ++v)
+      io::preprocess_stack(c.preprocess, r.raw.data() + i * raw_per, static_cast<int>(r.raw_size), static_cast<int>(v),
+                           images.data<float>() + (i * views + v) * per);
+  Tensor logits = predict_logits(stage, images);
+  if (views == 1) {
+    r.logits.assign(logits.data<double>(), logits.data<double>() + logits.count());
+    return r;
+  }
+  softmax_rows(logits);
+  const std::int64_t K = logits.shape().c;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t k = 0; k < K; ++k) {
+      double mean = 0;
+      for (std::int64_t v = 0; v < views; ++v) mean += logits.data<double>()[(i * views + v) * K + k] / views;
+      r.logits.push_back(std::log(mean));
+    }
   return r;
 }
 
@@ -83,7 +104,9 @@ TEST_P(OnnxExport, OnnxruntimeGivesCbednetsLogits) {
   if (!onnx_python_available()) GTEST_SKIP() << "onnx/onnxruntime not importable from " << CBEDNET_PYTHON_DIR;
   const ExportCase& c = GetParam();
   CpuBackend<float> backend(0);
-  Model model = build_resnet(test_spec(c.arch, c.width, c.classes, c.stem, c.size));
+  ResNetSpec spec = test_spec(c.arch, c.width, c.classes, c.stem, c.size);
+  spec.in_channels = c.preprocess.channels();
+  Model model = build_resnet(spec);
   Stage stage(backend, model, 0, model.size(), 3);
   randomise_batchnorm(stage, 5);
   const std::int64_t n = 3;
@@ -109,6 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ExportCase{"basic:1,1", 8, 5, StemKind::small, 20, preprocessing(true, 1, true)},
                       ExportCase{"bottleneck:1,1", 8, 7, StemKind::imagenet, 32, preprocessing(true, 2)},
                       ExportCase{"bottleneck:1,1", 8, 7, StemKind::imagenet, 48, preprocessing(false, 1)},
+                      ExportCase{"basic:1,1", 8, 5, StemKind::small, 16, preprocessing(true, 2, true, true)},
                       ExportCase{"resnet18", 64, 230, StemKind::imagenet, 64, preprocessing(true, 1)},
                       ExportCase{"resnet50", 64, 230, StemKind::imagenet, 64, preprocessing(true, 2)}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
@@ -137,11 +161,13 @@ TEST(OnnxRoundTrip, ExportImportExportKeepsEveryParameterExactly) {
   for (const auto& c : {ExportCase{"basic:2,1,1", 8, 5, StemKind::small, 16, preprocessing(true, 2)},
                         ExportCase{"bottleneck:1,2", 4, 9, StemKind::imagenet, 32, preprocessing(false, 1, true)},
                         // widths round(10 * 0.25 * 2^i) = 3, 5, 10: not a stem width times powers of two
-                        ExportCase{"basic:1,1,1", 10, 5, StemKind::small, 16, preprocessing(true, 1), 0.25}}) {
+                        ExportCase{"basic:1,1,1", 10, 5, StemKind::small, 16, preprocessing(true, 1), 0.25},
+                        ExportCase{"basic:1,1", 8, 5, StemKind::small, 8, preprocessing(true, 2, true, true)}}) {
     SCOPED_TRACE(c.arch);
     CpuBackend<float> backend(0);
     ResNetSpec spec = test_spec(c.arch, c.width, c.classes, c.stem, c.size);
     spec.width_multiplier = c.width_multiplier;
+    spec.in_channels = c.preprocess.channels();
     Model model = build_resnet(spec);
     Stage stage(backend, model, 0, model.size(), 3);
     randomise_batchnorm(stage, 9);
