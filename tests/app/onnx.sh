@@ -57,6 +57,17 @@ py ort_vs_predict.py folded.onnx pred.json || fail "onnxruntime (folded) disagre
 "$CBEDNET" predict --checkpoint run-views --input "$test_file" --out pred-views.json --format json --quiet > /dev/null
 py ort_vs_predict.py views.onnx pred-views.json || fail "onnxruntime disagrees with predict (--views random)"
 
+# A run on a packed file (log-scaled by convert, so the run's own --log-scale is off): the export takes the packed
+# file's preprocessing, and onnxruntime on the raw stacks gives what predict gives on the packed test split.
+"$CBEDNET" convert --in "$DATA" --out packed.h5 --log-scale --quiet > /dev/null
+"$CBEDNET" train --data packed.h5 --arch basic:1,1 --width 8 --stem small --epochs 1 --max-steps 2 --batch 8 \
+  --out run-packed > train-packed.log 2>&1 || { cat train-packed.log >&2; fail "training on the packed file"; }
+"$CBEDNET" export --checkpoint run-packed --out packed.onnx > export-packed.txt || fail "export of the packed run"
+grep -q "log_scale=1" export-packed.txt || { cat export-packed.txt >&2; fail "export ignored the packed file's log scale"; }
+"$CBEDNET" predict --checkpoint run-packed --input packed.h5 --split test --out pred-packed.json --format json \
+  --quiet > /dev/null
+py ort_vs_predict.py packed.onnx pred-packed.json || fail "onnxruntime disagrees with predict (packed run)"
+
 # Import: CBEDNet's own export comes back as the same model (identical predictions).
 "$CBEDNET" import --onnx model.onnx --out imported.h5 > import.txt || fail "import failed"
 "$CBEDNET" predict --checkpoint imported.h5 --input "$test_file" --out pred-imported.json --format json --quiet \
