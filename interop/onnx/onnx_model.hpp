@@ -3,8 +3,9 @@
 // Export: the network of a checkpoint as an ONNX model (opset 17), written with ONNX's own protobuf classes and
 // accepted by its checker before the file is written (atomically). Input `cbed` float32 [N, C, H, W] in raw
 // intensities; the checkpoint's preprocessing (log scaling, box downsampling, normalisation) comes first as ONNX
-// operators; outputs `logits` [N, classes] and `probabilities` (softmax). Batch norm is kept as
-// BatchNormalization (inference mode) or folded into the convolutions' weights and biases.
+// operators; outputs `logits` [N, classes] and `probabilities` (softmax; for --views random models the mean of the
+// three projections' softmaxes, and logits its log). Batch norm is kept as BatchNormalization (inference mode) or
+// folded into the convolutions' weights and biases. The metadata let import restore the model exactly.
 //
 // Import: an ONNX ResNet in the form torch.onnx.export gives for torchvision's resnet18..152 (Conv,
 // BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool or ReduceMean, Flatten or Reshape, Gemm; batch norm
