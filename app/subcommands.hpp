@@ -19,6 +19,8 @@ int run_evaluate(const Args& args);  // app/evaluate.cpp  metrics of a checkpoin
 int run_predict(const Args& args);   // app/predict.cpp   per-sample predictions
 int run_plan(const Args& args);      // app/plan.cpp      P x D and micro-batch planner for a cluster
 int run_report(const Args& args);    // app/report.cpp    HTML report of a run and an evaluation
+int run_export(const Args& args);    // app/export.cpp    checkpoint -> ONNX model
+int run_import(const Args& args);    // app/import.cpp    ONNX ResNet -> checkpoint
 
 struct Subcommand {
   const char* name;
@@ -33,6 +35,8 @@ inline constexpr Subcommand subcommands[] = {
     {"train", "train a ResNet across the MPI ranks (resumable)", run_train},
     {"evaluate", "evaluate a checkpoint: accuracy, macro-F1, baseline, confusion matrix", run_evaluate},
     {"predict", "predict space groups with a checkpoint (CSV or JSON)", run_predict},
+    {"export", "export a checkpoint's network as an ONNX model (preprocessing included)", run_export},
+    {"import", "import an ONNX ResNet (torchvision's form) as a checkpoint", run_import},
     {"report", "write an HTML report (plots) of a run directory and an evaluation", run_report},
     {"model", "print a ResNet's per-block shapes, parameters and MACs", run_model},
     {"bench", "measure training throughput and print JSON", run_bench},

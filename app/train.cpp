@@ -35,6 +35,9 @@ po::options_description run_options() {
      "split evaluated after each epoch: dev, test, none, or auto (dev when present)")
     ("out", po::value<std::string>()->required(), "run directory (configuration, log, metrics, checkpoints)")
     ("resume", po::bool_switch(), "continue the run in --out from its newest good checkpoint")
+    ("init-from", po::value<std::string>(),
+     "fine-tune: start from this checkpoint's architecture, weights and batch-norm statistics (e.g. cbednet "
+     "import's) with a fresh optimizer; a new head when --classes differs")
     ("epochs", po::value<long>()->default_value(10), "epochs")
     ("batch", po::value<long>()->default_value(32), "global batch size (all replicas together)")
     ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
@@ -90,6 +93,12 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   }
   c.out = vm["out"].as<std::string>();
   c.resume = vm["resume"].as<bool>();
+  if (vm.count("init-from") != 0U) {
+    c.init_from = vm["init-from"].as<std::string>();
+    for (const char* option : {"arch", "width", "width-multiplier", "stem", "zero-init-residual"})
+      CBEDNET_REQUIRE(vm[option].defaulted(), InvalidArgument, "--", option,
+                      ": the architecture comes from --init-from ", c.init_from, "; leave --", option, " out");
+  }
   for (const char* name : {"epochs", "batch"}) require_positive(vm, name);
   c.epochs = vm["epochs"].as<long>();
   c.batch = vm["batch"].as<long>();

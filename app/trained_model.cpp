@@ -24,27 +24,33 @@ std::optional<std::string> ini_value(const std::string& ini, const std::string& 
   return std::nullopt;
 }
 
+std::string resolve_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  std::string skipped;
+  const auto latest = io::latest_checkpoint((fs::path(path) / "checkpoints").string(), &skipped);
+  CBEDNET_REQUIRE(latest.has_value(), InvalidArgument, "--checkpoint ", path, ": no usable checkpoint in ",
+                  (fs::path(path) / "checkpoints").string(), skipped.empty() ? "" : " (" + skipped + ")");
+  return *latest;
+}
+
+io::Preprocess recorded_preprocess(const std::string& ini) {
+  io::Preprocess p;
+  p.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
+  p.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));
+  return p;
+}
+
 TrainedModel load_trained_model(const std::string& path, const BackendOptions& backend) {
   TrainedModel t;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    std::string skipped;
-    const auto latest = io::latest_checkpoint((fs::path(path) / "checkpoints").string(), &skipped);
-    CBEDNET_REQUIRE(latest.has_value(), InvalidArgument, "--checkpoint ", path, ": no usable checkpoint in ",
-                    (fs::path(path) / "checkpoints").string(), skipped.empty() ? "" : " (" + skipped + ")");
-    t.checkpoint = *latest;
-  } else {
-    t.checkpoint = path;
-  }
+  t.checkpoint = resolve_checkpoint(path);
   t.info = io::read_checkpoint_info(t.checkpoint);
   t.backend = make_backend(backend);
   t.model = std::make_unique<Model>(build_resnet(t.info.spec));
   t.stage = std::make_unique<Stage>(*t.backend, *t.model, 0, t.model->size(), 0);
   assign_tensors(t.stage->store(), io::load_checkpoint(t.checkpoint, t.info.spec).tensors, t.checkpoint);
-  const auto& ini = t.info.config;
-  t.preprocess.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
-  t.preprocess.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));
-  t.views = parse_views(ini_value(ini, "views").value_or("stack"));
+  t.preprocess = recorded_preprocess(t.info.config);
+  t.views = parse_views(ini_value(t.info.config, "views").value_or("stack"));
   return t;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "app/init_from.hpp"
 #include "app/stop_signals.hpp"
 #include "core/parallel/checkpoint_gather.hpp"
 #include "core/parallel/data_parallel.hpp"
@@ -217,6 +218,11 @@ int run_training(const TrainConfig& cfg) {
   ResNetSpec spec = cfg.model;
   spec.in_channels = cfg.views == ViewMode::random ? 1 : facts.sample.c;
   spec.input_size = facts.sample.h;
+  std::optional<io::CheckpointInfo> init;  // --init-from: its architecture (also on resume), its weights (not)
+  if (!cfg.init_from.empty()) {
+    init = io::read_checkpoint_info(cfg.init_from);
+    spec = fine_tuning_spec(cfg.init_from, *init, spec, spec.in_channels, spec.input_size);
+  }
   Model model = build_resnet(spec);
   // --device cuda: the backend binds local rank modulo the visible devices (one GPU per rank on a node, and
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
@@ -227,6 +233,7 @@ int run_training(const TrainConfig& cfg) {
       class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting, cfg.effective_beta));
   SgdOptimizer optimizer(cfg.sgd);
   const TrainingState state = starting_state(cfg, resume_from, spec, steps.stage());
+  const bool new_head = init && !resume_from && initialise_from(steps.stage(), cfg.init_from, *init, spec);
   optimizer.set_steps_taken(state.global_step);
   const TrainerConfig trainer_config{cfg.epochs,
                                      facts.steps_per_epoch,
@@ -249,6 +256,9 @@ int run_training(const TrainConfig& cfg) {
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);
   if (tensorboard) log.line("  TensorBoard event file ", tensorboard->event_file().string());
+  if (init && !resume_from)
+    log.line("  initialised from ", cfg.init_from, " (", init->spec.arch, ", ", init->spec.classes, " classes)",
+             new_head ? ", new head of " + std::to_string(spec.classes) + " classes" : std::string());
   if (resume_from) {
     if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);
     log.line("  resumed from ", *resume_from, " at epoch ", state.epoch + 1, ", step ", state.step_in_epoch,

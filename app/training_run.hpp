@@ -24,6 +24,7 @@ inline constexpr int exit_code_preempted = 75;
 struct TrainConfig {
   std::string data, train_split = "train", val_split = "dev", out;
   bool resume = false;
+  std::string init_from;  // --init-from: start from this checkpoint's weights and architecture (fine-tuning)
   std::int64_t epochs = 1, batch = 32, micro_batch = 0, max_steps = 0;
   std::uint64_t seed = 1;
   int pipeline_stages = 1, replicas = 1;

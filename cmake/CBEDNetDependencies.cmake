@@ -52,6 +52,8 @@ find_package(Protobuf REQUIRED)
 if(NOT TARGET protobuf::protoc)
   message(FATAL_ERROR "protoc not found (Debian: protobuf-compiler; scripts/install-deps.sh)")
 endif()
+# ONNX (cbednet export/import): its protobuf classes and checker, built against the same protobuf.
+find_package(ONNX REQUIRED)
 
 if(CBEDNET_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -22,6 +22,8 @@ packages=(
   # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader); tifffile
   # writes the TIFFs the tests read
   libtiff-dev libxtensor-dev python3-tifffile
+  # cbednet export/import: ONNX's own protobuf classes and checker (built against the protobuf above)
+  libonnx-dev
   # pip, for TensorBoard (PyPI only), whose own reader checks the event files in tests/app/tensorboard.sh
   python3-pip
   # CI only: renders cbednet report's HTML headless and checks it is not blank (scripts/check-report-render.sh)
@@ -61,4 +63,15 @@ else
   echo "install-deps: installing tensorboard into $python_dir"
   "${sudo_cmd[@]}" /usr/bin/python3 -m pip install --quiet --disable-pip-version-check \
     --target "$python_dir" tensorboard
+fi
+# onnx and onnxruntime (CPU; PyPI only) into the same folder: tests/interop and tests/app/onnx.sh run the exported
+# models in onnxruntime and build torchvision-form graphs with onnx's helper API. The numpy they bring (which
+# tensorboard's install may already have put there) shadows Debian's under that PYTHONPATH; the tests read HDF5
+# with Debian's h5py in a separate interpreter without it.
+if PYTHONPATH="$python_dir" /usr/bin/python3 -c "import onnx, onnxruntime" 2>/dev/null; then
+  echo "install-deps: onnx and onnxruntime present in $python_dir"
+else
+  echo "install-deps: installing onnx and onnxruntime into $python_dir"
+  "${sudo_cmd[@]}" /usr/bin/python3 -m pip install --quiet --disable-pip-version-check \
+    --target "$python_dir" onnx onnxruntime
 fi

@@ -54,6 +54,8 @@ class Cbednet(CMakePackage, CudaPackage):
     # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader).
     depends_on("libtiff")
     depends_on("xtensor")
+    # cbednet export/import: ONNX's protobuf classes and checker (ONNXConfig.cmake; built with ONNX_ML, the default).
+    depends_on("onnx")
     depends_on("openblas threads=openmp")
     depends_on("onednn", when="+onednn")
     depends_on("googletest", type="test")
