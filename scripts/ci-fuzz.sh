@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-"$root/build-fuzz"}
 seconds=${FUZZ_SECONDS:-50}
 jobs=${JOBS:-$(nproc)}
-targets=(${FUZZ_TARGETS:-smc_file source checkpoint options})
+targets=(${FUZZ_TARGETS:-smc_file source checkpoint options npy tiff})
 start=$(date +%s)
 
 need=()

@@ -26,6 +26,8 @@ std::pair<std::size_t, int> stacks_of_shape(const std::size_t* dims, int rank, c
 
 namespace {
 
+constexpr int max_stack_size = 16384;
+
 enum class Format { npy, tiff, none };
 
 Format format_of(const fs::path& file) {
@@ -62,6 +64,10 @@ class ArraySource final : public SampleSource {
         ++skipped_;
         continue;
       }
+      // A bound before anything is allocated for a stack: a damaged header must not ask for terabytes.
+      CBEDNET_REQUIRE(reader->stack_size() <= max_stack_size, IoError, "file ", file, ": ", reader->stack_size(), "x",
+                      reader->stack_size(), " pixels per projection is more than the ", max_stack_size,
+                      " a detector gives (a damaged header?)");
       if (size_ == 0) size_ = reader->stack_size();
       if (reader->stack_size() != size_)
         throw_error<IoError>("file ", file, ": stacks of ", reader->stack_size(), "x", reader->stack_size(),

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The SMC-2019 release's scale on this machine (docs/data-format.md §5): an SMC tree with the release's shape
+# (1,138 files, ~187k sample groups, its class imbalance per split; bench/io/cbednet_release_tree) at 8x8 pixels,
+# then: indexing it on one rank (cbednet inspect), converting it on 1 and 2 ranks, and one epoch of training from
+# the directory itself and from the packed file (2 ranks, a tiny model), with the time to the first step.
+# One JSON line per measurement to OUT (default results.jsonl beside this script).   BUILD (default build), SCALE
+# (default 1.0: the whole release's sample count), SIZE (default 8)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+cbednet="$root/${BUILD:-build}/bin/cbednet"
+tree="$root/${BUILD:-build}/bench/cbednet_release_tree"
+out=${OUT:-"$here/results.jsonl"}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+work=$(mktemp -d "${TMPDIR:-/tmp}/cbednet-release-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+commit=$(git -C "$root" rev-parse --short HEAD)
+now() { date +%s.%N; }
+record() {  # name seconds [extra JSON fields]
+  printf '{"benchmark": "release_scale", "step": "%s", "seconds": %.2f, "commit": "%s", "machine": "%s", "cores": %d%s}\n' \
+    "$1" "$2" "$commit" "$(hostname)" "$(nproc --all)" "${3:-}" | tee -a "$out"
+}
+
+generated=$("$tree" --classes "$root/../shared/research/smc2019-class-distribution.csv" --out "$work/tree" \
+  --scale "${SCALE:-1.0}" --size "${SIZE:-8}")
+seconds=$(echo "$generated" | sed -E 's/.*"seconds": ([0-9.]+).*/\1/')
+files=$(echo "$generated" | sed -E 's/.*"files": ([0-9]+).*/\1/')
+samples=$(echo "$generated" | sed -E 's/.*"samples": ([0-9]+).*/\1/')
+record generate "$seconds" ", \"files\": $files, \"samples\": $samples"
+
+sync; t0=$(now); "$cbednet" inspect "$work/tree" > "$work/inspect.txt"; t1=$(now)
+record index_1_rank "$(echo "$t1 - $t0" | bc -l)" ", \"files\": $files, \"samples\": $samples"
+
+for ranks in 1 2; do
+  rm -f "$work/packed.h5"
+  t0=$(now)
+  mpiexec --oversubscribe -n "$ranks" "$cbednet" convert --in "$work/tree" --out "$work/packed.h5" --quiet > /dev/null
+  t1=$(now)
+  record "convert_${ranks}_ranks" "$(echo "$t1 - $t0" | bc -l)" ", \"samples\": $samples"
+done
+
+# One epoch from each source; the first progress line (--log-every 1) marks the first step.
+for source in tree packed.h5; do
+  t0=$(now)
+  first=""
+  while IFS= read -r line; do
+    if [[ -z $first && $line == *"step 1/"* ]]; then first=$(now); fi
+  done < <(mpiexec --oversubscribe -n 2 "$cbednet" train --data "$work/$source" --train-split train --arch basic:1 \
+             --width 8 --stem small --epochs 1 --batch 512 --lr 0.1 --log-every 1 --val-split none \
+             --out "$work/run-$source" 2>&1)
+  t1=$(now)
+  [[ -s "$work/run-$source/metrics.jsonl" ]] || { echo "run.sh: training from $source failed" >&2; exit 1; }
+  name=$( [[ $source == tree ]] && echo directory || echo packed )
+  record "train_epoch_from_$name" "$(echo "$t1 - $t0" | bc -l)" \
+    ", \"first_step_seconds\": $(printf '%.2f' "$(echo "${first:-$t1} - $t0" | bc -l)"), \"samples\": $samples, \"ranks\": 2"
+done
