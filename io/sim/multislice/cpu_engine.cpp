@@ -43,13 +43,12 @@ class CpuEngine final : public MultisliceEngine {
     const double sigma = interaction_constant(volts);
     const auto inv_n = static_cast<float>(1.0 / static_cast<double>(n));
 
-    // Band mask and |k|^2 in FFT order.
+    // Band mask and |k|^2 in the k-space layout of Fft2d.
     std::vector<double> k2(n);
     std::vector<char> band(n);
     for (int j = 0; j < g.ny; ++j)
       for (int i = 0; i < g.nx; ++i) {
-        const std::size_t at =
-            static_cast<std::size_t>(j) * static_cast<std::size_t>(g.nx) + static_cast<std::size_t>(i);
+        const std::size_t at = fft_->k_index(i, j);
         k2[at] = g.kx(i) * g.kx(i) + g.ky(j) * g.ky(j);
         band[at] = g.in_band(i, j) ? 1 : 0;
       }
@@ -91,8 +90,7 @@ class CpuEngine final : public MultisliceEngine {
       wave.assign(n, cfloat{0, 0});
       for (int j = 0; j < g.ny; ++j)
         for (int i = 0; i < g.nx; ++i) {
-          const std::size_t at =
-              static_cast<std::size_t>(j) * static_cast<std::size_t>(g.nx) + static_cast<std::size_t>(i);
+          const std::size_t at = fft_->k_index(i, j);
           if (probe_k[at] == cfloat{0, 0}) continue;
           const double phase = -2.0 * std::numbers::pi * (g.kx(i) * probes[w][0] + g.ky(j) * probes[w][1]);
           wave[at] = probe_k[at] * std::polar(amplitude * inv_n, static_cast<float>(phase));
@@ -129,10 +127,11 @@ class CpuEngine final : public MultisliceEngine {
     const auto scale = static_cast<float>(weight / static_cast<double>(n_probes));
     const std::size_t nx = static_cast<std::size_t>(g.nx), ny = static_cast<std::size_t>(g.ny);
     for (std::size_t w = 0; w < n_probes; ++w) {
-      const cfloat* psi = waves_[w].data();
-      for (std::size_t j = 0; j < ny; ++j) {
-        float* row = out + ((j + ny / 2) % ny) * nx;
-        for (std::size_t i = 0; i < nx; ++i) row[(i + nx / 2) % nx] += scale * std::norm(psi[j * nx + i]);
+      const cfloat* psi = waves_[w].data();  // k-space [nx, ny]
+      for (std::size_t i = 0; i < nx; ++i) {
+        const std::size_t column = (i + nx / 2) % nx;
+        for (std::size_t j = 0; j < ny; ++j)
+          out[((j + ny / 2) % ny) * nx + column] += scale * std::norm(psi[i * ny + j]);
       }
     }
   }

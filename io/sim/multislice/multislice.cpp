@@ -27,6 +27,7 @@ MultisliceTiming render_multislice(const Crystal& crystal, const Projection& pro
   const Fft2d fft(grid.nx, grid.ny, 1);
   const auto probes = probe_positions(settings, grid);
   const SpecimenBox box{grid.lx, grid.ly, settings.thickness, slice_thickness_for(settings, projection.d)};
+  SlicePotentialBuilder potential(grid, !frozen);
   const int configurations = std::max(1, settings.phonon_configurations);
   const double weight = 1.0 / configurations;
   MultisliceTiming timing;
@@ -36,7 +37,7 @@ MultisliceTiming render_multislice(const Crystal& crystal, const Projection& pro
                                      PhononDraw{phonons.stream, phonons.base, static_cast<std::uint64_t>(c), frozen});
     SliceStack stack{grid, {}, {}};
     for (const auto& slice : slices) {
-      stack.potentials.push_back(slice_potential(slice.atoms, grid, !frozen, fft));
+      stack.potentials.push_back(potential(slice.atoms, fft));
       stack.thickness.push_back(slice.thickness);
     }
     const auto t1 = clock::now();

@@ -6,6 +6,8 @@
 // a static lattice (frozen phonons displace the atoms instead).
 #pragma once
 
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "io/sim/multislice/fft.hpp"
@@ -17,8 +19,21 @@ namespace cbednet::io::sim::multislice {
 // h^2 / (2 pi m0 e): V Angstrom^2 per Angstrom of f_e (cbed-physics.md section 1.5).
 constexpr double potential_per_scattering_factor = 47.877645;
 
-// Real-space v_z of the slice, [ny, nx] row-major, V Angstrom. `fft` must match the grid.
-std::vector<float> slice_potential(const std::vector<SpecimenAtom>& atoms, const GridGeometry& grid,
-                                   bool debye_waller_damping, const Fft2d& fft);
+// Builds the slice potentials of one grid: band indices and, per species (element and B), the scattering amplitude
+// (47.878 / A) f_e(|k|) exp(-B k^2 / 4) on the band, computed once and reused by every slice.
+class SlicePotentialBuilder {
+ public:
+  SlicePotentialBuilder(const GridGeometry& grid, bool debye_waller_damping);
+  // Real-space v_z of the slice, [ny, nx] row-major, V Angstrom. `fft` must match the grid.
+  std::vector<float> operator()(const std::vector<SpecimenAtom>& atoms, const Fft2d& fft);
+
+ private:
+  const std::vector<double>& amplitudes(int z, double b);
+
+  GridGeometry grid_;
+  bool damping_;
+  std::vector<int> cols_, rows_;  // FFT indices along x and y that can lie in the band
+  std::map<std::pair<int, double>, std::vector<double>> amplitudes_;  // [rows, cols], 0 outside the band
+};
 
 }  // namespace cbednet::io::sim::multislice
