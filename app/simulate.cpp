@@ -24,9 +24,9 @@ bool given(const po::variables_map& v, const char* name) { return v.count(name) 
 
 // The multislice options: a preset first, then every option given explicitly on top of it.
 void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions& sim) {
-  static constexpr const char* only_multislice[] = {"preset",       "cell",         "slice-thickness", "probe-grid",
-                                                    "probe-window", "phonons",      "band-limit",      "defocus",
-                                                    "cs",           "probe-threads"};
+  static constexpr const char* only_multislice[] = {"preset",       "cell",          "slice-thickness", "probe-grid",
+                                                    "probe-window", "phonons",       "band-limit",      "defocus",
+                                                    "cs",           "probe-threads", "engine"};
   if (sim.physics != io::sim::Physics::multislice) {
     for (const char* name : only_multislice)
       CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --physics multislice");
@@ -55,6 +55,11 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
   ms.defocus = v["defocus"].as<double>();
   ms.cs_mm = v["cs"].as<double>();
   ms.threads = v["probe-threads"].as<int>();
+  const auto engine = v["engine"].as<std::string>();
+  CBEDNET_REQUIRE(engine == "cpu" || engine == "cuda", InvalidArgument, "--engine: expected 'cpu' or 'cuda', got '",
+                  engine, "'");
+  ms.engine = engine == "cuda" ? io::sim::multislice::EngineKind::cuda : io::sim::multislice::EngineKind::cpu;
+  ms.device = world_rank();
   CBEDNET_REQUIRE(ms.threads >= 1, InvalidArgument, "--probe-threads: must be at least 1, got ", ms.threads);
   io::sim::check_simulation_options(sim);
 }
@@ -69,7 +74,7 @@ int run_simulate(const Args& args) {
       "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
       "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
       "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
-      "                         [--cs MM] [--probe-threads P]]"};
+      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]"};
   po::options_description options("Simulate options");
   // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
@@ -102,6 +107,8 @@ int run_simulate(const Args& args) {
       "multislice: kept fraction of the Nyquist frequency (2/3: Kirkland's anti-aliasing rule)")(
       "defocus", po::value<double>()->default_value(0.0), "multislice: probe defocus, Angstrom (positive: underfocus)")(
       "cs", po::value<double>()->default_value(0.0), "multislice: spherical aberration C3, mm")(
+      "engine", po::value<std::string>()->default_value("cpu"),
+      "multislice: cpu (FFTW) or cuda (cuFFT on GPU rank mod devices; unverified on hardware so far)")(
       "probe-threads", po::value<int>()->default_value(1),
       "multislice: threads per material (probe positions in parallel); a rank uses --threads x this");
   // clang-format on

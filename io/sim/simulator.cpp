@@ -52,6 +52,9 @@ void check_simulation_options(const SimulationOptions& options) {
   // The projections have 1 A < d < 5 A: the smallest semi-angle (largest probe) at d = 5, the largest disc at d = 1.
   for (const double d : {5.0, 1.0})
     multislice::check_sampling(options.multislice, grid, d, energies, semi_angle_for(d));
+  // A CUDA engine that cannot start (no CUDA in this build, no device) fails here, before any file.
+  if (options.multislice.engine == multislice::EngineKind::cuda)
+    (void)multislice::make_cuda_engine(options.multislice.device);
 }
 
 const char* split_name(Split split) {
@@ -187,7 +190,9 @@ std::vector<SmcSample> simulate_material_multislice(const SimulationOptions& opt
     energies.push_back(sample_energy_keV(k));
   }
   const RandomStream stream(options.seed, RngPurpose::simulate, static_cast<std::uint64_t>(m.index));
-  const auto engine = multislice::make_cpu_engine(options.multislice.threads);
+  const auto engine = options.multislice.engine == multislice::EngineKind::cuda
+                          ? multislice::make_cuda_engine(options.multislice.device)
+                          : multislice::make_cpu_engine(options.multislice.threads);
   const auto grid = multislice::grid_geometry(options.multislice);
   for (std::size_t p = 0; p < 3; ++p) {
     std::vector<float*> outs;
@@ -288,9 +293,10 @@ std::string multislice_benchmark_json(const SimulationOptions& options, std::int
   const auto per = [](double seconds, double count) { return count > 0 ? seconds / count : 0.0; };
   std::ostringstream out;
   out.precision(6);
-  out << "{\"benchmark\": \"simulate\", \"physics\": \"multislice\", \"engine\": \"cpu-fftw\", \"size\": " << ms.grid
-      << ", \"cell_angstrom\": " << ms.cell << ", \"thickness_angstrom\": " << ms.thickness
-      << ", \"probes\": " << ms.probe_grid * ms.probe_grid
+  const char* engine = ms.engine == multislice::EngineKind::cuda ? "cuda-cufft" : "cpu-fftw";
+  out << "{\"benchmark\": \"simulate\", \"physics\": \"multislice\", \"engine\": \"" << engine
+      << "\", \"size\": " << ms.grid << ", \"cell_angstrom\": " << ms.cell
+      << ", \"thickness_angstrom\": " << ms.thickness << ", \"probes\": " << ms.probe_grid * ms.probe_grid
       << ", \"phonon_configurations\": " << ms.phonon_configurations << ", \"band_limit\": " << ms.band_limit
       << ", \"materials\": " << n_materials << ", \"samples_per_material\": " << options.samples_per_material
       << ", \"stacks\": " << stacks << ", \"patterns\": " << timing.patterns << ", \"threads\": " << ms.threads

@@ -62,4 +62,13 @@ expect_error "--physics" --physics bloch
 expect_error "--preset" --physics multislice --preset nope
 expect_error "only with --physics multislice" --probe-grid 4
 expect_error "--slice-thickness" --physics multislice --size 128 --slice-thickness 500
+# --engine cuda: without CUDA in the build or without a device, one clear line and nothing written.
+if "$CBEDNET" simulate --out "$SCRATCH/gpu" --materials 1 --size 128 --samples-per-material 1 --probe-grid 2 \
+  --thickness 20 --physics multislice --engine cuda > "$SCRATCH/err.txt" 2>&1; then
+  [[ -s "$SCRATCH/gpu/train/batch_train_0.h5" || -d "$SCRATCH/gpu" ]] || fail "--engine cuda: no output"
+else
+  grep -Eq -- "--engine cuda: (this cbednet was built without CUDA|no CUDA device)" "$SCRATCH/err.txt" ||
+    fail "--engine cuda: unclear error: $(cat "$SCRATCH/err.txt")"
+  [[ ! -e "$SCRATCH/gpu" ]] || fail "--engine cuda: output written after the error"
+fi
 echo "simulate_multislice: ok"

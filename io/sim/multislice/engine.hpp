@@ -41,4 +41,10 @@ class MultisliceEngine {
 // FFTW engine; `threads` run probe positions in parallel (OpenMP).
 std::unique_ptr<MultisliceEngine> make_cpu_engine(int threads = 1);
 
+// cuFFT engine on CUDA device `device` modulo the device count (cuda_engine.cpp; UNVERIFIED on a GPU so far). Throws
+// InvalidArgument with a clear message in a build without CUDA or on a machine without a CUDA device.
+std::unique_ptr<MultisliceEngine> make_cuda_engine(int device = 0);
+// Whether this build has the CUDA engine.
+bool cuda_engine_built();
+
 }  // namespace cbednet::io::sim::multislice

@@ -8,6 +8,8 @@
 
 namespace cbednet::io::sim::multislice {
 
+enum class EngineKind { cpu, cuda };
+
 struct MultisliceSettings {
   int grid = 512;                 // N: the N x N wave and pattern (the pattern size S)
   double cell = 100.0;            // L: lateral supercell edge, Angstrom (pixel 1/L in the pattern)
@@ -20,6 +22,8 @@ struct MultisliceSettings {
   double defocus = 0.0;           // Angstrom, positive = underfocus (Kirkland's chi sign)
   double cs_mm = 0.0;             // spherical aberration C3, mm
   int threads = 1;                // threads of one engine (probe positions in parallel)
+  EngineKind engine = EngineKind::cpu;
+  int device = 0;  // CUDA engine: device index (modulo the device count), e.g. the MPI rank
 };
 
 // The SMC-2019 settings (cbed-physics.md section 0 item 4): 100 A cell on 512 x 512, slices of d_hkl, 8 x 8 probe
