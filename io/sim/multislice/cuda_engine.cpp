@@ -4,6 +4,7 @@
 // material differ by single-precision rounding only. UNVERIFIED: compiled, not yet run on a GPU.
 #include <cuda_runtime_api.h>
 #include <cufft.h>
+#include <vector_functions.h>  // make_float2, make_double2 on the host
 
 #include <cmath>
 #include <complex>
