@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -343,6 +345,60 @@ TEST(SimMultislice, SamplingRulesAreClearErrors) {
   s = MultisliceSettings{};
   s.thickness = -1;
   EXPECT_NE(sampling_error({512, 512, 100, 100, 2.0 / 3}, s, 100, 0.005).find("--thickness"), std::string::npos);
+}
+
+// Largest |I(q) - I(R q)| over the pattern, relative to the largest intensity outside the bright-field disc, for a
+// pixel map R about the centre (centred pattern, square grid for rotations).
+using PixelMap = std::function<std::array<int, 2>(int, int)>;  // (row, column) offsets from the centre
+double symmetry_deviation(const Simulated& r, const PixelMap& map) {
+  const int n = r.grid.nx, c = n / 2;
+  double worst = 0, peak = 0;
+  for (int i = 1; i < n; ++i)
+    for (int j = 1; j < n; ++j) {
+      const auto [mi, mj] = map(i - c, j - c);
+      if (mi + c < 1 || mi + c >= n || mj + c < 1 || mj + c >= n) continue;
+      const double a = r.pattern[static_cast<std::size_t>(i) * n + j];
+      const double b = r.pattern[static_cast<std::size_t>(mi + c) * n + (mj + c)];
+      worst = std::max(worst, std::abs(a - b));
+      if (std::hypot(i - c, j - c) > 0.15 * n) peak = std::max(peak, a);
+    }
+  return worst / peak;
+}
+
+// Whole-pattern symmetry of [001] patterns at 150 A against the diffraction groups (cbed-physics.md section 2.1).
+// Both crystals have a true 2-fold along [001] and true mirrors on the diagonals {110}: these hold to rounding.
+// Si (Fd-3m, 4mm1_R): its 4-fold is a 4_1 screw and its x/y planes are d-glides, both translating along the beam,
+// which a finite slab keeps up to its terminations (~5e-4 here). GaAs (F-43m, 4_Rmm_R): its 4-fold is 4-bar (4_R)
+// and the x/y "mirrors" are 2-fold axes across the beam (m_R), absent from the whole pattern: broken by more than
+// twice the termination effect.
+TEST(SimMultislice, ZoneAxisPatternsHaveTheirDiffractionGroupSymmetry) {
+  const PixelMap rot90 = [](int i, int j) { return std::array<int, 2>{-j, i}; };
+  const PixelMap rot180 = [](int i, int j) { return std::array<int, 2>{-i, -j}; };
+  const PixelMap mirror_x = [](int i, int j) { return std::array<int, 2>{i, -j}; };
+  const PixelMap mirror_y = [](int i, int j) { return std::array<int, 2>{-i, j}; };
+  const PixelMap mirror_diagonal = [](int i, int j) { return std::array<int, 2>{j, i}; };
+  const PixelMap mirror_antidiagonal = [](int i, int j) { return std::array<int, 2>{-j, -i}; };
+  std::array<std::array<double, 3>, 2> broken{};  // [Si, GaAs] x (4-fold, m_x, m_y)
+  for (const bool zincblende : {false, true}) {
+    const Crystal c = zincblende ? gallium_arsenide() : silicon();
+    const double a = c.params.a;
+    const GridGeometry grid{128, 128, 8 * a, 8 * a, 2.0 / 3.0};
+    const Simulated r = simulate(c, along(c, {0, 0, 1}, a / 4), grid, small_settings(150, a / 4), 200, 0.002);
+    const char* name = zincblende ? "GaAs" : "Si";
+    for (const auto& [map, what] : {std::pair{rot180, "2-fold"}, std::pair{mirror_diagonal, "m [110]"},
+                                    std::pair{mirror_antidiagonal, "m [1-10]"}}) {
+      const double d = symmetry_deviation(r, map);
+      std::printf("%s [001] %s: %.2e\n", name, what, d);
+      EXPECT_LT(d, 1e-4) << name << " " << what;
+    }
+    auto& b = broken[zincblende ? 1 : 0];
+    b = {symmetry_deviation(r, rot90), symmetry_deviation(r, mirror_x), symmetry_deviation(r, mirror_y)};
+    std::printf("%s [001] 4-fold %.2e, m_x %.2e, m_y %.2e\n", name, b[0], b[1], b[2]);
+  }
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_LT(broken[0][k], 1e-3);                // Si: kept up to the slab terminations
+    EXPECT_GT(broken[1][k], 2.0 * broken[0][k]);  // GaAs: 4_R and m_R are not whole-pattern symmetries
+  }
 }
 
 }  // namespace
