@@ -10,6 +10,7 @@
 #include <numbers>
 
 #include "core/error.hpp"
+#include "io/sim/multislice/beam.hpp"
 #include "io/sim/multislice/engine.hpp"
 #include "io/sim/multislice/fft.hpp"
 #include "io/sim/scattering.hpp"
@@ -38,47 +39,9 @@ class CpuEngine final : public MultisliceEngine {
     for (const auto& v : slices.potentials)
       CBEDNET_REQUIRE(v.size() == n, InvalidArgument, "multislice: slice potential of ", v.size(),
                       " values on a grid of ", n);
-    const double volts = beam.energy_keV * 1e3;
-    const double lambda = electron_wavelength(volts);
-    const double sigma = interaction_constant(volts);
+    const BeamArrays arrays = beam_arrays(g, beam, slices.thickness, [&](int i, int j) { return fft_->k_index(i, j); });
+    const auto& band = arrays.band;
     const auto inv_n = static_cast<float>(1.0 / static_cast<double>(n));
-
-    // Band mask and |k|^2 in the k-space layout of Fft2d.
-    std::vector<double> k2(n);
-    std::vector<char> band(n);
-    for (int j = 0; j < g.ny; ++j)
-      for (int i = 0; i < g.nx; ++i) {
-        const std::size_t at = fft_->k_index(i, j);
-        k2[at] = g.kx(i) * g.kx(i) + g.ky(j) * g.ky(j);
-        band[at] = g.in_band(i, j) ? 1 : 0;
-      }
-
-    // Probe: hard aperture |k| <= alpha / lambda with the aberration phase chi, normalised so sum_r |psi|^2 = 1.
-    ComplexBuffer probe_k(n, cfloat{0, 0});
-    const double radius2 = std::pow(beam.semi_angle / lambda, 2);
-    const double cs = beam.cs_mm * 1e7;  // Angstrom
-    std::size_t inside = 0;
-    for (std::size_t p = 0; p < n; ++p) {
-      if (band[p] == 0 || k2[p] > radius2) continue;
-      const double chi = std::numbers::pi * lambda * k2[p] * (0.5 * cs * lambda * lambda * k2[p] - beam.defocus);
-      probe_k[p] = std::polar(1.0f, static_cast<float>(-chi));
-      ++inside;
-    }
-    CBEDNET_REQUIRE(inside > 0, InvalidArgument, "multislice: the probe aperture (", beam.semi_angle,
-                    " rad) holds no pixel of the grid");
-    const auto amplitude = static_cast<float>(std::sqrt(static_cast<double>(n) / static_cast<double>(inside)));
-
-    // Fresnel propagators with the band limit and IFFT's 1/n folded in, one per distinct slice thickness.
-    std::map<double, ComplexBuffer> propagators;
-    for (const double dz : slices.thickness) {
-      if (propagators.count(dz) != 0U) continue;
-      ComplexBuffer p(n, cfloat{0, 0});
-      for (std::size_t q = 0; q < n; ++q)
-        if (band[q] != 0)
-          p[q] = std::polar(
-              inv_n, static_cast<float>(std::fmod(-std::numbers::pi * lambda * dz * k2[q], 2 * std::numbers::pi)));
-      propagators.emplace(dz, std::move(p));
-    }
 
     // Initial waves: the probe shifted to each position, in real space.
     const std::size_t n_probes = probes.size();
@@ -91,9 +54,9 @@ class CpuEngine final : public MultisliceEngine {
       for (int j = 0; j < g.ny; ++j)
         for (int i = 0; i < g.nx; ++i) {
           const std::size_t at = fft_->k_index(i, j);
-          if (probe_k[at] == cfloat{0, 0}) continue;
+          if (arrays.probe[at] == cfloat{0, 0}) continue;
           const double phase = -2.0 * std::numbers::pi * (g.kx(i) * probes[w][0] + g.ky(j) * probes[w][1]);
-          wave[at] = probe_k[at] * std::polar(amplitude * inv_n, static_cast<float>(phase));
+          wave[at] = arrays.probe[at] * std::polar(arrays.probe_amplitude * inv_n, static_cast<float>(phase));
         }
       fft_->backward(wave.data());
     }
@@ -102,12 +65,12 @@ class CpuEngine final : public MultisliceEngine {
     const std::size_t n_slices = slices.potentials.size();
     for (std::size_t s = 0; s < n_slices; ++s) {
       const auto& v = slices.potentials[s];
-      for (std::size_t p = 0; p < n; ++p) transmission[p] = std::polar(1.0f, static_cast<float>(sigma * v[p]));
+      for (std::size_t p = 0; p < n; ++p) transmission[p] = std::polar(1.0f, static_cast<float>(arrays.sigma * v[p]));
       fft_->forward(transmission.data());
       for (std::size_t p = 0; p < n; ++p) transmission[p] = band[p] != 0 ? transmission[p] * inv_n : cfloat{0, 0};
       fft_->backward(transmission.data());
       const bool last = s + 1 == n_slices;
-      const ComplexBuffer& propagator = propagators.at(slices.thickness[s]);
+      const auto& propagator = arrays.propagators.at(slices.thickness[s]);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
       for (std::size_t w = 0; w < n_probes; ++w) {
         cfloat* psi = waves_[w].data();

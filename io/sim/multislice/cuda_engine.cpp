@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "io/sim/multislice/beam.hpp"
 #include "io/sim/multislice/cuda_kernels.hpp"
 #include "io/sim/multislice/engine.hpp"
 #include "io/sim/scattering.hpp"
@@ -50,6 +51,7 @@ class DeviceArray {
   }
   T* get() const { return data_.get(); }
   std::size_t size() const { return n_; }
+  // Asynchronous on `stream`: `host` must live until the stream reaches the copy.
   void upload(const T* host, std::size_t n, cudaStream_t stream) {
     CBEDNET_CUDA(op, cudaMemcpyAsync(data_.get(), host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
@@ -80,8 +82,6 @@ class FftPlan {
  private:
   cufftHandle plan_ = 0;
 };
-
-float2 to_float2(std::complex<float> c) { return make_float2(c.real(), c.imag()); }
 
 class CudaEngine final : public MultisliceEngine {
  public:
@@ -124,63 +124,30 @@ class CudaEngine final : public MultisliceEngine {
       ny_ = g.ny;
       batch_ = batch;
     }
-    const double volts = beam.energy_keV * 1e3;
-    const double lambda = electron_wavelength(volts);
-    const auto sigma = static_cast<float>(interaction_constant(volts));
     const double inv_n = 1.0 / static_cast<double>(n);
-
-    // Host side, [ny, nx] k-space layout: band mask, probe spectrum (as cpu_engine.cpp), propagators.
-    std::vector<double> k2(n);
-    std::vector<unsigned char> band(n);
-    for (int j = 0; j < g.ny; ++j)
-      for (int i = 0; i < g.nx; ++i) {
-        const std::size_t at =
-            static_cast<std::size_t>(j) * static_cast<std::size_t>(g.nx) + static_cast<std::size_t>(i);
-        k2[at] = g.kx(i) * g.kx(i) + g.ky(j) * g.ky(j);
-        band[at] = g.in_band(i, j) ? 1 : 0;
-      }
-    std::vector<float2> probe(n, make_float2(0.f, 0.f));
-    const double radius2 = std::pow(beam.semi_angle / lambda, 2);
-    const double cs = beam.cs_mm * 1e7;
-    std::size_t inside = 0;
-    for (std::size_t p = 0; p < n; ++p) {
-      if (band[p] == 0 || k2[p] > radius2) continue;
-      const double chi = std::numbers::pi * lambda * k2[p] * (0.5 * cs * lambda * lambda * k2[p] - beam.defocus);
-      probe[p] = to_float2(std::polar(1.0f, static_cast<float>(-chi)));
-      ++inside;
-    }
-    CBEDNET_REQUIRE(inside > 0, InvalidArgument, "multislice: the probe aperture (", beam.semi_angle,
-                    " rad) holds no pixel of the grid");
+    // Host side, in cuFFT's [ny, nx] k-space layout.
+    const BeamArrays arrays = beam_arrays(g, beam, slices.thickness, [&](int i, int j) {
+      return static_cast<std::size_t>(j) * static_cast<std::size_t>(g.nx) + static_cast<std::size_t>(i);
+    });
     std::map<double, DeviceArray<float2>> propagators;
-    std::vector<float2> host(n);
-    for (const double dz : slices.thickness) {
-      if (propagators.count(dz) != 0U) continue;
-      for (std::size_t q = 0; q < n; ++q)
-        host[q] =
-            band[q] != 0
-                ? to_float2(std::polar(
-                      static_cast<float>(inv_n),
-                      static_cast<float>(std::fmod(-std::numbers::pi * lambda * dz * k2[q], 2 * std::numbers::pi))))
-                : make_float2(0.f, 0.f);
-      auto& d = propagators.emplace(dz, DeviceArray<float2>(n)).first->second;
-      d.upload(host.data(), n, stream_);
-      CBEDNET_CUDA(op, cudaStreamSynchronize(stream_));  // `host` is reused
-    }
+    for (const auto& [dz, host] : arrays.propagators)
+      propagators.emplace(dz, DeviceArray<float2>(n))
+          .first->second.upload(reinterpret_cast<const float2*>(host.data()), n, stream_);
     std::vector<double2> positions(batch);
     for (std::size_t b = 0; b < batch; ++b) positions[b] = make_double2(probes[b][0], probes[b][1]);
-    band_.upload(band.data(), n, stream_);
-    probe_.upload(probe.data(), n, stream_);
+    band_.upload(arrays.band.data(), n, stream_);
+    probe_.upload(reinterpret_cast<const float2*>(arrays.probe.data()), n, stream_);
     positions_.upload(positions.data(), batch, stream_);
 
     // Probe waves: k-space spectrum shifted to each position, then to real space with sum |psi|^2 = 1.
-    const auto amplitude = static_cast<float>(std::sqrt(static_cast<double>(n) / static_cast<double>(inside)) * inv_n);
+    const auto amplitude = static_cast<float>(arrays.probe_amplitude * inv_n);
     cuda::launch_probe_waves(waves_.get(), probe_.get(), positions_.get(), g.nx, g.ny, g.lx, g.ly, batch, amplitude,
                              stream_);
     batched_->run(waves_.get(), CUFFT_INVERSE);
     const std::size_t n_slices = slices.potentials.size();
     for (std::size_t s = 0; s < n_slices; ++s) {
       potential_.upload(slices.potentials[s].data(), n, stream_);
-      cuda::launch_transmission(potential_.get(), sigma, transmission_.get(), n, stream_);
+      cuda::launch_transmission(potential_.get(), static_cast<float>(arrays.sigma), transmission_.get(), n, stream_);
       single_->run(transmission_.get(), CUFFT_FORWARD);
       cuda::launch_scale_mask(transmission_.get(), band_.get(), static_cast<float>(inv_n), n, stream_);
       single_->run(transmission_.get(), CUFFT_INVERSE);
