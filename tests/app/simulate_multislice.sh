@@ -3,7 +3,7 @@
 # 1 and 2 ranks, the SMC preset's settings, and bad input as one clear error with nothing written.
 source "$(dirname "$0")/lib.sh"
 PY=${CBEDNET_PYTHON:-/usr/bin/python3}
-common=(--materials 3 --space-groups 216,62,14 --size 128 --seed 5 --samples-per-material 2 --quiet)
+common=(--materials 3 --space-groups 216,62,14 --size 128 --seed 5 --quiet)  # all 10 energies, 100-190 keV
 ms=(--physics multislice --probe-grid 2 --thickness 20)
 
 "$CBEDNET" simulate --out "$SCRATCH/kin" "${common[@]}" > /dev/null
@@ -25,7 +25,7 @@ def load(run):
                 out[name] = (split, attrs, g["cbed_stack"][()])
     return out
 kin, one, two = load("kin"), load("ms1"), load("ms2")
-assert sorted(kin) == sorted(one) == sorted(two) and len(kin) == 6, (sorted(kin), sorted(one), sorted(two))
+assert sorted(kin) == sorted(one) == sorted(two) and len(kin) == 30, (sorted(kin), sorted(one), sorted(two))
 for name in kin:
     split_k, attrs_k, stack_k = kin[name]
     split_1, attrs_1, stack_1 = one[name]

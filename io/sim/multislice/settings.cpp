@@ -71,9 +71,10 @@ void check_sampling(const MultisliceSettings& settings, const GridGeometry& grid
                     " keV is outside 10..1000 keV");
     const double lambda = electron_wavelength(e * 1e3);
     const double radius = semi_angle / lambda;  // bright-field disc, 1/A
-    CBEDNET_REQUIRE(2.0 * radius <= grid.k_max(), InvalidArgument, "multislice --size/--cell/--band-limit: at ", e,
-                    " keV the band limit ", grid.k_max(), " 1/A holds less than twice the disc radius ", radius,
-                    " 1/A: use a larger --size or a smaller --cell");
+    // The bright-field disc and the inner half of its neighbours' discs must lie inside the band.
+    CBEDNET_REQUIRE(1.5 * radius <= grid.k_max(), InvalidArgument, "multislice --size/--cell/--band-limit: at ", e,
+                    " keV the band limit ", grid.k_max(), " 1/A holds less than 1.5 disc radii (", radius,
+                    " 1/A): use a larger --size or a smaller --cell");
     // The probe (Airy disc to its first zero, 2.44 lambda / alpha) plus the scan window must fit the periodic cell,
     // or the probe overlaps its own periodic image.
     const double airy = 2.44 * lambda / semi_angle;

@@ -337,6 +337,8 @@ TEST(SimMultislice, SamplingRulesAreClearErrors) {
   EXPECT_NE(sampling_error({64, 64, 20, 20, 2.0 / 3}, s, 100, 0.002).find("--cell"), std::string::npos);
   // A disc larger than the band limit.
   EXPECT_NE(sampling_error({128, 128, 50, 50, 2.0 / 3}, s, 100, 0.05).find("band limit"), std::string::npos);
+  // The default 128^2 run (64 A cell) holds the largest disc of the simulator's range (d = 1 A at 190 keV).
+  EXPECT_EQ(sampling_error({128, 128, 64, 64, 2.0 / 3}, s, 190, semi_angle_for(1.0)), "");
   // Energy, semi-angle, slices.
   EXPECT_NE(sampling_error({512, 512, 100, 100, 2.0 / 3}, s, 5, 0.005).find("keV"), std::string::npos);
   EXPECT_NE(sampling_error({512, 512, 100, 100, 2.0 / 3}, s, 100, 0.5).find("semi-angle"), std::string::npos);
