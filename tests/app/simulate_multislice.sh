@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # cbednet simulate --physics multislice: the same files, labels and split as the kinematic path, identical pixels for
-# 1 and 2 ranks, the SMC preset's settings, and bad input as one clear error with nothing written.
+# 1 and 2 ranks and 1 and 2 threads, the SMC preset's settings, and bad input as one clear error with nothing written.
 source "$(dirname "$0")/lib.sh"
 PY=${CBEDNET_PYTHON:-/usr/bin/python3}
 common=(--materials 3 --space-groups 216,62,14 --size 128 --seed 5 --quiet)  # all 10 energies, 100-190 keV
 ms=(--physics multislice --probe-grid 2 --thickness 20)
 
 "$CBEDNET" simulate --out "$SCRATCH/kin" "${common[@]}" > /dev/null
-"$CBEDNET" simulate --out "$SCRATCH/ms1" "${common[@]}" "${ms[@]}" > "$SCRATCH/ms1.json"
+# 1 rank x 1 thread with 2 OpenMP threads available (OpenBLAS must not use them: its rounding would change),
+# 2 ranks, and 1 rank x 2 threads: identical bytes.
+OMP_NUM_THREADS=2 "$CBEDNET" simulate --out "$SCRATCH/ms1" "${common[@]}" "${ms[@]}" --threads 1 > "$SCRATCH/ms1.json"
 mpirun2 "$CBEDNET" simulate --out "$SCRATCH/ms2" "${common[@]}" "${ms[@]}" > "$SCRATCH/ms2.json"
+OMP_NUM_THREADS=2 "$CBEDNET" simulate --out "$SCRATCH/ms3" "${common[@]}" "${ms[@]}" --threads 2 > /dev/null
 grep -q '"samples": {"train": ' "$SCRATCH/ms2.json" || fail "no summary: $(cat "$SCRATCH/ms2.json")"
 
 "$PY" - "$SCRATCH" <<'PYEOF' || fail "multislice files differ from the kinematic layout or between rank counts"
@@ -24,7 +27,7 @@ def load(run):
                 attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in g.attrs.items()}
                 out[name] = (split, attrs, g["cbed_stack"][()])
     return out
-kin, one, two = load("kin"), load("ms1"), load("ms2")
+kin, one, two, three = load("kin"), load("ms1"), load("ms2"), load("ms3")
 assert sorted(kin) == sorted(one) == sorted(two) and len(kin) == 30, (sorted(kin), sorted(one), sorted(two))
 for name in kin:
     split_k, attrs_k, stack_k = kin[name]
@@ -37,6 +40,7 @@ for name in kin:
     assert np.all(totals > 0.9) and np.all(totals <= 1.0001), totals
     assert not np.array_equal(stack_1, stack_k)
     assert np.array_equal(stack_1, two[name][2]), f"{name}: 1 and 2 ranks differ"
+    assert np.array_equal(stack_1, three[name][2]), f"{name}: 1 and 2 threads differ"
 print("multislice layout ok")
 PYEOF
 

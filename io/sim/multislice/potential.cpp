@@ -50,6 +50,25 @@ std::vector<std::complex<float>> phases(const std::vector<const SpecimenAtom*>& 
   return out;
 }
 
+// OpenBLAS splits a GEMM differently for different thread counts, which changes the rounding: outside an OpenMP
+// parallel region (one simulation thread) it would use every core and a sample's bytes would depend on --threads.
+// Single-threaded for the GEMM, the previous count restored after (OpenBLAS's OpenMP build sets the calling
+// thread's OpenMP default with it). Inside a parallel region OpenBLAS is single-threaded anyway.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : previous_(openblas_get_num_threads()) {
+    if (previous_ != 1) openblas_set_num_threads(1);
+  }
+  ~SingleThreadedBlas() {
+    if (previous_ != 1) openblas_set_num_threads(previous_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace
 
 SlicePotentialBuilder::SlicePotentialBuilder(const GridGeometry& grid, bool debye_waller_damping)
@@ -91,6 +110,7 @@ std::vector<float> SlicePotentialBuilder::operator()(const std::vector<SpecimenA
     const auto px = phases(members, cols_, grid_.nx, grid_.lx, true);
     const auto py = phases(members, rows_, grid_.ny, grid_.ly, false);
     const std::complex<float> one{1, 0}, zero{0, 0};
+    const SingleThreadedBlas single_threaded;
     cblas_cgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(rows_.size()), static_cast<int>(cols_.size()),
                 static_cast<int>(members.size()), &one, py.data(), static_cast<int>(rows_.size()), px.data(),
                 static_cast<int>(cols_.size()), &zero, sum.data(), static_cast<int>(cols_.size()));
