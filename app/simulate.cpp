@@ -81,7 +81,7 @@ int run_simulate(const Args& args) {
       "materials", po::value<long long>()->default_value(100), "number of materials (crystals), over all ranks")(
       "space-groups", po::value<std::string>()->default_value("all"),
       "space groups to draw, material m gets entry m mod length: 'all' or a list like 14,62,221-230")(
-      "size", po::value<int>()->default_value(512), "pattern size S (even; the field is +-2.56 1/A at any S)")(
+      "size", po::value<int>()->default_value(512), "pattern size S (even; kinematic: the field is +-2.56 1/A at any S; multislice: pixel 1/--cell)")(
       "seed", po::value<unsigned long long>()->default_value(1), "random seed (samples depend only on it)")(
       "samples-per-material", po::value<int>()->default_value(10),
       "energies per material, 1..10: 100, 110, ... keV")(
@@ -103,7 +103,7 @@ int run_simulate(const Args& args) {
       "multislice: side of the square of probe positions at the cell centre, Angstrom")(
       "phonons", po::value<int>()->default_value(1),
       "multislice: frozen-phonon configurations averaged (0: static lattice with Debye-Waller damping)")(
-      "band-limit", po::value<double>()->default_value(2.0 / 3.0),
+      "band-limit", po::value<double>()->default_value(2.0 / 3.0, "2/3"),
       "multislice: kept fraction of the Nyquist frequency (2/3: Kirkland's anti-aliasing rule)")(
       "defocus", po::value<double>()->default_value(0.0), "multislice: probe defocus, Angstrom (positive: underfocus)")(
       "cs", po::value<double>()->default_value(0.0), "multislice: spherical aberration C3, mm")(
