@@ -403,5 +403,32 @@ TEST(SimMultislice, ZoneAxisPatternsHaveTheirDiffractionGroupSymmetry) {
   }
 }
 
+// [110] at 200 A (commensurate rectangular cells, x along [1-10], y along [00-1]). Si (2mm1_R): the (1-10) mirror
+// (x -> -x) is true; the (001) plane (y -> -y) is a d-glide translating along the beam, and with it the 2-fold, kept
+// up to the slab terminations (1.3e-4). GaAs (-43m): only the (1-10) mirror is in the whole pattern; y -> -y and the
+// 2-fold (the 002 / 00-2 polarity) break at the level of the pattern itself.
+TEST(SimMultislice, Zone110PatternsHaveTheirDiffractionGroupSymmetry) {
+  const PixelMap rot180 = [](int i, int j) { return std::array<int, 2>{-i, -j}; };
+  const PixelMap mirror_x = [](int i, int j) { return std::array<int, 2>{i, -j}; };
+  const PixelMap mirror_y = [](int i, int j) { return std::array<int, 2>{-i, j}; };
+  for (const bool zincblende : {false, true}) {
+    const Crystal c = zincblende ? gallium_arsenide() : silicon();
+    const double a = c.params.a;
+    const Simulated r = simulate(c, along(c, {1, 1, 0}, a / std::sqrt(8.0)), zincblende_110_grid(a),
+                                 small_settings(200, a / std::sqrt(8.0)), 200, 0.0025);
+    const double r180 = symmetry_deviation(r, rot180), mx = symmetry_deviation(r, mirror_x),
+                 my = symmetry_deviation(r, mirror_y);
+    std::printf("%s [110]: 2-fold %.2e, m_x %.2e, m_y %.2e\n", zincblende ? "GaAs" : "Si", r180, mx, my);
+    EXPECT_LT(mx, 1e-4);
+    if (zincblende) {
+      EXPECT_GT(r180, 1e-2);
+      EXPECT_GT(my, 1e-2);
+    } else {
+      EXPECT_LT(r180, 1e-3);
+      EXPECT_LT(my, 1e-3);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cbednet::io::sim::multislice
