@@ -1,11 +1,14 @@
-// cbednet simulate: kinematic CBED stacks of random crystals in the SMC-2019 layout (DIR/{train,dev,test}/
-// batch_<split>_<rank>.h5), one file per rank and split; `--bench` prints single-core throughput as JSON instead.
+// cbednet simulate: kinematic or multislice CBED stacks of random crystals in the SMC-2019 layout
+// (DIR/{train,dev,test}/batch_<split>_<rank>.h5), one file per rank and split; `--bench` prints single-core
+// throughput as JSON instead.
 #include <mpi.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <string>
 
 #include "app/mpi_session.hpp"
 #include "app/options.hpp"
@@ -15,19 +18,70 @@
 #include "io/sim/simulator.hpp"
 
 namespace cbednet::app {
+namespace {
+
+bool given(const po::variables_map& v, const char* name) { return v.count(name) != 0U && !v[name].defaulted(); }
+
+// The multislice options: a preset first, then every option given explicitly on top of it.
+void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions& sim) {
+  static constexpr const char* only_multislice[] = {"preset",       "cell",          "slice-thickness", "probe-grid",
+                                                    "probe-window", "phonons",       "band-limit",      "defocus",
+                                                    "cs",           "probe-threads", "engine"};
+  if (sim.physics != io::sim::Physics::multislice) {
+    for (const char* name : only_multislice)
+      CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --physics multislice");
+    return;
+  }
+  auto& ms = sim.multislice;
+  if (v.count("preset") != 0U) {
+    const auto preset = v["preset"].as<std::string>();
+    CBEDNET_REQUIRE(preset == "smc", InvalidArgument, "--preset: expected 'smc', got '", preset, "'");
+    ms = io::sim::multislice::smc_preset();
+    if (!given(v, "size")) sim.cbed.size = ms.grid;
+    if (!given(v, "thickness")) sim.cbed.thickness = ms.thickness;
+  }
+  const bool preset = v.count("preset") != 0U;
+  ms.grid = sim.cbed.size;
+  ms.thickness = sim.cbed.thickness;
+  if (given(v, "cell"))
+    ms.cell = v["cell"].as<double>();
+  else if (!preset)  // SMC's 100 A, or the largest cell with 0.5 A pixels on a smaller grid
+    ms.cell = std::min(100.0, io::sim::multislice::max_pixel_size * sim.cbed.size);
+  if (given(v, "slice-thickness") || !preset) ms.slice_thickness = v["slice-thickness"].as<double>();
+  if (given(v, "probe-grid") || !preset) ms.probe_grid = v["probe-grid"].as<int>();
+  if (given(v, "probe-window") || !preset) ms.probe_window = v["probe-window"].as<double>();
+  if (given(v, "phonons") || !preset) ms.phonon_configurations = v["phonons"].as<int>();
+  if (given(v, "band-limit") || !preset) ms.band_limit = v["band-limit"].as<double>();
+  ms.defocus = v["defocus"].as<double>();
+  ms.cs_mm = v["cs"].as<double>();
+  ms.threads = v["probe-threads"].as<int>();
+  const auto engine = v["engine"].as<std::string>();
+  CBEDNET_REQUIRE(engine == "cpu" || engine == "cuda", InvalidArgument, "--engine: expected 'cpu' or 'cuda', got '",
+                  engine, "'");
+  ms.engine = engine == "cuda" ? io::sim::multislice::EngineKind::cuda : io::sim::multislice::EngineKind::cpu;
+  ms.device = world_rank();
+  CBEDNET_REQUIRE(ms.threads >= 1, InvalidArgument, "--probe-threads: must be at least 1, got ", ms.threads);
+  io::sim::check_simulation_options(sim);
+}
+
+}  // namespace
 
 int run_simulate(const Args& args) {
   const CommandSpec spec{
-      "simulate", "Simulate kinematic CBED stacks [3,S,S] of random crystals into the SMC-2019 HDF5 layout.",
+      "simulate",
+      "Simulate CBED stacks [3,S,S] of random crystals (kinematic or multislice) into the SMC-2019 HDF5 layout.",
       "cbednet simulate --out DIR --materials N [--space-groups LIST|all] [--size S] [--seed K]\n"
-      "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]"};
+      "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
+      "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
+      "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
+      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]"};
   po::options_description options("Simulate options");
   // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
       "materials", po::value<long long>()->default_value(100), "number of materials (crystals), over all ranks")(
       "space-groups", po::value<std::string>()->default_value("all"),
       "space groups to draw, material m gets entry m mod length: 'all' or a list like 14,62,221-230")(
-      "size", po::value<int>()->default_value(512), "pattern size S (even; the field is +-2.56 1/A at any S)")(
+      "size", po::value<int>()->default_value(512), "pattern size S (even; kinematic: the field is +-2.56 1/A at any S; multislice: pixel 1/--cell)")(
       "seed", po::value<unsigned long long>()->default_value(1), "random seed (samples depend only on it)")(
       "samples-per-material", po::value<int>()->default_value(10),
       "energies per material, 1..10: 100, 110, ... keV")(
@@ -35,7 +89,28 @@ int run_simulate(const Args& args) {
       "split-fractions", po::value<std::string>()->default_value("0.8,0.1,0.1"),
       "train,dev,test fractions of the materials")(
       "thickness", po::value<double>()->default_value(100.0), "specimen thickness, Angstrom")(
-      "bench", po::bool_switch(), "measure single-core stacks/s (no files) and print JSON");
+      "bench", po::bool_switch(), "measure single-core stacks/s (no files) and print JSON")(
+      "physics", po::value<std::string>()->default_value("kinematic"),
+      "kinematic (disc rendering, Friedel's law holds) or multislice (dynamical, FFTW)")(
+      "preset", po::value<std::string>(),
+      "multislice: 'smc' = SMC-2019's settings (512^2 over 100 A, slices of d_hkl, 8x8 probes, 1 phonon "
+      "configuration, band limit at Nyquist); explicit options override it")(
+      "cell", po::value<double>(), "multislice: lateral cell edge, Angstrom (default min(100, S / 2): pattern pixel 1 / L)")(
+      "slice-thickness", po::value<double>()->default_value(0.0),
+      "multislice: slice thickness, Angstrom (0: d_hkl of each projection)")(
+      "probe-grid", po::value<int>()->default_value(8), "multislice: N x N probe positions averaged")(
+      "probe-window", po::value<double>()->default_value(5.0),
+      "multislice: side of the square of probe positions at the cell centre, Angstrom")(
+      "phonons", po::value<int>()->default_value(1),
+      "multislice: frozen-phonon configurations averaged (0: static lattice with Debye-Waller damping)")(
+      "band-limit", po::value<double>()->default_value(2.0 / 3.0, "2/3"),
+      "multislice: kept fraction of the Nyquist frequency (2/3: Kirkland's anti-aliasing rule)")(
+      "defocus", po::value<double>()->default_value(0.0), "multislice: probe defocus, Angstrom (positive: underfocus)")(
+      "cs", po::value<double>()->default_value(0.0), "multislice: spherical aberration C3, mm")(
+      "engine", po::value<std::string>()->default_value("cpu"),
+      "multislice: cpu (FFTW) or cuda (cuFFT on GPU rank mod devices; unverified on hardware so far)")(
+      "probe-threads", po::value<int>()->default_value(1),
+      "multislice: threads per material (probe positions in parallel); a rank uses --threads x this");
   // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -53,6 +128,8 @@ int run_simulate(const Args& args) {
                   "--size: must be even and at least 16, got ", sim.cbed.size);
   sim.cbed.thickness = v["thickness"].as<double>();
   CBEDNET_REQUIRE(sim.cbed.thickness > 0, InvalidArgument, "--thickness: must be positive");
+  sim.physics = io::sim::parse_physics(v["physics"].as<std::string>());
+  configure_multislice(v, sim);
   const long long materials = v["materials"].as<long long>();
   CBEDNET_REQUIRE(materials >= 0, InvalidArgument, "--materials: must not be negative, got ", materials);
   const int threads = v["threads"].as<int>();

@@ -24,6 +24,11 @@ find_package(Threads REQUIRED)
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SPGLIB REQUIRED IMPORTED_TARGET spglib)
+# FFTW (single precision, threaded API) for the CPU multislice engine (io/sim/multislice/). fftw3f.pc names only
+# libfftw3f, so the threads library beside it is found by name.
+pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
+find_library(CBEDNET_FFTW3F_THREADS_LIBRARY fftw3f_threads HINTS ${FFTW3F_LIBRARY_DIRS} REQUIRED)
+target_link_libraries(PkgConfig::FFTW3F INTERFACE ${CBEDNET_FFTW3F_THREADS_LIBRARY})
 
 # OpenBLAS (OpenMP flavour): SGEMM/DGEMM for the fast CPU convolution (im2col) and fully connected layers.
 set(BLA_VENDOR OpenBLAS)

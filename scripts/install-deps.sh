@@ -12,6 +12,8 @@ packages=(
   libboost-program-options-dev libgtest-dev
   # crystal symmetry for the simulator
   libsymspg-dev
+  # FFTs of the multislice simulator (single precision, threaded: libfftw3f + libfftw3f_threads)
+  libfftw3-dev
   # CPU math: oneDNN (fp32 GEMM, CPU-feature dispatch; its CMake config needs OpenCL headers) and OpenBLAS
   # built with OpenMP (fp64 GEMM), so both and our own loops share one OpenMP thread pool
   libdnnl-dev ocl-icd-opencl-dev libopenblas-openmp-dev

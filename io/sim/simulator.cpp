@@ -12,6 +12,8 @@
 
 #include "core/error.hpp"
 #include "io/hdf5/smc_file.hpp"
+#include "io/sim/multislice/engine.hpp"
+#include "io/sim/multislice/multislice.hpp"
 #include "io/sim/projections.hpp"
 #include "io/sim/space_group_table.hpp"
 
@@ -19,6 +21,8 @@ namespace cbednet::io::sim {
 namespace {
 // Coordinate of the split draw: the crystal uses attempts 0, 1, ... so the streams never meet.
 constexpr std::uint64_t split_coordinate = ~0ull;
+// First coordinate of the frozen-phonon draws: projection p, configuration c at phonon_coordinate + p * 2^20 + c.
+constexpr std::uint64_t phonon_coordinate = 1ull << 62;
 
 int parse_int(const std::string& text, const std::string& whole) {
   std::size_t used = 0;
@@ -33,6 +37,25 @@ int parse_int(const std::string& text, const std::string& whole) {
   return value;
 }
 }  // namespace
+
+Physics parse_physics(const std::string& text) {
+  if (text == "kinematic") return Physics::kinematic;
+  if (text == "multislice") return Physics::multislice;
+  throw_error<InvalidArgument>("--physics: expected 'kinematic' or 'multislice', got '", text, "'");
+}
+
+void check_simulation_options(const SimulationOptions& options) {
+  if (options.physics != Physics::multislice) return;
+  std::vector<double> energies;
+  for (int k = 0; k < options.samples_per_material; ++k) energies.push_back(sample_energy_keV(k));
+  const auto grid = multislice::grid_geometry(options.multislice);
+  // The projections have 1 A < d < 5 A: the smallest semi-angle (largest probe) at d = 5, the largest disc at d = 1.
+  for (const double d : {5.0, 1.0})
+    multislice::check_sampling(options.multislice, grid, d, energies, semi_angle_for(d));
+  // A CUDA engine that cannot start (no CUDA in this build, no device) fails here, before any file.
+  if (options.multislice.engine == multislice::EngineKind::cuda)
+    (void)multislice::make_cuda_engine(options.multislice.device);
+}
 
 const char* split_name(Split split) {
   switch (split) {
@@ -116,13 +139,12 @@ Material make_material(const SimulationOptions& options, std::int64_t material) 
   return m;
 }
 
-SmcSample render_sample(const SimulationOptions& options, const Material& material, int sample) {
-  const int size = options.cbed.size;
+SmcSample sample_header(const SimulationOptions& options, const Material& material, int sample, int size) {
   SmcSample s;
   s.group_name = "sample_" + std::to_string(material.index) + "_" + std::to_string(sample);
   s.space_group = material.crystal.space_group;
   s.size = size;
-  s.cbed_stack.resize(3 * static_cast<std::size_t>(size) * size);
+  s.cbed_stack.assign(3 * static_cast<std::size_t>(size) * static_cast<std::size_t>(size), 0.0f);
   const double energy = sample_energy_keV(sample);
   std::array<double, 9> z_dirs{};
   std::array<double, 3> semi{}, d{};
@@ -131,8 +153,6 @@ SmcSample render_sample(const SimulationOptions& options, const Material& materi
     semi[p] = semi_angle_for(proj.d);
     d[p] = proj.d;
     for (std::size_t i = 0; i < 3; ++i) z_dirs[i * 3 + p] = proj.hkl[i];  // column p is projection p
-    render_cbed(material.projections[p], energy, semi[p], options.cbed,
-                s.cbed_stack.data() + p * static_cast<std::size_t>(size) * size);
   }
   const auto& lp = material.crystal.params;
   s.material = "sim-" + std::to_string(options.seed) + "-" + std::to_string(material.index);
@@ -146,10 +166,56 @@ SmcSample render_sample(const SimulationOptions& options, const Material& materi
   return s;
 }
 
+SmcSample render_sample(const SimulationOptions& options, const Material& material, int sample) {
+  const int size = options.cbed.size;
+  SmcSample s = sample_header(options, material, sample, size);
+  const double energy = sample_energy_keV(sample);
+  for (std::size_t p = 0; p < 3; ++p)
+    render_cbed(material.projections[p], energy, (*s.semi_angles_rad)[p], options.cbed,
+                s.cbed_stack.data() + p * static_cast<std::size_t>(size) * size);
+  return s;
+}
+
+namespace {
+// All samples of one material by multislice: per projection, the slice potentials of each frozen-phonon
+// configuration serve every energy. `timing`, when given, accumulates the engine's timings.
+std::vector<SmcSample> simulate_material_multislice(const SimulationOptions& options, const Material& m,
+                                                    multislice::MultisliceTiming* timing = nullptr) {
+  const int size = options.multislice.grid;
+  const auto pixels = static_cast<std::size_t>(size) * static_cast<std::size_t>(size);
+  std::vector<SmcSample> out;
+  std::vector<double> energies;
+  for (int k = 0; k < options.samples_per_material; ++k) {
+    out.push_back(sample_header(options, m, k, size));
+    energies.push_back(sample_energy_keV(k));
+  }
+  const RandomStream stream(options.seed, RngPurpose::simulate, static_cast<std::uint64_t>(m.index));
+  const auto engine = options.multislice.engine == multislice::EngineKind::cuda
+                          ? multislice::make_cuda_engine(options.multislice.device)
+                          : multislice::make_cpu_engine(options.multislice.threads);
+  const auto grid = multislice::grid_geometry(options.multislice);
+  for (std::size_t p = 0; p < 3; ++p) {
+    std::vector<float*> outs;
+    for (auto& s : out) outs.push_back(s.cbed_stack.data() + p * pixels);
+    const auto t = multislice::render_multislice(
+        m.crystal, m.projections[p].projection, grid, options.multislice, energies, (*out[0].semi_angles_rad)[p],
+        multislice::PhononSource{&stream, phonon_coordinate + (static_cast<std::uint64_t>(p) << 20)}, *engine, outs);
+    if (timing != nullptr) {
+      timing->potential_seconds += t.potential_seconds;
+      timing->propagation_seconds += t.propagation_seconds;
+      timing->slice_probe_steps += t.slice_probe_steps;
+      timing->patterns += t.patterns;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material) {
   CBEDNET_REQUIRE(options.samples_per_material >= 1 && options.samples_per_material <= 10, InvalidArgument,
                   "--samples-per-material: must be 1..10 (energies 100..190 keV), got ", options.samples_per_material);
   const Material m = make_material(options, material);
+  if (options.physics == Physics::multislice) return simulate_material_multislice(options, m);
   std::vector<SmcSample> out;
   for (int k = 0; k < options.samples_per_material; ++k) out.push_back(render_sample(options, m, k));
   return out;
@@ -160,6 +226,7 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
                                         const std::function<void(std::int64_t)>& on_written) {
   CBEDNET_REQUIRE(n_materials >= 0, InvalidArgument, "--materials: must not be negative, got ", n_materials);
   CBEDNET_REQUIRE(ranks >= 1 && rank >= 0 && rank < ranks, InvalidArgument, "simulate: rank ", rank, " of ", ranks);
+  check_simulation_options(options);
   const int n_threads = threads > 0 ? threads : omp_get_max_threads();
   std::vector<std::int64_t> mine;
   for (std::int64_t m = rank; m < n_materials; m += ranks) mine.push_back(m);
@@ -208,7 +275,44 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
   return summary;
 }
 
+std::string multislice_benchmark_json(const SimulationOptions& options, std::int64_t n_materials) {
+  using clock = std::chrono::steady_clock;
+  check_simulation_options(options);
+  double prepare_s = 0;
+  multislice::MultisliceTiming timing;
+  std::int64_t stacks = 0;
+  for (std::int64_t m = 0; m < n_materials; ++m) {
+    const auto t0 = clock::now();
+    const Material material = make_material(options, m);
+    prepare_s += std::chrono::duration<double>(clock::now() - t0).count();
+    stacks += static_cast<std::int64_t>(simulate_material_multislice(options, material, &timing).size());
+  }
+  const auto& ms = options.multislice;
+  const double total = prepare_s + timing.potential_seconds + timing.propagation_seconds;
+  const double cores = ms.threads;
+  const auto per = [](double seconds, double count) { return count > 0 ? seconds / count : 0.0; };
+  std::ostringstream out;
+  out.precision(6);
+  const char* engine = ms.engine == multislice::EngineKind::cuda ? "cuda-cufft" : "cpu-fftw";
+  out << "{\"benchmark\": \"simulate\", \"physics\": \"multislice\", \"engine\": \"" << engine
+      << "\", \"size\": " << ms.grid << ", \"cell_angstrom\": " << ms.cell
+      << ", \"thickness_angstrom\": " << ms.thickness << ", \"probes\": " << ms.probe_grid * ms.probe_grid
+      << ", \"phonon_configurations\": " << ms.phonon_configurations << ", \"band_limit\": " << ms.band_limit
+      << ", \"materials\": " << n_materials << ", \"samples_per_material\": " << options.samples_per_material
+      << ", \"stacks\": " << stacks << ", \"patterns\": " << timing.patterns << ", \"threads\": " << ms.threads
+      << ", \"seconds\": " << total << ", \"prepare_seconds\": " << prepare_s
+      << ", \"potential_seconds\": " << timing.potential_seconds
+      << ", \"propagation_seconds\": " << timing.propagation_seconds
+      << ", \"slice_probe_steps\": " << timing.slice_probe_steps << ", \"seconds_per_slice_probe\": "
+      << per(timing.propagation_seconds, static_cast<double>(timing.slice_probe_steps))
+      << ", \"seconds_per_pattern\": " << per(total, static_cast<double>(timing.patterns))
+      << ", \"patterns_per_s_per_core\": " << per(static_cast<double>(timing.patterns), total * cores)
+      << ", \"stacks_per_s_per_core\": " << per(static_cast<double>(stacks), total * cores) << "}";
+  return out.str();
+}
+
 std::string benchmark_json(const SimulationOptions& options, std::int64_t n_materials) {
+  if (options.physics == Physics::multislice) return multislice_benchmark_json(options, n_materials);
   using clock = std::chrono::steady_clock;
   double prepare_s = 0, render_s = 0;
   std::int64_t stacks = 0;

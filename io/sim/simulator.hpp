@@ -13,10 +13,16 @@
 #include <vector>
 
 #include "io/sim/cbed_pattern.hpp"
+#include "io/sim/multislice/settings.hpp"
 #include "io/sim/random_crystal.hpp"
 #include "io/smc_sample.hpp"
 
 namespace cbednet::io::sim {
+
+// Kinematic disc rendering (cbed_pattern.hpp) or dynamical multislice (multislice/).
+enum class Physics { kinematic, multislice };
+// "kinematic" or "multislice"; throws InvalidArgument naming --physics.
+Physics parse_physics(const std::string& text);
 
 struct SimulationOptions {
   std::uint64_t seed = 1;
@@ -25,7 +31,13 @@ struct SimulationOptions {
   std::array<double, 3> split_fractions{0.8, 0.1, 0.1};  // train, dev, test
   CbedSettings cbed;
   RandomCrystalOptions crystal;
+  Physics physics = Physics::kinematic;
+  multislice::MultisliceSettings multislice;  // used with Physics::multislice; its grid is the pattern size
 };
+
+// With Physics::multislice: checks the sampling rules for every energy and every projection the simulator can choose
+// (1 A < d < 5 A), so a run fails before its first file rather than at an unlucky material. InvalidArgument.
+void check_simulation_options(const SimulationOptions& options);
 
 enum class Split : int { train = 0, dev = 1, test = 2 };
 const char* split_name(Split split);
@@ -48,6 +60,8 @@ Material make_material(const SimulationOptions& options, std::int64_t material);
 // All samples of one material: group names sample_<material>_<k>, every attribute set.
 std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material);
 SmcSample render_sample(const SimulationOptions& options, const Material& material, int sample);
+// A sample's attributes (group name, label, energy, projections, lattice) with a zeroed [3, size, size] stack.
+SmcSample sample_header(const SimulationOptions& options, const Material& material, int sample, int size);
 
 struct SimulationSummary {
   std::array<std::int64_t, 3> materials{};  // per split, on this rank
@@ -63,7 +77,10 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
                                         const std::function<void(std::int64_t)>& on_written = {});
 
 // Single-thread throughput of the whole pipeline without I/O (materials of the options' groups): JSON text with
-// stacks_per_s_per_core, time split between crystal/projection preparation and rendering.
+// stacks_per_s_per_core, time split between crystal/projection preparation and rendering. For multislice also the
+// time in slice potentials and in the engine, per slice-probe step and per pattern.
 std::string benchmark_json(const SimulationOptions& options, std::int64_t n_materials);
+// The multislice part of benchmark_json: time per slice-probe step, per pattern, patterns/s per core (engine threads).
+std::string multislice_benchmark_json(const SimulationOptions& options, std::int64_t n_materials);
 
 }  // namespace cbednet::io::sim

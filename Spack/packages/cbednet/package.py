@@ -49,6 +49,8 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("hdf5+mpi")
     depends_on("boost@1.70:+program_options")
     depends_on("spglib")
+    # single-precision FFTW with its threads library (libfftw3f_threads): the multislice simulator
+    depends_on("fftw@3.3: precision=float")
     # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.
     depends_on("protobuf")
     # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader).
