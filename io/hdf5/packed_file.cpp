@@ -81,6 +81,26 @@ void write_packed_metadata(hid_t file, const std::vector<std::int16_t>& labels,
   write_vector(file, "materials", str.get(), str.get(), raw, ctx);
 }
 
+void write_packed_row(hid_t images, PackedDType dtype, const Shape& shape, std::size_t i, const float* chw,
+                      std::vector<std::uint16_t>& half, const std::string& ctx) {
+  const auto count = static_cast<std::size_t>(shape.per_sample());
+  const void* data = chw;
+  if (dtype == PackedDType::f16) {
+    half.resize(count);
+    for (std::size_t j = 0; j < count; ++j) half[j] = float_to_half(chw[j]);
+    data = half.data();
+  }
+  std::lock_guard lock(h5::library_mutex());
+  const auto fspace = h5::checked(H5Dget_space(images), Kind::dataspace, ctx, "getting the dataspace");
+  const hsize_t start[4] = {i, 0, 0, 0};
+  const hsize_t cnt[4] = {1, static_cast<hsize_t>(shape.c), static_cast<hsize_t>(shape.h),
+                          static_cast<hsize_t>(shape.w)};
+  h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), ctx, "selecting");
+  const auto mspace = h5::checked(H5Screate_simple(4, cnt, nullptr), Kind::dataspace, ctx, "creating a dataspace");
+  const auto memtype = packed_memory_type(dtype, ctx);
+  h5::check(H5Dwrite(images, memtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, data), ctx, "writing a sample");
+}
+
 h5::Handle packed_memory_type(PackedDType dtype, const std::string& ctx) {
   // float16 moves as raw half bits in the file's own type: no HDF5 conversion (which would also treat uint16
   // memory as integers to convert).
@@ -147,23 +167,7 @@ void PackedFileWriter::write(std::size_t i, const float* chw, int label, std::in
   CBEDNET_REQUIRE(i < n_, InvalidArgument, ctx, ": sample ", i, " out of range (", n_, ")");
   CBEDNET_REQUIRE(label >= 1 && label <= 230, InvalidArgument, ctx, ": sample ", i, ": label ", label,
                   " outside 1..230");
-  const auto count = static_cast<std::size_t>(shape_.per_sample());
-  const void* data = chw;
-  if (dtype_ == PackedDType::f16) {
-    half_.resize(count);
-    for (std::size_t j = 0; j < count; ++j) half_[j] = float_to_half(chw[j]);
-    data = half_.data();
-  }
-  std::lock_guard lock(h5::library_mutex());
-  const auto fspace = h5::checked(H5Dget_space(images_.get()), Kind::dataspace, ctx, "getting the dataspace");
-  const hsize_t start[4] = {i, 0, 0, 0};
-  const hsize_t cnt[4] = {1, static_cast<hsize_t>(shape_.c), static_cast<hsize_t>(shape_.h),
-                          static_cast<hsize_t>(shape_.w)};
-  h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), ctx, "selecting");
-  const auto mspace = h5::checked(H5Screate_simple(4, cnt, nullptr), Kind::dataspace, ctx, "creating a dataspace");
-  const auto memtype = packed_memory_type(dtype_, ctx);
-  h5::check(H5Dwrite(images_.get(), memtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, data), ctx,
-            "writing a sample");
+  write_packed_row(images_.get(), dtype_, shape_, i, chw, half_, ctx);
   labels_[i] = static_cast<std::int16_t>(label);
   material_ids_[i] = material_id;
   split_[i] = static_cast<std::int8_t>(split);

@@ -74,6 +74,10 @@ PackedInfo read_packed_info(hid_t file, const std::string& path);
 // Type of the images in memory as passed to H5Dread/H5Dwrite: the file's own type, so HDF5 converts nothing
 // (a conversion silently turns collective MPI-IO into independent I/O).
 h5::Handle packed_memory_type(PackedDType dtype, const std::string& ctx);
+// Writes sample i (float32 [C,H,W], converted to half bits in `half` for float16) into row i of `images`; takes the
+// HDF5 library lock.
+void write_packed_row(hid_t images, PackedDType dtype, const Shape& shape, std::size_t i, const float* chw,
+                      std::vector<std::uint16_t>& half, const std::string& ctx);
 // The images' type in the file: IEEE float32 little-endian, or IEEE binary16.
 h5::Handle packed_file_type(PackedDType dtype, const std::string& ctx);
 // Writes the datasets labels, material_ids, split and materials into an open packed file (caller holds the lock).

@@ -4,7 +4,6 @@
 #include <mutex>
 
 #include "io/hdf5/h5_lock.hpp"
-#include "io/hdf5/half.hpp"
 
 namespace cbednet::io {
 
@@ -82,23 +81,7 @@ PackedImagesWriter::~PackedImagesWriter() {
 void PackedImagesWriter::write(std::size_t i, const float* chw) {
   const std::string ctx = h5::where(path_, "/images");
   CBEDNET_REQUIRE(i < n_, InvalidArgument, ctx, ": sample ", i, " out of range (", n_, ")");
-  const auto count = static_cast<std::size_t>(shape_.per_sample());
-  const void* data = chw;
-  if (dtype_ == PackedDType::f16) {
-    half_.resize(count);
-    for (std::size_t j = 0; j < count; ++j) half_[j] = float_to_half(chw[j]);
-    data = half_.data();
-  }
-  std::lock_guard lock(h5::library_mutex());
-  const auto fspace = h5::checked(H5Dget_space(images_.get()), Kind::dataspace, ctx, "getting the dataspace");
-  const hsize_t start[4] = {i, 0, 0, 0};
-  const hsize_t cnt[4] = {1, static_cast<hsize_t>(shape_.c), static_cast<hsize_t>(shape_.h),
-                          static_cast<hsize_t>(shape_.w)};
-  h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), ctx, "selecting");
-  const auto mspace = h5::checked(H5Screate_simple(4, cnt, nullptr), Kind::dataspace, ctx, "creating a dataspace");
-  const auto memtype = packed_memory_type(dtype_, ctx);
-  h5::check(H5Dwrite(images_.get(), memtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, data), ctx,
-            "writing a sample");
+  write_packed_row(images_.get(), dtype_, shape_, i, chw, half_, ctx);
 }
 
 void PackedImagesWriter::close() {

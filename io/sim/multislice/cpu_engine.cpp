@@ -27,13 +27,9 @@ class CpuEngine final : public MultisliceEngine {
   }
   std::string name() const override { return "cpu-fftw"; }
 
-  void accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
-                          const std::vector<std::array<double, 2>>& probes, double weight, float* out) override {
+  void do_accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
+                             const std::vector<std::array<double, 2>>& probes, double weight, float* out) override {
     const GridGeometry& g = slices.grid;
-    CBEDNET_REQUIRE(!slices.potentials.empty() && slices.potentials.size() == slices.thickness.size(), InvalidArgument,
-                    "multislice: ", slices.potentials.size(), " slice potentials for ", slices.thickness.size(),
-                    " thicknesses");
-    CBEDNET_REQUIRE(!probes.empty(), InvalidArgument, "multislice: no probe positions");
     if (!fft_ || fft_->nx() != g.nx || fft_->ny() != g.ny) fft_ = std::make_unique<Fft2d>(g.nx, g.ny, 1);
     const std::size_t n = fft_->size();
     for (const auto& v : slices.potentials)

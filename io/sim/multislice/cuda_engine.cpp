@@ -100,13 +100,9 @@ class CudaEngine final : public MultisliceEngine {
   }
   std::string name() const override { return "cuda-cufft"; }
 
-  void accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
-                          const std::vector<std::array<double, 2>>& probes, double weight, float* out) override {
+  void do_accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
+                             const std::vector<std::array<double, 2>>& probes, double weight, float* out) override {
     const GridGeometry& g = slices.grid;
-    CBEDNET_REQUIRE(!slices.potentials.empty() && slices.potentials.size() == slices.thickness.size(), InvalidArgument,
-                    "multislice: ", slices.potentials.size(), " slice potentials for ", slices.thickness.size(),
-                    " thicknesses");
-    CBEDNET_REQUIRE(!probes.empty(), InvalidArgument, "multislice: no probe positions");
     CBEDNET_CUDA(op, cudaSetDevice(device_));
     const std::size_t n = static_cast<std::size_t>(g.nx) * static_cast<std::size_t>(g.ny);
     const std::size_t batch = probes.size();

@@ -33,9 +33,14 @@ class MultisliceEngine {
   // out[ny * nx] += weight * mean over probes of |FFT(psi_exit)|^2, the wave normalised to sum |psi(r)|^2 = 1 (so an
   // empty specimen's pattern sums to nx * ny, the scale of the kinematic patterns). Row i of out is ky = (i - ny/2)
   // / ly, column j is kx = (j - nx/2) / lx (zero frequency at the centre).
-  virtual void accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
-                                  const std::vector<std::array<double, 2>>& probe_positions, double weight,
-                                  float* out) = 0;
+  // Checks the inputs once for every engine (multislice.cpp), then runs the engine's do_accumulate_pattern.
+  void accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
+                          const std::vector<std::array<double, 2>>& probe_positions, double weight, float* out);
+
+ protected:
+  virtual void do_accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
+                                     const std::vector<std::array<double, 2>>& probe_positions, double weight,
+                                     float* out) = 0;
 };
 
 // FFTW engine; `threads` run probe positions in parallel (OpenMP).

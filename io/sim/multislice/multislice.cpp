@@ -53,4 +53,13 @@ MultisliceTiming render_multislice(const Crystal& crystal, const Projection& pro
   return timing;
 }
 
+void MultisliceEngine::accumulate_pattern(const SliceStack& slices, const BeamSettings& beam,
+                                          const std::vector<std::array<double, 2>>& probes, double weight, float* out) {
+  CBEDNET_REQUIRE(!slices.potentials.empty() && slices.potentials.size() == slices.thickness.size(), InvalidArgument,
+                  "multislice: ", slices.potentials.size(), " slice potentials for ", slices.thickness.size(),
+                  " thicknesses");
+  CBEDNET_REQUIRE(!probes.empty(), InvalidArgument, "multislice: no probe positions");
+  do_accumulate_pattern(slices, beam, probes, weight, out);
+}
+
 }  // namespace cbednet::io::sim::multislice
