@@ -40,7 +40,11 @@ TrainedModel load_trained_model(const std::string& path, const BackendOptions& b
   t.backend = make_backend(backend);
   t.model = std::make_unique<Model>(build_resnet(t.info.spec));
   t.stage = std::make_unique<Stage>(*t.backend, *t.model, 0, t.model->size(), 0);
-  assign_tensors(t.stage->store(), io::load_checkpoint(t.checkpoint, t.info.spec).tensors, t.checkpoint);
+  ModelTensors tensors = io::load_checkpoint(t.checkpoint, t.info.spec).tensors;
+  // A run with --ema-decay is evaluated with its moving average of the weights (as its validation was).
+  t.averaged_weights = !tensors.ema.empty();
+  if (t.averaged_weights) tensors.parameters = std::move(tensors.ema);
+  assign_tensors(t.stage->store(), tensors, t.checkpoint);
   const auto& ini = t.info.config;
   t.preprocess.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
   t.preprocess.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));

@@ -184,6 +184,10 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
            " per replica, micro-batch ", split.micro, "), ", facts.steps_per_epoch, " steps per epoch, ", cfg.epochs,
            " epochs, backend ", backend.name(), " ", cfg.backend.precision);
   if (!facts.validation_note.empty()) log.line("  ", facts.validation_note);
+  const OptimizerConfig& o = cfg.optimizer;
+  log.line("  optimizer ", to_string(o.kind), ", weight decay ", o.weight_decay,
+           o.clip_grad_norm > 0 ? ", gradients clipped to global norm " + std::to_string(o.clip_grad_norm) : "",
+           o.ema_decay > 0 ? ", weight average with decay " + std::to_string(o.ema_decay) : "");
 }
 
 // The state a run starts from: fresh, or a checkpoint's (this stage's tensors are loaded into the store by name).
@@ -193,6 +197,12 @@ TrainingState starting_state(const TrainConfig& cfg, const std::optional<std::st
   state.seed = cfg.seed;
   if (!resume_from) return state;
   const auto [info, tensors] = io::load_checkpoint(*resume_from, spec);
+  // A checkpoint without the optimizer state this run keeps was written with another --optimizer or --ema-decay.
+  CBEDNET_REQUIRE(!stage.store().has_second_moment() || !tensors.second_moment.empty(), InvalidArgument,
+                  "--resume: checkpoint ", *resume_from,
+                  " holds no second moments: it was not trained with --optimizer ", to_string(cfg.optimizer.kind));
+  CBEDNET_REQUIRE(!stage.store().has_ema() || !tensors.ema.empty(), InvalidArgument, "--resume: checkpoint ",
+                  *resume_from, " holds no weight average: it was trained without --ema-decay");
   assign_tensors(stage.store(), tensors, *resume_from);  // this stage's tensors, by name
   CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
                   " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
@@ -225,9 +235,10 @@ int run_training(const TrainConfig& cfg) {
   SoftmaxCrossEntropy loss(
       spec.classes, cfg.label_smoothing,
       class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting, cfg.effective_beta));
-  SgdOptimizer optimizer(cfg.sgd);
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optimizer);
+  optimizer->prepare(steps.stage().store());  // its state buffers exist before a checkpoint is loaded into them
   const TrainingState state = starting_state(cfg, resume_from, spec, steps.stage());
-  optimizer.set_steps_taken(state.global_step);
+  optimizer->set_steps_taken(state.global_step);
   const TrainerConfig trainer_config{cfg.epochs,
                                      facts.steps_per_epoch,
                                      cfg.max_steps,
@@ -256,7 +267,7 @@ int run_training(const TrainConfig& cfg) {
   }
 
   // ---- the loop and its callbacks, in the order they act after a step -----------------------------------------
-  Trainer trainer(steps, loss, optimizer, data.train.get(), split, trainer_config, state);
+  Trainer trainer(steps, loss, *optimizer, data.train.get(), split, trainer_config, state);
   LossScaleCallback loss_scaling(cfg.loss_scaling, cfg.loss_scaler, resume_from.has_value(), log);
   NonFiniteCallback nonfinite(cfg.nonfinite, log);
   StopRequestCallback stop_requests([] { return stop_requested(); }, world);

@@ -10,7 +10,7 @@
 #include "core/model/resnet.hpp"
 #include "core/optim/loss_scaler.hpp"
 #include "core/optim/lr_schedule.hpp"
-#include "core/optim/sgd.hpp"
+#include "core/optim/optimizer.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/train/class_weights.hpp"
 #include "core/train/loss_scale_callback.hpp"
@@ -33,7 +33,7 @@ struct TrainConfig {
   ViewMode views = ViewMode::stack;
   bool skip_bad = false;
   int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)
-  SgdConfig sgd;
+  OptimizerConfig optimizer;
   LrSchedule schedule;  // total and warm-up steps filled in once the data is known
   double warmup_epochs = 0;
   std::vector<double> milestone_epochs;

@@ -81,7 +81,7 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   reducer_ = std::make_unique<GradReducer>(*stage_, *reduce_transport_, options_.bucket_bytes);
 }
 
-StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images,
+StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor* images,
                               const Tensor* labels, std::int64_t global_batch, const TrainStepOptions& options) {
   const auto step_start = SteadyClock::now();
   timings_ = {};
@@ -117,7 +117,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   if (nonfinite)
     store.discard_step_statistics();
   else
-    apply_update(stage, optimizer, global_batch / split.micro, options);
+    apply_update(stage, optimizer, global_batch / split.micro, options,
+                 [this](const std::vector<double>& mine) { return sum_over_pipeline(mine, grid_.pipeline()); });
   backend_.synchronize();
   timings_.update = seconds_since(t_update);
   timings_.step = seconds_since(step_start);

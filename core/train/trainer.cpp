@@ -31,7 +31,7 @@ std::int64_t fill_short_share(Batch& batch, std::int64_t share) {
   return share - kept;
 }
 
-Trainer::Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, BatchSource* source,
+Trainer::Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, Optimizer& optimizer, BatchSource* source,
                  BatchSplit split, TrainerConfig config, TrainingState state)
     : steps_(steps),
       loss_(loss),
