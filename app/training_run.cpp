@@ -238,7 +238,7 @@ int run_training(const TrainConfig& cfg) {
   const std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optimizer);
   optimizer->prepare(steps.stage().store());  // its state buffers exist before a checkpoint is loaded into them
   const TrainingState state = starting_state(cfg, resume_from, spec, steps.stage());
-  optimizer->set_steps_taken(state.global_step);
+  optimizer->set_steps_taken(state.optimizer_steps);
   const TrainerConfig trainer_config{cfg.epochs,
                                      facts.steps_per_epoch,
                                      cfg.max_steps,

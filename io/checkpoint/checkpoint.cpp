@@ -191,6 +191,9 @@ LoadedCheckpoint read_file(const std::string& path, bool verify_data) {
     h5::read_double_attribute(state.get(), "loss_scale", &s.loss_scale, 1, sctx);
     s.loss_scale_good_steps = h5::read_int_attribute(state.get(), "loss_scale_good_steps", sctx);
   }
+  s.optimizer_steps = h5::has_attribute(state.get(), "optimizer_steps", sctx)
+                          ? h5::read_int_attribute(state.get(), "optimizer_steps", sctx)
+                          : s.global_step;  // files from before the attribute existed
   out.info.config = h5::read_string_attribute(file.get(), "config", ctx);
   if (!verify_data) return out;
 
@@ -249,6 +252,7 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
       h5::write_int_attribute(g.get(), "epoch", state.epoch, ctx);
       h5::write_int_attribute(g.get(), "step_in_epoch", state.step_in_epoch, ctx);
       h5::write_int_attribute(g.get(), "global_step", state.global_step, ctx);
+      h5::write_int_attribute(g.get(), "optimizer_steps", state.optimizer_steps, ctx);
       h5::write_int_attribute(g.get(), "seed", static_cast<std::int64_t>(state.seed), ctx);
       const hsize_t one = 1;
       h5::write_double_attribute(g.get(), "epoch_loss_sum", &state.epoch_loss_sum, &one, 1, ctx);
