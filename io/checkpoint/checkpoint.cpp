@@ -142,6 +142,7 @@ void write_spec(hid_t group, const ResNetSpec& spec, const std::string& ctx) {
   h5::write_double_attribute(group, "width_multiplier", &spec.width_multiplier, &one, 1, ctx);
   h5::write_double_attribute(group, "dropout", &spec.dropout, &one, 1, ctx);
   h5::write_int_attribute(group, "zero_init_residual", spec.zero_init_residual ? 1 : 0, ctx);
+  h5::write_int_attribute(group, "pre_activation", spec.pre_activation ? 1 : 0, ctx);
 }
 
 ResNetSpec read_spec(hid_t group, const std::string& ctx) {
@@ -157,6 +158,9 @@ ResNetSpec read_spec(hid_t group, const std::string& ctx) {
   h5::read_double_attribute(group, "width_multiplier", &spec.width_multiplier, 1, ctx);
   h5::read_double_attribute(group, "dropout", &spec.dropout, 1, ctx);
   spec.zero_init_residual = h5::read_int_attribute(group, "zero_init_residual", ctx) != 0;
+  // Absent in files written before pre-activation networks existed: those are post-activation.
+  spec.pre_activation =
+      h5::has_attribute(group, "pre_activation", ctx) && h5::read_int_attribute(group, "pre_activation", ctx) != 0;
   return spec;
 }
 
@@ -213,14 +217,15 @@ LoadedCheckpoint read_file(const std::string& path, bool verify_data) {
 void require_same_model(const std::string& path, const ResNetSpec& found, const ResNetSpec& expected) {
   auto text = [](const ResNetSpec& s) {
     std::ostringstream out;
-    out << s.arch << " [" << stage_blocks_text(s.stage_blocks) << "] width " << s.base_width << "x"
-        << s.width_multiplier << ", " << s.in_channels << " channels, " << s.classes << " classes";
+    out << s.arch << (s.pre_activation ? " (pre-activation)" : "") << " [" << stage_blocks_text(s.stage_blocks)
+        << "] width " << s.base_width << "x" << s.width_multiplier << ", " << s.in_channels << " channels, "
+        << s.classes << " classes";
     return out.str();
   };
   const bool same = found.block == expected.block && found.stage_blocks == expected.stage_blocks &&
                     found.base_width == expected.base_width && found.width_multiplier == expected.width_multiplier &&
                     found.in_channels == expected.in_channels && found.classes == expected.classes &&
-                    found.stem == expected.stem;
+                    found.stem == expected.stem && found.pre_activation == expected.pre_activation;
   CBEDNET_REQUIRE(same, IoError, "checkpoint ", path, " holds ", text(found), ", but the model is ", text(expected));
 }
 

@@ -27,6 +27,7 @@ expect_failure "--grid" "$CBEDNET" train "${base[@]}" --grid 2x3
 expect_failure "--micro-batch-size" "$CBEDNET" train "${base[@]}" --batch 8 --micro-batch-size 3
 expect_failure "--resume" "$CBEDNET" train "${base[@]}" --resume
 expect_failure "--optimizer" "$CBEDNET" train "${base[@]}" --optimizer adam
+expect_failure "preresnet1000" "$CBEDNET" train --data "$DATA" "${SMALL[@]}" --out run --arch preresnet1000
 expect_failure "--lr" "$CBEDNET" train "${base[@]}" --lr -0.1
 expect_failure "--beta1" "$CBEDNET" train "${base[@]}" --optimizer adamw --beta1 1
 expect_failure "--beta2" "$CBEDNET" train "${base[@]}" --optimizer lamb --beta2 -0.5

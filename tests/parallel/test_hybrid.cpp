@@ -95,9 +95,9 @@ struct Result {
   Tensor logits;  // evaluation logits of the last step's images (serial: all; hybrid: this replica's share)
 };
 
-Result run_serial(Optimizer& opt) {
+Result run_serial(Optimizer& opt, const std::string& arch = "basic:1,1,1") {
   ReferenceBackend backend;
-  Model model = build_resnet(small_spec());
+  Model model = build_resnet(small_spec(arch));
   Stage stage(backend, model, 0, model.size(), seed);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
   Result r;
@@ -126,9 +126,18 @@ const Result& serial_lamb() {
   return result;
 }
 
-Result run_hybrid(int P, int D, HybridOptions options, bool lamb = false) {
+constexpr const char* preact_arch = "preact-bottleneck:1,1,1";
+const Result& serial_preact() {
+  static const Result result = [] {
+    SgdOptimizer opt = make_optimizer();
+    return run_serial(opt, preact_arch);
+  }();
+  return result;
+}
+
+Result run_hybrid(int P, int D, HybridOptions options, bool lamb = false, const std::string& arch = "basic:1,1,1") {
   ReferenceBackend backend;
-  Model model = build_resnet(small_spec());
+  Model model = build_resnet(small_spec(arch));
   Grid grid(MPI_COMM_WORLD, P, D);
   HybridTrainer trainer(backend, model, grid, seed, options);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
@@ -237,6 +246,16 @@ TEST(Hybrid, EveryGridMatchesSerialFp64WithLambClippingAndWeightAverage) {
     options.bucket_bytes = 256;
     const Result r = run_hybrid(P, D, options, true);
     expect_matches_serial(r, P, D, "LAMB grid " + std::to_string(P) + "x" + std::to_string(D), serial_lamb());
+  }
+}
+
+TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetwork) {
+  for (const auto& [P, D] : grids()) {
+    HybridOptions options;
+    options.bucket_bytes = 256;
+    const Result r = run_hybrid(P, D, options, false, preact_arch);
+    expect_matches_serial(r, P, D, "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D),
+                          serial_preact());
   }
 }
 

@@ -182,3 +182,27 @@ TEST(Checkpoint, OptimizerStateIsOptionalAndOlderFilesKeepTheirLayout) {
   EXPECT_NE(io::h5::read_string_attribute(io::h5::open_file_readonly(full).get(), "checksum", full),
             version_one_checksum(a));  // the new groups are covered by the checksum
 }
+
+TEST(Checkpoint, PreActivationIsPartOfTheModelDescription) {
+  ReferenceBackend backend;
+  ResNetSpec spec = resnet_spec("preact-basic:1,1");
+  spec.base_width = 8;
+  spec.input_size = 12;
+  spec.classes = 4;
+  spec.stem = StemKind::small;
+  Model model = build_resnet(spec);
+  Stage stage(backend, model, 0, model.size(), 1);
+  const io::testing::TempDir dir("checkpoint-preact");
+  const std::string path = io::checkpoint_path(dir.path().string(), 3);
+  io::TrainingState state;
+  io::save_checkpoint(path, spec, state, "", collect_tensors(stage.store()));
+  EXPECT_TRUE(io::read_checkpoint_info(path).spec.pre_activation);
+  EXPECT_NO_THROW(io::load_checkpoint(path, spec));
+  // The post-activation network of the same block counts is another model.
+  try {
+    io::load_checkpoint(path, tiny_spec());
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("pre-activation"), std::string::npos) << e.what();
+  }
+}

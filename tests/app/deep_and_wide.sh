@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 21 through the command line: the published pre-activation networks by name (parameter counts of
+# `cbednet model`), a pre-activation network trained with LARS and evaluated, and LAMB with clipping by the global
+# gradient norm on a 2x1 pipeline giving the 1x1 fp64 training loss (the norm is summed over both stages).
+source "$(dirname "$0")/lib.sh"
+cd "$SCRATCH"
+"$CBEDNET" model --arch preresnet1001 --classes 10 --size 32 > r1001.txt
+grep -q "total: 335 blocks, 10327706 parameters" r1001.txt || fail "preresnet1001: $(tail -1 r1001.txt)"
+"$CBEDNET" model --arch preresnet200 --classes 1000 --size 224 > r200.txt
+grep -q "64666280 parameters" r200.txt || fail "preresnet200: $(tail -1 r200.txt)"
+
+args=(--data "$DATA" --arch preact-basic:1,1 --width 8 --stem small --log-scale --epochs 1 --batch 8 --seed 3
+      --val-split none)
+"$CBEDNET" train "${args[@]}" --optimizer lars --lr 1 --trust-coefficient 0.01 --out lars > lars.txt
+grep -q "optimizer lars" lars.txt || fail "no optimizer line: $(cat lars.txt)"
+"$CBEDNET" evaluate --checkpoint lars --data "$DATA" --split test > eval.txt
+grep -q "pre-activation\|top-1 accuracy" eval.txt || fail "the pre-activation checkpoint does not evaluate"
+
+lamb=("${args[@]}" --optimizer lamb --lr 0.01 --clip-grad-norm 0.1 --micro-batch-size 2 --precision fp64)
+"$CBEDNET" train "${lamb[@]}" --out lamb-serial > /dev/null
+mpirun2 "$CBEDNET" train "${lamb[@]}" --grid 2x1 --out lamb-piped > /dev/null
+python3 - lamb-serial/metrics.csv lamb-piped/metrics.csv <<'PY' || fail "LAMB with clipping: 2x1 and 1x1 differ"
+import sys
+a, b = (open(f).read().splitlines()[1].split(",") for f in sys.argv[1:3])
+assert abs(float(a[2]) - float(b[2])) <= 1e-9 * abs(float(a[2])), (a[2], b[2])
+PY
+h5diff -d 1e-12 lamb-serial/checkpoints/$(ls lamb-serial/checkpoints | tail -1) \
+  lamb-piped/checkpoints/$(ls lamb-piped/checkpoints | tail -1) /parameters /parameters > /dev/null ||
+  fail "LAMB with clipping: 2x1 and 1x1 parameters differ"
+echo "deep and wide: preresnet counts, LARS on a pre-activation network, LAMB + clipping on 2x1 = 1x1"
