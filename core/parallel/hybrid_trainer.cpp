@@ -65,14 +65,16 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   config << "grid " << grid.stages() << "x" << grid.replicas() << " schedule " << to_string(options_.schedule)
          << " balance " << (options_.balance == BalanceBy::time ? "time" : "macs") << " micro "
          << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " transport "
-         << to_string(options_.transport) << " seed " << seed << " model " << describe_model(model) << " backend "
-         << backend.name() << " " << to_string(backend.dtype()) << " cuts";
+         << to_string(options_.transport) << " recompute " << to_string(options_.recompute) << " seed " << seed
+         << " model " << describe_model(model) << " backend " << backend.name() << " " << to_string(backend.dtype())
+         << " cuts";
   for (const auto c : options_.cuts) config << " " << c;
   require_same_on_all_ranks(config.str(), "the pipeline configuration (--grid, model, schedule, balance, backend)",
                             grid.world());
   partition_ = choose_partition(backend, model, grid.stages(), options_, seed, grid.world());
   const auto s = static_cast<std::size_t>(grid.stage());
   stage_ = std::make_unique<Stage>(backend, model, partition_.cuts[s], partition_.cuts[s + 1], seed);
+  stage_->set_recompute(options_.recompute);
   // Collective over each group in turn; every rank creates the pipeline's transport first, then its replicas'.
   pipe_transport_ =
       make_transport(backend, grid.pipeline(), options_.transport, TransportUse::point_to_point, "pipeline");

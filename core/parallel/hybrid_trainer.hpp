@@ -42,6 +42,7 @@ struct HybridOptions {
   std::int64_t bucket_bytes = 25ll * 1024 * 1024;          // --bucket-mb
   std::vector<std::size_t> cuts;                           // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
+  Stage::Recompute recompute = Stage::Recompute::none;     // --recompute
 };
 
 class HybridTrainer {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 21 through the command line: the published pre-activation networks by name (parameter counts of
 # `cbednet model`), a pre-activation network trained with LARS and evaluated, and LAMB with clipping by the global
-# gradient norm on a 2x1 pipeline giving the 1x1 fp64 training loss (the norm is summed over both stages).
+# gradient norm on a 2x1 pipeline giving the 1x1 fp64 training loss (the norm is summed over both stages), and
+# --recompute blocks on that pipeline giving bit-identical state.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
 "$CBEDNET" model --arch preresnet1001 --classes 10 --size 32 > r1001.txt
@@ -27,4 +28,11 @@ PY
 h5diff -d 1e-12 lamb-serial/checkpoints/$(ls lamb-serial/checkpoints | tail -1) \
   lamb-piped/checkpoints/$(ls lamb-piped/checkpoints | tail -1) /parameters /parameters > /dev/null ||
   fail "LAMB with clipping: 2x1 and 1x1 parameters differ"
+# Activation recomputation on the same 2x1 pipeline: bit-identical parameters, momentum and running statistics.
+mpirun2 "$CBEDNET" train "${lamb[@]}" --grid 2x1 --recompute blocks --out lamb-recomputed > /dev/null
+last=$(ls lamb-piped/checkpoints | tail -1)
+for group in parameters momentum second_moment buffers; do
+  h5diff -q lamb-piped/checkpoints/$last lamb-recomputed/checkpoints/$last /$group /$group ||
+    fail "--recompute blocks: /$group differs"
+done
 echo "deep and wide: preresnet counts, LARS on a pre-activation network, LAMB + clipping on 2x1 = 1x1"

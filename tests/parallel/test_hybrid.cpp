@@ -249,14 +249,18 @@ TEST(Hybrid, EveryGridMatchesSerialFp64WithLambClippingAndWeightAverage) {
   }
 }
 
-TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetwork) {
-  for (const auto& [P, D] : grids()) {
-    HybridOptions options;
-    options.bucket_bytes = 256;
-    const Result r = run_hybrid(P, D, options, false, preact_arch);
-    expect_matches_serial(r, P, D, "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D),
-                          serial_preact());
-  }
+TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetworkWithAndWithoutRecomputation) {
+  for (const auto& [P, D] : grids())
+    for (const auto recompute : {Stage::Recompute::none, Stage::Recompute::blocks}) {
+      HybridOptions options;
+      options.bucket_bytes = 256;
+      options.recompute = recompute;
+      const Result r = run_hybrid(P, D, options, false, preact_arch);
+      expect_matches_serial(r, P, D,
+                            "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D) + " recompute " +
+                                to_string(recompute),
+                            serial_preact());
+    }
 }
 
 TEST(Hybrid, BucketedReductionMakesManyBucketsAndEqualsBlockingDataParallel) {
