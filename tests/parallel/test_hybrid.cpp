@@ -256,10 +256,10 @@ TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetworkWithAndWithoutRec
       options.bucket_bytes = 256;
       options.recompute = recompute;
       const Result r = run_hybrid(P, D, options, false, preact_arch);
-      expect_matches_serial(r, P, D,
-                            "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D) + " recompute " +
-                                to_string(recompute),
-                            serial_preact());
+      expect_matches_serial(
+          r, P, D,
+          "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D) + " recompute " + to_string(recompute),
+          serial_preact());
     }
 }
 
