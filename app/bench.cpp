@@ -254,7 +254,7 @@ int run_bench(const Args& args) {
               << backend_options.precision << "\", \"arch\": \"" << model.spec().arch
               << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch
               << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps << ", \"recompute\": \""
-              << to_string(stage.recompute()) << "\""
+              << to_string(parallel.hybrid.recompute) << "\""
               << ", \"inputs\": \"resident on the device\", \"deterministic\": "
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
               << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "

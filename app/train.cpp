@@ -1,5 +1,6 @@
 // cbednet train: options -> TrainConfig -> app/training_run.cpp.
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "app/model_options.hpp"
@@ -44,6 +45,8 @@ po::options_description run_options() {
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
     ("tensorboard", po::value<std::string>(),
      "TensorBoard event files in this directory (default: <out>/tensorboard; none: no event files)")
+    ("activation-memory-gb", po::value<double>()->default_value(0.0),
+     "--recompute auto: GiB of activations a rank may keep between forward and backward")
     ("nonfinite", po::value<std::string>()->default_value("stop"),
      "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it")
     ("loss-scale", po::value<std::string>()->default_value("auto"),
@@ -114,6 +117,12 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.replicas = parallel.replicas;
   c.micro_batch = parallel.micro_batch;
   c.hybrid = parallel.hybrid;
+  c.activation_memory_gb = vm["activation-memory-gb"].as<double>();
+  const bool automatic = c.hybrid.recompute == Stage::Recompute::automatic;
+  CBEDNET_REQUIRE(!automatic || (c.activation_memory_gb > 0 && std::isfinite(c.activation_memory_gb)), InvalidArgument,
+                  "--recompute auto: needs a positive --activation-memory-gb, got ", c.activation_memory_gb);
+  CBEDNET_REQUIRE(automatic || c.activation_memory_gb == 0, InvalidArgument,
+                  "--activation-memory-gb: only with --recompute auto");
   c.checkpoint_every = vm["checkpoint-every"].as<long>();
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");

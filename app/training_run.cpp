@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app/stop_signals.hpp"
+#include "core/model/recompute_plan.hpp"
 #include "core/parallel/checkpoint_gather.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "core/train/checkpoint_callback.hpp"
@@ -190,6 +191,27 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
            o.ema_decay > 0 ? ", weight average with decay " + std::to_string(o.ema_decay) : "");
 }
 
+// --recompute auto: this rank's stage recomputes the fewest blocks whose kept activations fit the budget
+// (core/model/recompute_plan.hpp). The stage holds min(P - s, M) micro-batches at once under 1F1B, all M under
+// GPipe. Returns world rank 0's line for the log.
+std::string choose_recomputation(const TrainConfig& cfg, const BatchSplit& split, const Grid& grid,
+                                 const Backend& backend, const Model& model, Stage& stage) {
+  if (cfg.hybrid.recompute != Stage::Recompute::automatic) return {};
+  const std::int64_t M = split.micro_batches, P = grid.stages(), s = grid.stage();
+  const std::int64_t in_flight =
+      cfg.hybrid.schedule == PipelineSchedule::gpipe ? M : std::max<std::int64_t>(1, std::min(P - s, M));
+  const RecomputePlan plan =
+      plan_recompute(model, stage.first_block(), stage.last_block(), split.micro, in_flight,
+                     static_cast<double>(dtype_size(backend.dtype())), cfg.activation_memory_gb * 1024 * 1024 * 1024);
+  stage.set_recompute_blocks(plan.recompute);
+  std::ostringstream out;
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  out << "--recompute auto (rank 0's stage): " << stage.recomputed_blocks() << " of "
+      << stage.last_block() - stage.first_block() << " blocks recomputed, kept activations " << plan.kept_bytes / gib
+      << " GiB (" << plan.none_bytes / gib << " GiB without recomputation)";
+  return out.str();
+}
+
 // The state a run starts from: fresh, or a checkpoint's (this stage's tensors are loaded into the store by name).
 TrainingState starting_state(const TrainConfig& cfg, const std::optional<std::string>& resume_from,
                              const ResNetSpec& spec, Stage& stage) {
@@ -232,6 +254,7 @@ int run_training(const TrainConfig& cfg) {
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
   auto backend = make_backend(cfg.backend);
   HybridTrainer steps(*backend, model, grid, cfg.seed, cfg.hybrid);
+  const std::string recompute_note = choose_recomputation(cfg, split, grid, *backend, model, steps.stage());
   SoftmaxCrossEntropy loss(
       spec.classes, cfg.label_smoothing,
       class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting, cfg.effective_beta));
@@ -259,6 +282,7 @@ int run_training(const TrainConfig& cfg) {
     log.open();
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);
+  if (!recompute_note.empty()) log.line("  ", recompute_note);
   if (tensorboard) log.line("  TensorBoard event file ", tensorboard->event_file().string());
   if (resume_from) {
     if (!skipped_checkpoints.empty()) log.line("  ", skipped_checkpoints);

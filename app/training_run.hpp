@@ -46,9 +46,10 @@ struct TrainConfig {
   std::string tensorboard_dir;  // TensorBoard event files (world rank 0); empty: none
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
   LossScaling loss_scaling = LossScaling::none;
-  LossScalerOptions loss_scaler;  // fixed: loss_scaler.initial is the scale
-  HybridOptions hybrid;           // schedule, balancing, bucket size (micro-batch size: above)
-  std::string resolved_ini;       // recorded in the run directory and checkpoints
+  LossScalerOptions loss_scaler;    // fixed: loss_scaler.initial is the scale
+  HybridOptions hybrid;             // schedule, balancing, bucket size (micro-batch size: above)
+  double activation_memory_gb = 0;  // --recompute auto: the budget of kept activations per rank
+  std::string resolved_ini;         // recorded in the run directory and checkpoints
 };
 
 // Runs (or resumes) training; returns the process exit code.

@@ -18,7 +18,26 @@ Stage::Stage(Backend& backend, Model& model, std::size_t first_block, std::size_
       model_(model),
       first_(first_block),
       last_(last_block),
-      store_(std::make_unique<ParamStore>(backend, block_range(model, first_block, last_block), seed)) {}
+      store_(std::make_unique<ParamStore>(backend, block_range(model, first_block, last_block), seed)),
+      recompute_(last_block - first_block, 0) {}
+
+void Stage::set_recompute(Recompute mode) {
+  CBEDNET_REQUIRE(mode != Recompute::automatic, InvalidArgument,
+                  "--recompute auto: only train chooses the blocks (from --activation-memory-gb)");
+  recompute_.assign(last_ - first_, mode == Recompute::blocks ? 1 : 0);
+}
+
+void Stage::set_recompute_blocks(std::vector<char> recompute) {
+  CBEDNET_REQUIRE(recompute.size() == last_ - first_, InvalidArgument, "recompute flags: ", recompute.size(),
+                  " for a stage of ", last_ - first_, " blocks");
+  recompute_ = std::move(recompute);
+}
+
+std::size_t Stage::recomputed_blocks() const {
+  std::size_t n = 0;
+  for (const char r : recompute_) n += r != 0 ? 1 : 0;
+  return n;
+}
 
 Shape Stage::input_shape(std::int64_t batch) const {
   Shape s = model_.info()[first_].input;
@@ -35,14 +54,16 @@ Shape Stage::output_shape(std::int64_t batch) const {
 Stage::Recompute parse_recompute(const std::string& text) {
   if (text == "none") return Stage::Recompute::none;
   if (text == "blocks") return Stage::Recompute::blocks;
-  throw_error<InvalidArgument>("--recompute: expected none or blocks, got '", text, "'");
+  if (text == "auto") return Stage::Recompute::automatic;
+  throw_error<InvalidArgument>("--recompute: expected none, blocks or auto, got '", text, "'");
 }
 
-std::string to_string(Stage::Recompute mode) { return mode == Stage::Recompute::blocks ? "blocks" : "none"; }
+std::string to_string(Stage::Recompute mode) {
+  return mode == Stage::Recompute::blocks ? "blocks" : mode == Stage::Recompute::automatic ? "auto" : "none";
+}
 
 Tensor Stage::forward(const Tensor& x, const PassInfo& pass, Context* ctx) {
   require_shape(x, input_shape(x.shape().n), "stage input (block " + model_.block(first_).name() + ")");
-  const bool recompute = ctx != nullptr && recompute_ == Recompute::blocks;
   if (ctx != nullptr) {
     ctx->blocks.clear();
     ctx->inputs.clear();
@@ -51,10 +72,11 @@ Tensor Stage::forward(const Tensor& x, const PassInfo& pass, Context* ctx) {
   Tensor h = x.view();
   for (std::size_t i = first_; i < last_; ++i) {
     std::unique_ptr<BlockContext> block_ctx;
-    if (recompute) ctx->inputs.push_back(h.view());
+    const bool again = ctx != nullptr && recompute_[i - first_] != 0;
+    if (ctx != nullptr) ctx->inputs.push_back(again ? h.view() : Tensor());
     h = model_.block(i).forward(backend_, h, pass, ctx != nullptr ? &block_ctx : nullptr);
     // Recomputation drops the block's saved state here (block_ctx dies); backward rebuilds it from the input.
-    if (ctx != nullptr && !recompute) ctx->blocks.push_back(std::move(block_ctx));
+    if (ctx != nullptr) ctx->blocks.push_back(again ? nullptr : std::move(block_ctx));
   }
   return h;
 }
@@ -71,13 +93,12 @@ std::unique_ptr<BlockContext> Stage::recompute_block(std::size_t block, const Co
 }
 
 Tensor Stage::backward(const Tensor& dy, Context& ctx, const BlockDone& block_done) {
-  const bool recompute = !ctx.inputs.empty();
-  CBEDNET_REQUIRE((recompute ? ctx.inputs.size() : ctx.blocks.size()) == last_ - first_, Error,
+  CBEDNET_REQUIRE(ctx.blocks.size() == last_ - first_ && ctx.inputs.size() == last_ - first_, Error,
                   "stage backward without a matching training forward");
   Tensor grad = dy.view();
   for (std::size_t j = last_; j-- > first_;) {
     const bool need_dx = j > 0;  // the model's input needs no gradient
-    if (recompute) {
+    if (!ctx.blocks[j - first_]) {
       const std::unique_ptr<BlockContext> block_ctx = recompute_block(j, ctx);
       grad = model_.block(j).backward(backend_, grad, *block_ctx, need_dx);
       ctx.inputs[j - first_] = Tensor();  // the boundary is no longer needed

@@ -22,11 +22,13 @@ class Stage {
  public:
   // Saved state of one micro-batch in flight.
   struct Context {
-    std::vector<std::unique_ptr<BlockContext>> blocks;
-    std::vector<Tensor> inputs;  // recomputation: each block's input instead of its saved state
-    PassInfo pass;               // recomputation: the forward's pass, to run it again
+    std::vector<std::unique_ptr<BlockContext>> blocks;  // per block: its saved state (null when recomputed)
+    std::vector<Tensor> inputs;                         // per block: its input when recomputed (else empty)
+    PassInfo pass;                                      // the forward's pass, to run it again
   };
-  enum class Recompute : std::uint8_t { none, blocks };
+  // none: keep every block's state; blocks: recompute every block; auto: the blocks recompute_plan.hpp chooses
+  // for a memory budget (set_recompute_blocks).
+  enum class Recompute : std::uint8_t { none, blocks, automatic };
 
   Stage(Backend& backend, Model& model, std::size_t first_block, std::size_t last_block, std::uint64_t seed);
 
@@ -46,8 +48,11 @@ class Stage {
   // stage).
   Tensor backward(const Tensor& dy, Context& ctx, const BlockDone& block_done = {});
 
-  void set_recompute(Recompute mode) { recompute_ = mode; }
-  Recompute recompute() const { return recompute_; }
+  // none or blocks for every block of the stage (auto: use set_recompute_blocks).
+  void set_recompute(Recompute mode);
+  // Per block of the stage (last - first flags): which blocks recompute.
+  void set_recompute_blocks(std::vector<char> recompute);
+  std::size_t recomputed_blocks() const;
 
   ParamStore& store() { return *store_; }
   Backend& backend() { return backend_; }
@@ -58,13 +63,13 @@ class Stage {
   Model& model_;
   std::size_t first_, last_;
   std::unique_ptr<ParamStore> store_;
-  Recompute recompute_ = Recompute::none;
+  std::vector<char> recompute_;  // per block of the stage
 
   // The training forward of `block` again from its saved input, with the step's batch-norm sums left as they were.
   std::unique_ptr<BlockContext> recompute_block(std::size_t block, const Context& ctx);
 };
 
-// "none" / "blocks"; InvalidArgument naming --recompute otherwise.
+// "none" / "blocks" / "auto"; InvalidArgument naming --recompute otherwise.
 Stage::Recompute parse_recompute(const std::string& text);
 std::string to_string(Stage::Recompute mode);
 

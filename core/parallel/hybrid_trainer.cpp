@@ -74,7 +74,8 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   partition_ = choose_partition(backend, model, grid.stages(), options_, seed, grid.world());
   const auto s = static_cast<std::size_t>(grid.stage());
   stage_ = std::make_unique<Stage>(backend, model, partition_.cuts[s], partition_.cuts[s + 1], seed);
-  stage_->set_recompute(options_.recompute);
+  // auto: the caller sets the blocks chosen for its memory budget (recompute_plan.hpp) once the micro-batch is known.
+  if (options_.recompute != Stage::Recompute::automatic) stage_->set_recompute(options_.recompute);
   // Collective over each group in turn; every rank creates the pipeline's transport first, then its replicas'.
   pipe_transport_ =
       make_transport(backend, grid.pipeline(), options_.transport, TransportUse::point_to_point, "pipeline");

@@ -34,6 +34,9 @@ expect_failure "--beta2" "$CBEDNET" train "${base[@]}" --optimizer lamb --beta2 
 expect_failure "--trust-coefficient" "$CBEDNET" train "${base[@]}" --optimizer lars --trust-coefficient 0
 expect_failure "--clip-grad-norm" "$CBEDNET" train "${base[@]}" --clip-grad-norm -1
 expect_failure "--ema-decay" "$CBEDNET" train "${base[@]}" --ema-decay 1
+expect_failure "--activation-memory-gb" "$CBEDNET" train "${base[@]}" --recompute auto
+expect_failure "--recompute auto" "$CBEDNET" train "${base[@]}" --activation-memory-gb 2
+expect_failure "--recompute" "$CBEDNET" train "${base[@]}" --recompute sometimes
 expect_failure "unknown subcommand" "$CBEDNET" frobnicate
 printf 'not hdf5' > junk.h5
 expect_failure "junk.h5" "$CBEDNET" train --data junk.h5 "${TINY[@]}" --out run

@@ -2,7 +2,7 @@
 # Issue 21 through the command line: the published pre-activation networks by name (parameter counts of
 # `cbednet model`), a pre-activation network trained with LARS and evaluated, and LAMB with clipping by the global
 # gradient norm on a 2x1 pipeline giving the 1x1 fp64 training loss (the norm is summed over both stages), and
-# --recompute blocks on that pipeline giving bit-identical state.
+# --recompute blocks on that pipeline giving bit-identical state; --recompute auto within a memory budget.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
 "$CBEDNET" model --arch preresnet1001 --classes 10 --size 32 > r1001.txt
@@ -35,4 +35,23 @@ for group in parameters momentum second_moment buffers; do
   h5diff -q lamb-piped/checkpoints/$last lamb-recomputed/checkpoints/$last /$group /$group ||
     fail "--recompute blocks: /$group differs"
 done
+# --recompute auto: a generous budget recomputes nothing; half of what keeping everything needs recomputes some
+# blocks, bit-identically; a budget below the block inputs is refused naming the option.
+fp64=("${args[@]}" --micro-batch-size 2 --precision fp64)
+"$CBEDNET" train "${fp64[@]}" --recompute auto --activation-memory-gb 100 --out auto-all > auto-all.txt
+grep -q "0 of [0-9]* blocks recomputed" auto-all.txt || fail "auto with a generous budget: $(grep recompute auto-all.txt)"
+need=$(sed -n 's/.*GiB (\([0-9.e+-]*\) GiB without recomputation).*/\1/p' auto-all.txt)
+half=$(python3 -c "print($need / 2)")
+"$CBEDNET" train "${fp64[@]}" --recompute auto --activation-memory-gb "$half" --out auto-half > auto-half.txt
+grep -q "[1-9][0-9]* of [0-9]* blocks recomputed" auto-half.txt || fail "auto, half budget: $(grep recompute auto-half.txt)"
+"$CBEDNET" train "${fp64[@]}" --out auto-none > /dev/null
+last=$(ls auto-none/checkpoints | tail -1)
+for group in parameters momentum buffers; do
+  h5diff -q auto-none/checkpoints/$last auto-half/checkpoints/$last /$group /$group ||
+    fail "--recompute auto: /$group differs"
+done
+if "$CBEDNET" train "${fp64[@]}" --recompute auto --activation-memory-gb 1e-9 --out auto-tiny > tiny.txt 2>&1; then
+  fail "a budget below the block inputs was accepted"
+fi
+grep -q -- "--activation-memory-gb" tiny.txt || fail "no message naming --activation-memory-gb: $(cat tiny.txt)"
 echo "deep and wide: preresnet counts, LARS on a pre-activation network, LAMB + clipping on 2x1 = 1x1"

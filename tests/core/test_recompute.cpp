@@ -4,6 +4,7 @@
 // only block inputs.
 #include <gtest/gtest.h>
 
+#include "core/model/recompute_plan.hpp"
 #include "core/model/train_step.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
@@ -32,10 +33,14 @@ std::vector<double> values(const Tensor& t) {
   return {d.data<double>(), d.data<double>() + d.count()};
 }
 
-Run train(Backend& backend, const ResNetSpec& spec, Stage::Recompute mode) {
+// mode none or blocks; or, with `mask`, recomputing the blocks it flags.
+Run train(Backend& backend, const ResNetSpec& spec, Stage::Recompute mode, std::vector<char> mask = {}) {
   Model model = build_resnet(spec);
   Stage stage(backend, model, 0, model.size(), 21);
-  stage.set_recompute(mode);
+  if (mask.empty())
+    stage.set_recompute(mode);
+  else
+    stage.set_recompute_blocks(std::move(mask));
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
   SgdOptimizer optimizer({0.9, 1e-3, true});
   Tensor images(model.input_shape(8), DType::f64), labels({8, 1, 1, 1}, DType::i32);
@@ -89,7 +94,52 @@ TEST(Recompute, TheForwardKeepsOnlyBlockInputs) {
   const Tensor x(model.input_shape(2), DType::f64);
   Stage::Context ctx;
   stage.forward(x, {Mode::train, 1, 0, 0}, &ctx);
-  EXPECT_TRUE(ctx.blocks.empty());
-  EXPECT_EQ(ctx.inputs.size(), model.size());
-  EXPECT_THROW(parse_recompute("auto"), InvalidArgument);
+  ASSERT_EQ(ctx.blocks.size(), model.size());
+  ASSERT_EQ(ctx.inputs.size(), model.size());
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    EXPECT_EQ(ctx.blocks[i], nullptr);
+    EXPECT_FALSE(ctx.inputs[i].empty());
+  }
+  EXPECT_THROW(parse_recompute("some"), InvalidArgument);
+}
+
+TEST(Recompute, SomeBlocksOnlyIsBitIdenticalToo) {
+  ReferenceBackend backend;
+  const ResNetSpec spec = spec_of("preact-basic:2,1", StemKind::small);  // stem, 3 units, head
+  expect_identical(train(backend, spec, Stage::Recompute::none),
+                   train(backend, spec, Stage::Recompute::none, {0, 1, 0, 1, 1}));
+}
+
+TEST(Recompute, AutoRecomputesTheFewestBlocksThatFitTheBudget) {
+  const Model model = build_resnet(spec_of("basic:1,1", StemKind::small));
+  const std::size_t n = model.size();
+  const RecomputePlan all_kept = plan_recompute(model, 0, n, 4, 2, 4.0, 1e12);
+  EXPECT_EQ(all_kept.recompute, std::vector<char>(n, 0));
+  EXPECT_EQ(all_kept.kept_bytes, all_kept.none_bytes);
+  double expected_none = 0;
+  for (const auto& b : model.info()) expected_none += static_cast<double>(b.cost.saved_elements) * 4 * 2 * 4.0;
+  EXPECT_EQ(all_kept.none_bytes, expected_none);
+
+  // Just below what keeping everything needs: one block recomputes, the one that frees the most.
+  const RecomputePlan one = plan_recompute(model, 0, n, 4, 2, 4.0, all_kept.none_bytes - 1);
+  std::size_t recomputed = 0, best = 0;
+  double best_saving = -1;
+  for (std::size_t i = 0; i < n; ++i) {
+    recomputed += one.recompute[i] != 0 ? 1 : 0;
+    Shape in = model.info()[i].input;
+    in.n = 1;
+    const double saving = static_cast<double>(model.info()[i].cost.saved_elements - in.count());
+    if (saving > best_saving) best_saving = saving, best = i;
+  }
+  EXPECT_EQ(recomputed, 1u);
+  EXPECT_EQ(one.recompute[best], 1);
+  EXPECT_LE(one.kept_bytes, all_kept.none_bytes - 1);
+
+  // A budget below the block inputs themselves cannot be met: the message names the option.
+  try {
+    plan_recompute(model, 0, n, 4, 2, 4.0, 16);
+    FAIL() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("--activation-memory-gb"), std::string::npos) << e.what();
+  }
 }
