@@ -199,6 +199,9 @@ int run_bench(const Args& args) {
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const ParallelChoice parallel = parallel_options_from(*vm, ranks);
+  CBEDNET_REQUIRE(
+      parallel.hybrid.recompute != Stage::Recompute::automatic, InvalidArgument,
+      "--recompute auto: only train chooses blocks (from --activation-memory-gb); bench takes none or blocks");
 
   const BackendOptions backend_options = backend_options_from(*vm);
   auto device_backend = make_backend(backend_options);
