@@ -199,6 +199,9 @@ int run_bench(const Args& args) {
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const ParallelChoice parallel = parallel_options_from(*vm, ranks);
+  CBEDNET_REQUIRE(
+      parallel.hybrid.recompute != Stage::Recompute::automatic, InvalidArgument,
+      "--recompute auto: only train chooses blocks (from --activation-memory-gb); bench takes none or blocks");
 
   const BackendOptions backend_options = backend_options_from(*vm);
   auto device_backend = make_backend(backend_options);
@@ -210,6 +213,7 @@ int run_bench(const Args& args) {
   if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
   Backend* backend = profiler ? profiler.get() : device_backend.get();
   Stage stage(*backend, model, 0, model.size(), seed);
+  stage.set_recompute(parallel.hybrid.recompute);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 5e-5, false});
 
@@ -252,7 +256,8 @@ int run_bench(const Args& args) {
     std::cout << "{\"benchmark\": \"train_step\", \"device\": \"" << backend->name() << "\", \"precision\": \""
               << backend_options.precision << "\", \"arch\": \"" << model.spec().arch
               << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch
-              << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps
+              << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps << ", \"recompute\": \""
+              << to_string(parallel.hybrid.recompute) << "\""
               << ", \"inputs\": \"resident on the device\", \"deterministic\": "
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
               << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "

@@ -13,7 +13,10 @@ po::options_description model_options(std::int64_t default_size, bool with_input
   // clang-format off
   o.add_options()
     ("arch", po::value<std::string>()->default_value("resnet50"),
-     "resnet18/34/50/101/152/200, resnet<depth> (bottleneck, depth = 3 blocks + 2), basic:<n,..> or bottleneck:<n,..>")
+     "resnet18/34/50/101/152/200, resnet<depth> (bottleneck, depth = 3 blocks + 2), basic:<n,..> or bottleneck:<n,..>; "
+     "pre-activation: preresnet18/34/50/101/152/200 (ImageNet), preresnet<depth> (CIFAR: 6n+2 basic below 164, "
+     "9n+2 bottleneck from 164, e.g. preresnet1001; width 16 and small stem unless given), preact-basic:<n,..>, "
+     "preact-bottleneck:<n,..>")
     ("classes", po::value<long>()->default_value(230), "number of classes (space groups)")
     ("width", po::value<long>()->default_value(64), "channels of the first stage (stage i has width * 2^i)")
     ("width-multiplier", po::value<double>()->default_value(1.0), "scales every stage width")
@@ -36,12 +39,15 @@ ResNetSpec model_spec_from(const po::variables_map& vm) {
   if (spec.classes < 2) throw_error<InvalidArgument>("--classes: need at least 2, got ", spec.classes);
   if (vm.count("size") != 0U) spec.input_size = positive("size");
   if (vm.count("in-channels") != 0U) spec.in_channels = positive("in-channels");
-  spec.base_width = positive("width");
+  // The architecture's own width and stem (16 and small for the CIFAR pre-activation networks) unless given.
+  if (!vm["width"].defaulted()) spec.base_width = positive("width");
   spec.width_multiplier = vm["width-multiplier"].as<double>();
   if (!(spec.width_multiplier > 0))
     throw_error<InvalidArgument>("--width-multiplier: must be positive, got ", spec.width_multiplier);
   const auto stem = vm["stem"].as<std::string>();
-  if (stem == "imagenet") {
+  if (vm["stem"].defaulted()) {
+    // keep the architecture's stem
+  } else if (stem == "imagenet") {
     spec.stem = StemKind::imagenet;
   } else if (stem == "small") {
     spec.stem = StemKind::small;

@@ -65,6 +65,8 @@ int run_plan(const Args& args) {
      "fixed time per block and micro-batch (forward + backward), microseconds")
     ("bucket-mib", po::value<double>()->default_value(25.0), "allreduce bucket size, MiB")
     ("activation-bytes", po::value<double>()->default_value(2.0), "bytes per saved activation (2: bf16, 4: fp32)")
+    ("recompute", po::value<std::string>()->default_value("none"),
+     "none, or blocks: keep only block inputs (memory) and run every forward twice (time)")
     ("costs", po::value<std::string>(), "calibrate the device rate from a `cbednet bench` JSON line in this file")
     ("top", po::value<int>()->default_value(5), "also list this many best configurations overall")
     ("json", po::bool_switch(), "print JSON (best, best per P, top) instead of tables");
@@ -114,7 +116,11 @@ int run_plan(const Args& args) {
   }
   const double bucket = v["bucket-mib"].as<double>() * 1024.0 * 1024.0;
 
-  const auto all = plan::plan_all(model.info(), cl, dev, batch, bucket);
+  const std::string recompute_mode = v["recompute"].as<std::string>();
+  CBEDNET_REQUIRE(recompute_mode == "none" || recompute_mode == "blocks", InvalidArgument,
+                  "--recompute: expected none or blocks (auto is chosen per run by train), got '", recompute_mode, "'");
+  const bool recompute = recompute_mode == "blocks";
+  const auto all = plan::plan_all(model.info(), cl, dev, batch, bucket, recompute);
   if (world_rank() != 0) return 0;
   CBEDNET_REQUIRE(!all.empty(), InvalidArgument, "cbednet plan: no P x D grid and micro-batch of --batch ", batch,
                   " on ", cl.nodes, " x ", cl.gpus_per_node, " GPUs fits ", v["memory-gib"].as<double>(),
@@ -124,7 +130,7 @@ int run_plan(const Args& args) {
   one.nodes = 1;
   one.gpus_per_node = 1;
   const std::int64_t per_gpu = std::max<std::int64_t>(1, batch / cl.total());
-  const auto single = plan::plan_all(model.info(), one, dev, per_gpu, bucket);
+  const auto single = plan::plan_all(model.info(), one, dev, per_gpu, bucket, recompute);
   const double single_ips = single.empty() ? 0.0 : single.front().images_per_s;
   const auto per_p = plan::best_per_stage_count(all);
   const int top = std::max(0, v["top"].as<int>());

@@ -96,7 +96,9 @@ po::options_description parallel_options() {
     ("balance", po::value<std::string>()->default_value("macs"), "pipeline stage balancing: macs or time (measured)")
     ("bucket-mb", po::value<double>()->default_value(25.0), "gradient allreduce bucket size in MB")
     ("transport", po::value<std::string>()->default_value("auto"),
-     "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl");
+     "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl")
+    ("recompute", po::value<std::string>()->default_value("none"),
+     "activation recomputation: none, or blocks (keep block inputs only; rerun each block's forward in backward)");
   // clang-format on
   return o;
 }
@@ -118,6 +120,7 @@ ParallelChoice parallel_options_from(const po::variables_map& vm, int ranks) {
   CBEDNET_REQUIRE(bucket_mb > 0, InvalidArgument, "--bucket-mb: must be positive, got ", bucket_mb);
   c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
   c.hybrid.transport = parse_transport(vm["transport"].as<std::string>());
+  c.hybrid.recompute = parse_recompute(vm["recompute"].as<std::string>());
   return c;
 }
 

@@ -1,5 +1,6 @@
 // cbednet train: options -> TrainConfig -> app/training_run.cpp.
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "app/model_options.hpp"
@@ -47,6 +48,8 @@ po::options_description run_options() {
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
     ("tensorboard", po::value<std::string>(),
      "TensorBoard event files in this directory (default: <out>/tensorboard; none: no event files)")
+    ("activation-memory-gb", po::value<double>()->default_value(0.0),
+     "--recompute auto: GiB of activations a rank may keep between forward and backward")
     ("nonfinite", po::value<std::string>()->default_value("stop"),
      "a step with a NaN/Inf loss or gradient: stop (naming the step and layer) or skip it")
     ("loss-scale", po::value<std::string>()->default_value("auto"),
@@ -62,10 +65,21 @@ po::options_description optimisation_options() {
   po::options_description optim("Optimisation");
   // clang-format off
   optim.add_options()
+    ("optimizer", po::value<std::string>()->default_value("sgd"),
+     "sgd, adamw, lars or lamb (docs/training.md)")
     ("lr", po::value<double>()->default_value(0.1), "peak learning rate")
-    ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
-    ("nesterov", po::bool_switch(), "Nesterov momentum")
-    ("weight-decay", po::value<double>()->default_value(5e-5), "weight decay (conv and linear weights only)")
+    ("momentum", po::value<double>()->default_value(0.9), "SGD and LARS momentum")
+    ("nesterov", po::bool_switch(), "Nesterov momentum (sgd)")
+    ("weight-decay", po::value<double>()->default_value(5e-5),
+     "weight decay (conv and linear weights only; decoupled for adamw and lamb)")
+    ("beta1", po::value<double>()->default_value(0.9), "adamw, lamb: first-moment decay, in [0, 1)")
+    ("beta2", po::value<double>()->default_value(0.999), "adamw, lamb: second-moment decay, in [0, 1)")
+    ("eps", po::value<double>()->default_value(1e-8), "adamw, lamb: denominator guard (> 0)")
+    ("trust-coefficient", po::value<double>()->default_value(0.001), "lars: trust coefficient eta (> 0)")
+    ("clip-grad-norm", po::value<double>()->default_value(0.0),
+     "clip the gradients to this global norm over all stages and replicas (0: off)")
+    ("ema-decay", po::value<double>()->default_value(0.0),
+     "keep a moving average of the weights (e.g. 0.999; 0: off), checkpointed; evaluate and predict use it")
     ("warmup-epochs", po::value<double>()->default_value(0.0), "linear warm-up from 0.1 x lr (epochs)")
     ("lr-decay", po::value<std::string>()->default_value("cosine"), "cosine, step or constant")
     ("milestones", po::value<std::string>()->default_value(""), "step decay: epochs at which lr *= --lr-gamma")
@@ -112,6 +126,12 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.replicas = parallel.replicas;
   c.micro_batch = parallel.micro_batch;
   c.hybrid = parallel.hybrid;
+  c.activation_memory_gb = vm["activation-memory-gb"].as<double>();
+  const bool automatic = c.hybrid.recompute == Stage::Recompute::automatic;
+  CBEDNET_REQUIRE(!automatic || (c.activation_memory_gb > 0 && std::isfinite(c.activation_memory_gb)), InvalidArgument,
+                  "--recompute auto: needs a positive --activation-memory-gb, got ", c.activation_memory_gb);
+  CBEDNET_REQUIRE(automatic || c.activation_memory_gb == 0, InvalidArgument,
+                  "--activation-memory-gb: only with --recompute auto");
   c.checkpoint_every = vm["checkpoint-every"].as<long>();
   c.keep_checkpoints = vm["keep-checkpoints"].as<int>();
   CBEDNET_REQUIRE(c.keep_checkpoints >= 1, InvalidArgument, "--keep-checkpoints: must be at least 1");
@@ -178,9 +198,18 @@ void read_loss_scaling(const po::variables_map& vm, TrainConfig& c) {
 
 // --lr ... --bn-momentum.
 void read_optimisation(const po::variables_map& vm, TrainConfig& c) {
-  c.sgd = {vm["momentum"].as<double>(), vm["weight-decay"].as<double>(), vm["nesterov"].as<bool>()};
-  CBEDNET_REQUIRE(c.sgd.momentum >= 0 && c.sgd.momentum < 1, InvalidArgument, "--momentum: must be in [0, 1)");
-  CBEDNET_REQUIRE(c.sgd.weight_decay >= 0, InvalidArgument, "--weight-decay: must not be negative");
+  OptimizerConfig& o = c.optimizer;
+  o.kind = parse_optimizer_kind(vm["optimizer"].as<std::string>());
+  o.momentum = vm["momentum"].as<double>();
+  o.weight_decay = vm["weight-decay"].as<double>();
+  o.nesterov = vm["nesterov"].as<bool>();
+  o.beta1 = vm["beta1"].as<double>();
+  o.beta2 = vm["beta2"].as<double>();
+  o.eps = vm["eps"].as<double>();
+  o.trust_coefficient = vm["trust-coefficient"].as<double>();
+  o.clip_grad_norm = vm["clip-grad-norm"].as<double>();
+  o.ema_decay = vm["ema-decay"].as<double>();
+  o.validate();
   c.schedule.base_lr = vm["lr"].as<double>();
   c.schedule.decay = parse_decay(vm["lr-decay"].as<std::string>());
   c.schedule.gamma = vm["lr-gamma"].as<double>();

@@ -48,7 +48,11 @@ TrainedModel load_trained_model(const std::string& path, const BackendOptions& b
   t.backend = make_backend(backend);
   t.model = std::make_unique<Model>(build_resnet(t.info.spec));
   t.stage = std::make_unique<Stage>(*t.backend, *t.model, 0, t.model->size(), 0);
-  assign_tensors(t.stage->store(), io::load_checkpoint(t.checkpoint, t.info.spec).tensors, t.checkpoint);
+  ModelTensors tensors = io::load_checkpoint(t.checkpoint, t.info.spec).tensors;
+  // A run with --ema-decay is evaluated with its moving average of the weights (as its validation was).
+  t.averaged_weights = !tensors.ema.empty();
+  if (t.averaged_weights) tensors.parameters = std::move(tensors.ema);
+  assign_tensors(t.stage->store(), tensors, t.checkpoint);
   t.preprocess = recorded_preprocess(t.info.config);
   t.views = parse_views(ini_value(t.info.config, "views").value_or("stack"));
   return t;

@@ -22,6 +22,7 @@ struct TrainedModel {
   std::unique_ptr<Stage> stage;
   io::Preprocess preprocess;  // as in training (log scale, downsampling)
   ViewMode views = ViewMode::stack;
+  bool averaged_weights = false;  // the checkpoint's moving average of the weights (--ema-decay) is loaded
 };
 
 // `path`: a checkpoint file, or a run directory whose newest checkpoint that verifies is returned. Throws naming

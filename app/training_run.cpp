@@ -11,6 +11,7 @@
 
 #include "app/init_from.hpp"
 #include "app/stop_signals.hpp"
+#include "core/model/recompute_plan.hpp"
 #include "core/parallel/checkpoint_gather.hpp"
 #include "core/parallel/data_parallel.hpp"
 #include "core/train/checkpoint_callback.hpp"
@@ -185,6 +186,31 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
            " per replica, micro-batch ", split.micro, "), ", facts.steps_per_epoch, " steps per epoch, ", cfg.epochs,
            " epochs, backend ", backend.name(), " ", cfg.backend.precision);
   if (!facts.validation_note.empty()) log.line("  ", facts.validation_note);
+  const OptimizerConfig& o = cfg.optimizer;
+  log.line("  optimizer ", to_string(o.kind), ", weight decay ", o.weight_decay,
+           o.clip_grad_norm > 0 ? ", gradients clipped to global norm " + std::to_string(o.clip_grad_norm) : "",
+           o.ema_decay > 0 ? ", weight average with decay " + std::to_string(o.ema_decay) : "");
+}
+
+// --recompute auto: this rank's stage recomputes the fewest blocks whose kept activations fit the budget
+// (core/model/recompute_plan.hpp). The stage holds min(P - s, M) micro-batches at once under 1F1B, all M under
+// GPipe. Returns world rank 0's line for the log.
+std::string choose_recomputation(const TrainConfig& cfg, const BatchSplit& split, const Grid& grid,
+                                 const Backend& backend, const Model& model, Stage& stage) {
+  if (cfg.hybrid.recompute != Stage::Recompute::automatic) return {};
+  const std::int64_t M = split.micro_batches, P = grid.stages(), s = grid.stage();
+  const std::int64_t in_flight =
+      cfg.hybrid.schedule == PipelineSchedule::gpipe ? M : std::max<std::int64_t>(1, std::min(P - s, M));
+  const RecomputePlan plan =
+      plan_recompute(model, stage.first_block(), stage.last_block(), split.micro, in_flight,
+                     static_cast<double>(dtype_size(backend.dtype())), cfg.activation_memory_gb * 1024 * 1024 * 1024);
+  stage.set_recompute_blocks(plan.recompute);
+  std::ostringstream out;
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  out << "--recompute auto (rank 0's stage): " << stage.recomputed_blocks() << " of "
+      << stage.last_block() - stage.first_block() << " blocks recomputed, kept activations " << plan.kept_bytes / gib
+      << " GiB (" << plan.none_bytes / gib << " GiB without recomputation)";
+  return out.str();
 }
 
 // The state a run starts from: fresh, or a checkpoint's (this stage's tensors are loaded into the store by name).
@@ -194,6 +220,12 @@ TrainingState starting_state(const TrainConfig& cfg, const std::optional<std::st
   state.seed = cfg.seed;
   if (!resume_from) return state;
   const auto [info, tensors] = io::load_checkpoint(*resume_from, spec);
+  // A checkpoint without the optimizer state this run keeps was written with another --optimizer or --ema-decay.
+  CBEDNET_REQUIRE(!stage.store().has_second_moment() || !tensors.second_moment.empty(), InvalidArgument,
+                  "--resume: checkpoint ", *resume_from,
+                  " holds no second moments: it was not trained with --optimizer ", to_string(cfg.optimizer.kind));
+  CBEDNET_REQUIRE(!stage.store().has_ema() || !tensors.ema.empty(), InvalidArgument, "--resume: checkpoint ",
+                  *resume_from, " holds no weight average: it was trained without --ema-decay");
   assign_tensors(stage.store(), tensors, *resume_from);  // this stage's tensors, by name
   CBEDNET_REQUIRE(info.state.seed == cfg.seed, InvalidArgument, "--resume: checkpoint ", *resume_from,
                   " was trained with --seed ", info.state.seed, ", not ", cfg.seed);
@@ -228,13 +260,15 @@ int run_training(const TrainConfig& cfg) {
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
   auto backend = make_backend(cfg.backend);
   HybridTrainer steps(*backend, model, grid, cfg.seed, cfg.hybrid);
+  const std::string recompute_note = choose_recomputation(cfg, split, grid, *backend, model, steps.stage());
   SoftmaxCrossEntropy loss(
       spec.classes, cfg.label_smoothing,
       class_weights(facts.train_labels, static_cast<int>(spec.classes), cfg.class_weighting, cfg.effective_beta));
-  SgdOptimizer optimizer(cfg.sgd);
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optimizer);
+  optimizer->prepare(steps.stage().store());  // its state buffers exist before a checkpoint is loaded into them
   const TrainingState state = starting_state(cfg, resume_from, spec, steps.stage());
   const bool new_head = init && !resume_from && initialise_from(steps.stage(), cfg.init_from, *init, spec);
-  optimizer.set_steps_taken(state.global_step);
+  optimizer->set_steps_taken(state.optimizer_steps);
   const TrainerConfig trainer_config{cfg.epochs,
                                      facts.steps_per_epoch,
                                      cfg.max_steps,
@@ -255,6 +289,7 @@ int run_training(const TrainConfig& cfg) {
     log.open();
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);
+  if (!recompute_note.empty()) log.line("  ", recompute_note);
   if (tensorboard) log.line("  TensorBoard event file ", tensorboard->event_file().string());
   if (init && !resume_from)
     log.line("  initialised from ", cfg.init_from, " (", init->spec.arch, ", ", init->spec.classes, " classes)",
@@ -266,7 +301,7 @@ int run_training(const TrainConfig& cfg) {
   }
 
   // ---- the loop and its callbacks, in the order they act after a step -----------------------------------------
-  Trainer trainer(steps, loss, optimizer, data.train.get(), split, trainer_config, state);
+  Trainer trainer(steps, loss, *optimizer, data.train.get(), split, trainer_config, state);
   LossScaleCallback loss_scaling(cfg.loss_scaling, cfg.loss_scaler, resume_from.has_value(), log);
   NonFiniteCallback nonfinite(cfg.nonfinite, log);
   StopRequestCallback stop_requests([] { return stop_requested(); }, world);

@@ -10,7 +10,7 @@
 #include "core/model/resnet.hpp"
 #include "core/optim/loss_scaler.hpp"
 #include "core/optim/lr_schedule.hpp"
-#include "core/optim/sgd.hpp"
+#include "core/optim/optimizer.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/train/class_weights.hpp"
 #include "core/train/loss_scale_callback.hpp"
@@ -34,7 +34,7 @@ struct TrainConfig {
   ViewMode views = ViewMode::stack;
   bool skip_bad = false;
   int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)
-  SgdConfig sgd;
+  OptimizerConfig optimizer;
   LrSchedule schedule;  // total and warm-up steps filled in once the data is known
   double warmup_epochs = 0;
   std::vector<double> milestone_epochs;
@@ -47,9 +47,10 @@ struct TrainConfig {
   std::string tensorboard_dir;  // TensorBoard event files (world rank 0); empty: none
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
   LossScaling loss_scaling = LossScaling::none;
-  LossScalerOptions loss_scaler;  // fixed: loss_scaler.initial is the scale
-  HybridOptions hybrid;           // schedule, balancing, bucket size (micro-batch size: above)
-  std::string resolved_ini;       // recorded in the run directory and checkpoints
+  LossScalerOptions loss_scaler;    // fixed: loss_scaler.initial is the scale
+  HybridOptions hybrid;             // schedule, balancing, bucket size (micro-batch size: above)
+  double activation_memory_gb = 0;  // --recompute auto: the budget of kept activations per rank
+  std::string resolved_ini;         // recorded in the run directory and checkpoints
 };
 
 // Runs (or resumes) training; returns the process exit code.

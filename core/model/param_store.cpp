@@ -95,6 +95,8 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
                    grad_.view(spec.shape, p_off, layout),
                    momentum_.view(spec.shape, p_off, layout),
                    {},
+                   {},
+                   {},
                    {}};
       const bool compute_copy = mixed_ && in_compute_dtype(spec.kind);
       e.compute = compute_copy ? compute_.view(spec.shape, p_off, layout) : e.master.view();
@@ -124,6 +126,29 @@ std::int64_t ParamStore::parameter_count() const {
   std::int64_t n = 0;
   for (const auto& p : params_) n += p.shape.count();
   return n;
+}
+
+void ParamStore::enable_second_moment() {
+  if (has_second_moment()) return;
+  second_moment_ = backend_.allocate(master_.shape(), master_.dtype(), Layout::nchw);
+  backend_.fill(second_moment_, 0.0);
+  for (auto& p : params_) p.second_moment = second_moment_.view(p.shape, p.offset, p.master.layout());
+}
+
+void ParamStore::enable_ema() {
+  if (has_ema()) return;
+  ema_ = backend_.allocate(master_.shape(), master_.dtype(), Layout::nchw);
+  backend_.copy(master_, ema_);
+  for (auto& p : params_) p.ema = ema_.view(p.shape, p.offset, p.master.layout());
+}
+
+void ParamStore::swap_weights_and_ema() {
+  if (!has_ema()) return;
+  Tensor held = backend_.allocate(master_.shape(), master_.dtype(), Layout::nchw);
+  backend_.copy(master_, held);
+  backend_.copy(ema_, master_);
+  backend_.copy(held, ema_);
+  refresh_compute_weights();
 }
 
 void ParamStore::zero_grad() {
@@ -175,6 +200,8 @@ ModelTensors collect_tensors(ParamStore& store) {
   for (auto& p : store.params()) {
     out.parameters.emplace(p.name, to_host(backend, p.master));
     out.momentum.emplace(p.name, to_host(backend, p.momentum));
+    if (store.has_second_moment()) out.second_moment.emplace(p.name, to_host(backend, p.second_moment));
+    if (store.has_ema()) out.ema.emplace(p.name, to_host(backend, p.ema));
   }
   for (auto& b : store.buffers()) out.buffers.emplace(b.name, to_host(backend, b.value));
   return out;
@@ -193,12 +220,16 @@ void assign_tensors(ParamStore& store, const ModelTensors& tensors, const std::s
   for (const auto& p : store.params()) {
     require(tensors.parameters, "parameters", p.name, p.shape);
     require(tensors.momentum, "momentum", p.name, p.shape);
+    if (store.has_second_moment()) require(tensors.second_moment, "second_moment", p.name, p.shape);
+    if (store.has_ema()) require(tensors.ema, "ema", p.name, p.shape);
   }
   for (const auto& b : store.buffers()) require(tensors.buffers, "buffers", b.name, b.shape);
   Backend& backend = store.backend();
   for (auto& p : store.params()) {
     backend.copy(tensors.parameters.at(p.name), p.master);
     backend.copy(tensors.momentum.at(p.name), p.momentum);
+    if (store.has_second_moment()) backend.copy(tensors.second_moment.at(p.name), p.second_moment);
+    if (store.has_ema()) backend.copy(tensors.ema.at(p.name), p.ema);
   }
   for (auto& b : store.buffers()) backend.copy(tensors.buffers.at(b.name), b.value);
   store.refresh_compute_weights();

@@ -4,7 +4,9 @@
 // Flat buffers (E = total parameter elements, each parameter aligned to 64 elements):
 //   master [E]      param_dtype()   what the optimizer updates and checkpoints hold
 //   grad   [E]      param_dtype()   gradients, in the same order: bucketed allreduce = slices of it
-//   momentum [E]    param_dtype()   SGD momentum
+//   momentum [E]    param_dtype()   SGD/LARS momentum, AdamW/LAMB first moment
+//   second_moment [E], ema [E]      param_dtype(): only when an optimizer asks (enable_second_moment: AdamW/LAMB;
+//                                   enable_ema: --ema-decay), both checkpointed
 //   compute [E], compute_grad [E]   dtype(): only when dtype() != param_dtype() (bf16/fp16 on GPUs); conv and
 //                                   linear weights run from these copies, refreshed after every update
 //   buffers         param_dtype()   batch-norm running statistics (checkpointed)
@@ -31,6 +33,7 @@ struct ParamEntry {
   Shape shape;
   std::int64_t offset = 0;        // in elements, within the flat buffers
   Tensor master, grad, momentum;  // views (param dtype)
+  Tensor second_moment, ema;      // views (param dtype); empty until enabled
   Tensor compute, compute_grad;   // views in compute dtype (aliases of master/grad when dtypes agree)
 };
 
@@ -56,6 +59,17 @@ class ParamStore {
   Tensor& master() { return master_; }
   Tensor& grad() { return grad_; }
   Tensor& momentum() { return momentum_; }
+  // Optional optimizer state, allocated on first request (idempotent): zero second moments; an EMA that starts as
+  // a copy of the current weights.
+  void enable_second_moment();
+  void enable_ema();
+  bool has_second_moment() const { return !second_moment_.empty(); }
+  bool has_ema() const { return !ema_.empty(); }
+  Tensor& second_moment() { return second_moment_; }
+  Tensor& ema() { return ema_; }
+  // Exchanges the weights and their moving average (bit-exact; a second call undoes it) and refreshes the
+  // compute-precision copies: evaluation with the averaged weights (AveragedWeights below). No-op without an EMA.
+  void swap_weights_and_ema();
   Tensor& accumulators() { return accumulators_; }  // batch-norm statistic sums
   Tensor& buffer_storage() { return buffer_storage_; }
 
@@ -82,22 +96,38 @@ class ParamStore {
   bool mixed_ = false;
   bool grads_gathered_ = false;
   std::vector<char> param_gathered_;  // per entry of params_, for the ranged gather
-  Tensor master_, grad_, momentum_, compute_, compute_grad_, buffer_storage_, accumulators_;
+  Tensor master_, grad_, momentum_, second_moment_, ema_, compute_, compute_grad_, buffer_storage_, accumulators_;
   std::vector<ParamEntry> params_;
   std::vector<BufferEntry> buffers_;
   std::vector<BatchNorm*> batchnorms_;
+};
+
+// While alive, the store's weights are its moving average (--ema-decay), for evaluation; the training weights come
+// back when it ends. Nothing changes for a store without an average. The batch-norm running statistics are the
+// training run's (they are not averaged).
+class AveragedWeights {
+ public:
+  explicit AveragedWeights(ParamStore& store) : store_(store) { store_.swap_weights_and_ema(); }
+  ~AveragedWeights() { store_.swap_weights_and_ema(); }
+  AveragedWeights(const AveragedWeights&) = delete;
+  AveragedWeights& operator=(const AveragedWeights&) = delete;
+
+ private:
+  ParamStore& store_;
 };
 
 std::uint64_t stable_hash(const std::string& text);  // FNV-1a 64
 
 // Checkpoints (io/checkpoint) hold tensors by name, not stores; these two move a store's state in and out.
 //
-// Host copies of the store's parameters (master dtype), momentum and batch-norm buffers, by name.
+// Host copies of the store's parameters (master dtype), momentum, batch-norm buffers and, when enabled, second
+// moments and weight average, by name.
 ModelTensors collect_tensors(ParamStore& store);
 // Copies `tensors` into the store (converted to its dtypes) and refreshes the compute-precision copies. A store
 // holding part of the model (a pipeline stage) takes its own tensors by name and ignores the rest. Every tensor the
 // store needs is checked before anything is copied: one missing, or of another shape, throws IoError naming it and
-// `source` (the checkpoint file): "file <source>, group parameters/<name>: missing (...)".
+// `source` (the checkpoint file): "file <source>, group parameters/<name>: missing (...)". The optional state the
+// store has enabled (second moments, EMA) must be there too; state the store has not enabled is ignored.
 void assign_tensors(ParamStore& store, const ModelTensors& tensors, const std::string& source);
 
 }  // namespace cbednet

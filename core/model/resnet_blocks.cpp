@@ -18,12 +18,17 @@ struct StemContext final : BlockContext {
 };
 }  // namespace
 
-Stem::Stem(std::string name, std::int64_t in_channels, std::int64_t width, StemKind kind)
+Stem::Stem(std::string name, std::int64_t in_channels, std::int64_t width, StemKind kind, bool normalize)
     : Block(name),
       conv_(name + ".conv", in_channels, width, kind == StemKind::imagenet ? 7 : 3, kind == StemKind::imagenet ? 2 : 1,
-            kind == StemKind::imagenet ? 3 : 1),
-      bn_(name + ".bn", width, Activation::relu) {
+            kind == StemKind::imagenet ? 3 : 1) {
+  if (normalize) bn_.emplace(name + ".bn", width, Activation::relu);
   if (kind == StemKind::imagenet) pool_.emplace(name + ".pool", 3, 2, 1);
+}
+
+std::vector<Layer*> Stem::layers() {
+  if (bn_) return {&conv_, &*bn_};
+  return {&conv_};
 }
 
 Shape Stem::output_shape(const Shape& in) const {
@@ -35,22 +40,26 @@ BlockCost Stem::cost(const Shape& in) const {
   const Shape x = per_sample(in);
   const Shape c = conv_.output_shape(x);
   const Shape out = output_shape(x);
-  return {conv_.parameter_count() + bn_.parameter_count(), conv_.forward_macs(x),
-          x.count() + 2 * c.count() + (pool_ ? out.count() : 0), out.count()};
+  return {conv_.parameter_count() + (bn_ ? bn_->parameter_count() : 0), conv_.forward_macs(x),
+          x.count() + (bn_ ? 2 : 1) * c.count() + (pool_ ? out.count() : 0), out.count()};
 }
 
 Tensor Stem::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {
   Tensor c = conv_.forward(backend, x);
   if (pass.mode == Mode::eval || ctx == nullptr) {
-    Tensor b = bn_.forward_eval(backend, c, nullptr);
+    Tensor b = bn_ ? bn_->forward_eval(backend, c, nullptr) : std::move(c);
     return pool_ ? pool_->forward(backend, b) : std::move(b);
   }
   auto saved = std::make_unique<StemContext>();
-  auto bn = bn_.forward_train(backend, c, nullptr);
   saved->x = x.view();
-  saved->conv_out = std::move(c);
-  saved->saved = std::move(bn.saved);
-  saved->bn_out = std::move(bn.y);
+  if (bn_) {
+    auto bn = bn_->forward_train(backend, c, nullptr);
+    saved->conv_out = std::move(c);
+    saved->saved = std::move(bn.saved);
+    saved->bn_out = std::move(bn.y);
+  } else {
+    saved->bn_out = std::move(c);  // no BN: the convolution's output goes on (to the pool)
+  }
   Tensor out = pool_ ? pool_->forward(backend, saved->bn_out) : saved->bn_out.view();
   if (pool_) saved->pool_out = out.view();
   *ctx = std::move(saved);
@@ -60,7 +69,8 @@ Tensor Stem::forward(Backend& backend, const Tensor& x, const PassInfo& pass, st
 Tensor Stem::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
   auto& ctx = dynamic_cast<StemContext&>(base);
   Tensor d_bn_out = pool_ ? pool_->backward(backend, ctx.bn_out, ctx.pool_out, dy) : dy.view();
-  auto g = bn_.backward(backend, ctx.conv_out, ctx.bn_out, d_bn_out, ctx.saved, false);
+  if (!bn_) return conv_.backward(backend, ctx.x, d_bn_out, need_dx);
+  auto g = bn_->backward(backend, ctx.conv_out, ctx.bn_out, d_bn_out, ctx.saved, false);
   return conv_.backward(backend, ctx.x, g.dx, need_dx);
 }
 
@@ -218,14 +228,23 @@ Tensor ResidualBlock::backward(Backend& backend, const Tensor& dy, BlockContext&
 namespace {
 struct HeadContext final : BlockContext {
   Shape x_shape;
+  Tensor x, activated;  // pre-activation head: the BN input and its BN+ReLU output
+  BatchNormSaved saved;
   Tensor features;  // input of the fully connected layer (after dropout)
   Tensor mask;      // dropout mask, empty without dropout
 };
 }  // namespace
 
-Head::Head(std::string name, std::int64_t in_channels, std::int64_t classes, double dropout, std::uint64_t dropout_id)
+Head::Head(std::string name, std::int64_t in_channels, std::int64_t classes, double dropout, std::uint64_t dropout_id,
+           bool pre_activation)
     : Block(name), pool_(name + ".pool"), fc_(name + ".fc", in_channels, classes) {
+  if (pre_activation) bn_.emplace(name + ".bn", in_channels, Activation::relu);
   if (dropout > 0.0) dropout_.emplace(name + ".dropout", dropout, dropout_id);
+}
+
+std::vector<Layer*> Head::layers() {
+  if (bn_) return {&*bn_, &fc_};
+  return {&fc_};
 }
 
 Shape Head::output_shape(const Shape& in) const { return fc_.output_shape(pool_.output_shape(in)); }
@@ -233,15 +252,28 @@ Shape Head::output_shape(const Shape& in) const { return fc_.output_shape(pool_.
 BlockCost Head::cost(const Shape& in) const {
   const Shape x = per_sample(in);
   const Shape pooled = pool_.output_shape(x);
-  return {fc_.parameter_count(), pool_.forward_macs(x) + fc_.forward_macs(pooled), pooled.count() * (dropout_ ? 2 : 1),
-          output_shape(x).count()};
+  return {fc_.parameter_count() + (bn_ ? bn_->parameter_count() : 0), pool_.forward_macs(x) + fc_.forward_macs(pooled),
+          pooled.count() * (dropout_ ? 2 : 1) + (bn_ ? 2 * x.count() : 0), output_shape(x).count()};
 }
 
 Tensor Head::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {
-  Tensor pooled = pool_.forward(backend, x);
-  if (pass.mode == Mode::eval || ctx == nullptr) return fc_.forward(backend, pooled);
+  const bool train = pass.mode == Mode::train && ctx != nullptr;
+  if (!train) {
+    const Tensor pooled = pool_.forward(backend, bn_ ? bn_->forward_eval(backend, x, nullptr) : x.view());
+    return fc_.forward(backend, pooled);
+  }
   auto saved = std::make_unique<HeadContext>();
   saved->x_shape = x.shape();
+  Tensor pooled;
+  if (bn_) {
+    auto bn = bn_->forward_train(backend, x, nullptr);
+    saved->x = x.view();
+    saved->saved = std::move(bn.saved);
+    saved->activated = std::move(bn.y);
+    pooled = pool_.forward(backend, saved->activated);
+  } else {
+    pooled = pool_.forward(backend, x);
+  }
   if (dropout_) {
     auto d = dropout_->forward_train(backend, pooled, pass.seed, pass.step, pass.first_sample);
     saved->features = std::move(d.y);
@@ -256,10 +288,14 @@ Tensor Head::forward(Backend& backend, const Tensor& x, const PassInfo& pass, st
 
 Tensor Head::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
   auto& ctx = dynamic_cast<HeadContext&>(base);
-  Tensor d_features = fc_.backward(backend, ctx.features, dy, need_dx);
-  if (!need_dx) return {};
+  Tensor d_features = fc_.backward(backend, ctx.features, dy, need_dx || bn_.has_value());
+  if (!need_dx && !bn_) return {};
   if (dropout_) d_features = dropout_->backward(backend, d_features, ctx.mask);
-  return pool_.backward(backend, ctx.x_shape, d_features);
+  Tensor d_pool_in = pool_.backward(backend, ctx.x_shape, d_features);
+  if (!bn_) return d_pool_in;
+  auto g = bn_->backward(backend, ctx.x, ctx.activated, d_pool_in, ctx.saved, false);  // dgamma, dbeta
+  if (!need_dx) return {};
+  return std::move(g.dx);
 }
 
 }  // namespace cbednet

@@ -4,6 +4,8 @@
 //   BasicBlock  conv 3x3/s -> BN+ReLU -> conv 3x3 -> BN + shortcut -> ReLU          (ResNet-18/34)
 //   Bottleneck  conv 1x1 -> BN+ReLU -> conv 3x3/s -> BN+ReLU -> conv 1x1 (x4) -> BN + shortcut -> ReLU
 //   Head        global average pool -> dropout (optional) -> fully connected
+// Pre-activation networks (preact_block.hpp) use the "small" stem without its BN+ReLU (plain conv 3x3, as the
+// paper's CIFAR networks) and a head that starts with BN+ReLU (the units end with an addition, not an activation).
 // The shortcut is the identity, or conv 1x1/s -> BN when the shape changes. The residual add and the final ReLU
 // are fused into the last batch norm (Backend::batchnorm_* with a residual), as cuDNN can do on GPUs.
 #pragma once
@@ -23,16 +25,17 @@ enum class StemKind : std::uint8_t { imagenet, small };
 
 class Stem final : public Block {
  public:
-  Stem(std::string name, std::int64_t in_channels, std::int64_t width, StemKind kind);
+  // normalize: BN+ReLU after the convolution (every stem but a pre-activation network's small one).
+  Stem(std::string name, std::int64_t in_channels, std::int64_t width, StemKind kind, bool normalize = true);
   Shape output_shape(const Shape& in) const override;
-  std::vector<Layer*> layers() override { return {&conv_, &bn_}; }
+  std::vector<Layer*> layers() override;
   BlockCost cost(const Shape& in) const override;
   Tensor forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) override;
   Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) override;
 
  private:
   Conv2d conv_;
-  BatchNorm bn_;
+  std::optional<BatchNorm> bn_;
   std::optional<MaxPool> pool_;
 };
 
@@ -63,14 +66,17 @@ class ResidualBlock final : public Block {
 
 class Head final : public Block {
  public:
-  Head(std::string name, std::int64_t in_channels, std::int64_t classes, double dropout, std::uint64_t dropout_id);
+  // pre_activation: BN+ReLU before the pooling (the final activation of a pre-activation network).
+  Head(std::string name, std::int64_t in_channels, std::int64_t classes, double dropout, std::uint64_t dropout_id,
+       bool pre_activation = false);
   Shape output_shape(const Shape& in) const override;
-  std::vector<Layer*> layers() override { return {&fc_}; }
+  std::vector<Layer*> layers() override;
   BlockCost cost(const Shape& in) const override;
   Tensor forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) override;
   Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) override;
 
  private:
+  std::optional<BatchNorm> bn_;
   GlobalAvgPool pool_;
   std::optional<Dropout> dropout_;
   Linear fc_;

@@ -1,5 +1,12 @@
 // Stage: a contiguous range of a model's blocks [first, last) with its own parameter store, run on one backend.
 // Serial training uses one stage holding every block; a pipeline gives each rank one stage.
+//
+// Activation recomputation (--recompute blocks): the training forward keeps only each block's input (the block
+// boundaries) and drops what the block saved for backward; backward runs each block's training forward again from
+// its input, just before that block's backward. Every random draw is keyed by (seed, step, sample) and batch
+// statistics depend only on the input, so the recomputed forward is the same computation and the gradients are
+// bit-identical on deterministic backends. The batch-norm statistic sums of the step are kept from the first forward
+// (the recomputation's are undone), so running statistics are unchanged too.
 #pragma once
 
 #include <functional>
@@ -15,8 +22,13 @@ class Stage {
  public:
   // Saved state of one micro-batch in flight.
   struct Context {
-    std::vector<std::unique_ptr<BlockContext>> blocks;
+    std::vector<std::unique_ptr<BlockContext>> blocks;  // per block: its saved state (null when recomputed)
+    std::vector<Tensor> inputs;                         // per block: its input when recomputed (else empty)
+    PassInfo pass;                                      // the forward's pass, to run it again
   };
+  // none: keep every block's state; blocks: recompute every block; auto: the blocks recompute_plan.hpp chooses
+  // for a memory budget (set_recompute_blocks).
+  enum class Recompute : std::uint8_t { none, blocks, automatic };
 
   Stage(Backend& backend, Model& model, std::size_t first_block, std::size_t last_block, std::uint64_t seed);
 
@@ -36,6 +48,12 @@ class Stage {
   // stage).
   Tensor backward(const Tensor& dy, Context& ctx, const BlockDone& block_done = {});
 
+  // none or blocks for every block of the stage (auto: use set_recompute_blocks).
+  void set_recompute(Recompute mode);
+  // Per block of the stage (last - first flags): which blocks recompute.
+  void set_recompute_blocks(std::vector<char> recompute);
+  std::size_t recomputed_blocks() const;
+
   ParamStore& store() { return *store_; }
   Backend& backend() { return backend_; }
   Model& model() { return model_; }
@@ -45,6 +63,14 @@ class Stage {
   Model& model_;
   std::size_t first_, last_;
   std::unique_ptr<ParamStore> store_;
+  std::vector<char> recompute_;  // per block of the stage
+
+  // The training forward of `block` again from its saved input, with the step's batch-norm sums left as they were.
+  std::unique_ptr<BlockContext> recompute_block(std::size_t block, const Context& ctx);
 };
+
+// "none" / "blocks" / "auto"; InvalidArgument naming --recompute otherwise.
+Stage::Recompute parse_recompute(const std::string& text);
+std::string to_string(Stage::Recompute mode);
 
 }  // namespace cbednet

@@ -91,13 +91,13 @@ StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Te
   return stats;
 }
 
-void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
-                  const TrainStepOptions& options) {
+void apply_update(Stage& model, Optimizer& optimizer, std::int64_t total_micro_batches, const TrainStepOptions& options,
+                  const SquareSumTotal& square_sum_total) {
   model.store().update_running_statistics(options.bn_momentum, static_cast<double>(total_micro_batches));
-  optimizer.step(model.store(), options.lr, 1.0 / options.loss_scale);
+  optimizer.step(model.store(), options.lr, 1.0 / options.loss_scale, square_sum_total);
 }
 
-StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
+StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor& images,
                      const Tensor& labels, const TrainStepOptions& options) {
   const BatchSplit split = split_batch(images.shape().n, 1, options.micro_batch);
   model.store().zero_grad();

@@ -36,9 +36,10 @@ struct TrainStepOptions {
 StepStats accumulate_gradients(Stage& model, SoftmaxCrossEntropy& loss, const Tensor& images, const Tensor& labels,
                                std::int64_t global_batch, std::int64_t first_sample, const TrainStepOptions& options);
 // Folds the step's batch-norm statistics (averaged over total_micro_batches) into the running averages and
-// updates the parameters.
-void apply_update(Stage& model, SgdOptimizer& optimizer, std::int64_t total_micro_batches,
-                  const TrainStepOptions& options);
+// updates the parameters. square_sum_total: how gradient-norm clipping sums over the whole model when `model` is
+// one pipeline stage (Optimizer::step; empty: the stage is the whole model).
+void apply_update(Stage& model, Optimizer& optimizer, std::int64_t total_micro_batches, const TrainStepOptions& options,
+                  const SquareSumTotal& square_sum_total = {});
 
 // The loss end of one micro-batch, shared by the serial step and a pipeline's last stage: the loss of `logits`
 // against host i32 labels [b,1,1,1], its statistics (loss sum, top-1 correct, samples) added to `stats`, and
@@ -48,7 +49,7 @@ Tensor loss_and_gradient(Backend& backend, SoftmaxCrossEntropy& loss, const Tens
                          std::int64_t global_batch, double loss_scale, StepStats& stats);
 
 // images: host f32/f64 [B,C,H,W]; labels: host i32 [B,1,1,1] (class index 0..K-1).
-StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor& images,
+StepStats train_step(Stage& model, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor& images,
                      const Tensor& labels, const TrainStepOptions& options);
 
 // Evaluation-mode logits copied to the host as f64 [B,K,1,1], computed in chunks of at most `chunk` samples.

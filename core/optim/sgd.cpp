@@ -2,16 +2,13 @@
 
 namespace cbednet {
 
-void SgdOptimizer::step(ParamStore& store, double lr, double grad_scale) {
+void SgdOptimizer::update(ParamStore& store, double lr, double grad_scale) {
   Backend& backend = store.backend();
-  store.gather_compute_grads();
   for (auto& p : store.params()) {
     const SgdUpdate update{lr, config_.momentum, is_decayed(p.kind) ? config_.weight_decay : 0.0, config_.nesterov,
                            grad_scale};
     backend.sgd_update(p.master, p.grad, p.momentum, update);
   }
-  store.refresh_compute_weights();
-  ++steps_;
 }
 
 }  // namespace cbednet

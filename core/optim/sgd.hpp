@@ -1,10 +1,11 @@
 // SGD with momentum (optionally Nesterov) over a ParamStore; weight decay only on conv and linear weights
-// (not on batch-norm parameters or biases). The state is the flat momentum buffer and the step counter.
+// (not on batch-norm parameters or biases). The state is the flat momentum buffer and the step counter. The update
+// is the backend's own operation (Backend::sgd_update), so it runs where the parameters live.
 #pragma once
 
 #include <cstdint>
 
-#include "core/model/param_store.hpp"
+#include "core/optim/optimizer.hpp"
 
 namespace cbednet {
 
@@ -14,19 +15,18 @@ struct SgdConfig {
   bool nesterov = false;
 };
 
-class SgdOptimizer {
+class SgdOptimizer final : public Optimizer {
  public:
-  explicit SgdOptimizer(SgdConfig config) : config_(config) {}
-  // One update of every parameter with learning rate lr; grad_scale multiplies the gradients first
-  // (1 / loss scale for fp16). Refreshes compute-dtype weight copies afterwards.
-  void step(ParamStore& store, double lr, double grad_scale = 1.0);
-  std::int64_t steps_taken() const { return steps_; }
-  void set_steps_taken(std::int64_t steps) { steps_ = steps; }
+  explicit SgdOptimizer(SgdConfig config, double clip_grad_norm = 0, double ema_decay = 0)
+      : Optimizer(clip_grad_norm, ema_decay), config_(config) {}
+  OptimizerKind kind() const override { return OptimizerKind::sgd; }
   const SgdConfig& config() const { return config_; }
+
+ protected:
+  void update(ParamStore& store, double lr, double grad_scale) override;
 
  private:
   SgdConfig config_;
-  std::int64_t steps_ = 0;
 };
 
 }  // namespace cbednet

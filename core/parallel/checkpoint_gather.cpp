@@ -21,7 +21,7 @@ std::vector<char> pack(const ModelTensors& t) {
     out.insert(out.end(), c, c + n);
   };
   std::uint8_t group = 0;
-  for (const auto* map : {&t.parameters, &t.momentum, &t.buffers}) {
+  for (const NamedTensors* map : t.groups()) {
     for (const auto& [name, tensor] : *map) {
       const auto length = static_cast<std::uint32_t>(name.size());
       const auto dtype = static_cast<std::uint8_t>(tensor.dtype());
@@ -58,8 +58,8 @@ ModelTensors unpack(const std::vector<char>& in) {
     get(dims, sizeof dims);
     Tensor t({dims[0], dims[1], dims[2], dims[3]}, static_cast<DType>(dtype));
     get(t.raw(), t.bytes());
-    auto& map = group == 0 ? out.parameters : group == 1 ? out.momentum : out.buffers;
-    map.emplace(std::move(name), std::move(t));
+    CBEDNET_ASSERT(group < out.groups().size());
+    out.groups()[group]->emplace(std::move(name), std::move(t));
   }
   return out;
 }

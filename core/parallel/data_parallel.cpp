@@ -65,6 +65,26 @@ void allreduce_sum(std::vector<std::int64_t>& values, MPI_Comm comm) {
             "MPI_Allreduce (counters)");
 }
 
+double sum_over_pipeline(const std::vector<double>& mine, MPI_Comm pipeline) {
+  int size = 1;
+  MPI_Comm_size(pipeline, &size);
+  const int count = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
+  check_mpi(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, pipeline), "MPI_Allgather (norm counts)");
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    offsets[static_cast<std::size_t>(r)] = total;
+    total += counts[static_cast<std::size_t>(r)];
+  }
+  std::vector<double> all(static_cast<std::size_t>(total));
+  check_mpi(
+      MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, pipeline),
+      "MPI_Allgatherv (gradient norms)");
+  double sum = 0;
+  for (const double v : all) sum += v;
+  return sum;
+}
+
 void require_same_on_all_ranks(const std::string& text, const std::string& what, MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);

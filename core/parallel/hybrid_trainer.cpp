@@ -65,14 +65,17 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   config << "grid " << grid.stages() << "x" << grid.replicas() << " schedule " << to_string(options_.schedule)
          << " balance " << (options_.balance == BalanceBy::time ? "time" : "macs") << " micro "
          << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " transport "
-         << to_string(options_.transport) << " seed " << seed << " model " << describe_model(model) << " backend "
-         << backend.name() << " " << to_string(backend.dtype()) << " cuts";
+         << to_string(options_.transport) << " recompute " << to_string(options_.recompute) << " seed " << seed
+         << " model " << describe_model(model) << " backend " << backend.name() << " " << to_string(backend.dtype())
+         << " cuts";
   for (const auto c : options_.cuts) config << " " << c;
   require_same_on_all_ranks(config.str(), "the pipeline configuration (--grid, model, schedule, balance, backend)",
                             grid.world());
   partition_ = choose_partition(backend, model, grid.stages(), options_, seed, grid.world());
   const auto s = static_cast<std::size_t>(grid.stage());
   stage_ = std::make_unique<Stage>(backend, model, partition_.cuts[s], partition_.cuts[s + 1], seed);
+  // auto: the caller sets the blocks chosen for its memory budget (recompute_plan.hpp) once the micro-batch is known.
+  if (options_.recompute != Stage::Recompute::automatic) stage_->set_recompute(options_.recompute);
   // Collective over each group in turn; every rank creates the pipeline's transport first, then its replicas'.
   pipe_transport_ =
       make_transport(backend, grid.pipeline(), options_.transport, TransportUse::point_to_point, "pipeline");
@@ -81,7 +84,7 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   reducer_ = std::make_unique<GradReducer>(*stage_, *reduce_transport_, options_.bucket_bytes);
 }
 
-StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images,
+StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor* images,
                               const Tensor* labels, std::int64_t global_batch, const TrainStepOptions& options) {
   const auto step_start = SteadyClock::now();
   timings_ = {};
@@ -117,7 +120,8 @@ StepStats HybridTrainer::step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer
   if (nonfinite)
     store.discard_step_statistics();
   else
-    apply_update(stage, optimizer, global_batch / split.micro, options);
+    apply_update(stage, optimizer, global_batch / split.micro, options,
+                 [this](const std::vector<double>& mine) { return sum_over_pipeline(mine, grid_.pipeline()); });
   backend_.synchronize();
   timings_.update = seconds_since(t_update);
   timings_.step = seconds_since(step_start);

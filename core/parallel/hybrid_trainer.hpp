@@ -42,6 +42,7 @@ struct HybridOptions {
   std::int64_t bucket_bytes = 25ll * 1024 * 1024;          // --bucket-mb
   std::vector<std::size_t> cuts;                           // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
+  Stage::Recompute recompute = Stage::Recompute::none;     // --recompute
 };
 
 class HybridTrainer {
@@ -59,7 +60,7 @@ class HybridTrainer {
   // images: host f32/f64 [B/D,C,H,W] and labels: host i32 [B/D,1,1,1] are replica d's share (global samples
   // [d*B/D, (d+1)*B/D)); other ranks pass nullptr. options.micro_batch (0: the whole share) must divide B/D.
   // Returns the statistics of the whole global batch on every rank.
-  StepStats step(SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, const Tensor* images, const Tensor* labels,
+  StepStats step(SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor* images, const Tensor* labels,
                  std::int64_t global_batch, const TrainStepOptions& options);
 
   // Evaluation-mode logits through the pipeline, collective over this replica's pipeline. Stage-0 ranks pass

@@ -82,7 +82,7 @@ bool same_node(int rank_a, int rank_b, int gpus_per_node) { return rank_a / gpus
 }  // namespace
 
 Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device, int stages,
-                   std::int64_t global_batch, std::int64_t micro_batch, double bucket_bytes) {
+                   std::int64_t global_batch, std::int64_t micro_batch, double bucket_bytes, bool recompute) {
   CBEDNET_REQUIRE(cluster.nodes >= 1 && cluster.gpus_per_node >= 1, InvalidArgument, "cluster of ", cluster.nodes,
                   " node(s) x ", cluster.gpus_per_node, " GPU(s)");
   const int total = cluster.total();
@@ -105,8 +105,9 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   const auto m = static_cast<double>(micro_batch);
   std::vector<double> block_time(blocks.size());
   for (std::size_t i = 0; i < blocks.size(); ++i) {
-    block_time[i] =
-        6.0 * static_cast<double>(blocks[i].cost.forward_macs) * m / device.train_flop_per_s + device.block_overhead_s;
+    const double flop_per_mac = recompute ? 8.0 : 6.0;  // forward 2, backward 4, the recomputed forward 2
+    block_time[i] = flop_per_mac * static_cast<double>(blocks[i].cost.forward_macs) * m / device.train_flop_per_s +
+                    device.block_overhead_s;
   }
   const auto firsts = partition_min_max(block_time, stages);
   // The replicas of one stage (ranks s, P + s, ...) share a node only when the whole grid is one node.
@@ -121,7 +122,7 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
     for (std::size_t i = st.first_block; i < st.last_block; ++i) {
       st.compute_s += block_time[i];
       st.parameters += blocks[i].cost.parameters;
-      saved_elements += static_cast<double>(blocks[i].cost.saved_elements);
+      saved_elements += static_cast<double>(recompute ? blocks[i].input.per_sample() : blocks[i].cost.saved_elements);
     }
     // Sends of this stage per micro-batch: its output forward (to s + 1), its input gradient backward (to s - 1).
     if (s + 1 < stages) {
@@ -154,7 +155,7 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
 }
 
 std::vector<Prediction> plan_all(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device,
-                                 std::int64_t global_batch, double bucket_bytes) {
+                                 std::int64_t global_batch, double bucket_bytes, bool recompute) {
   std::vector<Prediction> out;
   const int total = cluster.total();
   for (int stages = 1; stages <= total; ++stages) {
@@ -164,7 +165,7 @@ std::vector<Prediction> plan_all(const std::vector<BlockInfo>& blocks, const Clu
     const std::int64_t share = global_batch / replicas;
     for (std::int64_t micro = 1; micro <= share; ++micro) {
       if (share % micro != 0) continue;
-      auto p = predict(blocks, cluster, device, stages, global_batch, micro, bucket_bytes);
+      auto p = predict(blocks, cluster, device, stages, global_batch, micro, bucket_bytes, recompute);
       if (p.fits) out.push_back(std::move(p));
     }
   }

@@ -84,8 +84,10 @@ struct Prediction {
 
 // Predicts one configuration. Throws InvalidArgument naming the value when P does not divide the cluster,
 // D does not divide the batch, the micro-batch does not divide a replica's share, or P exceeds the blocks.
+// recompute (--recompute blocks): a stage keeps only its blocks' inputs per stashed micro-batch, and every block
+// runs its forward twice (8 instead of 6 FLOPs per MAC per sample), which the stage balancing sees too.
 Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device, int stages,
-                   std::int64_t global_batch, std::int64_t micro_batch, double bucket_bytes);
+                   std::int64_t global_batch, std::int64_t micro_batch, double bucket_bytes, bool recompute = false);
 
 // Pipelines must not straddle nodes partially: P divides the GPUs per node, or is a multiple of them.
 bool grid_is_usable(const Cluster& cluster, int stages, std::size_t blocks);
@@ -93,7 +95,7 @@ bool grid_is_usable(const Cluster& cluster, int stages, std::size_t blocks);
 // Every usable P, every micro-batch size dividing a replica's share, that fits memory; best images/s first.
 // Empty when nothing fits or no grid divides the batch.
 std::vector<Prediction> plan_all(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device,
-                                 std::int64_t global_batch, double bucket_bytes);
+                                 std::int64_t global_batch, double bucket_bytes, bool recompute = false);
 
 // The best prediction for each P (same order as plan_all: best first).
 std::vector<Prediction> best_per_stage_count(const std::vector<Prediction>& all);

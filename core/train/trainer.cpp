@@ -31,7 +31,7 @@ std::int64_t fill_short_share(Batch& batch, std::int64_t share) {
   return share - kept;
 }
 
-Trainer::Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, BatchSource* source,
+Trainer::Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, Optimizer& optimizer, BatchSource* source,
                  BatchSplit split, TrainerConfig config, TrainingState state)
     : steps_(steps),
       loss_(loss),
@@ -104,6 +104,7 @@ void Trainer::take_step(std::int64_t epoch) {
   epoch_images_ += report.totals.samples;
   ++state_.global_step;
   ++state_.step_in_epoch;
+  state_.optimizer_steps = optimizer_.steps_taken();
   ++steps_this_run_;
   for (TrainingCallback* c : callbacks_) c->after_step(*this, report);
 }

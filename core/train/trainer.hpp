@@ -34,8 +34,8 @@ class Trainer {
  public:
   // source: this rank's share of each step's batch on stage-0 ranks (steps.reads_data()), nullptr elsewhere.
   // split: split_batch(B, D, m) for steps' grid. Everything is borrowed and must outlive the trainer.
-  Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, SgdOptimizer& optimizer, BatchSource* source,
-          BatchSplit split, TrainerConfig config, TrainingState state);
+  Trainer(HybridTrainer& steps, SoftmaxCrossEntropy& loss, Optimizer& optimizer, BatchSource* source, BatchSplit split,
+          TrainerConfig config, TrainingState state);
 
   // Callbacks run in the order they were added (borrowed).
   void add(TrainingCallback& callback) { callbacks_.push_back(&callback); }
@@ -59,7 +59,7 @@ class Trainer {
 
   HybridTrainer& steps_;
   SoftmaxCrossEntropy& loss_;
-  SgdOptimizer& optimizer_;
+  Optimizer& optimizer_;
   BatchSource* source_;
   BatchSplit split_;
   TrainerConfig config_;

@@ -9,7 +9,10 @@ namespace cbednet {
 struct TrainingState {
   std::int64_t epoch = 0;          // epoch in progress (0-based)
   std::int64_t step_in_epoch = 0;  // steps of that epoch already taken
-  std::int64_t global_step = 0;    // optimizer steps taken in total
+  std::int64_t global_step = 0;    // steps taken in total (skipped non-finite ones included)
+  // Updates the optimizer applied (AdamW/LAMB bias correction counts them): global_step less the skipped steps.
+  // Optional in the file (absent: global_step).
+  std::int64_t optimizer_steps = 0;
   std::uint64_t seed = 0;
   // Running sums of the epoch in progress, so its reported metrics survive a resume.
   double epoch_loss_sum = 0;

@@ -25,6 +25,8 @@ Predictions pipeline_predictions(HybridTrainer& steps, BatchSource* source, View
 }
 
 void ValidationCallback::on_epoch_end(Trainer& trainer, EpochRecord& record) {
+  // With --ema-decay the moving average of the weights is what is evaluated (on every stage alike).
+  const AveragedWeights averaged(trainer.steps().stage().store());
   const Predictions p = pipeline_predictions(trainer.steps(), source_, views_, empty_.classes());
   record.validation = evaluate_predictions(p, labels_, empty_, world_).compute();
 }

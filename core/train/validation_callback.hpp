@@ -1,5 +1,6 @@
 // Validation after each epoch: every sample of the validation split through the (possibly pipelined) model in
-// evaluation mode, the metrics reduced over the world and put in the epoch's record.
+// evaluation mode, the metrics reduced over the world and put in the epoch's record. With a moving average of the
+// weights (--ema-decay) the averaged weights are evaluated.
 #pragma once
 
 #include <mpi.h>

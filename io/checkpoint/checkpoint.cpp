@@ -64,10 +64,11 @@ void write_dataset(hid_t group, const std::string& name, const Tensor& host, con
 
 using Datasets = NamedTensors;  // by name: the checksum's order
 
-// FNV-1a over the three groups in a fixed order, each dataset's name and bytes in name order.
-std::string checksum(const Datasets& parameters, const Datasets& momentum, const Datasets& buffers) {
+// FNV-1a over the groups in their fixed order (ModelTensors::groups), each dataset's name and bytes in name order.
+// The optional groups (second moments, EMA) are empty in files without them, so those keep their checksum.
+std::string checksum(const CheckpointTensors& tensors) {
   Checksum sum;
-  for (const Datasets* group : {&parameters, &momentum, &buffers})
+  for (const Datasets* group : tensors.groups())
     for (const auto& [name, t] : *group) {
       sum.add(name);
       sum.add(t.raw(), t.bytes());
@@ -141,6 +142,7 @@ void write_spec(hid_t group, const ResNetSpec& spec, const std::string& ctx) {
   h5::write_double_attribute(group, "width_multiplier", &spec.width_multiplier, &one, 1, ctx);
   h5::write_double_attribute(group, "dropout", &spec.dropout, &one, 1, ctx);
   h5::write_int_attribute(group, "zero_init_residual", spec.zero_init_residual ? 1 : 0, ctx);
+  h5::write_int_attribute(group, "pre_activation", spec.pre_activation ? 1 : 0, ctx);
 }
 
 ResNetSpec read_spec(hid_t group, const std::string& ctx) {
@@ -156,6 +158,9 @@ ResNetSpec read_spec(hid_t group, const std::string& ctx) {
   h5::read_double_attribute(group, "width_multiplier", &spec.width_multiplier, 1, ctx);
   h5::read_double_attribute(group, "dropout", &spec.dropout, 1, ctx);
   spec.zero_init_residual = h5::read_int_attribute(group, "zero_init_residual", ctx) != 0;
+  // Absent in files written before pre-activation networks existed: those are post-activation.
+  spec.pre_activation =
+      h5::has_attribute(group, "pre_activation", ctx) && h5::read_int_attribute(group, "pre_activation", ctx) != 0;
   return spec;
 }
 
@@ -190,15 +195,20 @@ LoadedCheckpoint read_file(const std::string& path, bool verify_data) {
     h5::read_double_attribute(state.get(), "loss_scale", &s.loss_scale, 1, sctx);
     s.loss_scale_good_steps = h5::read_int_attribute(state.get(), "loss_scale_good_steps", sctx);
   }
+  s.optimizer_steps = h5::has_attribute(state.get(), "optimizer_steps", sctx)
+                          ? h5::read_int_attribute(state.get(), "optimizer_steps", sctx)
+                          : s.global_step;  // files from before the attribute existed
   out.info.config = h5::read_string_attribute(file.get(), "config", ctx);
   if (!verify_data) return out;
 
   CheckpointTensors& t = out.tensors;
-  t.parameters = read_group(file.get(), "parameters", path);
-  t.momentum = read_group(file.get(), "momentum", path);
-  t.buffers = read_group(file.get(), "buffers", path);
+  for (std::size_t g = 0; g < model_tensor_group_names.size(); ++g) {
+    const char* name = model_tensor_group_names[g];
+    // parameters, momentum and buffers are always there; second_moment and ema only when the run kept them.
+    if (g < 3 || h5::has_link(file.get(), name, ctx)) *t.groups()[g] = read_group(file.get(), name, path);
+  }
   const std::string expected = h5::read_string_attribute(file.get(), "checksum", ctx);
-  const std::string computed = checksum(t.parameters, t.momentum, t.buffers);
+  const std::string computed = checksum(t);
   CBEDNET_REQUIRE(computed == expected, IoError, "checkpoint ", path, ": checksum mismatch (stored ", expected,
                   ", computed ", computed, "): the file is corrupt");
   return out;
@@ -207,14 +217,15 @@ LoadedCheckpoint read_file(const std::string& path, bool verify_data) {
 void require_same_model(const std::string& path, const ResNetSpec& found, const ResNetSpec& expected) {
   auto text = [](const ResNetSpec& s) {
     std::ostringstream out;
-    out << s.arch << " [" << stage_blocks_text(s.stage_blocks) << "] width " << s.base_width << "x"
-        << s.width_multiplier << ", " << s.in_channels << " channels, " << s.classes << " classes";
+    out << s.arch << (s.pre_activation ? " (pre-activation)" : "") << " [" << stage_blocks_text(s.stage_blocks)
+        << "] width " << s.base_width << "x" << s.width_multiplier << ", " << s.in_channels << " channels, "
+        << s.classes << " classes";
     return out.str();
   };
   const bool same = found.block == expected.block && found.stage_blocks == expected.stage_blocks &&
                     found.base_width == expected.base_width && found.width_multiplier == expected.width_multiplier &&
                     found.in_channels == expected.in_channels && found.classes == expected.classes &&
-                    found.stem == expected.stem;
+                    found.stem == expected.stem && found.pre_activation == expected.pre_activation;
   CBEDNET_REQUIRE(same, IoError, "checkpoint ", path, " holds ", text(found), ", but the model is ", text(expected));
 }
 
@@ -223,8 +234,6 @@ void require_same_model(const std::string& path, const ResNetSpec& found, const 
 void save_checkpoint(const std::string& path, const ResNetSpec& spec, const TrainingState& state,
                      const std::string& config, const CheckpointTensors& tensors) {
   const Datasets& params = tensors.parameters;
-  const Datasets& momentum = tensors.momentum;
-  const Datasets& buffers = tensors.buffers;
   const std::string master_dtype = params.empty() ? "fp32" : to_string(params.begin()->second.dtype());
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
@@ -233,10 +242,11 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
     const std::string ctx = h5::where(tmp);
     Handle file =
         h5::checked(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), Kind::file, ctx, "create file");
-    for (const auto& [group_name, group] :
-         {std::pair{"parameters", &params}, std::pair{"momentum", &momentum}, std::pair{"buffers", &buffers}}) {
-      const Handle g = create_group(file.get(), group_name, ctx);
-      for (const auto& [name, t] : *group) write_dataset(g.get(), name, t, ctx);
+    for (std::size_t index = 0; index < model_tensor_group_names.size(); ++index) {
+      const Datasets& group = *tensors.groups()[index];
+      if (index >= 3 && group.empty()) continue;  // optional optimizer state: only when the run keeps it
+      const Handle g = create_group(file.get(), model_tensor_group_names[index], ctx);
+      for (const auto& [name, t] : group) write_dataset(g.get(), name, t, ctx);
     }
     {
       const Handle g = create_group(file.get(), "model", ctx);
@@ -247,6 +257,7 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
       h5::write_int_attribute(g.get(), "epoch", state.epoch, ctx);
       h5::write_int_attribute(g.get(), "step_in_epoch", state.step_in_epoch, ctx);
       h5::write_int_attribute(g.get(), "global_step", state.global_step, ctx);
+      h5::write_int_attribute(g.get(), "optimizer_steps", state.optimizer_steps, ctx);
       h5::write_int_attribute(g.get(), "seed", static_cast<std::int64_t>(state.seed), ctx);
       const hsize_t one = 1;
       h5::write_double_attribute(g.get(), "epoch_loss_sum", &state.epoch_loss_sum, &one, 1, ctx);
@@ -260,7 +271,7 @@ void save_checkpoint(const std::string& path, const ResNetSpec& spec, const Trai
     h5::write_int_attribute(file.get(), "format_version", checkpoint_format_version, ctx);
     h5::write_string_attribute(file.get(), "cbednet_version", build_info::version, ctx);
     h5::write_string_attribute(file.get(), "config", config, ctx);
-    h5::write_string_attribute(file.get(), "checksum", checksum(params, momentum, buffers), ctx);
+    h5::write_string_attribute(file.get(), "checksum", checksum(tensors), ctx);
     CBEDNET_REQUIRE(H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0 && file.reset(), IoError, "checkpoint ", tmp,
                     ": could not flush and close (disk full?)");
   } catch (...) {

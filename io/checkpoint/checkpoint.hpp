@@ -8,8 +8,10 @@
 //                        epoch_correct, epoch_samples, master_dtype, loss_scale, loss_scale_good_steps
 //   /config              attribute text: the run's resolved configuration (INI)
 //   /parameters/<name>   one dataset per parameter, logical (N, C, H, W) order, in the master dtype
-//   /momentum/<name>     SGD momentum, same shapes
+//   /momentum/<name>     SGD/LARS momentum or AdamW/LAMB first moment, same shapes
 //   /buffers/<name>      batch-norm running statistics
+//   /second_moment/<name>  AdamW/LAMB second moment (only in their runs)
+//   /ema/<name>          moving average of the parameters (only with --ema-decay)
 // Random numbers are counter-based (core/rng.hpp), so (seed, epoch, step) is the whole RNG and data-order state.
 // Files are written to a temporary name and renamed; a load verifies the format, version, model and checksum.
 // This module reads and writes tensors by name; collect_tensors/assign_tensors (core/model/param_store.hpp) move
@@ -37,7 +39,8 @@ struct CheckpointInfo {
   std::string master_dtype;
 };
 
-// What a checkpoint holds of a model, on the host by name: parameters, momentum, batch-norm buffers.
+// What a checkpoint holds of a model, on the host by name: parameters, momentum, batch-norm buffers, and the
+// optional second moments and weight average.
 using CheckpointTensors = ModelTensors;
 
 // Writes `path` atomically (temporary name, then rename). Throws IoError naming the file on failure.

@@ -26,6 +26,17 @@ expect_failure "unrecognised\|unrecognized" "$CBEDNET" train "${base[@]}" --bogu
 expect_failure "--grid" "$CBEDNET" train "${base[@]}" --grid 2x3
 expect_failure "--micro-batch-size" "$CBEDNET" train "${base[@]}" --batch 8 --micro-batch-size 3
 expect_failure "--resume" "$CBEDNET" train "${base[@]}" --resume
+expect_failure "--optimizer" "$CBEDNET" train "${base[@]}" --optimizer adam
+expect_failure "preresnet1000" "$CBEDNET" train --data "$DATA" "${SMALL[@]}" --out run --arch preresnet1000
+expect_failure "--lr" "$CBEDNET" train "${base[@]}" --lr -0.1
+expect_failure "--beta1" "$CBEDNET" train "${base[@]}" --optimizer adamw --beta1 1
+expect_failure "--beta2" "$CBEDNET" train "${base[@]}" --optimizer lamb --beta2 -0.5
+expect_failure "--trust-coefficient" "$CBEDNET" train "${base[@]}" --optimizer lars --trust-coefficient 0
+expect_failure "--clip-grad-norm" "$CBEDNET" train "${base[@]}" --clip-grad-norm -1
+expect_failure "--ema-decay" "$CBEDNET" train "${base[@]}" --ema-decay 1
+expect_failure "--activation-memory-gb" "$CBEDNET" train "${base[@]}" --recompute auto
+expect_failure "--recompute auto" "$CBEDNET" train "${base[@]}" --activation-memory-gb 2
+expect_failure "--recompute" "$CBEDNET" train "${base[@]}" --recompute sometimes
 expect_failure "unknown subcommand" "$CBEDNET" frobnicate
 printf 'not hdf5' > junk.h5
 expect_failure "junk.h5" "$CBEDNET" train --data junk.h5 "${TINY[@]}" --out run

@@ -109,3 +109,19 @@ TEST(Gradients, LabelSmoothingClassWeightsAndDropout) {
   Problem p(spec, 4, 0.1, {0.5, 1.0, 1.5, 2.0, 1.0});
   check_gradients(p, 6);
 }
+
+// Pre-activation units (core/model/preact_block.hpp): identity shortcuts (two units in a stage), projections on
+// the pre-activated input, the bare small stem and the head's final BN+ReLU.
+TEST(Gradients, WholePreActivationBasicResNet) {
+  Problem p(tiny("preact-basic:2,1"), 4, 0.0, {});
+  check_gradients(p, 6);
+}
+
+TEST(Gradients, WholePreActivationBottleneckResNetWithImagenetStem) {
+  ResNetSpec spec = tiny("preact-bottleneck:1,2");
+  spec.stem = StemKind::imagenet;
+  spec.input_size = 16;
+  spec.dropout = 0.2;
+  Problem p(spec, 3, 0.1, {});
+  check_gradients(p, 5);
+}

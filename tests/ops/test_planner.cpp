@@ -153,6 +153,19 @@ TEST(Planner, PredictTwoStagesByHand) {
   EXPECT_TRUE(p.fits);
 }
 
+TEST(Planner, RecomputationTradesTimeForMemory) {
+  // The same two stages with --recompute blocks: 8 instead of 6 FLOPs per MAC, and each stashed micro-batch keeps
+  // only the blocks' 100 k-element inputs instead of their 1 M saved elements.
+  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}};
+  const auto p = predict(toy_blocks(), c, toy_device(), 2, 8, 2, 25e6, true);
+  EXPECT_NEAR(p.stage[0].compute_s, 4e-3 * 8.0 / 6.0, 1e-12);
+  EXPECT_DOUBLE_EQ(p.stage[0].memory_bytes, 28e6 + 2 * 2 * 2 * 100e3 * 2);
+  EXPECT_DOUBLE_EQ(p.stage[1].memory_bytes, 28e6 + 1 * 2 * 2 * 100e3 * 2);
+  const auto q = predict(toy_blocks(), c, toy_device(), 2, 8, 2, 25e6);
+  EXPECT_LT(p.memory_bytes, q.memory_bytes);
+  EXPECT_GT(p.step_s, q.step_s);
+}
+
 TEST(Planner, PredictDataParallelAcrossNodesByHand) {
   // 2 nodes x 1 GPU, P = 1, D = 2: the 4 M parameters' fp32 gradients (16 MB, one bucket) cross the inter link.
   Cluster c{2, 1, {1e-6, 100e9}, {5e-6, 10e9}};

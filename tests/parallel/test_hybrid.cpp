@@ -1,7 +1,9 @@
 // Hybrid P x D training under mpiexec (1, 2 and 4 ranks): every grid that fits the rank count, with 1F1B and
 // GPipe, one bucket or many, gives the serial fp64 result (core/model/train_step.cpp, same micro-batch size)
 // to 1e-12 relative: per-step losses, final parameters and batch-norm running statistics of every stage, on
-// every rank. Bad configurations fail on every rank with a clear message (no hang).
+// every rank. The same again with LAMB, clipping by the global gradient norm (a sum over every stage) and a moving
+// average of the weights: the norm of every step and the averaged weights match the serial run too. Bad configurations
+// fail on every rank with a clear message (no hang).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -54,6 +56,17 @@ Data step_data(const Model& model, int step) {
 TrainStepOptions step_options(int step) { return {micro, 0.05, 0.1, seed, static_cast<std::uint64_t>(step)}; }
 SgdOptimizer make_optimizer() { return SgdOptimizer({0.9, 1e-3, true}); }
 
+// LAMB with a clipping threshold below the gradient norm of these steps, and a weight average.
+OptimizerConfig lamb_config() {
+  OptimizerConfig c;
+  c.kind = OptimizerKind::lamb;
+  c.weight_decay = 1e-2;
+  c.clip_grad_norm = 0.5;
+  c.ema_decay = 0.8;
+  return c;
+}
+std::unique_ptr<Optimizer> make_lamb() { return cbednet::make_optimizer(lamb_config()); }
+
 using Named = std::map<std::string, std::vector<double>>;
 
 Named named_state(Backend& backend, ParamStore& store) {
@@ -66,44 +79,71 @@ Named named_state(Backend& backend, ParamStore& store) {
     const Tensor t = download_f64(backend, b.value);
     out[b.name].assign(t.data<double>(), t.data<double>() + t.count());
   }
+  if (store.has_ema())
+    for (auto& p : store.params()) {
+      const Tensor t = download_f64(backend, p.ema);
+      out["ema:" + p.name].assign(t.data<double>(), t.data<double>() + t.count());
+    }
   return out;
 }
 
 struct Result {
   std::vector<double> losses;
   std::vector<std::int64_t> correct;
+  std::vector<double> grad_norms;  // with clipping: the global norm each step saw
   Named state;
   Tensor logits;  // evaluation logits of the last step's images (serial: all; hybrid: this replica's share)
 };
 
+Result run_serial(Optimizer& opt, const std::string& arch = "basic:1,1,1") {
+  ReferenceBackend backend;
+  Model model = build_resnet(small_spec(arch));
+  Stage stage(backend, model, 0, model.size(), seed);
+  SoftmaxCrossEntropy loss(model.classes(), 0.1);
+  Result r;
+  for (int s = 0; s < steps; ++s) {
+    const Data d = step_data(model, s);
+    const auto st = train_step(stage, loss, opt, d.images, d.labels, step_options(s));
+    r.losses.push_back(st.loss_sum);
+    r.correct.push_back(st.correct);
+    r.grad_norms.push_back(opt.last_grad_norm());
+  }
+  r.state = named_state(backend, stage.store());
+  r.logits = predict_logits(stage, step_data(model, steps - 1).images, 3);
+  return r;
+}
+
 const Result& serial() {
   static const Result result = [] {
-    ReferenceBackend backend;
-    Model model = build_resnet(small_spec());
-    Stage stage(backend, model, 0, model.size(), seed);
-    SoftmaxCrossEntropy loss(model.classes(), 0.1);
     SgdOptimizer opt = make_optimizer();
-    Result r;
-    for (int s = 0; s < steps; ++s) {
-      const Data d = step_data(model, s);
-      const auto st = train_step(stage, loss, opt, d.images, d.labels, step_options(s));
-      r.losses.push_back(st.loss_sum);
-      r.correct.push_back(st.correct);
-    }
-    r.state = named_state(backend, stage.store());
-    r.logits = predict_logits(stage, step_data(model, steps - 1).images, 3);
-    return r;
+    return run_serial(opt);
   }();
   return result;
 }
 
-Result run_hybrid(int P, int D, HybridOptions options) {
+const Result& serial_lamb() {
+  static const Result result = [] { return run_serial(*make_lamb()); }();
+  return result;
+}
+
+constexpr const char* preact_arch = "preact-bottleneck:1,1,1";
+const Result& serial_preact() {
+  static const Result result = [] {
+    SgdOptimizer opt = make_optimizer();
+    return run_serial(opt, preact_arch);
+  }();
+  return result;
+}
+
+Result run_hybrid(int P, int D, HybridOptions options, bool lamb = false, const std::string& arch = "basic:1,1,1") {
   ReferenceBackend backend;
-  Model model = build_resnet(small_spec());
+  Model model = build_resnet(small_spec(arch));
   Grid grid(MPI_COMM_WORLD, P, D);
   HybridTrainer trainer(backend, model, grid, seed, options);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
-  SgdOptimizer opt = make_optimizer();
+  SgdOptimizer sgd = make_optimizer();
+  const std::unique_ptr<Optimizer> lamb_optimizer = make_lamb();
+  Optimizer& opt = lamb ? *lamb_optimizer : sgd;
   const std::int64_t share = batch / D;
   Result r;
   for (int s = 0; s < steps; ++s) {
@@ -116,6 +156,7 @@ Result run_hybrid(int P, int D, HybridOptions options) {
     EXPECT_EQ(st.samples, batch);
     r.losses.push_back(st.loss_sum);
     r.correct.push_back(st.correct);
+    r.grad_norms.push_back(opt.last_grad_norm());
   }
   r.state = named_state(backend, trainer.stage().store());
   const Data d = step_data(model, steps - 1);
@@ -133,12 +174,16 @@ double max_abs(const std::vector<double>& v) {
   return m;
 }
 
-void expect_matches_serial(const Result& got, int P, int D, const std::string& what) {
-  const Result& want = serial();
+void expect_matches_serial(const Result& got, int P, int D, const std::string& what, const Result& want = serial()) {
   SCOPED_TRACE(what);
   for (int s = 0; s < steps; ++s) {
     EXPECT_NEAR(got.losses[s], want.losses[s], 1e-12 * std::abs(want.losses[s])) << "step " << s;
     EXPECT_EQ(got.correct[s], want.correct[s]) << "step " << s;
+    if (std::isnan(want.grad_norms[s])) {
+      EXPECT_TRUE(std::isnan(got.grad_norms[s])) << "step " << s;
+    } else {
+      EXPECT_NEAR(got.grad_norms[s], want.grad_norms[s], 1e-12 * want.grad_norms[s]) << "step " << s;
+    }
   }
   // This rank's stage: every parameter and running statistic it holds, by name, against the serial model.
   ASSERT_FALSE(got.state.empty());
@@ -190,6 +235,32 @@ TEST(Hybrid, EveryGridMatchesSerialFp64) {
                               "grid " + std::to_string(P) + "x" + std::to_string(D) + " " + to_string(schedule) +
                                   " bucket " + std::to_string(bucket));
       }
+}
+
+TEST(Hybrid, EveryGridMatchesSerialFp64WithLambClippingAndWeightAverage) {
+  // The clipping threshold is below every step's norm, so each step is clipped by the norm over all stages: a
+  // stage that used only its own gradients' norm would differ from the serial run.
+  for (const double norm : serial_lamb().grad_norms) EXPECT_GT(norm, lamb_config().clip_grad_norm);
+  for (const auto& [P, D] : grids()) {
+    HybridOptions options;
+    options.bucket_bytes = 256;
+    const Result r = run_hybrid(P, D, options, true);
+    expect_matches_serial(r, P, D, "LAMB grid " + std::to_string(P) + "x" + std::to_string(D), serial_lamb());
+  }
+}
+
+TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetworkWithAndWithoutRecomputation) {
+  for (const auto& [P, D] : grids())
+    for (const auto recompute : {Stage::Recompute::none, Stage::Recompute::blocks}) {
+      HybridOptions options;
+      options.bucket_bytes = 256;
+      options.recompute = recompute;
+      const Result r = run_hybrid(P, D, options, false, preact_arch);
+      expect_matches_serial(
+          r, P, D,
+          "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D) + " recompute " + to_string(recompute),
+          serial_preact());
+    }
 }
 
 TEST(Hybrid, BucketedReductionMakesManyBucketsAndEqualsBlockingDataParallel) {

@@ -3,10 +3,12 @@
 // and the errors naming the tensor and the file.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "core/model/stage.hpp"
 #include "io/checkpoint/checkpoint.hpp"
+#include "io/hdf5/h5_handle.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 #include "tests/io/hdf5/test_helpers.hpp"
 
@@ -114,4 +116,93 @@ TEST(Checkpoint, TensorsOfTwoStagesMergeAndANameMayNotRepeat) {
   first.merge(std::move(second));
   EXPECT_EQ(first.parameters.size(), 2u);
   EXPECT_THROW(first.merge(std::move(again)), Error);
+}
+
+namespace {
+
+// The checksum as format version 1 has always defined it: FNV-1a 64 over parameters, momentum, buffers.
+std::string version_one_checksum(const ModelTensors& t) {
+  std::uint64_t h = 1469598103934665603ull;
+  const auto add = [&](const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ull;
+    }
+  };
+  for (const NamedTensors* group : {&t.parameters, &t.momentum, &t.buffers})
+    for (const auto& [name, tensor] : *group) {
+      add(name.data(), name.size());
+      add(tensor.raw(), tensor.bytes());
+    }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+TEST(Checkpoint, OptimizerStateIsOptionalAndOlderFilesKeepTheirLayout) {
+  ReferenceBackend backend;
+  Model model = build_resnet(tiny_spec());
+  const io::testing::TempDir dir("checkpoint-optim");
+  io::TrainingState state;
+  state.seed = 1;
+
+  // SGD without a weight average: the file is exactly what format version 1 always wrote (no new groups, the same
+  // checksum), so files written before the optional groups existed load as before.
+  Stage sgd(backend, model, 0, model.size(), 1);
+  const std::string plain = io::checkpoint_path(dir.path().string(), 1);
+  const ModelTensors plain_tensors = collect_tensors(sgd.store());
+  io::save_checkpoint(plain, tiny_spec(), state, "", plain_tensors);
+  {
+    const io::h5::Handle file = io::h5::open_file_readonly(plain);
+    EXPECT_FALSE(io::h5::has_link(file.get(), "second_moment", plain));
+    EXPECT_FALSE(io::h5::has_link(file.get(), "ema", plain));
+    EXPECT_EQ(io::h5::read_string_attribute(file.get(), "checksum", plain), version_one_checksum(plain_tensors));
+  }
+  EXPECT_TRUE(io::load_checkpoint(plain, tiny_spec()).tensors.second_moment.empty());
+
+  // LAMB with a weight average: both groups are written, checksummed and read back.
+  Stage lamb(backend, model, 0, model.size(), 1);
+  lamb.store().enable_second_moment();
+  lamb.store().enable_ema();
+  backend.fill(lamb.store().second_moment(), 0.25);
+  backend.fill(lamb.store().ema(), -0.5);
+  const std::string full = io::checkpoint_path(dir.path().string(), 2);
+  io::save_checkpoint(full, tiny_spec(), state, "", collect_tensors(lamb.store()));
+  const io::LoadedCheckpoint loaded = io::load_checkpoint(full, tiny_spec());
+  Stage restored(backend, model, 0, model.size(), 3);
+  restored.store().enable_second_moment();
+  restored.store().enable_ema();
+  assign_tensors(restored.store(), loaded.tensors, full);
+  const ModelTensors a = collect_tensors(lamb.store()), b = collect_tensors(restored.store());
+  expect_same(a.second_moment, b.second_moment);
+  expect_same(a.ema, b.ema);
+  EXPECT_NE(io::h5::read_string_attribute(io::h5::open_file_readonly(full).get(), "checksum", full),
+            version_one_checksum(a));  // the new groups are covered by the checksum
+}
+
+TEST(Checkpoint, PreActivationIsPartOfTheModelDescription) {
+  ReferenceBackend backend;
+  ResNetSpec spec = resnet_spec("preact-basic:1,1");
+  spec.base_width = 8;
+  spec.input_size = 12;
+  spec.classes = 4;
+  spec.stem = StemKind::small;
+  Model model = build_resnet(spec);
+  Stage stage(backend, model, 0, model.size(), 1);
+  const io::testing::TempDir dir("checkpoint-preact");
+  const std::string path = io::checkpoint_path(dir.path().string(), 3);
+  io::TrainingState state;
+  io::save_checkpoint(path, spec, state, "", collect_tensors(stage.store()));
+  EXPECT_TRUE(io::read_checkpoint_info(path).spec.pre_activation);
+  EXPECT_NO_THROW(io::load_checkpoint(path, spec));
+  // The post-activation network of the same block counts is another model.
+  try {
+    io::load_checkpoint(path, tiny_spec());
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("pre-activation"), std::string::npos) << e.what();
+  }
 }
