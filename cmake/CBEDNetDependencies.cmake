@@ -47,10 +47,9 @@ target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_D
 # dnnlConfig.cmake also looks for OpenCL (ocl-icd-opencl-dev).
 find_package(dnnl REQUIRED)
 
-# Plain-array inputs of predict (io/arrays/): TIFF stacks through libtiff (libtiff-dev), NumPy .npy through
-# xtensor's header-only reader (libxtensor-dev).
+# Plain-array inputs of predict (io/arrays/): TIFF stacks through libtiff (libtiff-dev). (NumPy .npy files are read
+# by io/arrays/npy_reader.cpp itself: xtensor's reader failed fuzzing.)
 find_package(TIFF REQUIRED)
-find_package(xtensor REQUIRED)
 
 # Protocol Buffers: TensorBoard event files (cbednet train --tensorboard) hold protobuf-encoded Event messages.
 find_package(Protobuf REQUIRED)

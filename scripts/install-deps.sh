@@ -21,9 +21,8 @@ packages=(
   python3 python3-numpy python3-h5py python3-matplotlib
   # TensorBoard event files: the Event/Summary messages are encoded by protoc-generated classes
   libprotobuf-dev protobuf-compiler
-  # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader); tifffile
-  # writes the TIFFs the tests read
-  libtiff-dev libxtensor-dev python3-tifffile
+  # predict's plain-array inputs: TIFF stacks (libtiff); tifffile writes the TIFFs the tests read
+  libtiff-dev python3-tifffile
   # cbednet export/import: ONNX's own protobuf classes and checker (built against the protobuf above)
   libonnx-dev
   # pip, for TensorBoard (PyPI only), whose own reader checks the event files in tests/app/tensorboard.sh

@@ -1,14 +1,17 @@
-// NumPy .npy stacks through xtensor's reader (Debian xtensor-dev): the whole array is loaded at open, so an .npy
-// is meant for what fits in memory (a session at the microscope); convert larger sets to HDF5.
+// NumPy .npy stacks, read one stack at a time at its offset (an .npy may be larger than memory).
+//
+// The header is parsed here, strictly, rather than by xtensor's reader (libxtensor-dev), which CBEDNet used first:
+// fuzzing found xtensor reading past the end of a malformed header, and it allocates whatever size a header
+// announces before reading. The format is small and documented (numpy.lib.format): a magic, a version, a header
+// length and a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, 3, S, S), }.
 #include <algorithm>
-#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <stdexcept>
+#include <mutex>
 #include <string>
-#include <xtensor/xarray.hpp>
-#include <xtensor/xnpy.hpp>
+#include <vector>
 
 #include "core/error.hpp"
 #include "io/arrays/array_reader.hpp"
@@ -17,99 +20,133 @@ namespace cbednet::io {
 
 namespace {
 
-// xtensor allocates what the header announces before reading, and does not check that the data were all there: the
-// header's shape times the element size must be what the file holds after the header, before xtensor sees it.
-void check_npy_size(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  in.read(magic, 8);
-  if (!in || std::string(magic, 6) != "\x93NUMPY")
-    throw_error<IoError>("file ", path, ": not a .npy file (no NUMPY magic)");
-  const int major = static_cast<unsigned char>(magic[6]);
-  unsigned char length_bytes[4] = {};
-  in.read(reinterpret_cast<char*>(length_bytes), major == 1 ? 2 : 4);
-  std::size_t header_length = length_bytes[0] | (std::size_t{length_bytes[1]} << 8);
-  if (major != 1) header_length |= (std::size_t{length_bytes[2]} << 16) | (std::size_t{length_bytes[3]} << 24);
-  if (!in || header_length > 65536) throw_error<IoError>("file ", path, ": not a readable .npy header");
-  std::string header(header_length, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_length));
-  const auto descr = header.find("'descr'"), shape = header.find("'shape'");
-  if (!in || descr == std::string::npos || shape == std::string::npos)
-    throw_error<IoError>("file ", path, ": not a readable .npy header");
-  const auto open = header.find('(', shape), close = header.find(')', shape);
-  const auto type = header.find('\'', header.find(':', descr));
-  if (open == std::string::npos || close == std::string::npos || close < open || type == std::string::npos ||
-      type + 4 >= header.size())
-    throw_error<IoError>("file ", path, ": not a readable .npy header");
-  std::size_t elements = 1;
-  std::stringstream dims(header.substr(open + 1, close - open - 1));
-  for (std::string dim; std::getline(dims, dim, ',');) {
-    if (dim.find_first_not_of(" ") == std::string::npos) continue;
-    std::size_t used = 0;
-    unsigned long long value = 0;
-    try {
-      value = std::stoull(dim, &used);
-    } catch (const std::exception&) {
-      throw_error<IoError>("file ", path, ": shape entry '", dim, "' is not a number");
-    }
-    if (value != 0 && elements > (std::size_t{1} << 40) / value)
-      throw_error<IoError>("file ", path, ": shape too large");
-    elements *= value;
-  }
-  const std::size_t word = static_cast<std::size_t>(std::atoi(header.c_str() + type + 3));
-  const auto data_start = static_cast<std::size_t>(in.tellg());
-  std::error_code ec;
-  const auto file_size = static_cast<std::size_t>(std::filesystem::file_size(path, ec));
-  if (word == 0 || word > 16 || ec || file_size < data_start || (file_size - data_start) / word != elements ||
-      (file_size - data_start) % word != 0)
-    throw_error<IoError>("file ", path, ": holds ", file_size - std::min(file_size, data_start),
-                         " bytes of data, its header announces ", elements, " elements of ", word,
-                         " bytes (truncated?)");
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<std::size_t> shape;
+  std::size_t data_offset = 0;
+};
+
+// The value after 'key': in the dict literal: a tuple "(...)", a quoted string, or a word (True, False).
+std::string dict_value(const std::string& dict, const std::string& key, const std::string& path) {
+  const auto at = dict.find("'" + key + "'");
+  const auto colon = at == std::string::npos ? at : dict.find(':', at + key.size() + 2);
+  auto start = colon == std::string::npos ? colon : dict.find_first_not_of(" \t", colon + 1);
+  if (start == std::string::npos) throw_error<IoError>("file ", path, ": .npy header has no value for '", key, "'");
+  std::size_t end = std::string::npos;
+  const char first = dict[start];
+  if (first == '(')
+    end = dict.find(')', start);
+  else if (first == '\'' || first == '"')
+    end = dict.find(first, start + 1);
+  else
+    end = dict.find_first_of(",}", start) - 1;  // npos - 1 when missing: caught below
+  if (end == std::string::npos || end >= dict.size() || end < start)
+    throw_error<IoError>("file ", path, ": .npy header: unterminated value of '", key, "'");
+  std::string value = dict.substr(start, end - start + 1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+  return value;
 }
 
-// xtensor reads a given element type only; trying float32 then float64 tells which the file holds.
-template <typename T>
-bool try_load(const std::string& path, xt::xarray<float, xt::layout_type::row_major>& out) {
+NpyHeader read_header(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_error<IoError>("file ", path, ": cannot be opened");
-  try {
-    auto loaded = xt::load_npy<T>(in);
-    // xtensor does not check that the data were all there: a short read leaves the stream failed.
-    if (in.fail()) throw_error<IoError>("file ", path, ": truncated .npy (fewer bytes than its header announces)");
-    out = xt::cast<float>(loaded);
-    return true;
-  } catch (const IoError&) {
-    throw;
-  } catch (const std::exception& e) {  // xtensor's runtime_error, or a standard parse error inside it
-    const std::string what = e.what();
-    if (what.find("formats not matching") != std::string::npos) return false;
-    throw_error<IoError>("file ", path, ": not a readable .npy file (", what, ")");
+  unsigned char prefix[10] = {};
+  in.read(reinterpret_cast<char*>(prefix), 8);
+  if (!in || std::memcmp(prefix, "\x93NUMPY", 6) != 0) throw_error<IoError>("file ", path, ": not a .npy file");
+  const int major = prefix[6];
+  if (major < 1 || major > 3) throw_error<IoError>("file ", path, ": .npy format version ", major, " is not known");
+  std::size_t length = 0;
+  if (major == 1) {
+    in.read(reinterpret_cast<char*>(prefix), 2);
+    length = prefix[0] | (std::size_t{prefix[1]} << 8);
+  } else {
+    in.read(reinterpret_cast<char*>(prefix), 4);
+    length =
+        prefix[0] | (std::size_t{prefix[1]} << 8) | (std::size_t{prefix[2]} << 16) | (std::size_t{prefix[3]} << 24);
   }
+  if (!in || length == 0 || length > 65536) throw_error<IoError>("file ", path, ": .npy header length ", length);
+  std::string dict(length, '\0');
+  in.read(dict.data(), static_cast<std::streamsize>(length));
+  if (!in) throw_error<IoError>("file ", path, ": truncated .npy header");
+  if (dict.find('{') == std::string::npos || dict.find('}') == std::string::npos)
+    throw_error<IoError>("file ", path, ": .npy header is not a dict");
+  NpyHeader h;
+  h.data_offset = static_cast<std::size_t>(in.tellg());
+  const std::string descr = dict_value(dict, "descr", path);
+  if (descr.size() < 2 || (descr.front() != '\'' && descr.front() != '"') || descr.back() != descr.front())
+    throw_error<IoError>("file ", path, ": .npy 'descr' ", descr, " is not a type string");
+  h.descr = descr.substr(1, descr.size() - 2);
+  const std::string fortran = dict_value(dict, "fortran_order", path);
+  if (fortran != "False" && fortran != "True")
+    throw_error<IoError>("file ", path, ": .npy 'fortran_order' is ", fortran, ", not True or False");
+  h.fortran_order = fortran == "True";
+  const std::string shape = dict_value(dict, "shape", path);
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
+    throw_error<IoError>("file ", path, ": .npy 'shape' ", shape, " is not a tuple");
+  std::size_t pos = 1;
+  while (pos < shape.size() - 1) {
+    while (pos < shape.size() - 1 && (shape[pos] == ' ' || shape[pos] == ',')) ++pos;
+    if (pos >= shape.size() - 1) break;
+    std::size_t value = 0, digits = 0;
+    while (pos < shape.size() - 1 && shape[pos] >= '0' && shape[pos] <= '9' && digits < 13) {
+      value = value * 10 + static_cast<std::size_t>(shape[pos++] - '0');
+      ++digits;
+    }
+    if (digits == 0 || (pos < shape.size() - 1 && shape[pos] != ',' && shape[pos] != ' '))
+      throw_error<IoError>("file ", path, ": .npy 'shape' ", shape, " is not a tuple of sizes");
+    h.shape.push_back(value);
+    if (h.shape.size() > 8) throw_error<IoError>("file ", path, ": .npy 'shape' has too many dimensions");
+  }
+  return h;
 }
 
 class NpyReader final : public ArrayReader {
  public:
   explicit NpyReader(std::string path) : path_(std::move(path)) {
-    check_npy_size(path_);
-    if (!try_load<float>(path_, data_) && !try_load<double>(path_, data_))
-      throw_error<IoError>("file ", path_, ": .npy of another element type; expected float32 or float64 (<f4, <f8)");
-    std::vector<std::size_t> dims(data_.shape().begin(), data_.shape().end());
-    std::tie(n_, size_) = stacks_of_shape(dims.data(), static_cast<int>(dims.size()), "file " + path_);
+    const NpyHeader h = read_header(path_);
+    if (h.descr == "<f4" || h.descr == "|f4")
+      word_ = 4;
+    else if (h.descr == "<f8" || h.descr == "|f8")
+      word_ = 8;
+    else
+      throw_error<IoError>("file ", path_, ": .npy of another element type ('", h.descr,
+                           "'); expected float32 or float64 (little-endian <f4, <f8)");
+    if (h.fortran_order)
+      throw_error<IoError>("file ", path_, ": a Fortran-ordered .npy; save it C-ordered (numpy.ascontiguousarray)");
+    std::tie(n_, size_) = stacks_of_shape(h.shape.data(), static_cast<int>(h.shape.size()), "file " + path_);
+    offset_ = h.data_offset;
+    const std::size_t per = 3 * static_cast<std::size_t>(size_) * static_cast<std::size_t>(size_);
+    std::error_code ec;
+    const auto file_size = static_cast<std::size_t>(std::filesystem::file_size(path_, ec));
+    // Sizes are bounded (stacks_of_shape, 13 digits): the product cannot overflow before this comparison.
+    const long double expected = static_cast<long double>(n_) * static_cast<long double>(per) * word_;
+    if (ec || static_cast<long double>(file_size) != static_cast<long double>(offset_) + expected)
+      throw_error<IoError>("file ", path_, ": holds ", file_size - std::min(file_size, offset_),
+                           " bytes of data, its header announces ", static_cast<double>(expected), " (truncated?)");
   }
   std::size_t size() const override { return n_; }
   int stack_size() const override { return size_; }
   void read(std::size_t i, float* out) const override {
     CBEDNET_REQUIRE(i < n_, InvalidArgument, "file ", path_, ": stack ", i, " out of range (", n_, ")");
-    const std::size_t per = 3 * static_cast<std::size_t>(size_) * size_;
-    std::copy_n(data_.data() + i * per, per, out);
+    const std::size_t per = 3 * static_cast<std::size_t>(size_) * static_cast<std::size_t>(size_);
+    std::ifstream in(path_, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset_ + i * per * word_));
+    if (word_ == 4) {
+      in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(per * 4));
+    } else {
+      std::vector<double> wide(per);
+      in.read(reinterpret_cast<char*>(wide.data()), static_cast<std::streamsize>(per * 8));
+      std::transform(wide.begin(), wide.end(), out, [](double v) { return static_cast<float>(v); });
+    }
+    if (!in) throw_error<IoError>("file ", path_, ", stack ", i, ": cannot be read");
   }
   const std::string& path() const override { return path_; }
   std::string entry(std::size_t i) const override { return n_ == 1 ? std::string() : index_label(i); }
 
  private:
   std::string path_;
-  xt::xarray<float, xt::layout_type::row_major> data_;
-  std::size_t n_ = 0;
+  std::size_t n_ = 0, offset_ = 0, word_ = 4;
   int size_ = 0;
 };
 

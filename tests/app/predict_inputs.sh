@@ -81,6 +81,7 @@ np.save("one.npy", big[0])
 np.save("int.npy", big.astype(np.int32))
 np.save("four.npy", np.concatenate([big, big[:, :1]], axis=1))
 np.save("odd.npy", big[:, :, :48, :48])
+np.save("fortran.npy", np.asfortranarray(big))
 open("short.npy", "wb").write(open("arrays/stacks.npy", "rb").read()[:-100])
 tifffile.imwrite("tiffs/stacks.tif", big.reshape(-1, 64, 64), photometric="minisblack")
 tifffile.imwrite("onepage.tif", big[0, 0], photometric="minisblack")
@@ -117,6 +118,7 @@ check_input_refused "int.npy: .npy of another element type" int.npy
 check_input_refused "four.npy: shape \[32, 4, 64, 64\]" four.npy
 check_input_refused "48x48 pixels cannot be reduced to the model's 32x32" odd.npy
 check_input_refused "short.npy: holds .* bytes of data, its header announces" short.npy
+check_input_refused "fortran.npy: a Fortran-ordered .npy" fortran.npy
 check_input_refused "onepage.tif: 1 page; expected 3 per sample" onepage.tif
 check_input_refused "dataset '/nowhere': no such dataset" plain.h5 --dataset /nowhere
 check_input_refused "no train/dev/test split" arrays --split test

@@ -54,6 +54,9 @@ TEST(FuzzRegressions, SmcFile) { replay("smc_file", cbednet::fuzz::probe_smc_fil
 TEST(FuzzRegressions, Source) { replay("source", cbednet::fuzz::probe_source); }
 TEST(FuzzRegressions, Checkpoint) { replay("checkpoint", cbednet::fuzz::probe_checkpoint); }
 TEST(FuzzRegressions, Options) { replay("options", cbednet::fuzz::probe_options); }
+// The array targets route by file name: their findings are kept with the suffix the fuzz target gives its input.
+TEST(FuzzRegressions, Npy) { replay("npy", cbednet::fuzz::probe_source); }
+TEST(FuzzRegressions, Tiff) { replay("tiff", cbednet::fuzz::probe_source); }
 
 // The probes themselves can tell good from bad (so the replay above can fail).
 TEST(FuzzProbes, RejectCleanly) {

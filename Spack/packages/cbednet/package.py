@@ -53,9 +53,8 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("fftw@3.3: precision=float")
     # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.
     depends_on("protobuf")
-    # predict's plain-array inputs: TIFF stacks (libtiff) and NumPy .npy files (xtensor's header-only reader).
+    # predict's plain-array inputs: TIFF stacks.
     depends_on("libtiff")
-    depends_on("xtensor")
     # cbednet export/import: ONNX's protobuf classes and checker (ONNXConfig.cmake; built with ONNX_ML, the default).
     depends_on("onnx")
     depends_on("openblas threads=openmp")
