@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Parallel conversion (cbednet convert under mpiexec, docs/data-format.md §2): source MB/s converted by 1, 2 and 4
 # ranks against the raw read rate of the same files (cat, warm page cache) measured in the same run, REPEATS runs
-# each. The source: simulated SMC files, MATERIALS materials x 10 energies of 3xSIZExSIZE float32 (default 48 and
-# 256: 480 samples, 377 MB), written by 8 simulating ranks, so 8 files per split (24 files). One JSON line per run
-# to OUT (default results.jsonl beside this script).   BUILD (default build), REPEATS (default 3)
+# each. The source: simulated SMC files, MATERIALS materials x 10 energies of 3xSIZExSIZE float32 (default 160 and
+# 256: 1,600 samples, 1.26 GB), written by 8 simulating ranks (up to 8 files per split). Times include mpiexec
+# start-up. One JSON line per run to OUT (default results.jsonl beside this script).   BUILD (default build), REPEATS (default 3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -13,7 +13,7 @@ repeats=${REPEATS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/cbednet-convert-bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mpiexec --oversubscribe -n 8 "$cbednet" simulate --out "$work/data" --materials "${MATERIALS:-48}" \
+mpiexec --oversubscribe -n 8 "$cbednet" simulate --out "$work/data" --materials "${MATERIALS:-160}" \
   --size "${SIZE:-256}" --seed 7 --quiet > /dev/null
 mapfile -t files < <(find "$work/data" -name '*.h5' | sort)
 bytes=$(cat "${files[@]}" | wc -c)
