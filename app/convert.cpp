@@ -61,6 +61,11 @@ int run_convert(const Args& args) {
   };
   const auto report = io::convert_to_packed(c);
   progress.finish();
+  // What --skip-bad dropped, each once: the index's verdicts on rank 0, the pixel checks where they ran.
+  if (world_rank() == 0)
+    for (const auto& reason : report.skipped_at_open) std::cout << "skipped: " << reason << "\n";
+  for (const auto& reason : report.skipped_pixels) std::cout << "skipped: " << reason << "\n";
+  std::cout << std::flush;
   if (world_rank() == 0) {
     if (report.resumed)
       std::cout << "resumed an interrupted conversion: " << report.resumed_rows << " of " << report.samples

@@ -54,6 +54,7 @@ int run_evaluate(const Args& args) {
     std::printf("  %-26s %8.4f\n", "point-group accuracy", m.point_group_accuracy);
     std::printf("  (majority class: space group %d)\n", m.majority_class + 1);
     if (loader.bad_samples() > 0) std::printf("  skipped %zu bad samples\n", loader.bad_samples());
+    for (const auto& reason : loader.skipped_at_open()) std::printf("  skipped at open: %s\n", reason.c_str());
     if (!out.empty()) {
       const std::size_t nulls_before = json_nulls_written();
       write_file_atomically(out, "{\"checkpoint\": " + json_string(trained.checkpoint) +

@@ -290,6 +290,8 @@ int run_training(const TrainConfig& cfg) {
   }
   log_run_header(cfg, data, model, steps, split, *backend, log);
   if (!recompute_note.empty()) log.line("  ", recompute_note);
+  if (data.train)  // only stage-0 ranks open the data; the log writes from world rank 0, which is one of them
+    for (const auto& reason : data.train->skipped_at_open()) log.line("  skipped (--skip-bad): ", reason);
   if (tensorboard) log.line("  TensorBoard event file ", tensorboard->event_file().string());
   if (init && !resume_from)
     log.line("  initialised from ", cfg.init_from, " (", init->spec.arch, ", ", init->spec.classes, " classes)",

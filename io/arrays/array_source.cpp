@@ -59,9 +59,10 @@ class ArraySource final : public SampleSource {
         reader = !options.dataset.empty()         ? open_h5_array(file, options.dataset)
                  : format_of(file) == Format::npy ? open_npy(file)
                                                   : open_tiff(file);
-      } catch (const IoError&) {
+      } catch (const IoError& e) {
         if (!options.skip_bad) throw;
         ++skipped_;
+        reasons_.push_back(e.what());
         continue;
       }
       // A bound before anything is allocated for a stack: a damaged header must not ask for terabytes.
@@ -102,6 +103,7 @@ class ArraySource final : public SampleSource {
   }
   std::string describe() const override { return description_; }
   std::size_t skipped() const override { return skipped_; }
+  std::vector<std::string> skipped_reasons() const override { return reasons_; }
 
   void read(std::size_t i, float* out_chw) const override {
     const auto [r, s] = at(i);
@@ -128,6 +130,7 @@ class ArraySource final : public SampleSource {
   std::vector<std::pair<std::size_t, std::size_t>> index_;  // (reader, stack) per sample
   int size_ = 0;
   std::size_t skipped_ = 0;
+  std::vector<std::string> reasons_;
   std::string description_;
 };
 

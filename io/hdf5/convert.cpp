@@ -75,7 +75,7 @@ std::string fingerprint(const ConvertOptions& o, const Preprocess& pre) {
 // The source samples to write, in row order: all of them, or with skip_bad those whose pixels read (every rank
 // checks a share; the verdicts are combined).
 std::vector<std::size_t> readable_samples(const SampleSource& source, bool skip_bad, MPI_Comm comm,
-                                          std::size_t& skipped) {
+                                          std::size_t& skipped, std::vector<std::string>& reasons) {
   std::vector<std::size_t> good;
   if (!skip_bad) {
     good.resize(source.size());
@@ -88,8 +88,9 @@ std::vector<std::size_t> readable_samples(const SampleSource& source, bool skip_
   for (std::size_t i = static_cast<std::size_t>(rank); i < source.size(); i += static_cast<std::size_t>(ranks)) {
     try {
       source.read(i, buffer.data());
-    } catch (const IoError&) {
+    } catch (const IoError& e) {
       bad[i] = 1;
+      reasons.push_back(e.what());
     }
   }
   if (comm != MPI_COMM_NULL)
@@ -187,7 +188,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
     barrier(comm);  // every rank has decided before rank 0 may replace the state
     std::size_t skipped = source->skipped();
     if (!report.resumed) {
-      rows = readable_samples(*source, options.skip_bad, comm, skipped);
+      rows = readable_samples(*source, options.skip_bad, comm, skipped, report.skipped_pixels);
       CBEDNET_REQUIRE(!rows->empty(), IoError, "path ", options.in, ": no readable samples to convert");
       if (rank == 0) {
         partial.remove_all();
@@ -198,6 +199,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
       skipped += source->size() - rows->size();
     }
     report.skipped = skipped;
+    report.skipped_at_open = source->skipped_reasons();
     PackedImagesWriter images(partial.images, rows->size(), report.sample, options.dtype, comm, report.resumed);
 
     // Whole source files per rank, in contiguous blocks of about equal row counts; finished files skipped.

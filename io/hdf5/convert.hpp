@@ -32,11 +32,13 @@ struct ConvertOptions {
 };
 
 struct ConvertReport {
-  std::size_t samples = 0;       // written
-  std::size_t skipped = 0;       // dropped as bad (skip_bad)
-  bool resumed = false;          // an interrupted conversion of the same input and options was continued
-  std::size_t resumed_rows = 0;  // rows found written by the interrupted run (their files not read again)
-  Shape sample{};                // {1, C, H, W}
+  std::size_t samples = 0;                   // written
+  std::size_t skipped = 0;                   // dropped as bad (skip_bad)
+  std::vector<std::string> skipped_at_open;  // one message per file or sample dropped while indexing (every rank)
+  std::vector<std::string> skipped_pixels;   // one per sample whose pixels failed this rank's check
+  bool resumed = false;                      // an interrupted conversion of the same input and options was continued
+  std::size_t resumed_rows = 0;              // rows found written by the interrupted run (their files not read again)
+  Shape sample{};                            // {1, C, H, W}
   std::string preprocessing;
 };
 

@@ -25,6 +25,8 @@ class DistributedLoader::Reader {
   virtual int label(std::size_t i) const = 0;
   virtual bool collective() const = 0;
   virtual std::string describe() const = 0;
+  // Files and samples dropped at open (skip_bad), one message each.
+  virtual std::vector<std::string> skipped_at_open() const { return {}; }
   // Whether the last read really went collective (HDF5 may silently fall back to independent I/O).
   virtual bool last_read_collective() const { return false; }
   // Samples `indices` (batch order) into out[k*C*H*W]; with skip_bad a bad sample gets ok[j] = 0 instead of a throw.
@@ -135,6 +137,7 @@ class SourceReader final : public DistributedLoader::Reader {
   int label(std::size_t i) const override { return source_->label(i); }
   bool collective() const override { return false; }
   std::string describe() const override { return source_->describe() + " (independent reads)"; }
+  std::vector<std::string> skipped_at_open() const override { return source_->skipped_reasons(); }
   void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
             std::size_t) override {
     const auto per = source_->sample_shape().per_sample();
@@ -391,5 +394,7 @@ std::optional<Batch> DistributedLoader::next() {
   ++next_step_;
   return std::move(slot.batch);
 }
+
+std::vector<std::string> DistributedLoader::skipped_at_open() const { return reader_->skipped_at_open(); }
 
 }  // namespace cbednet::io

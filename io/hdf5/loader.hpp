@@ -106,6 +106,8 @@ class DistributedLoader : public BatchSource {
   std::optional<Batch> next() override;
   // Bad samples dropped so far (skip_bad).
   std::size_t bad_samples() const { return bad_.load(); }
+  // Files and samples dropped while the source was indexed (skip_bad), one message each naming them.
+  std::vector<std::string> skipped_at_open() const;
 
   // Reads one step synchronously on the calling thread (what the I/O thread runs). For tests and benchmarks.
   Batch read_step(std::uint64_t epoch, std::size_t step);

@@ -127,9 +127,10 @@ class SmcSource final : public SampleSource {
       std::unique_ptr<SmcFileReader> reader;
       try {
         reader = std::make_unique<SmcFileReader>(file);
-      } catch (const IoError&) {
+      } catch (const IoError& e) {
         if (!options.skip_bad) throw;
         ++skipped_;
+        reasons_.push_back(e.what());
         continue;
       }
       const auto file_index = static_cast<std::uint32_t>(files_.size());
@@ -144,9 +145,10 @@ class SmcSource final : public SampleSource {
           if (S != size_)
             throw_error<IoError>(h5::where(file, reader->group_names()[g]), ": cbed_stack is 3x", S, "x", S,
                                  ", expected 3x", size_, "x", size_, " like the first sample");
-        } catch (const IoError&) {
+        } catch (const IoError& e) {
           if (!options.skip_bad) throw;
           ++skipped_;
+          reasons_.push_back(e.what());
           continue;
         }
         const std::string material = reader->material(g);
@@ -173,6 +175,7 @@ class SmcSource final : public SampleSource {
   }
   std::string describe() const override { return description_; }
   std::size_t skipped() const override { return skipped_; }
+  std::vector<std::string> skipped_reasons() const override { return reasons_; }
 
   void read(std::size_t i, float* out_chw) const override {
     const Entry& e = entry(i);
@@ -224,6 +227,7 @@ class SmcSource final : public SampleSource {
   std::vector<std::string> materials_;
   std::unordered_map<std::string, std::uint32_t> material_ids_;
   std::size_t skipped_ = 0;
+  std::vector<std::string> reasons_;
   std::string description_;
   mutable std::mutex cache_mutex_;
   mutable std::list<std::pair<std::uint32_t, std::shared_ptr<const SmcFileReader>>> cache_;

@@ -44,6 +44,8 @@ class SampleSource {
   virtual std::string describe() const = 0;
   // Samples dropped while indexing (bad label, unreadable group) when opened with skip_bad.
   virtual std::size_t skipped() const { return 0; }
+  // Why: one message per unreadable file or dropped sample, naming it.
+  virtual std::vector<std::string> skipped_reasons() const { return {}; }
 };
 
 struct SourceOptions {
