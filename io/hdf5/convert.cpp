@@ -96,7 +96,12 @@ std::vector<std::size_t> readable_samples(const SampleSource& source, bool skip_
   if (comm != MPI_COMM_NULL)
     check_mpi_call(MPI_Allreduce(MPI_IN_PLACE, bad.data(), static_cast<int>(bad.size()), MPI_CHAR, MPI_MAX, comm),
                    "Allreduce (bad samples)");
-  for (std::size_t i = 0; i < bad.size(); ++i) bad[i] ? ++skipped : (good.push_back(i), std::size_t{});
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    if (bad[i] != 0)
+      ++skipped;
+    else
+      good.push_back(i);
+  }
   return good;
 }
 
