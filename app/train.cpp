@@ -1,6 +1,7 @@
 // cbednet train: options -> TrainConfig -> app/training_run.cpp.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "app/model_options.hpp"
@@ -92,6 +93,21 @@ po::options_description optimisation_options() {
     ("bn-momentum", po::value<double>()->default_value(0.1), "batch-norm running-average momentum");
   // clang-format on
   return optim;
+}
+
+po::options_description augmentation_options() {
+  po::options_description augment(
+      "Augmentation (training only; what another acquisition could give: docs/training.md)");
+  // clang-format off
+  augment.add_options()
+    ("augment-exposure", po::value<double>()->default_value(0.0),
+     "scale each projection's intensities by exp(sigma z), z ~ N(0,1): the sigma (0: off)")
+    ("augment-dose", po::value<double>()->default_value(0.0),
+     "record each projection with this many electrons (Poisson shot noise; 0: off)")
+    ("augment-shift", po::value<int>()->default_value(0),
+     "shift each projection by up to this many pixels along each axis (detector offset; 0: off)");
+  // clang-format on
+  return augment;
 }
 
 // --data ... --nonfinite and --grid ...: what the run is, where it goes and how ranks share it.
@@ -248,6 +264,7 @@ int run_train(const Args& args) {
   all.add(run_options())
       .add(parallel_options())
       .add(optimisation_options())
+      .add(augmentation_options())
       .add(model_options(0, /*with_input=*/false))
       .add(data_options())
       .add(backend_options());
@@ -259,6 +276,10 @@ int run_train(const Args& args) {
   read_model_and_data(vm, c);
   read_loss_scaling(vm, c);
   read_optimisation(vm, c);
+  c.augment.exposure_sigma = vm["augment-exposure"].as<double>();
+  c.augment.dose = vm["augment-dose"].as<double>();
+  c.augment.shift = vm["augment-shift"].as<int>();
+  c.augment.validate(std::numeric_limits<int>::max());  // ranges now; the shift against the image size once known
   c.resolved_ini = to_ini(vm);
   return run_training(c);
 }

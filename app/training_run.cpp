@@ -84,6 +84,7 @@ RunData open_data(const TrainConfig& cfg, const Grid& grid) {
     lo.io_threads = cfg.io_threads;
     lo.split = cfg.train_split;
     lo.preprocess = cfg.preprocess;
+    lo.augment = cfg.augment;
     d.train = std::make_unique<io::DistributedLoader>(cfg.data, grid.replicas_comm(), lo);
     d.facts.sample = d.train->sample_shape();
     d.facts.steps_per_epoch = static_cast<std::int64_t>(d.train->steps_per_epoch());
@@ -190,6 +191,7 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
   log.line("  optimizer ", to_string(o.kind), ", weight decay ", o.weight_decay,
            o.clip_grad_norm > 0 ? ", gradients clipped to global norm " + std::to_string(o.clip_grad_norm) : "",
            o.ema_decay > 0 ? ", weight average with decay " + std::to_string(o.ema_decay) : "");
+  if (cfg.augment.enabled()) log.line("  augmentation (training batches) ", cfg.augment.describe());
 }
 
 // --recompute auto: this rank's stage recomputes the fewest blocks whose kept activations fit the budget

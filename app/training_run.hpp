@@ -31,6 +31,7 @@ struct TrainConfig {
   ResNetSpec model;  // input size and channels come from the data
   BackendOptions backend;
   io::Preprocess preprocess;
+  io::Augment augment;  // training loader only
   ViewMode views = ViewMode::stack;
   bool skip_bad = false;
   int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)

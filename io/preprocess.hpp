@@ -16,8 +16,8 @@ namespace cbednet::io {
 struct Preprocess {
   bool log_scale = false;
   int downsample = 1;           // 1, 2 or 4: S -> S / downsample by box averaging (S must be divisible)
-  std::vector<float> mean;      // per output channel; empty: no normalisation
-  std::vector<float> stddev;    // same length as mean
+  std::vector<float> mean{};    // per output channel; empty: no normalisation
+  std::vector<float> stddev{};  // same length as mean
   bool separate_views = false;  // each of the three projections is its own 1-channel sample
 
   // InvalidArgument unless downsample is 1/2/4, S divides, mean/stddev sizes match the channels, stddev > 0.

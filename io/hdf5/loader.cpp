@@ -25,6 +25,8 @@ class DistributedLoader::Reader {
   virtual int label(std::size_t i) const = 0;
   virtual bool collective() const = 0;
   virtual std::string describe() const = 0;
+  // How the pixels that read() returns were preprocessed (for augmentation, which works before normalisation).
+  virtual Preprocess pixel_domain() const = 0;
   // Files and samples dropped at open (skip_bad), one message each.
   virtual std::vector<std::string> skipped_at_open() const { return {}; }
   // Whether the last read really went collective (HDF5 may silently fall back to independent I/O).
@@ -86,6 +88,12 @@ class PackedCollectiveReader final : public DistributedLoader::Reader {
                     : " (collective MPI-IO)");
   }
   bool last_read_collective() const override { return last_collective_; }
+  Preprocess pixel_domain() const override {
+    Preprocess domain = info_.preprocessing.empty() ? Preprocess{} : Preprocess::parse(info_.preprocessing);
+    domain.mean = pre_.mean;
+    domain.stddev = pre_.stddev;
+    return domain;
+  }
 
   void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
             std::size_t calls) override {
@@ -131,12 +139,14 @@ class SourceReader final : public DistributedLoader::Reader {
                                                 .skip_bad = options.skip_bad,
                                                 .allow_unlabelled = options.allow_unlabelled,
                                                 .dataset = options.dataset,
-                                                .input_size = options.input_size})) {}
+                                                .input_size = options.input_size})),
+        pre_(options.preprocess) {}
   std::size_t size() const override { return source_->size(); }
   Shape sample_shape() const override { return source_->sample_shape(); }
   int label(std::size_t i) const override { return source_->label(i); }
   bool collective() const override { return false; }
   std::string describe() const override { return source_->describe() + " (independent reads)"; }
+  Preprocess pixel_domain() const override { return pre_; }
   std::vector<std::string> skipped_at_open() const override { return source_->skipped_reasons(); }
   void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
             std::size_t) override {
@@ -153,6 +163,7 @@ class SourceReader final : public DistributedLoader::Reader {
 
  private:
   std::unique_ptr<SampleSource> source_;
+  Preprocess pre_;
 };
 
 }  // namespace
@@ -176,6 +187,13 @@ DistributedLoader::DistributedLoader(const std::string& path, MPI_Comm comm, Loa
     reader_ = std::make_unique<PackedCollectiveReader>(path, comm, options_);
   else
     reader_ = std::make_unique<SourceReader>(path, comm, options_);
+  if (options_.augment.enabled()) {
+    const Shape s = reader_->sample_shape();
+    CBEDNET_REQUIRE(s.h == s.w, InvalidArgument, "augmentation: samples of ", path, " are ", s.h, "x", s.w,
+                    ", not square");
+    options_.augment.validate(static_cast<int>(s.h));
+    pixel_domain_ = reader_->pixel_domain();
+  }
   labels_.resize(reader_->size());
   for (std::size_t i = 0; i < labels_.size(); ++i) labels_[i] = static_cast<std::int16_t>(reader_->label(i));
   CBEDNET_REQUIRE(steps_per_epoch() > 0, InvalidArgument, "loader: the global batch ", options_.global_batch,
@@ -249,6 +267,13 @@ Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
   auto* labels = batch.labels.data<std::int32_t>();
   for (std::size_t j = 0; j < batch.indices.size(); ++j)
     labels[j] = labels_[static_cast<std::size_t>(batch.indices[j])] - 1;
+  if (options_.augment.enabled()) {
+    const Shape s = batch.images.shape();
+    for (std::size_t j = 0; j < batch.indices.size(); ++j)
+      augment_sample(options_.augment, pixel_domain_, options_.seed, epoch, batch.indices[j],
+                     batch.images.data<float>() + static_cast<std::int64_t>(j) * s.per_sample(), static_cast<int>(s.c),
+                     static_cast<int>(s.h));
+  }
   return batch;
 }
 

@@ -41,6 +41,7 @@
 
 #include "core/tensor.hpp"
 #include "core/train/batch_source.hpp"
+#include "io/augment.hpp"
 #include "io/hdf5/sample_source.hpp"
 
 namespace cbednet::io {
@@ -61,6 +62,8 @@ struct LoaderOptions {
   std::string dataset;            // SourceOptions::dataset and input_size: plain arrays (io/arrays/)
   int input_size = 0;
   Preprocess preprocess;  // SMC sources: everything; packed files: only the normalisation
+  // Training augmentation (io/augment.hpp), applied by the I/O thread after the read; off by default.
+  Augment augment;
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
   // (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO two-phase collective buffering, which moves every sample
   // through an aggregator rank: each chunk is one large contiguous sample, which gains nothing from
@@ -139,6 +142,7 @@ class DistributedLoader : public BatchSource {
   };
 
   LoaderOptions options_;
+  Preprocess pixel_domain_;  // what the reader's pixels are (augmentation inverts it before, applies it after)
   std::unique_ptr<Reader> reader_;
   std::vector<std::int16_t> labels_;
   int rank_ = 0, ranks_ = 1;

@@ -124,6 +124,40 @@ TEST_F(LoaderMpi, CollectiveReadsEqualSerialReads) {
     }
 }
 
+// Augmentation is applied by the I/O thread to the pixels as read, keyed by the sample's index: a sample is
+// augmented identically on any number of ranks (so every P x D grid trains on the same batches), in the packed
+// file's log domain and in an SMC directory's normalised one.
+TEST_F(LoaderMpi, AugmentationIsAPureFunctionOfTheSampleAndEpoch) {
+  const Augment augment{.exposure_sigma = 0.3, .dose = 5e4, .shift = 2};
+  for (const bool packed_file : {true, false}) {
+    SCOPED_TRACE(packed_file ? "packed, log-scaled" : "SMC directory, log-scaled and normalised");
+    LoaderOptions o;
+    o.global_batch = 4;
+    o.seed = 7;
+    if (!packed_file) o.preprocess = Preprocess{.log_scale = true, .mean = {50, 60, 70}, .stddev = {20, 30, 40}};
+    Preprocess domain = o.preprocess;
+    domain.log_scale = true;  // the packed file was converted with log scaling
+    DistributedLoader plain(packed_file ? packed() : smc(), MPI_COMM_WORLD, o);
+    const auto reference = read_epoch(plain, 1);
+    o.augment = augment;
+    DistributedLoader loader(packed_file ? packed() : smc(), MPI_COMM_WORLD, o);
+    const auto batches = read_epoch(loader, 1);
+    ASSERT_EQ(batches.size(), reference.size());
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+      ASSERT_EQ(batches[b].indices, reference[b].indices);
+      const auto per = static_cast<std::size_t>(batches[b].images.shape().per_sample());
+      for (std::size_t j = 0; j < batches[b].indices.size(); ++j) {
+        std::vector<float> expected(reference[b].images.data<float>() + j * per,
+                                    reference[b].images.data<float>() + (j + 1) * per);
+        augment_sample(augment, domain, 7, 1, batches[b].indices[j], expected.data(), 3, kS);
+        const float* got = batches[b].images.data<float>() + j * per;
+        ASSERT_TRUE(std::equal(expected.begin(), expected.end(), got)) << "sample " << batches[b].indices[j];
+        EXPECT_FALSE(std::equal(expected.begin(), expected.end(), reference[b].images.data<float>() + j * per));
+      }
+    }
+  }
+}
+
 TEST_F(LoaderMpi, EachSampleOncePerEpochInTheSameOrderForAnyRankCount) {
   LoaderOptions o;
   o.global_batch = 4;
