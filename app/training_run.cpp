@@ -194,18 +194,41 @@ void log_run_header(const TrainConfig& cfg, const RunData& data, const Model& mo
   if (cfg.augment.enabled()) log.line("  augmentation (training batches) ", cfg.augment.describe());
 }
 
-// --recompute auto: this rank's stage recomputes the fewest blocks whose kept activations fit the budget
+// --recompute auto: the blocks of stage s = [first, last) that recompute so that its kept activations fit the budget
 // (core/model/recompute_plan.hpp). The stage holds min(P - s, M) micro-batches at once under 1F1B, all M under
-// GPipe. Returns world rank 0's line for the log.
+// GPipe. Throws naming --activation-memory-gb when the budget cannot be met.
+RecomputePlan stage_recompute_plan(const TrainConfig& cfg, const BatchSplit& split, int stages, int stage,
+                                   const Backend& backend, const Model& model, std::size_t first, std::size_t last) {
+  const std::int64_t M = split.micro_batches, P = stages, s = stage;
+  const std::int64_t in_flight =
+      cfg.hybrid.schedule == PipelineSchedule::gpipe ? M : std::max<std::int64_t>(1, std::min(P - s, M));
+  return plan_recompute(model, first, last, split.micro, in_flight, static_cast<double>(dtype_size(backend.dtype())),
+                        cfg.activation_memory_gb * 1024 * 1024 * 1024);
+}
+
+// The pipeline options, with --recompute auto's per-stage choice for the balancer (a candidate stage that cannot
+// meet the budget counts as recomputing every block; the stage finally chosen reports it in choose_recomputation).
+HybridOptions hybrid_options(const TrainConfig& cfg, const BatchSplit& split, int stages, const Backend& backend,
+                             const Model& model) {
+  HybridOptions o = cfg.hybrid;
+  if (o.recompute == Stage::Recompute::automatic)
+    o.recompute_for = [&cfg, split, stages, &backend, &model](std::size_t first, std::size_t last, int stage) {
+      try {
+        return stage_recompute_plan(cfg, split, stages, stage, backend, model, first, last).recompute;
+      } catch (const InvalidArgument&) {
+        return std::vector<char>(last - first, 1);
+      }
+    };
+  return o;
+}
+
+// --recompute auto: this rank's stage recomputes the fewest blocks whose kept activations fit the budget. Returns
+// world rank 0's line for the log.
 std::string choose_recomputation(const TrainConfig& cfg, const BatchSplit& split, const Grid& grid,
                                  const Backend& backend, const Model& model, Stage& stage) {
   if (cfg.hybrid.recompute != Stage::Recompute::automatic) return {};
-  const std::int64_t M = split.micro_batches, P = grid.stages(), s = grid.stage();
-  const std::int64_t in_flight =
-      cfg.hybrid.schedule == PipelineSchedule::gpipe ? M : std::max<std::int64_t>(1, std::min(P - s, M));
-  const RecomputePlan plan =
-      plan_recompute(model, stage.first_block(), stage.last_block(), split.micro, in_flight,
-                     static_cast<double>(dtype_size(backend.dtype())), cfg.activation_memory_gb * 1024 * 1024 * 1024);
+  const RecomputePlan plan = stage_recompute_plan(cfg, split, grid.stages(), grid.stage(), backend, model,
+                                                  stage.first_block(), stage.last_block());
   stage.set_recompute_blocks(plan.recompute);
   std::ostringstream out;
   const double gib = 1024.0 * 1024.0 * 1024.0;
@@ -261,7 +284,7 @@ int run_training(const TrainConfig& cfg) {
   // --device cuda: the backend binds local rank modulo the visible devices (one GPU per rank on a node, and
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
   auto backend = make_backend(cfg.backend);
-  HybridTrainer steps(*backend, model, grid, cfg.seed, cfg.hybrid);
+  HybridTrainer steps(*backend, model, grid, cfg.seed, hybrid_options(cfg, split, grid.stages(), *backend, model));
   const std::string recompute_note = choose_recomputation(cfg, split, grid, *backend, model, steps.stage());
   SoftmaxCrossEntropy loss(
       spec.classes, cfg.label_smoothing,

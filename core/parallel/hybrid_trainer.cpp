@@ -46,16 +46,26 @@ Partition choose_partition(Backend& backend, Model& model, int stages, const Hyb
     return p;
   }
   if (static_cast<std::size_t>(stages) > model.size()) return partition_blocks(block_macs(model), stages);  // throws
-  std::vector<double> weights = block_macs(model);
+  BlockCosts costs = block_mac_costs(model);
   if (options.balance == BalanceBy::time) {
     // Measured on one rank and broadcast: timings differ between ranks, and the cuts must not.
     int rank = 0;
     check_mpi_call(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
-    if (rank == 0) weights = measure_block_times(backend, model.spec(), options.balance_micro_batch, seed);
-    check_mpi_call(MPI_Bcast(weights.data(), static_cast<int>(weights.size()), MPI_DOUBLE, 0, world),
-                   "MPI_Bcast (block times)");
+    if (rank == 0) costs = measure_block_times(backend, model.spec(), options.balance_micro_batch, seed);
+    for (std::vector<double>* times : {&costs.forward, &costs.backward})
+      check_mpi_call(MPI_Bcast(times->data(), static_cast<int>(times->size()), MPI_DOUBLE, 0, world),
+                     "MPI_Bcast (block times)");
   }
-  return partition_blocks(weights, stages);
+  switch (options.recompute) {
+    case Stage::Recompute::blocks:
+      return partition_blocks(training_weights(costs, std::vector<char>(model.size(), 1)), stages);
+    case Stage::Recompute::automatic:
+      if (options.recompute_for) return partition_with_recompute(costs, stages, options.recompute_for);
+      break;
+    case Stage::Recompute::none:
+      break;
+  }
+  return partition_blocks(training_weights(costs, {}), stages);
 }
 
 HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, std::uint64_t seed,

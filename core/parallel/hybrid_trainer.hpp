@@ -43,6 +43,9 @@ struct HybridOptions {
   std::vector<std::size_t> cuts;                           // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
   Stage::Recompute recompute = Stage::Recompute::none;     // --recompute
+  // --recompute auto: which blocks a candidate stage would recompute, so that the balancer counts them (the caller
+  // still sets the chosen blocks on its stage). Unset: the cuts ignore recomputation.
+  RecomputeChooser recompute_for{};
 };
 
 class HybridTrainer {
@@ -90,7 +93,8 @@ class HybridTrainer {
 };
 
 // The block cuts every rank of `world` uses: options.cuts when given (checked), else the balancer's over MACs
-// or over times measured on world rank 0 and broadcast. Collective over world.
+// or over times measured on world rank 0 and broadcast, counting the forward that recomputed blocks run again
+// (--recompute blocks: every block; auto: options.recompute_for's blocks). Collective over world.
 Partition choose_partition(Backend& backend, Model& model, int stages, const HybridOptions& options, std::uint64_t seed,
                            MPI_Comm world);
 

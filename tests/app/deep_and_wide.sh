@@ -50,6 +50,12 @@ for group in parameters momentum buffers; do
   h5diff -q auto-none/checkpoints/$last auto-half/checkpoints/$last /$group /$group ||
     fail "--recompute auto: /$group differs"
 done
+# On a 2x1 pipeline the balancer chooses the cuts and each stage's recomputed blocks together: still the serial run.
+mpirun2 "$CBEDNET" train "${fp64[@]}" --grid 2x1 --recompute auto --activation-memory-gb "$half" --out auto-piped \
+  > auto-piped.txt
+grep -q "blocks recomputed" auto-piped.txt || fail "auto on 2x1: $(grep recompute auto-piped.txt)"
+h5diff -d 1e-12 auto-none/checkpoints/$last auto-piped/checkpoints/$last /parameters /parameters > /dev/null ||
+  fail "--recompute auto on 2x1: parameters differ from the serial run"
 if "$CBEDNET" train "${fp64[@]}" --recompute auto --activation-memory-gb 1e-9 --out auto-tiny > tiny.txt 2>&1; then
   fail "a budget below the block inputs was accepted"
 fi

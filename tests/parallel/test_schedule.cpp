@@ -154,6 +154,52 @@ TEST(Balance, MatchesBruteForce) {
   }
 }
 
+TEST(Balance, RecomputedBlocksCostTheirForwardAgain) {
+  const BlockCosts costs{{1, 2, 3}, {2, 4, 6}};
+  EXPECT_EQ(training_weights(costs, {}), (std::vector<double>{3, 6, 9}));
+  EXPECT_EQ(training_weights(costs, {0, 1, 0}), (std::vector<double>{3, 8, 9}));
+  EXPECT_THROW(training_weights(costs, {1}), InvalidArgument);
+  ResNetSpec spec = resnet_spec("resnet18");
+  spec.input_size = 64;
+  const Model model = build_resnet(spec);
+  const BlockCosts macs = block_mac_costs(model);
+  const auto w = block_macs(model);
+  const auto none = training_weights(macs, {});
+  const auto all = training_weights(macs, std::vector<char>(model.size(), 1));
+  for (std::size_t b = 0; b < w.size(); ++b) {
+    EXPECT_DOUBLE_EQ(none[b], w[b]);              // without recomputation: the forward MACs, as before
+    EXPECT_DOUBLE_EQ(all[b], w[b] * 8.0 / 6.0);  // 8 instead of 6 FLOPs per MAC, as the planner counts
+  }
+}
+
+// --recompute auto: a stage of more than three blocks must recompute all of them (its memory budget), so the cuts
+// that balance the plain weights (4 + 4 blocks) make stage 0 the slowest; moving a block to stage 1 lets stage 0
+// keep its activations and the slowest stage gets faster. The iteration finds that; a chooser that never
+// recomputes leaves the plain cuts.
+TEST(Balance, CutsAndRecomputationChosenTogether) {
+  const BlockCosts costs{std::vector<double>(8, 1.0), std::vector<double>(8, 2.0)};
+  int calls = 0;
+  const RecomputeChooser budget = [&calls](std::size_t first, std::size_t last, int stage) {
+    ++calls;
+    return std::vector<char>(last - first, stage == 0 && last - first > 3 ? 1 : 0);
+  };
+  std::vector<char> flags;
+  const Partition p = partition_with_recompute(costs, 2, budget, &flags);
+  EXPECT_EQ(p.cuts, (std::vector<std::size_t>{0, 3, 8}));
+  EXPECT_EQ(p.stage_weight, (std::vector<double>{9, 15}));
+  EXPECT_EQ(flags, std::vector<char>(8, 0));
+  EXPECT_GT(calls, 2);  // it did iterate
+  // What the balancer would have done without counting recomputation: 4 + 4 blocks, stage 0 recomputing, 16.
+  const auto plain = partition_blocks(training_weights(costs, {}), 2).cuts;
+  EXPECT_EQ(plain, (std::vector<std::size_t>{0, 4, 8}));
+  const RecomputeChooser never = [](std::size_t first, std::size_t last, int) {
+    return std::vector<char>(last - first, 0);
+  };
+  EXPECT_EQ(partition_with_recompute(costs, 2, never).cuts, plain);
+  const RecomputeChooser wrong = [](std::size_t, std::size_t, int) { return std::vector<char>(1, 0); };
+  EXPECT_THROW(partition_with_recompute(costs, 2, wrong), InvalidArgument);
+}
+
 TEST(Balance, ResNetMacs) {
   ResNetSpec spec = resnet_spec("resnet50");
   spec.input_size = 224;
