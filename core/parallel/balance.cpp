@@ -66,8 +66,9 @@ BlockCosts block_mac_costs(const Model& model) {
 }
 
 std::vector<double> training_weights(const BlockCosts& costs, const std::vector<char>& recompute) {
-  CBEDNET_REQUIRE(costs.forward.size() == costs.backward.size(), InvalidArgument, "pipeline balance: ",
-                  costs.forward.size(), " forward costs but ", costs.backward.size(), " backward costs");
+  CBEDNET_REQUIRE(costs.forward.size() == costs.backward.size(), InvalidArgument,
+                  "pipeline balance: ", costs.forward.size(), " forward costs but ", costs.backward.size(),
+                  " backward costs");
   CBEDNET_REQUIRE(recompute.empty() || recompute.size() == costs.forward.size(), InvalidArgument,
                   "pipeline balance: ", recompute.size(), " recomputation flags for ", costs.forward.size(), " blocks");
   std::vector<double> w(costs.forward.size());

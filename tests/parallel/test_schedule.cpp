@@ -167,7 +167,7 @@ TEST(Balance, RecomputedBlocksCostTheirForwardAgain) {
   const auto none = training_weights(macs, {});
   const auto all = training_weights(macs, std::vector<char>(model.size(), 1));
   for (std::size_t b = 0; b < w.size(); ++b) {
-    EXPECT_DOUBLE_EQ(none[b], w[b]);              // without recomputation: the forward MACs, as before
+    EXPECT_DOUBLE_EQ(none[b], w[b]);             // without recomputation: the forward MACs, as before
     EXPECT_DOUBLE_EQ(all[b], w[b] * 8.0 / 6.0);  // 8 instead of 6 FLOPs per MAC, as the planner counts
   }
 }
