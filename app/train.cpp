@@ -44,6 +44,9 @@ po::options_description run_options() {
     ("batch", po::value<long>()->default_value(32), "global batch size (all replicas together)")
     ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
     ("seed", po::value<unsigned long>()->default_value(1), "seed of every random draw")
+    ("shuffle-files", po::value<long>()->default_value(16),
+     "SMC directories of more files than this: shuffle within groups of this many files, so that a step opens a "
+     "bounded number of files (0: shuffle across all files)")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")
@@ -135,6 +138,8 @@ void read_run(const po::variables_map& vm, TrainConfig& c) {
   c.max_steps = vm["max-steps"].as<long>();
   CBEDNET_REQUIRE(c.max_steps >= 0, InvalidArgument, "--max-steps: must not be negative");
   c.seed = vm["seed"].as<unsigned long>();
+  c.shuffle_group_files = vm["shuffle-files"].as<long>();
+  CBEDNET_REQUIRE(c.shuffle_group_files >= 0, InvalidArgument, "--shuffle-files: must not be negative");
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const ParallelChoice parallel = parallel_options_from(vm, ranks);

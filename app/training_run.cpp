@@ -85,6 +85,7 @@ RunData open_data(const TrainConfig& cfg, const Grid& grid) {
     lo.split = cfg.train_split;
     lo.preprocess = cfg.preprocess;
     lo.augment = cfg.augment;
+    lo.shuffle_group_files = static_cast<std::size_t>(cfg.shuffle_group_files);
     d.train = std::make_unique<io::DistributedLoader>(cfg.data, grid.replicas_comm(), lo);
     d.facts.sample = d.train->sample_shape();
     d.facts.steps_per_epoch = static_cast<std::int64_t>(d.train->steps_per_epoch());

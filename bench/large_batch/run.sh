@@ -35,10 +35,10 @@ while read -r name batch options; do
     rm -rf "$run"
     start=$(date +%s)
     # shellcheck disable=SC2086 # the options are words
-    "${mpirun[@]}" "$cbednet" train "${common[@]}" --batch "$batch" $options --seed "$seed" --out "$run" > /dev/null
+    "${mpirun[@]}" "$cbednet" train "${common[@]}" --batch "$batch" $options --seed "$seed" --out "$run" < /dev/null > /dev/null
     seconds=$(( $(date +%s) - start ))
     "${mpirun[@]}" "$cbednet" evaluate --checkpoint "$run" --data "$data" --split test \
-      --out "$run/test-metrics.json.partial" > /dev/null
+      --out "$run/test-metrics.json.partial" < /dev/null > /dev/null
     mv "$run/test-metrics.json.partial" "$run/test-metrics.json"
     /usr/bin/python3 - "$run" "$name" "$batch" "$seed" "$seconds" "$options" >> "$out/runs.jsonl" <<'PY'
 import csv, json, sys

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "core/parallel/mpi_comm.hpp"
 #include "io/arrays/array_source.hpp"
@@ -25,6 +26,8 @@ class DistributedLoader::Reader {
   virtual int label(std::size_t i) const = 0;
   virtual bool collective() const = 0;
   virtual std::string describe() const = 0;
+  // Each sample's file for sources of several files (grouped shuffling); empty otherwise.
+  virtual std::vector<std::uint32_t> sample_files() const { return {}; }
   // How the pixels that read() returns were preprocessed (for augmentation, which works before normalisation).
   virtual Preprocess pixel_domain() const = 0;
   // Files and samples dropped at open (skip_bad), one message each.
@@ -147,6 +150,7 @@ class SourceReader final : public DistributedLoader::Reader {
   bool collective() const override { return false; }
   std::string describe() const override { return source_->describe() + " (independent reads)"; }
   Preprocess pixel_domain() const override { return pre_; }
+  std::vector<std::uint32_t> sample_files() const override { return source_->sample_files(); }
   std::vector<std::string> skipped_at_open() const override { return source_->skipped_reasons(); }
   void read(const std::vector<std::int64_t>& indices, float* out, std::vector<char>& ok, bool skip_bad,
             std::size_t) override {
@@ -194,6 +198,11 @@ DistributedLoader::DistributedLoader(const std::string& path, MPI_Comm comm, Loa
     options_.augment.validate(static_cast<int>(s.h));
     pixel_domain_ = reader_->pixel_domain();
   }
+  if (options_.shuffle && options_.shuffle_group_files > 0) {
+    std::vector<std::uint32_t> files = reader_->sample_files();
+    const std::set<std::uint32_t> distinct(files.begin(), files.end());
+    if (distinct.size() > options_.shuffle_group_files) sample_files_ = std::move(files);
+  }
   labels_.resize(reader_->size());
   for (std::size_t i = 0; i < labels_.size(); ++i) labels_[i] = static_cast<std::int16_t>(reader_->label(i));
   CBEDNET_REQUIRE(steps_per_epoch() > 0, InvalidArgument, "loader: the global batch ", options_.global_batch,
@@ -215,14 +224,20 @@ DistributedLoader::~DistributedLoader() {
 Shape DistributedLoader::sample_shape() const { return reader_->sample_shape(); }
 bool DistributedLoader::collective() const { return reader_->collective(); }
 bool DistributedLoader::last_read_collective() const { return reader_->last_read_collective(); }
-std::string DistributedLoader::describe() const { return reader_->describe(); }
+std::string DistributedLoader::describe() const {
+  return reader_->describe() + (sample_files_.empty() ? std::string()
+                                                      : ", shuffled within groups of " +
+                                                            std::to_string(options_.shuffle_group_files) + " files");
+}
 std::size_t DistributedLoader::steps_per_epoch() const {
   return io::steps_per_epoch(size(), options_.global_batch, options_.drop_last);
 }
 
 Batch DistributedLoader::read_step(std::uint64_t epoch, std::size_t step) {
   if (perm_epoch_ != epoch) {
-    perm_ = epoch_permutation(size(), options_.seed, epoch, options_.shuffle);
+    perm_ = sample_files_.empty()
+                ? epoch_permutation(size(), options_.seed, epoch, options_.shuffle)
+                : grouped_epoch_permutation(sample_files_, options_.shuffle_group_files, options_.seed, epoch);
     perm_epoch_ = epoch;
   }
   const auto [first, last] = replica_share(size(), options_.global_batch, step, rank_, ranks_);

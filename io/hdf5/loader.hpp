@@ -62,6 +62,10 @@ struct LoaderOptions {
   std::string dataset;            // SourceOptions::dataset and input_size: plain arrays (io/arrays/)
   int input_size = 0;
   Preprocess preprocess;  // SMC sources: everything; packed files: only the normalisation
+  // Sources of many files (SMC directories) with more files than this: shuffle within groups of this many files
+  // (grouped_epoch_permutation, epoch_order.hpp), so that a step opens a bounded number of files; 0: shuffle
+  // across all files (a step of B samples then opens up to B files).
+  std::size_t shuffle_group_files = 16;
   // Training augmentation (io/augment.hpp), applied by the I/O thread after the read; off by default.
   Augment augment;
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly
@@ -142,7 +146,10 @@ class DistributedLoader : public BatchSource {
   };
 
   LoaderOptions options_;
-  Preprocess pixel_domain_;  // what the reader's pixels are (augmentation inverts it before, applies it after)
+  Preprocess pixel_domain_;
+  std::vector<std::uint32_t>
+      sample_files_;  // grouped shuffling: each sample's file; empty: a plain permutation  // what the reader's pixels
+                      // are (augmentation inverts it before, applies it after)
   std::unique_ptr<Reader> reader_;
   std::vector<std::int16_t> labels_;
   int rank_ = 0, ranks_ = 1;

@@ -176,6 +176,12 @@ class SmcSource final : public SampleSource {
   std::string describe() const override { return description_; }
   std::size_t skipped() const override { return skipped_; }
   std::vector<std::string> skipped_reasons() const override { return reasons_; }
+  std::vector<std::uint32_t> sample_files() const override {
+    if (files_.size() < 2) return {};
+    std::vector<std::uint32_t> out(size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = entries_[i / views()].file;
+    return out;
+  }
 
   void read(std::size_t i, float* out_chw) const override {
     const Entry& e = entry(i);
@@ -199,7 +205,9 @@ class SmcSource final : public SampleSource {
     return entries_[i / views()];
   }
 
-  // Keeps a few files open: the real release has 1,138 files, more than a process may hold open.
+  // Keeps some files open: the real release has 1,138 files, more than a process may hold open. 40 holds the files
+  // of two of the loader's default shuffle groups (16 files each, loader.hpp), so that a step at a group boundary
+  // still opens each file once.
   // An evicted file is closed after the cache's mutex is released (closing takes the HDF5 library lock; a
   // reader's last user may close it too, see h5::Handle::reset).
   std::shared_ptr<const SmcFileReader> reader(std::uint32_t file) const {
@@ -218,7 +226,7 @@ class SmcSource final : public SampleSource {
     return cache_.front().second;
   }
 
-  static constexpr std::size_t kOpenFiles = 8;
+  static constexpr std::size_t kOpenFiles = 40;
   std::string path_;
   Preprocess pre_;
   int size_ = 0;

@@ -46,6 +46,9 @@ class SampleSource {
   virtual std::size_t skipped() const { return 0; }
   // Why: one message per unreadable file or dropped sample, naming it.
   virtual std::vector<std::string> skipped_reasons() const { return {}; }
+  // For sources of many files (SMC directories): the index of each sample's file (grouped shuffling, loader.hpp);
+  // empty for a source of one file.
+  virtual std::vector<std::uint32_t> sample_files() const { return {}; }
 };
 
 struct SourceOptions {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "io/hdf5/convert.hpp"
 #include "io/hdf5/epoch_order.hpp"
@@ -156,6 +157,42 @@ TEST_F(LoaderMpi, AugmentationIsAPureFunctionOfTheSampleAndEpoch) {
       }
     }
   }
+}
+
+// An SMC directory of more files than --shuffle-files: the order is grouped_epoch_permutation's for any rank count,
+// and a step reads from the files of at most two groups (here: groups of one file, so at most two files).
+TEST_F(LoaderMpi, DirectoriesOfManyFilesAreShuffledWithinGroupsOfFiles) {
+  LoaderOptions o;
+  o.global_batch = 4;
+  o.seed = 5;
+  o.shuffle_group_files = 1;
+  DistributedLoader loader(smc(), MPI_COMM_WORLD, o);
+  EXPECT_NE(loader.describe().find("shuffled within groups of 1 files"), std::string::npos) << loader.describe();
+  const auto files = open_source(smc())->sample_files();
+  ASSERT_EQ(files.size(), 15U);
+  const std::size_t file_count = std::set<std::uint32_t>(files.begin(), files.end()).size();
+  ASSERT_GE(file_count, 3U);
+  for (std::uint64_t epoch : {0, 3}) {
+    std::vector<std::int64_t> global;
+    for (const auto& batch : read_epoch(loader, epoch)) {
+      const auto step = gather_indices(batch.indices);
+      std::set<std::uint32_t> touched;
+      for (const auto i : step) touched.insert(files[static_cast<std::size_t>(i)]);
+      EXPECT_LE(touched.size(), 2U) << "epoch " << epoch;
+      global.insert(global.end(), step.begin(), step.end());
+    }
+    const auto expected = grouped_epoch_permutation(files, 1, 5, epoch);
+    EXPECT_EQ(global, std::vector<std::int64_t>(expected.begin(), expected.begin() + 12)) << "epoch " << epoch;
+  }
+  o.shuffle_group_files = file_count;  // not more files than a group: the plain permutation, as before
+  DistributedLoader whole(smc(), MPI_COMM_WORLD, o);
+  std::vector<std::int64_t> global;
+  for (const auto& batch : read_epoch(whole, 2)) {
+    const auto step = gather_indices(batch.indices);
+    global.insert(global.end(), step.begin(), step.end());
+  }
+  const auto plain = epoch_permutation(15, 5, 2, true);
+  EXPECT_EQ(global, std::vector<std::int64_t>(plain.begin(), plain.begin() + 12));
 }
 
 TEST_F(LoaderMpi, EachSampleOncePerEpochInTheSameOrderForAnyRankCount) {

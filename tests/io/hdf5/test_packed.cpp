@@ -284,6 +284,48 @@ TEST(Half, EveryFiniteHalfRoundTripsAndRoundingIsToNearestEven) {
   EXPECT_EQ(float_to_half(70000.0F), 0x7C00);
 }
 
+// 40 files of 1..9 samples (interleaved ids, as a directory's files need not be contiguous), groups of 6 files:
+// a permutation; each group's samples occupy one contiguous range, groups in order; samples of a group's files mixed;
+// deterministic per (seed, epoch).
+TEST(EpochOrder, GroupedPermutationKeepsEachGroupOfFilesTogether) {
+  std::vector<std::uint32_t> file_of;
+  for (std::uint32_t f = 0; f < 40; ++f)
+    for (std::uint32_t k = 0; k < 1 + f % 9; ++k) file_of.push_back(1000 + (f * 7) % 40);
+  const std::size_t n = file_of.size(), G = 6;
+  const auto perm = grouped_epoch_permutation(file_of, G, 7, 3);
+  std::vector<std::int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(sorted[i], static_cast<std::int64_t>(i));
+  // The files in the order their first sample appears; group k is files [kG, (k+1)G) of that order.
+  std::vector<std::uint32_t> order;
+  for (const auto i : perm)
+    if (std::find(order.begin(), order.end(), file_of[static_cast<std::size_t>(i)]) == order.end())
+      order.push_back(file_of[static_cast<std::size_t>(i)]);
+  ASSERT_EQ(order.size(), 40U);
+  std::size_t position = 0;
+  bool mixed = false;
+  for (std::size_t first = 0; first < order.size(); first += G) {
+    const std::set<std::uint32_t> group(order.begin() + static_cast<std::ptrdiff_t>(first),
+                                        order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), first + G)));
+    std::size_t count = 0;
+    for (const auto f : file_of) count += group.count(f);
+    for (std::size_t p = position; p < position + count; ++p)
+      ASSERT_EQ(group.count(file_of[static_cast<std::size_t>(perm[p])]), 1U)
+          << "position " << p << " group " << first / G;
+    for (std::size_t p = position + 1; p < position + count; ++p)
+      mixed |= file_of[static_cast<std::size_t>(perm[p])] != file_of[static_cast<std::size_t>(perm[p - 1])] &&
+               std::count(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(first + 1),
+                          file_of[static_cast<std::size_t>(perm[p])]) == 1;
+    position += count;
+  }
+  EXPECT_EQ(position, n);
+  EXPECT_TRUE(mixed) << "the samples of a group's files were not shuffled together";
+  EXPECT_EQ(perm, grouped_epoch_permutation(file_of, G, 7, 3));
+  EXPECT_NE(perm, grouped_epoch_permutation(file_of, G, 7, 4));
+  EXPECT_NE(perm, grouped_epoch_permutation(file_of, G, 8, 3));
+  EXPECT_THROW(grouped_epoch_permutation(file_of, 0, 7, 3), InvalidArgument);
+}
+
 TEST(EpochOrder, PermutationDependsOnSeedAndEpochOnly) {
   const auto a = epoch_permutation(1000, 7, 3, true);
   std::vector<std::int64_t> sorted = a;
