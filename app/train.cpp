@@ -44,9 +44,9 @@ po::options_description run_options() {
     ("batch", po::value<long>()->default_value(32), "global batch size (all replicas together)")
     ("max-steps", po::value<long>()->default_value(0), "stop (with a checkpoint) after this many steps in total")
     ("seed", po::value<unsigned long>()->default_value(1), "seed of every random draw")
-    ("shuffle-files", po::value<long>()->default_value(16),
-     "SMC directories of more files than this: shuffle within groups of this many files, so that a step opens a "
-     "bounded number of files (0: shuffle across all files)")
+    ("shuffle-files", po::value<long>()->default_value(0),
+     "shuffle an SMC directory's samples within groups of this many files (0: across all files), for when its "
+     "files cannot all stay open")
     ("checkpoint-every", po::value<long>()->default_value(0), "also checkpoint every N steps (0: end of epoch only)")
     ("keep-checkpoints", po::value<int>()->default_value(3), "checkpoints kept")
     ("log-every", po::value<long>()->default_value(10), "progress line every N steps")

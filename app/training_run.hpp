@@ -31,8 +31,8 @@ struct TrainConfig {
   ResNetSpec model;  // input size and channels come from the data
   BackendOptions backend;
   io::Preprocess preprocess;
-  io::Augment augment;                    // training loader only
-  std::int64_t shuffle_group_files = 16;  // --shuffle-files
+  io::Augment augment;                   // training loader only
+  std::int64_t shuffle_group_files = 0;  // --shuffle-files
   ViewMode views = ViewMode::stack;
   bool skip_bad = false;
   int io_threads = -1;  // packed files: direct chunk reads on this many threads (0: collective HDF5; -1: auto)

@@ -63,9 +63,9 @@ struct LoaderOptions {
   int input_size = 0;
   Preprocess preprocess;  // SMC sources: everything; packed files: only the normalisation
   // Sources of many files (SMC directories) with more files than this: shuffle within groups of this many files
-  // (grouped_epoch_permutation, epoch_order.hpp), so that a step opens a bounded number of files; 0: shuffle
-  // across all files (a step of B samples then opens up to B files).
-  std::size_t shuffle_group_files = 16;
+  // (grouped_epoch_permutation, epoch_order.hpp), so that a step touches a bounded number of files, for when the
+  // files cannot all stay open (the source keeps as many open as the descriptor limit allows). 0: across all files.
+  std::size_t shuffle_group_files = 0;
   // Training augmentation (io/augment.hpp), applied by the I/O thread after the read; off by default.
   Augment augment;
   // Packed files: keep the collective H5Dread calls but let each rank read its own chunk directly

@@ -1,8 +1,11 @@
 #include "io/hdf5/sample_source.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <tuple>
@@ -117,6 +120,26 @@ std::vector<std::pair<std::string, Split>> list_smc_files(const std::string& pat
   return files;
 }
 
+namespace {}  // namespace
+
+std::size_t open_file_budget(std::size_t files) {
+  constexpr std::size_t floor = 8;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return floor;
+  const auto usable = [](rlim_t n) -> std::size_t {
+    if (n == RLIM_INFINITY) return std::numeric_limits<std::size_t>::max() / 2;
+    const auto count = static_cast<std::size_t>(n);
+    return count > 1024 ? count - std::max<std::size_t>(256, count / 4) : count / 2;
+  };
+  if (usable(limit.rlim_cur) < files && limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    const auto wanted = static_cast<rlim_t>(files + files / 3 + 1024);
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(limit.rlim_max, wanted);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return std::max(floor, std::min(files, usable(limit.rlim_cur)));
+}
+
 namespace {
 
 class SmcSource final : public SampleSource {
@@ -160,8 +183,10 @@ class SmcSource final : public SampleSource {
     }
     if (entries_.empty()) throw_error<IoError>("path ", path, ": no readable samples");
     pre_.validate(size_);
+    open_files_ = open_file_budget(files_.size());
     description_ = "SMC " + std::string(fs::is_directory(path) ? "directory " : "file ") + path + " (split " +
-                   options.split + ", " + std::to_string(files_.size()) + " files)";
+                   options.split + ", " + std::to_string(files_.size()) + " files" +
+                   (open_files_ < files_.size() ? ", " + std::to_string(open_files_) + " kept open" : "") + ")";
   }
 
   std::size_t size() const override { return entries_.size() * views(); }
@@ -205,28 +230,27 @@ class SmcSource final : public SampleSource {
     return entries_[i / views()];
   }
 
-  // Keeps some files open: the real release has 1,138 files, more than a process may hold open. 40 holds the files
-  // of two of the loader's default shuffle groups (16 files each, loader.hpp), so that a step at a group boundary
-  // still opens each file once.
-  // An evicted file is closed after the cache's mutex is released (closing takes the HDF5 library lock; a
-  // reader's last user may close it too, see h5::Handle::reset).
+  // Keeps up to open_files_ files open (open_file_budget: every file of the release's 1,138 where the descriptor
+  // limit allows), least recently used out first. An evicted file is closed after the cache's mutex is released
+  // (closing takes the HDF5 library lock; a reader's last user may close it too, see h5::Handle::reset).
   std::shared_ptr<const SmcFileReader> reader(std::uint32_t file) const {
     std::shared_ptr<const SmcFileReader> evicted;
     std::lock_guard lock(cache_mutex_);
-    for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-      if (it->first != file) continue;
-      cache_.splice(cache_.begin(), cache_, it);
+    if (const auto found = cache_index_.find(file); found != cache_index_.end()) {
+      cache_.splice(cache_.begin(), cache_, found->second);
       return cache_.front().second;
     }
     cache_.emplace_front(file, std::make_shared<const SmcFileReader>(files_[file]));
-    if (cache_.size() > kOpenFiles) {
+    cache_index_[file] = cache_.begin();
+    if (cache_.size() > open_files_) {
+      cache_index_.erase(cache_.back().first);
       evicted = std::move(cache_.back().second);
       cache_.pop_back();
     }
     return cache_.front().second;
   }
 
-  static constexpr std::size_t kOpenFiles = 40;
+  std::size_t open_files_ = 8;
   std::string path_;
   Preprocess pre_;
   int size_ = 0;
@@ -238,7 +262,9 @@ class SmcSource final : public SampleSource {
   std::vector<std::string> reasons_;
   std::string description_;
   mutable std::mutex cache_mutex_;
-  mutable std::list<std::pair<std::uint32_t, std::shared_ptr<const SmcFileReader>>> cache_;
+  using CacheList = std::list<std::pair<std::uint32_t, std::shared_ptr<const SmcFileReader>>>;
+  mutable CacheList cache_;
+  mutable std::unordered_map<std::uint32_t, CacheList::iterator> cache_index_;
 };
 
 }  // namespace

@@ -64,6 +64,12 @@ struct SourceOptions {
   int input_size = 0;
 };
 
+// How many files an SMC source keeps open: all `files` where the process may hold that many descriptors, so that a
+// shuffled step costs the same however many files the data has (docs/data-format.md §2). Keeps a quarter of the
+// limit (at least 256) for MPI, HDF5 and the run's own files, raises the soft limit towards the hard one when that
+// is needed (as HPC codes commonly do; the hard limit is the administrator's), and never returns less than 8.
+std::size_t open_file_budget(std::size_t files);
+
 // SMC-2019 layout: a directory with train/ dev/ test/ subfolders, a flat directory of batch_<split>_<n>.h5
 // (or any *.h5), or one file. Reads are independent (one group at a time), through a small cache of open files.
 std::unique_ptr<SampleSource> open_smc_source(const std::string& path, const SourceOptions& options);

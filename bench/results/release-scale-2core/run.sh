@@ -4,7 +4,7 @@
 # then: indexing it on one rank (cbednet inspect), converting it on 1 and 2 ranks, and STEPS steps of training from
 # the directory itself and from the packed file (2 ranks, a tiny model), with the time to the first step.
 # One JSON line per measurement to OUT (default results.jsonl beside this script).   BUILD (default build), SCALE
-# (default 1.0: the whole release's sample count), SIZE (default 8)
+# (default 1.0: the whole release's sample count), SIZE (default 8), CONVERT_RANKS (default "1 2")
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -31,7 +31,7 @@ record generate "$seconds" ", \"files\": $files, \"samples\": $samples"
 sync; t0=$(now); "$cbednet" inspect "$work/tree" > "$work/inspect.txt"; t1=$(now)
 record index_1_rank "$(echo "$t1 - $t0" | bc -l)" ", \"files\": $files, \"samples\": $samples"
 
-for ranks in 1 2; do
+for ranks in ${CONVERT_RANKS:-1 2}; do
   rm -f "$work/packed.h5"
   t0=$(now)
   mpiexec --oversubscribe -n "$ranks" "$cbednet" convert --in "$work/tree" --out "$work/packed.h5" --quiet > /dev/null
@@ -43,8 +43,10 @@ done
 # line (--log-every 1) marks the first step. The per-step time from 1,138 files against one packed file shows
 # whether a step costs more with more files.
 steps=${STEPS:-60}
-for source in tree packed.h5; do
-  log="$work/train-$source.log"
+# The directory twice: shuffled across all files (--shuffle-files 0) and within groups of 16 files (the default).
+for spec in tree:0 tree:16 packed.h5:16; do
+  source=${spec%%:*} group=${spec##*:}
+  log="$work/train-$source-$group.log"
   t0=$(now)
   first=""
   while IFS= read -r line; do
@@ -52,10 +54,10 @@ for source in tree packed.h5; do
     if [[ -z $first && $line == *"step 1/"* ]]; then first=$(now); fi
   done < <(mpiexec --oversubscribe -n 2 "$cbednet" train --data "$work/$source" --train-split train --arch basic:1 \
              --width 8 --stem small --epochs 1 --max-steps "$steps" --batch 512 --lr 0.1 --log-every 1 \
-             --val-split none --out "$work/run-$source" 2>&1)
+             --val-split none --shuffle-files "$group" --out "$work/run-$source-$group" 2>&1)
   t1=$(now)
   grep -q "step $steps/" "$log" || [[ $steps -eq 0 ]] || { cat "$log" >&2; echo "run.sh: training from $source failed" >&2; exit 1; }
-  name=$( [[ $source == tree ]] && echo directory || echo packed )
+  name=$( [[ $source == tree ]] && echo "directory_shuffle_files_$group" || echo packed )
   first_step=$(echo "${first:-$t1} - $t0" | bc -l)
   record "train_from_$name" "$(echo "$t1 - $t0" | bc -l)" \
     ", \"steps\": $steps, \"first_step_seconds\": $(printf '%.2f' "$first_step"), \"seconds_per_step_after_first\": $(printf '%.4f' "$(echo "($t1 - $first) / ($steps - 1)" | bc -l)"), \"samples\": $samples, \"ranks\": 2, \"batch\": 512"

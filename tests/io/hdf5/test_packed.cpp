@@ -1,5 +1,6 @@
 // SMC directory sources, preprocessing, SMC -> packed conversion, inspect summaries, float16, epoch order.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -52,6 +53,24 @@ TEST(SmcDirectorySource, IndexesSplitsInFileOrderAndReadsRawPixels) {
     }
   }
   EXPECT_EQ(i, written.size());
+}
+
+// Every file stays open where the descriptor limit allows; a low soft limit is raised towards the hard one.
+TEST(SmcDirectorySource, KeepsEveryFileOpenWithinTheDescriptorLimit) {
+  EXPECT_EQ(open_file_budget(0), 8U);
+  EXPECT_EQ(open_file_budget(5), 8U);
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  if (before.rlim_max != RLIM_INFINITY && before.rlim_max < 3000) GTEST_SKIP() << "hard descriptor limit below 3000";
+  rlimit low = before;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(open_file_budget(1138), 1138U);  // the release's files: the soft limit was raised
+  rlimit after{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+  EXPECT_GE(after.rlim_cur, 1138U + 256U);
+  EXPECT_LT(open_file_budget(std::size_t{1} << 40), std::size_t{1} << 40);  // never more than the limit allows
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
 }
 
 TEST(SmcDirectorySource, FlatDirectoryAndSingleFile) {
