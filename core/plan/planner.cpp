@@ -24,6 +24,12 @@ double allreduce_seconds(const Link& link, double bytes, int ranks, double bucke
   return buckets * 2.0 * (r - 1.0) * link.latency_s + 2.0 * (r - 1.0) / r * bytes / link.bytes_per_s;
 }
 
+double allreduce_seconds(const AllreduceFit& fit, double bytes, double bucket_bytes) {
+  CBEDNET_REQUIRE(bucket_bytes > 0.0, InvalidArgument, "allreduce bucket size must be positive, got ", bucket_bytes);
+  if (fit.ranks <= 1 || bytes <= 0.0) return 0.0;
+  return std::ceil(bytes / bucket_bytes) * fit.fixed_s + bytes / fit.bytes_per_s;
+}
+
 double bubble_fraction(int stages, std::int64_t micro_batches) {
   CBEDNET_REQUIRE(stages >= 1 && micro_batches >= 1, InvalidArgument, "bubble of ", stages, " stages and ",
                   micro_batches, " micro-batches");
@@ -111,7 +117,8 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   }
   const auto firsts = partition_min_max(block_time, stages);
   // The replicas of one stage (ranks s, P + s, ...) share a node only when the whole grid is one node.
-  const Link& reduce_link = total <= cluster.gpus_per_node ? cluster.intra : cluster.inter;
+  const bool reduce_inside_node = total <= cluster.gpus_per_node;
+  const Link& reduce_link = reduce_inside_node ? cluster.intra : cluster.inter;
 
   p.fits = true;
   for (int s = 0; s < stages; ++s) {
@@ -136,8 +143,10 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
       st.transfer_s +=
           transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
     }
-    st.allreduce_s = allreduce_seconds(reduce_link, static_cast<double>(st.parameters) * device.gradient_bytes,
-                                       replicas, bucket_bytes);
+    const double gradient_bytes = static_cast<double>(st.parameters) * device.gradient_bytes;
+    const bool measured = !reduce_inside_node && cluster.inter_allreduce && cluster.inter_allreduce->ranks == replicas;
+    st.allreduce_s = measured ? allreduce_seconds(*cluster.inter_allreduce, gradient_bytes, bucket_bytes)
+                              : allreduce_seconds(reduce_link, gradient_bytes, replicas, bucket_bytes);
     st.stashed = stashed_micro_batches(stages, s, p.micro_batches);
     st.memory_bytes = static_cast<double>(st.parameters) * device.state_bytes_per_parameter +
                       static_cast<double>(st.stashed) * m * saved_elements * device.activation_bytes +
