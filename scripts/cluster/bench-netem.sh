@@ -6,9 +6,10 @@
 #   - the step time of a small model trained data-parallel (1x3) and as a pipeline (3x1) across the 3 nodes
 #     (`cbednet bench --grid`, median of REPEATS runs),
 # and ask the planner for the same steps (`cbednet plan --costs <device> --calibrate-network <that setting's
-# network_link line>`). The device rate is calibrated once, on 3 concurrent single-rank benchmarks (one per node:
-# the 3 "nodes" share this machine's cores, so one node's compute is what a rank gets with all three running).
-# Writes OUT/{device.jsonl, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
+# network_link line>`). The device rate is calibrated per setting, just before it, on 3 concurrent single-rank
+# benchmarks (one per node: the 3 "nodes" share this machine's cores, so one node's compute is what a rank gets
+# with all three running).
+# Writes OUT/{device-*.jsonl, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
 # (scripts/cluster/netem_table.py).
 #   bash scripts/cluster/bench-netem.sh [cbednet] [OUT]     (root; ~5 min on 2 cores)
 set -euo pipefail
@@ -25,7 +26,9 @@ mkdir -p "$out"
 source "$root/scripts/cluster/netns-cluster.sh"
 cluster_up 3 1
 export OMPI_MCA_btl_tcp_if_include=$CLUSTER_SUBNET OMPI_MCA_oob_tcp_if_include=$CLUSTER_SUBNET
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+# Ranks waiting in MPI yield the core: the 3 "nodes" share this machine's cores, and a spinning rank would otherwise
+# hold a core its peer needs to answer (a ping-pong then costs a scheduler time slice, ~4 ms, not the link's latency).
+export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive OMPI_MCA_mpi_yield_when_idle=1
 
 # run3 OUTFILE ARGS...: `srun -N 3 -n 3 cbednet ARGS`, rank 0's JSON lines appended to OUTFILE; one retry (Open MPI
 # 4.1's TCP connection setup crashes now and then on this loaded machine; docs/cluster.md).
@@ -43,26 +46,27 @@ run3() {
   return 1
 }
 
-echo "bench-netem: device calibration (3 concurrent 1-rank steps, batch 4 = a 1x3 replica's share)"
-: >"$out/device.jsonl"
-for _ in $(seq 1 "$repeats"); do
-  pids=()
-  for node in "${CLUSTER_NODES[@]}"; do
-    cluster_exec "$node" "$cbednet" bench "${model[@]}" --batch 4 --steps 5 --warmup 2 --quiet >"$out/.dev.$node" &
-    pids+=($!)
+# calibrate_device TAG: 3 concurrent single-rank steps at batch 4 (a 1x3 replica's share), REPEATS times, right
+# before the setting's measurements (the machine's load drifts); the median line is the calibration point.
+calibrate_device() {
+  local tag=$1 node pids pid
+  : >"$out/device-$tag.jsonl"
+  for _ in $(seq 1 "$repeats"); do
+    pids=()
+    for node in "${CLUSTER_NODES[@]}"; do
+      cluster_exec "$node" "$cbednet" bench "${model[@]}" --batch 4 --steps 4 --warmup 1 --quiet >"$out/.dev.$node" &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    cat "$out"/.dev.* | grep '^{' >>"$out/device-$tag.jsonl"
+    rm -f "$out"/.dev.*
   done
-  for pid in "${pids[@]}"; do wait "$pid"; done
-  cat "$out"/.dev.* | grep '^{' >>"$out/device.jsonl"
-  rm -f "$out"/.dev.*
-done
-# The median line is the calibration point.
-/usr/bin/python3 - "$out/device.jsonl" "$out/device-median.json" <<'PY'
+  /usr/bin/python3 - "$out/device-$tag.jsonl" "$out/device-$tag-median.json" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-rows.sort(key=lambda r: r["ms_per_step"])
-json.dump(rows[len(rows) // 2], open(sys.argv[2], "w"))
-open(sys.argv[2], "a").write("\n")
+rows = sorted((json.loads(l) for l in open(sys.argv[1]) if l.strip()), key=lambda r: r["ms_per_step"])
+open(sys.argv[2], "w").write(json.dumps(rows[len(rows) // 2]) + "\n")
 PY
+}
 
 : >"$out/steps.jsonl"
 for setting in "${settings[@]}"; do
@@ -70,6 +74,8 @@ for setting in "${settings[@]}"; do
   tag="${rate}-${delay}"
   echo "bench-netem: netem $rate $delay"
   cluster_netem "$rate" "$delay"
+  echo "bench-netem: device calibration"
+  calibrate_device "$tag"
   : >"$out/network-$tag.jsonl"
   run3 "$out/network-$tag.jsonl" bench --network --steps 2
   for _ in $(seq 1 "$repeats"); do
@@ -80,7 +86,7 @@ for setting in "${settings[@]}"; do
       tail -n 1 "$out/.step.jsonl" | sed "s/^{/{\"netem\": \"$rate $delay\", \"grid\": \"$g\", /" >>"$out/steps.jsonl"
     done
   done
-  "$cbednet" plan "${model[@]}" --nodes 3 --gpus-per-node 1 --batch "$batch" --costs "$out/device-median.json" \
+  "$cbednet" plan "${model[@]}" --nodes 3 --gpus-per-node 1 --batch "$batch" --costs "$out/device-$tag-median.json" \
     --calibrate-network "$out/network-$tag.jsonl" --activation-bytes 4 --block-overhead-us 50 --json --top 1000 \
     >"$out/plan-$tag.json"
 done

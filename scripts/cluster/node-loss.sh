@@ -9,8 +9,16 @@ fault=${CI_CLUSTER_FAULT:-kill}
 echo "== ci-cluster: node cbn3 lost mid-run ($fault), requeue and resume"
 loss_env=(CBEDNET="$cbednet" CBEDNET_ROOT="$root" DATA="$work/packed.h5" EPOCHS=3 BATCH=12
   EXTRA="--grid 1x3 --micro-batch-size 2 --precision fp64 --seed 5")
-env "${loss_env[@]}" WORK="$work/whole" sbatch --wait -N 3 -n 3 --time=5 -o "$work/whole.out" \
-  "$root/jobs/slurm/demo.sbatch" >/dev/null || { cat "$work/whole.out"; fail "the uninterrupted run failed"; }
+for try in 1 2; do
+  rc=0
+  env "${loss_env[@]}" WORK="$work/whole$try" sbatch --wait -N 3 -n 3 --time=5 -o "$work/whole$try.out" \
+    "$root/jobs/slurm/demo.sbatch" >/dev/null || rc=$?
+  ((rc != 0 && try == 1)) && startup_crash "$work/whole$try.out" || break
+  cat "$work/whole$try.out"
+  echo "ci-cluster: the uninterrupted run crashed in MPI start-up (above); submitting it once more" >&2
+done
+((rc == 0)) || { cat "$work/whole$try.out"; fail "the uninterrupted run failed"; }
+whole=$work/whole$try
 
 id=$(env "${loss_env[@]}" WORK="$work/lost" sbatch --parsable -N 3 -n 3 --time=5 -o "$work/lost.out" \
   "$root/jobs/slurm/demo.sbatch")
@@ -60,7 +68,7 @@ grep -v "^epoch" "$work/lost.out" | tail -n 12 | sed 's/^/  /'
 grep -q "restart 1" "$work/lost.out" || fail "the job was not requeued"
 grep -q "resumed from" "$work/lost.out" || fail "the requeued job did not resume from the checkpoint"
 grep -q "cbednet demo: finished" "$work/lost.out" || fail "the requeued job did not finish"
-a=$(ls "$work/whole/run/checkpoints/"*.h5 | tail -n 1)
+a=$(ls "$whole/run/checkpoints/"*.h5 | tail -n 1)
 b=$(ls "$work/lost/run/checkpoints/"*.h5 | tail -n 1)
 [[ $(basename "$a") == $(basename "$b") ]] || fail "last checkpoints differ in step: $a vs $b"
 /usr/bin/python3 "$root/scripts/compare_checkpoints.py" "$a" "$b" --tolerance 0 ||
