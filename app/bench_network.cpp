@@ -40,7 +40,9 @@ double one_way_seconds(int peer, std::size_t bytes, long rounds) {
   return half;
 }
 
-// Median time of MPI_Allreduce (sum) of `bytes` of floats over all ranks.
+// Median time of an allreduce (sum) of `bytes` of floats over all ranks, started and waited for as the trainer's
+// gradient buckets are (MPI_Iallreduce + MPI_Wait, core/parallel/mpi_transport.cpp): Open MPI runs its
+// non-blocking collectives with other algorithms than the blocking ones.
 double allreduce_seconds(std::size_t bytes, long rounds) {
   std::vector<float> in(std::max<std::size_t>(bytes / sizeof(float), 1), 1.0F);
   std::vector<float> out(in.size());
@@ -48,7 +50,9 @@ double allreduce_seconds(std::size_t bytes, long rounds) {
   for (long r = -2; r < rounds; ++r) {
     MPI_Barrier(MPI_COMM_WORLD);
     const double start = MPI_Wtime();
-    MPI_Allreduce(in.data(), out.data(), static_cast<int>(in.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Iallreduce(in.data(), out.data(), static_cast<int>(in.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
     double t = MPI_Wtime() - start;
     // The collective ends when its slowest rank is done.
     MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);

@@ -1,5 +1,5 @@
 // cbednet bench --network: point-to-point latency and bandwidth between the first and the last rank, and
-// MPI_Allreduce times over all ranks, printed as JSON lines; the "network_link" line is what
+// allreduce times over all ranks (MPI_Iallreduce + MPI_Wait, as the trainer reduces its gradient buckets), printed as JSON lines; the "network_link" line is what
 // `cbednet plan --calibrate-network` reads (docs/cluster.md).
 #pragma once
 

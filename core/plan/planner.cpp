@@ -85,6 +85,27 @@ namespace {
 
 bool same_node(int rank_a, int rank_b, int gpus_per_node) { return rank_a / gpus_per_node == rank_b / gpus_per_node; }
 
+// The allreduce time a stage's step waits for after its last backward pass, with the trainer's overlap
+// (core/parallel/grad_reducer.hpp): whole blocks form buckets in backward order, a bucket closing once it holds
+// bucket_bytes; each starts when its earliest block's backward is done (backward = 4 of the 6 FLOPs per MAC, so
+// 2/3 of a block's time) and after the previous bucket, one at a time. Returns how far the last one ends past
+// the end of the backward pass.
+template <typename Cost>
+double exposed_allreduce_seconds(const std::vector<BlockInfo>& blocks, const std::vector<double>& block_time,
+                                 std::size_t first, std::size_t last, double gradient_bytes, double bucket_bytes,
+                                 const Cost& cost) {
+  double backward = 0.0, comm_free = 0.0, open_bytes = 0.0;
+  for (std::size_t b = last; b-- > first;) {
+    backward += block_time[b] * 2.0 / 3.0;
+    open_bytes += static_cast<double>(blocks[b].cost.parameters) * gradient_bytes;
+    const bool closes = open_bytes >= bucket_bytes || (b == first && open_bytes > 0.0);
+    if (!closes) continue;
+    comm_free = std::max(comm_free, backward) + cost(open_bytes);
+    open_bytes = 0.0;
+  }
+  return std::max(0.0, comm_free - backward);
+}
+
 }  // namespace
 
 Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device, int stages,
@@ -143,10 +164,15 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
       st.transfer_s +=
           transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
     }
-    const double gradient_bytes = static_cast<double>(st.parameters) * device.gradient_bytes;
     const bool measured = !reduce_inside_node && cluster.inter_allreduce && cluster.inter_allreduce->ranks == replicas;
-    st.allreduce_s = measured ? allreduce_seconds(*cluster.inter_allreduce, gradient_bytes, bucket_bytes)
-                              : allreduce_seconds(reduce_link, gradient_bytes, replicas, bucket_bytes);
+    // One bucket's cost (its bytes never exceed a bucket by more than one block's, so no further split).
+    const auto bucket_cost = [&](double bytes) {
+      return measured ? allreduce_seconds(*cluster.inter_allreduce, bytes, std::max(bytes, bucket_bytes))
+                      : allreduce_seconds(reduce_link, bytes, replicas, std::max(bytes, bucket_bytes));
+    };
+    st.allreduce_s = replicas == 1 ? 0.0
+                                   : exposed_allreduce_seconds(blocks, block_time, st.first_block, st.last_block,
+                                                               device.gradient_bytes, bucket_bytes, bucket_cost);
     st.stashed = stashed_micro_batches(stages, s, p.micro_batches);
     st.memory_bytes = static_cast<double>(st.parameters) * device.state_bytes_per_parameter +
                       static_cast<double>(st.stashed) * m * saved_elements * device.activation_bytes +

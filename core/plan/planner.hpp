@@ -77,7 +77,7 @@ struct StagePlan {
   std::int64_t parameters = 0;
   double compute_s = 0.0;    // one micro-batch, forward + backward
   double transfer_s = 0.0;   // its sends per micro-batch (activation forward, gradient backward)
-  double allreduce_s = 0.0;  // its gradients over the D replicas
+  double allreduce_s = 0.0;  // its gradients over the D replicas: the part not hidden behind its last backward
   std::int64_t stashed = 0;  // micro-batches held at once
   double memory_bytes = 0.0;
 };
@@ -88,7 +88,7 @@ struct Prediction {
   std::vector<StagePlan> stage;
   double slot_s = 0.0;       // slowest stage: compute + transfers of one micro-batch
   double pipeline_s = 0.0;   // (M + P - 1) slots
-  double allreduce_s = 0.0;  // slowest stage's allreduce (after the flush; not overlapped)
+  double allreduce_s = 0.0;  // slowest stage's allreduce past its last backward (buckets overlap the backward)
   double step_s = 0.0;
   double images_per_s = 0.0;
   double bubble = 0.0;

@@ -180,6 +180,17 @@ TEST(Planner, PredictDataParallelAcrossNodesByHand) {
   EXPECT_NEAR(predict(toy_blocks(), one, toy_device(), 1, 8, 4, 25e6).allreduce_s, 2 * 1e-6 + 16e6 / 100e9, 1e-12);
 }
 
+TEST(Planner, BucketsOverlapTheLastBackward) {
+  // 2 nodes x 1 GPU, D = 2, micro-batch 4: a block takes 4 ms, its backward 2/3 of that; 4 MB buckets close at
+  // every block (4 MB of fp32 gradients each), ready at 2.67, 5.33, 8 and 10.67 ms (the end of the backward).
+  Cluster fast{2, 1, {0.0, 1e12}, {5e-6, 10e9}, {}};
+  // 0.41 ms per bucket: all but the last hide behind the backward.
+  EXPECT_NEAR(predict(toy_blocks(), fast, toy_device(), 1, 8, 4, 4e6).allreduce_s, 2 * 5e-6 + 4e6 / 10e9, 1e-12);
+  // 4 ms per bucket: they queue (ends 6.67, 10.67, 14.67, 18.67 ms), 8 ms past the backward.
+  Cluster slow{2, 1, {0.0, 1e12}, {0.0, 1e9}, {}};
+  EXPECT_NEAR(predict(toy_blocks(), slow, toy_device(), 1, 8, 4, 4e6).allreduce_s, 8e-3, 1e-12);
+}
+
 TEST(Planner, PredictRejectsBadGrids) {
   Cluster c{1, 4, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_THROW(predict(toy_blocks(), c, toy_device(), 3, 8, 1, 25e6), InvalidArgument);  // 3 does not divide 4
