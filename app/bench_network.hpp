@@ -1,6 +1,6 @@
 // cbednet bench --network: point-to-point latency and bandwidth between the first and the last rank, and
-// allreduce times over all ranks (MPI_Iallreduce + MPI_Wait, as the trainer reduces its gradient buckets), printed as JSON lines; the "network_link" line is what
-// `cbednet plan --calibrate-network` reads (docs/cluster.md).
+// allreduce times over all ranks (MPI_Iallreduce + MPI_Wait, as the trainer reduces its gradient buckets), printed as
+// JSON lines; the "network_link" line is what `cbednet plan --calibrate-network` reads (docs/cluster.md).
 #pragma once
 
 namespace cbednet::app {
