@@ -7,12 +7,20 @@
 #   2. Bad input is refused before any rank starts: more nodes than exist; a grid the GPUs per node cannot hold
 #      (jobs/slurm/train-gpu.sbatch on the nodes' GRES).
 #   3. A node lost mid-run (CI_CLUSTER_NODE_LOSS=1, default): scripts/cluster/node-loss.sh.
-#   bash scripts/ci-cluster.sh [path/to/cbednet]     (default: build/bin/cbednet; needs root; ~2 min on 2 cores)
+#   bash scripts/ci-cluster.sh [path/to/cbednet]     (default: build/bin/cbednet; needs root; ~2-3 min on 2 cores)
+# Installs slurm-wlm (its daemons depend on munge), iproute2 and util-linux with apt-get when missing (idempotent).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cbednet=$(realpath "${1:-$root/build/bin/cbednet}")
 [[ -x "$cbednet" ]] || { echo "ci-cluster: no cbednet binary at $cbednet (build first)" >&2; exit 1; }
 start=$(date +%s)
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null ||
+  ! command -v tc >/dev/null || ! command -v nsenter >/dev/null; then
+  echo "ci-cluster: installing slurm-wlm (with munge), iproute2, util-linux"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends slurm-wlm munge iproute2 util-linux >/dev/null
+fi
 fail() {
   echo "ci-cluster: FAILED: $*" >&2
   exit 1
