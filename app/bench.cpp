@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "app/bench_network.hpp"
 #include "app/model_options.hpp"
 #include "app/mpi_session.hpp"
 #include "app/run_setup.hpp"
@@ -184,7 +185,9 @@ int run_bench(const Args& args) {
     ("warmup", po::value<long>()->default_value(2), "untimed steps first")
     ("seed", po::value<unsigned long>()->default_value(1), "random seed")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
-                                       "op_profile JSON line after the result");
+                                       "op_profile JSON line after the result")
+    ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
+                                   "and bandwidth, allreduce times; --steps scales the repetitions");
   // clang-format on
   // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,
   // schedule, balance, buckets, transport, and the device options.
@@ -194,6 +197,7 @@ int run_bench(const Args& args) {
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);
   const long batch = (*vm)["batch"].as<long>();
   const long steps = (*vm)["steps"].as<long>();
+  if ((*vm)["network"].as<bool>()) return run_network_bench(steps);
   const long warmup = std::max(0L, (*vm)["warmup"].as<long>());
   const auto seed = (*vm)["seed"].as<unsigned long>();
   int ranks = 1;

@@ -38,6 +38,14 @@ void print_row(const plan::Prediction& p, double single_gpu_images_per_s, int gp
               p.allreduce_s * 1e3, p.images_per_s, 100.0 * efficiency, p.memory_bytes / gib);
 }
 
+std::string read_text(const std::string& path, const char* option) {
+  std::ifstream in(path);
+  CBEDNET_REQUIRE(in.good(), InvalidArgument, option, " ", path, ": cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 int run_plan(const Args& args) {
@@ -68,6 +76,9 @@ int run_plan(const Args& args) {
     ("recompute", po::value<std::string>()->default_value("none"),
      "none, or blocks: keep only block inputs (memory) and run every forward twice (time)")
     ("costs", po::value<std::string>(), "calibrate the device rate from a `cbednet bench` JSON line in this file")
+    ("calibrate-network", po::value<std::string>(),
+     "take the link between nodes (latency, bandwidth) from a `cbednet bench --network` output file "
+     "(replaces --link-inter-gbps and --latency-us)")
     ("top", po::value<int>()->default_value(5), "also list this many best configurations overall")
     ("json", po::bool_switch(), "print JSON (best, best per P, top) instead of tables");
   // clang-format on
@@ -94,6 +105,14 @@ int run_plan(const Args& args) {
   cl.gpus_per_node = v["gpus-per-node"].as<int>();
   cl.intra = {v["latency-intra-us"].as<double>() * 1e-6, v["link-intra-gbps"].as<double>() * 1e9 / 8.0};
   cl.inter = {v["latency-us"].as<double>() * 1e-6, v["link-inter-gbps"].as<double>() * 1e9 / 8.0};
+  std::string network = "link between nodes as given";
+  if (v.count("calibrate-network") != 0U) {
+    const auto path = v["calibrate-network"].as<std::string>();
+    const auto text = read_text(path, "--calibrate-network");
+    cl.inter = plan::parse_network_link(text, "--calibrate-network " + path);
+    cl.inter_allreduce = plan::parse_allreduce_fit(text, "--calibrate-network " + path);
+    network = "link between nodes calibrated on " + path;
+  }
   plan::Device dev;
   dev.memory_bytes = v["memory-gib"].as<double>() * gib;
   dev.train_flop_per_s = v["tflops"].as<double>() * 1e12;
@@ -102,11 +121,7 @@ int run_plan(const Args& args) {
   std::string calibration = "default rate";
   if (v.count("costs") != 0U) {
     const auto path = v["costs"].as<std::string>();
-    std::ifstream in(path);
-    CBEDNET_REQUIRE(in.good(), InvalidArgument, "--costs ", path, ": cannot be read");
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto point = plan::parse_bench_line(text.str(), "--costs " + path);
+    const auto point = plan::parse_bench_line(read_text(path, "--costs"), "--costs " + path);
     if (!point.arch.empty() && (point.arch != model.spec().arch || point.size != model.spec().input_size)) {
       std::cerr << "cbednet plan: warning: --costs measured " << point.arch << " at " << point.size << ", planning "
                 << model.spec().arch << " at " << model.spec().input_size << "\n";
@@ -138,8 +153,16 @@ int run_plan(const Args& args) {
   if (v["json"].as<bool>()) {
     std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
               << ", \"nodes\": " << cl.nodes << ", \"gpus_per_node\": " << cl.gpus_per_node << ", \"batch\": " << batch
-              << ", \"tflops\": " << dev.train_flop_per_s / 1e12 << ", \"single_gpu_images_per_s\": " << single_ips
-              << ", \"best\": " << prediction_json(all.front()) << ", \"per_stage_count\": [";
+              << ", \"tflops\": " << dev.train_flop_per_s / 1e12
+              << ", \"inter_latency_us\": " << cl.inter.latency_s * 1e6
+              << ", \"inter_gbps\": " << cl.inter.bytes_per_s * 8.0 / 1e9;
+    if (cl.inter_allreduce) {
+      std::cout << ", \"allreduce_fit\": {\"ranks\": " << cl.inter_allreduce->ranks
+                << ", \"fixed_us\": " << cl.inter_allreduce->fixed_s * 1e6
+                << ", \"gbps\": " << cl.inter_allreduce->bytes_per_s * 8.0 / 1e9 << "}";
+    }
+    std::cout << ", \"single_gpu_images_per_s\": " << single_ips << ", \"best\": " << prediction_json(all.front())
+              << ", \"per_stage_count\": [";
     for (std::size_t i = 0; i < per_p.size(); ++i) std::cout << (i ? ", " : "") << prediction_json(per_p[i]);
     std::cout << "], \"top\": [";
     for (std::size_t i = 0; i < all.size() && i < static_cast<std::size_t>(top); ++i) {
@@ -151,6 +174,13 @@ int run_plan(const Args& args) {
   std::printf("%s @%ld, global batch %ld on %d node(s) x %d GPU(s); %.1f TFLOP/s effective (%s), %.0f GiB/GPU\n",
               model.spec().arch.c_str(), static_cast<long>(model.spec().input_size), batch, cl.nodes, cl.gpus_per_node,
               dev.train_flop_per_s / 1e12, calibration.c_str(), v["memory-gib"].as<double>());
+  std::printf("%s: %.1f us, %.2f Gbit/s\n", network.c_str(), cl.inter.latency_s * 1e6,
+              cl.inter.bytes_per_s * 8.0 / 1e9);
+  if (cl.inter_allreduce) {
+    std::printf("measured allreduce over %d ranks: %.1f us per bucket + %.2f Gbit/s (replaces the ring formula)\n",
+                cl.inter_allreduce->ranks, cl.inter_allreduce->fixed_s * 1e6,
+                cl.inter_allreduce->bytes_per_s * 8.0 / 1e9);
+  }
   std::printf("one GPU at batch %ld: %.0f images/s (efficiency reference)\n\n", static_cast<long>(per_gpu), single_ips);
   std::printf("%13s %6s %5s %8s %10s %10s %12s %9s %9s\n", "P x D", "micro", "M", "bubble", "step ms", "allred ms",
               "images/s", "effic.", "GiB/GPU");

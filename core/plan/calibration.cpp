@@ -1,7 +1,9 @@
 #include "core/plan/calibration.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
+#include <utility>
 
 #include "core/error.hpp"
 
@@ -59,6 +61,56 @@ BenchPoint parse_bench_line(const std::string& text, const std::string& source) 
     return p;
   }
   throw_error<InvalidArgument>(source, ": no `cbednet bench` JSON line (with \"ms_per_step\") found");
+}
+
+Link parse_network_link(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (json_string(line, "benchmark").value_or("") != "network_link") continue;
+    const auto latency_us = json_number(line, "latency_us");
+    const auto gbps = json_number(line, "gbps");
+    CBEDNET_REQUIRE(latency_us && gbps && *latency_us >= 0.0 && *gbps > 0.0, InvalidArgument, source,
+                    ": network_link line needs latency_us >= 0 and gbps > 0: ", line);
+    return Link{*latency_us * 1e-6, *gbps * 1e9 / 8.0};
+  }
+  throw_error<InvalidArgument>(source, ": no \"network_link\" line (from `cbednet bench --network`) found");
+}
+
+std::optional<AllreduceFit> parse_allreduce_fit(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  std::vector<std::pair<double, double>> points;  // bytes, seconds
+  int ranks = 0;
+  while (std::getline(in, line)) {
+    if (json_string(line, "benchmark").value_or("") != "network_allreduce") continue;
+    const auto bytes = json_number(line, "bytes");
+    const auto us = json_number(line, "us");
+    const auto r = json_number(line, "ranks");
+    CBEDNET_REQUIRE(bytes && us && r && *us > 0.0 && *r >= 2.0, InvalidArgument, source,
+                    ": network_allreduce line needs bytes, us > 0 and ranks >= 2: ", line);
+    CBEDNET_REQUIRE(ranks == 0 || ranks == static_cast<int>(*r), InvalidArgument, source,
+                    ": network_allreduce lines of different rank counts (", ranks, " and ", *r, ")");
+    ranks = static_cast<int>(*r);
+    if (*bytes >= 65536.0) points.emplace_back(*bytes, *us * 1e-6);
+  }
+  if (points.size() < 2) return std::nullopt;
+  double sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0;
+  for (const auto& [x, y] : points) {
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  const double n = static_cast<double>(points.size());
+  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  CBEDNET_REQUIRE(slope > 0.0, InvalidArgument, source,
+                  ": network_allreduce times do not grow with the size; cannot fit a bandwidth");
+  AllreduceFit fit;
+  fit.ranks = ranks;
+  fit.fixed_s = std::max(0.0, (sy - slope * sx) / n);
+  fit.bytes_per_s = 1.0 / slope;
+  return fit;
 }
 
 Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, const BenchPoint& point) {

@@ -24,6 +24,15 @@ std::optional<std::string> json_string(const std::string& line, const std::strin
 // Reads the first line of `text` that has "ms_per_step" (throws InvalidArgument naming `source` otherwise).
 BenchPoint parse_bench_line(const std::string& text, const std::string& source);
 
+// The link between nodes measured by `cbednet bench --network`: its first "network_link" line's one-way latency
+// and bandwidth (throws InvalidArgument naming `source` when there is none or a value is not positive).
+Link parse_network_link(const std::string& text, const std::string& source);
+
+// The allreduce between nodes measured by `cbednet bench --network`: a least-squares fit of time = fixed +
+// bytes / bandwidth to its "network_allreduce" lines of at least 64 KiB (fixed clamped at 0); nothing when there
+// are fewer than two such lines. Throws InvalidArgument naming `source` when the lines disagree on the rank count.
+std::optional<AllreduceFit> parse_allreduce_fit(const std::string& text, const std::string& source);
+
 // The device with train_flop_per_s chosen so that predict() of one GPU at the point's batch and micro-batch
 // gives its measured step time, keeping block_overhead_s (dropped to 0 when it alone exceeds the measurement).
 Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, const BenchPoint& point);

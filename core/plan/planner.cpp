@@ -24,6 +24,12 @@ double allreduce_seconds(const Link& link, double bytes, int ranks, double bucke
   return buckets * 2.0 * (r - 1.0) * link.latency_s + 2.0 * (r - 1.0) / r * bytes / link.bytes_per_s;
 }
 
+double allreduce_seconds(const AllreduceFit& fit, double bytes, double bucket_bytes) {
+  CBEDNET_REQUIRE(bucket_bytes > 0.0, InvalidArgument, "allreduce bucket size must be positive, got ", bucket_bytes);
+  if (fit.ranks <= 1 || bytes <= 0.0) return 0.0;
+  return std::ceil(bytes / bucket_bytes) * fit.fixed_s + bytes / fit.bytes_per_s;
+}
+
 double bubble_fraction(int stages, std::int64_t micro_batches) {
   CBEDNET_REQUIRE(stages >= 1 && micro_batches >= 1, InvalidArgument, "bubble of ", stages, " stages and ",
                   micro_batches, " micro-batches");
@@ -79,6 +85,27 @@ namespace {
 
 bool same_node(int rank_a, int rank_b, int gpus_per_node) { return rank_a / gpus_per_node == rank_b / gpus_per_node; }
 
+// The allreduce time a stage's step waits for after its last backward pass, with the trainer's overlap
+// (core/parallel/grad_reducer.hpp): whole blocks form buckets in backward order, a bucket closing once it holds
+// bucket_bytes; each starts when its earliest block's backward is done (backward = 4 of the 6 FLOPs per MAC, so
+// 2/3 of a block's time) and after the previous bucket, one at a time. Returns how far the last one ends past
+// the end of the backward pass.
+template <typename Cost>
+double exposed_allreduce_seconds(const std::vector<BlockInfo>& blocks, const std::vector<double>& block_time,
+                                 std::size_t first, std::size_t last, double gradient_bytes, double bucket_bytes,
+                                 const Cost& cost) {
+  double backward = 0.0, comm_free = 0.0, open_bytes = 0.0;
+  for (std::size_t b = last; b-- > first;) {
+    backward += block_time[b] * 2.0 / 3.0;
+    open_bytes += static_cast<double>(blocks[b].cost.parameters) * gradient_bytes;
+    const bool closes = open_bytes >= bucket_bytes || (b == first && open_bytes > 0.0);
+    if (!closes) continue;
+    comm_free = std::max(comm_free, backward) + cost(open_bytes);
+    open_bytes = 0.0;
+  }
+  return std::max(0.0, comm_free - backward);
+}
+
 }  // namespace
 
 Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device, int stages,
@@ -111,7 +138,8 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   }
   const auto firsts = partition_min_max(block_time, stages);
   // The replicas of one stage (ranks s, P + s, ...) share a node only when the whole grid is one node.
-  const Link& reduce_link = total <= cluster.gpus_per_node ? cluster.intra : cluster.inter;
+  const bool reduce_inside_node = total <= cluster.gpus_per_node;
+  const Link& reduce_link = reduce_inside_node ? cluster.intra : cluster.inter;
 
   p.fits = true;
   for (int s = 0; s < stages; ++s) {
@@ -136,8 +164,15 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
       st.transfer_s +=
           transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
     }
-    st.allreduce_s = allreduce_seconds(reduce_link, static_cast<double>(st.parameters) * device.gradient_bytes,
-                                       replicas, bucket_bytes);
+    const bool measured = !reduce_inside_node && cluster.inter_allreduce && cluster.inter_allreduce->ranks == replicas;
+    // One bucket's cost (its bytes never exceed a bucket by more than one block's, so no further split).
+    const auto bucket_cost = [&](double bytes) {
+      return measured ? allreduce_seconds(*cluster.inter_allreduce, bytes, std::max(bytes, bucket_bytes))
+                      : allreduce_seconds(reduce_link, bytes, replicas, std::max(bytes, bucket_bytes));
+    };
+    st.allreduce_s = replicas == 1 ? 0.0
+                                   : exposed_allreduce_seconds(blocks, block_time, st.first_block, st.last_block,
+                                                               device.gradient_bytes, bucket_bytes, bucket_cost);
     st.stashed = stashed_micro_batches(stages, s, p.micro_batches);
     st.memory_bytes = static_cast<double>(st.parameters) * device.state_bytes_per_parameter +
                       static_cast<double>(st.stashed) * m * saved_elements * device.activation_bytes +

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,13 +38,26 @@ std::int64_t stashed_micro_batches(int stages, int stage, std::int64_t micro_bat
 // parts is not in [1, cost.size()].
 std::vector<std::size_t> partition_min_max(const std::vector<double>& cost, int parts);
 
+// A measured allreduce between nodes: time = fixed + bytes / bytes_per_s per bucket, over `ranks` ranks (fitted
+// to `cbednet bench --network` by calibration.hpp). The MPI library picks its own algorithm (Open MPI 4.1 does
+// not run a ring for 3 ranks), so a measured collective replaces the ring formula where the rank count matches.
+struct AllreduceFit {
+  int ranks = 0;
+  double fixed_s = 0.0;
+  double bytes_per_s = 1.0;
+};
+
 struct Cluster {
   int nodes = 1;
   int gpus_per_node = 1;
-  Link intra;  // between GPUs of a node (NVLink)
-  Link inter;  // between nodes, per GPU (InfiniBand; one NIC per GPU)
+  Link intra;                                   // between GPUs of a node (NVLink)
+  Link inter;                                   // between nodes, per GPU (InfiniBand; one NIC per GPU)
+  std::optional<AllreduceFit> inter_allreduce;  // measured allreduce between nodes, if calibrated
   int total() const { return nodes * gpus_per_node; }
 };
+
+// Allreduce of `bytes` in buckets of at most `bucket_bytes` with a measured fit (fixed cost per bucket).
+double allreduce_seconds(const AllreduceFit& fit, double bytes, double bucket_bytes);
 
 // What one GPU does with one block. Defaults: an H100 in bf16, calibrated on PyTorch eager ResNet-50 at 512^2
 // (780 img/s at batch 64, 732 img/s at batch 32; docs/planner.md).
@@ -63,7 +77,7 @@ struct StagePlan {
   std::int64_t parameters = 0;
   double compute_s = 0.0;    // one micro-batch, forward + backward
   double transfer_s = 0.0;   // its sends per micro-batch (activation forward, gradient backward)
-  double allreduce_s = 0.0;  // its gradients over the D replicas
+  double allreduce_s = 0.0;  // its gradients over the D replicas: the part not hidden behind its last backward
   std::int64_t stashed = 0;  // micro-batches held at once
   double memory_bytes = 0.0;
 };
@@ -74,7 +88,7 @@ struct Prediction {
   std::vector<StagePlan> stage;
   double slot_s = 0.0;       // slowest stage: compute + transfers of one micro-batch
   double pipeline_s = 0.0;   // (M + P - 1) slots
-  double allreduce_s = 0.0;  // slowest stage's allreduce (after the flush; not overlapped)
+  double allreduce_s = 0.0;  // slowest stage's allreduce past its last backward (buckets overlap the backward)
   double step_s = 0.0;
   double images_per_s = 0.0;
   double bubble = 0.0;

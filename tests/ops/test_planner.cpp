@@ -118,7 +118,7 @@ TEST(Planner, PartitionMatchesExhaustiveSearch) {
 }
 
 TEST(Planner, UsableGrids) {
-  Cluster summit{2, 6, {}, {}};
+  Cluster summit{2, 6, {}, {}, {}};
   EXPECT_TRUE(grid_is_usable(summit, 1, 18));
   EXPECT_TRUE(grid_is_usable(summit, 3, 18));
   EXPECT_TRUE(grid_is_usable(summit, 6, 18));
@@ -129,7 +129,7 @@ TEST(Planner, UsableGrids) {
 }
 
 TEST(Planner, PredictTwoStagesByHand) {
-  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}};
+  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}, {}};
   const auto p = predict(toy_blocks(), c, toy_device(), 2, 8, 2, 25e6);
   EXPECT_EQ(p.replicas, 1);
   EXPECT_EQ(p.micro_batches, 4);
@@ -156,7 +156,7 @@ TEST(Planner, PredictTwoStagesByHand) {
 TEST(Planner, RecomputationTradesTimeForMemory) {
   // The same two stages with --recompute blocks: 8 instead of 6 FLOPs per MAC, and each stashed micro-batch keeps
   // only the blocks' 100 k-element inputs instead of their 1 M saved elements.
-  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}};
+  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}, {}};
   const auto p = predict(toy_blocks(), c, toy_device(), 2, 8, 2, 25e6, true);
   EXPECT_NEAR(p.stage[0].compute_s, 4e-3 * 8.0 / 6.0, 1e-12);
   EXPECT_DOUBLE_EQ(p.stage[0].memory_bytes, 28e6 + 2 * 2 * 2 * 100e3 * 2);
@@ -168,7 +168,7 @@ TEST(Planner, RecomputationTradesTimeForMemory) {
 
 TEST(Planner, PredictDataParallelAcrossNodesByHand) {
   // 2 nodes x 1 GPU, P = 1, D = 2: the 4 M parameters' fp32 gradients (16 MB, one bucket) cross the inter link.
-  Cluster c{2, 1, {1e-6, 100e9}, {5e-6, 10e9}};
+  Cluster c{2, 1, {1e-6, 100e9}, {5e-6, 10e9}, {}};
   const auto p = predict(toy_blocks(), c, toy_device(), 1, 8, 4, 25e6);
   EXPECT_EQ(p.replicas, 2);
   EXPECT_EQ(p.micro_batches, 1);
@@ -176,16 +176,27 @@ TEST(Planner, PredictDataParallelAcrossNodesByHand) {
   EXPECT_NEAR(p.allreduce_s, 2 * 5e-6 + 16e6 / 10e9, 1e-12);
   EXPECT_NEAR(p.step_s, 16e-3 + 2 * 5e-6 + 1.6e-3, 1e-12);
   // One node: the same grid uses the intra link.
-  Cluster one{1, 2, {1e-6, 100e9}, {5e-6, 10e9}};
+  Cluster one{1, 2, {1e-6, 100e9}, {5e-6, 10e9}, {}};
   EXPECT_NEAR(predict(toy_blocks(), one, toy_device(), 1, 8, 4, 25e6).allreduce_s, 2 * 1e-6 + 16e6 / 100e9, 1e-12);
 }
 
+TEST(Planner, BucketsOverlapTheLastBackward) {
+  // 2 nodes x 1 GPU, D = 2, micro-batch 4: a block takes 4 ms, its backward 2/3 of that; 4 MB buckets close at
+  // every block (4 MB of fp32 gradients each), ready at 2.67, 5.33, 8 and 10.67 ms (the end of the backward).
+  Cluster fast{2, 1, {0.0, 1e12}, {5e-6, 10e9}, {}};
+  // 0.41 ms per bucket: all but the last hide behind the backward.
+  EXPECT_NEAR(predict(toy_blocks(), fast, toy_device(), 1, 8, 4, 4e6).allreduce_s, 2 * 5e-6 + 4e6 / 10e9, 1e-12);
+  // 4 ms per bucket: they queue (ends 6.67, 10.67, 14.67, 18.67 ms), 8 ms past the backward.
+  Cluster slow{2, 1, {0.0, 1e12}, {0.0, 1e9}, {}};
+  EXPECT_NEAR(predict(toy_blocks(), slow, toy_device(), 1, 8, 4, 4e6).allreduce_s, 8e-3, 1e-12);
+}
+
 TEST(Planner, PredictRejectsBadGrids) {
-  Cluster c{1, 4, {0.0, 1e9}, {0.0, 1e9}};
+  Cluster c{1, 4, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_THROW(predict(toy_blocks(), c, toy_device(), 3, 8, 1, 25e6), InvalidArgument);  // 3 does not divide 4
   EXPECT_THROW(predict(toy_blocks(), c, toy_device(), 1, 6, 1, 25e6), InvalidArgument);  // D = 4 does not divide 6
   EXPECT_THROW(predict(toy_blocks(), c, toy_device(), 2, 8, 3, 25e6), InvalidArgument);  // 3 does not divide 4
-  Cluster big{1, 8, {0.0, 1e9}, {0.0, 1e9}};
+  Cluster big{1, 8, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_THROW(predict(toy_blocks(), big, toy_device(), 8, 8, 1, 25e6), InvalidArgument);  // 8 stages > 4 blocks
 }
 
@@ -193,7 +204,7 @@ TEST(Planner, MemoryDecidesWhatFits) {
   Device d = toy_device();
   // P = 1 needs 4 M x 14 B = 56 MB for parameters alone; P = 2 stage 0 needs 28 MB + 2 x micro x 4 MB.
   d.memory_bytes = 50e6;
-  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}};
+  Cluster c{1, 2, {0.0, 4e9}, {0.0, 1e9}, {}};
   EXPECT_FALSE(predict(toy_blocks(), c, d, 1, 8, 1, 25e6).fits);
   EXPECT_FALSE(predict(toy_blocks(), c, d, 2, 8, 4, 25e6).fits);  // 60 MB
   const auto all = plan_all(toy_blocks(), c, d, 8, 25e6);
@@ -211,7 +222,7 @@ TEST(Planner, MemoryDecidesWhatFits) {
 
 TEST(Planner, DefaultDeviceReproducesThePyTorchCalibration) {
   const Model model = build_resnet(resnet_spec("resnet50"));
-  const Cluster one{1, 1, {2e-6, 360e9}, {5e-6, 50e9}};
+  const Cluster one{1, 1, {2e-6, 360e9}, {5e-6, 50e9}, {}};
   const Device h100;
   // docs/planner.md: PyTorch eager bf16 channels_last on an H100 at 512^2: 780 img/s (batch 64), 732 (batch 32).
   EXPECT_NEAR(predict(model.info(), one, h100, 1, 64, 64, 25e6).images_per_s, 780.0, 780.0 * 0.01);
@@ -237,8 +248,38 @@ TEST(Calibration, ParsesBenchLineAndReproducesIt) {
   d.block_overhead_s = 1e-3;  // 2 micro-batches x 4 blocks x 1 ms = 8 ms of the 40 ms
   const Device fitted = calibrate(d, toy_blocks(), point);
   EXPECT_NEAR(fitted.train_flop_per_s, 6.0 * 4e9 * 8 / 32e-3, 1.0);
-  Cluster one{1, 1, {0.0, 1e9}, {0.0, 1e9}};
+  Cluster one{1, 1, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_NEAR(predict(toy_blocks(), one, fitted, 1, 8, 4, 25e6).step_s, 40e-3, 1e-12);
+}
+
+TEST(Calibration, NetworkLinkAndMeasuredAllreduce) {
+  const std::string text =
+      "{\"benchmark\": \"network_p2p\", \"bytes\": 8, \"one_way_us\": 20}\n"
+      "{\"benchmark\": \"network_allreduce\", \"ranks\": 3, \"bytes\": 8, \"us\": 50}\n"
+      "{\"benchmark\": \"network_allreduce\", \"ranks\": 3, \"bytes\": 1000000, \"us\": 1100}\n"
+      "{\"benchmark\": \"network_allreduce\", \"ranks\": 3, \"bytes\": 3000000, \"us\": 3100}\n"
+      "{\"benchmark\": \"network_link\", \"latency_us\": 20, \"gbps\": 8}\n";
+  const Link link = parse_network_link(text, "net.jsonl");
+  EXPECT_NEAR(link.latency_s, 20e-6, 1e-15);
+  EXPECT_NEAR(link.bytes_per_s, 1e9, 1e-3);
+  // 100 us + 1 us per kB = 1 GB/s; the 8-byte point (latency-bound) is left out of the fit.
+  const auto fit = parse_allreduce_fit(text, "net.jsonl");
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_EQ(fit->ranks, 3);
+  EXPECT_NEAR(fit->fixed_s, 100e-6, 1e-12);
+  EXPECT_NEAR(fit->bytes_per_s, 1e9, 1.0);
+  // Two buckets: the fixed cost twice.
+  EXPECT_NEAR(allreduce_seconds(*fit, 4e6, 2.5e6), 2 * 100e-6 + 4e-3, 1e-12);
+  // The planner uses it for D = 3 across nodes instead of the ring over the link.
+  Cluster c{3, 1, {0.0, 1e12}, link, fit};
+  const auto p = predict(toy_blocks(), c, toy_device(), 1, 12, 4, 25e6);
+  EXPECT_NEAR(p.allreduce_s, allreduce_seconds(*fit, 16e6, 25e6), 1e-12);
+  // Another rank count keeps the ring formula.
+  Cluster six{6, 1, {0.0, 1e12}, link, fit};
+  EXPECT_NEAR(predict(toy_blocks(), six, toy_device(), 1, 12, 2, 25e6).allreduce_s,
+              allreduce_seconds(link, 16e6, 6, 25e6), 1e-12);
+  EXPECT_THROW(parse_network_link("{\"benchmark\": \"network_p2p\"}\n", "x"), InvalidArgument);
+  EXPECT_FALSE(parse_allreduce_fit("{\"benchmark\": \"network_link\", \"latency_us\": 1, \"gbps\": 1}\n", "x"));
 }
 
 }  // namespace
