@@ -4,7 +4,7 @@
 # then: indexing it on one rank (cbednet inspect), converting it on 1 and 2 ranks, and STEPS steps of training from
 # the directory itself and from the packed file (2 ranks, a tiny model), with the time to the first step.
 # One JSON line per measurement to OUT (default results.jsonl beside this script).   BUILD (default build), SCALE
-# (default 1.0: the whole release's sample count), SIZE (default 8), CONVERT_RANKS (default "1 2")
+# (default 1.0: the whole release's sample count), SIZE (default 8), CONVERT_RANKS (default "1 2"), SPECS (below)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -43,8 +43,9 @@ done
 # line (--log-every 1) marks the first step. The per-step time from 1,138 files against one packed file shows
 # whether a step costs more with more files.
 steps=${STEPS:-60}
-# The directory twice: shuffled across all files (--shuffle-files 0) and within groups of 16 files (the default).
-for spec in tree:0 tree:16 packed.h5:16; do
+# SPECS: source:G pairs; by default the directory twice, shuffled across all files (--shuffle-files 0, every file
+# kept open) and within groups of 16 files, then the packed file.
+for spec in ${SPECS:-tree:0 tree:16 packed.h5:0}; do
   source=${spec%%:*} group=${spec##*:}
   log="$work/train-$source-$group.log"
   t0=$(now)
