@@ -1,6 +1,6 @@
-// cbednet simulate: kinematic or multislice CBED stacks of random crystals in the SMC-2019 layout
-// (DIR/{train,dev,test}/batch_<split>_<rank>.h5), one file per rank and split; `--bench` prints single-core
-// throughput as JSON instead.
+// cbednet simulate: kinematic or multislice CBED stacks of random crystals, or of the CIF structures of
+// --structures (app/simulate_structures.cpp), in the SMC-2019 layout (DIR/{train,dev,test}/batch_<split>_<rank>.h5),
+// one file per rank and split; `--bench` prints single-core throughput as JSON instead.
 #include <mpi.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "app/mpi_session.hpp"
 #include "app/options.hpp"
+#include "app/simulate_structures.hpp"
 #include "app/subcommands.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
@@ -69,8 +70,10 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
 int run_simulate(const Args& args) {
   const CommandSpec spec{
       "simulate",
-      "Simulate CBED stacks [3,S,S] of random crystals (kinematic or multislice) into the SMC-2019 HDF5 layout.",
-      "cbednet simulate --out DIR --materials N [--space-groups LIST|all] [--size S] [--seed K]\n"
+      "Simulate CBED stacks [3,S,S] of random crystals or CIF structures (kinematic or multislice) into the "
+      "SMC-2019 HDF5 layout.",
+      "cbednet simulate --out DIR (--materials N [--space-groups LIST|all] | --structures DIR|FILE.cif [--skip-bad]\n"
+      "                        [--symprec A] [--min-distance A] [--default-b B]) [--size S] [--seed K]\n"
       "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
       "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
       "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
@@ -110,7 +113,16 @@ int run_simulate(const Args& args) {
       "engine", po::value<std::string>()->default_value("cpu"),
       "multislice: cpu (FFTW) or cuda (cuFFT on GPU rank mod devices; unverified on hardware so far)")(
       "probe-threads", po::value<int>()->default_value(1),
-      "multislice: threads per material (probe positions in parallel); a rank uses --threads x this");
+      "multislice: threads per material (probe positions in parallel); a rank uses --threads x this")(
+      "structures", po::value<std::string>(),
+      "CIF file or folder of *.cif files: simulate these materials (one per file) instead of random crystals")(
+      "skip-bad", po::bool_switch(), "--structures: skip (list and count) unreadable or refused CIF files instead of "
+      "stopping before anything is written")(
+      "symprec", po::value<double>()->default_value(0.01), "--structures: spglib tolerance labelling each structure, A")(
+      "min-distance", po::value<double>()->default_value(0.5),
+      "--structures: fully occupied atoms closer than this (A) are refused")(
+      "default-b", po::value<double>()->default_value(0.5),
+      "--structures: Debye-Waller B (A^2) of atoms without U_iso, B_iso or U_ij");
   // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -141,6 +153,14 @@ int run_simulate(const Args& args) {
   }
   CBEDNET_REQUIRE(v.count("out") != 0U, InvalidArgument, "cbednet simulate: --out DIR is required");
   const std::string out = v["out"].as<std::string>();
+  if (v.count("structures") != 0U) {
+    for (const char* name : {"materials", "space-groups"})
+      CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name,
+                      ": not with --structures (one material per CIF file)");
+    return simulate_structures(v, sim, out, threads);
+  }
+  for (const char* name : {"skip-bad", "symprec", "min-distance", "default-b"})
+    CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --structures");
 
   const auto start = std::chrono::steady_clock::now();
   // Rank 0 reports its own share of the materials (every rank has about the same).
