@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "app/mpi_session.hpp"
 #include "app/options.hpp"
@@ -62,7 +63,6 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
   ms.engine = engine == "cuda" ? io::sim::multislice::EngineKind::cuda : io::sim::multislice::EngineKind::cpu;
   ms.device = world_rank();
   CBEDNET_REQUIRE(ms.threads >= 1, InvalidArgument, "--probe-threads: must be at least 1, got ", ms.threads);
-  io::sim::check_simulation_options(sim);
 }
 
 }  // namespace
@@ -77,7 +77,10 @@ int run_simulate(const Args& args) {
       "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
       "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
       "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
-      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]"};
+      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]\n"
+      "       cbednet simulate --structures FILE.cif --out FILE.h5 (--zone U V W | --beam H K L) [--energy-kev E]\n"
+      "                        [--thickness T] [--semiangle MRAD] [--size S] [--physics kinematic|multislice\n"
+      "                         [--probe X,Y] ...]"};
   po::options_description options("Simulate options");
   // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
@@ -122,7 +125,18 @@ int run_simulate(const Args& args) {
       "min-distance", po::value<double>()->default_value(0.5),
       "--structures: fully occupied atoms closer than this (A) are refused")(
       "default-b", po::value<double>()->default_value(0.5),
-      "--structures: Debye-Waller B (A^2) of atoms without U_iso, B_iso or U_ij");
+      "--structures: Debye-Waller B (A^2) of atoms without U_iso, B_iso or U_ij")(
+      "zone", po::value<std::vector<std::string>>()->multitoken(),
+      "one pattern of the one CIF along the zone axis [U V W] (direct lattice) into the file --out")(
+      "beam", po::value<std::vector<std::string>>()->multitoken(),
+      "one pattern along the normal of the plane (H K L), SMC-2019's rule, into the file --out")(
+      "energy-kev", po::value<double>()->default_value(200.0), "--zone/--beam: beam energy, keV")(
+      "semiangle", po::value<double>()->default_value(0.0),
+      "--zone/--beam: convergence semi-angle, mrad (0: lambda(100 kV) / 4d, d of the plane or of the zone's "
+      "first reflection)")(
+      "probe", po::value<std::string>(),
+      "--zone/--beam, multislice: probe position x,y as fractions of the cell (0.5,0.5: the crystal's origin); "
+      "one probe unless --probe-grid is given");
   // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -142,6 +156,13 @@ int run_simulate(const Args& args) {
   CBEDNET_REQUIRE(sim.cbed.thickness > 0, InvalidArgument, "--thickness: must be positive");
   sim.physics = io::sim::parse_physics(v["physics"].as<std::string>());
   configure_multislice(v, sim);
+  if (zone_mode(v)) {
+    CBEDNET_REQUIRE(v.count("out") != 0U, InvalidArgument, "cbednet simulate: --out FILE.h5 is required");
+    return simulate_zone(v, sim, v["out"].as<std::string>());
+  }
+  for (const char* name : {"energy-kev", "semiangle", "probe"})
+    CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --zone or --beam");
+  io::sim::check_simulation_options(sim);
   const long long materials = v["materials"].as<long long>();
   CBEDNET_REQUIRE(materials >= 0, InvalidArgument, "--materials: must not be negative, got ", materials);
   const int threads = v["threads"].as<int>();

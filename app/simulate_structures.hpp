@@ -19,4 +19,9 @@ io::sim::CifReadOptions cif_read_options(const po::variables_map& v);
 int simulate_structures(const po::variables_map& v, const io::sim::SimulationOptions& sim, const std::string& out,
                         int threads);
 
+// Whether --zone or --beam asks for the one-geometry mode, and that mode (app/simulate_zone.cpp): one CIF, one
+// pattern written by rank 0 to the file `out`.
+bool zone_mode(const po::variables_map& v);
+int simulate_zone(const po::variables_map& v, io::sim::SimulationOptions sim, const std::string& out);
+
 }  // namespace cbednet::app
