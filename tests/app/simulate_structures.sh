@@ -81,4 +81,38 @@ grep -q "warning: .*p1.cif:8: the CIF states space group 'P 1' (No. 1) but spgli
 # Options that belong to one mode only.
 if "$CBEDNET" simulate --structures "$CIFS" --materials 3 --out "$SCRATCH/x" 2> "$SCRATCH/err"; then fail "--materials taken"; fi
 grep -q -- "--materials: not with --structures" "$SCRATCH/err" || fail "$(cat "$SCRATCH/err")"
+# One material, one geometry: kinematic and multislice along [110], one file each, that inspect --preview draws.
+"$CBEDNET" simulate --structures "$CIFS/GaAs.cif" --zone 1 1 0 --energy-kev 120 --thickness 150 --semiangle 3 \
+  --size 64 --out "$SCRATCH/zone/kin.h5" > "$SCRATCH/zone.json" || fail "--zone kinematic"
+grep -q '"space_group": 216, "zone": \[1, 1, 0\], "physics": "kinematic", "energy_kev": 120, "semiangle_mrad": 3' \
+  "$SCRATCH/zone.json" || fail "zone summary: $(cat "$SCRATCH/zone.json")"
+"$CBEDNET" simulate --structures "$CIFS/GaAs.cif" --beam 0 0 1 --physics multislice --size 128 --thickness 20 \
+  --probe 0.5,0.5 --out "$SCRATCH/zone/ms.h5" > /dev/null || fail "--beam multislice"
+"$PY" - "$SCRATCH/zone" <<'PYEOF' || fail "zone files"
+import sys
+import h5py, numpy as np
+for name, size in (("kin", 64), ("ms", 128)):
+    with h5py.File(f"{sys.argv[1]}/{name}.h5", "r") as f:
+        assert list(f) == ["sample_0_0"], list(f)
+        stack = f["sample_0_0/cbed_stack"][()]
+        assert stack.shape == (3, size, size) and np.all(np.isfinite(stack)) and stack[0].sum() > 0
+        assert np.array_equal(stack[0], stack[1]) and np.array_equal(stack[0], stack[2])
+print("zone files ok")
+PYEOF
+"$CBEDNET" inspect "$SCRATCH/zone/ms.h5" --preview "$SCRATCH/zone/ms.png" > /dev/null || fail "inspect --preview"
+[[ -s "$SCRATCH/zone/ms.png" ]] || fail "no preview"
+for bad in "--zone 0 0 0:--zone: 0 0 0 is not a direction" "--zone 1 1:--zone: expected three integers" \
+    "--zone 1 1 0 --probe 0.5,0.5:--probe: only with --physics multislice" \
+    "--beam 1 1 1 --energy-kev 300:--energy-kev: 300 keV is outside 100..200 keV"; do
+  # shellcheck disable=SC2086
+  if "$CBEDNET" simulate --structures "$CIFS/Si.cif" ${bad%%:*} --out "$SCRATCH/zone/bad.h5" 2> "$SCRATCH/err"; then
+    fail "accepted ${bad%%:*}"
+  fi
+  grep -q -- "${bad#*:}" "$SCRATCH/err" || fail "${bad%%:*}: $(cat "$SCRATCH/err")"
+done
+if "$CBEDNET" simulate --structures "$CIFS" --zone 1 1 0 --out "$SCRATCH/zone/bad.h5" 2> "$SCRATCH/err"; then
+  fail "--zone took a folder"
+fi
+grep -q "one material at a time, but --structures has 5 CIF files" "$SCRATCH/err" || fail "$(cat "$SCRATCH/err")"
+[[ ! -e "$SCRATCH/zone/bad.h5" ]] || fail "a refused run wrote a file"
 echo "simulate --structures ok"
