@@ -72,12 +72,20 @@ grep -q '"structures": 5, "skipped": 1' "$SCRATCH/skipped.json" || fail "skip co
 grep -q "skipped: .*bad.cif:4:" "$SCRATCH/err" || fail "skipped file not listed: $(cat "$SCRATCH/err")"
 
 # A symbol that disagrees with the atoms: labelled by spglib, with a warning naming the file.
-{ echo data_rocksalt_as_P1; cell 5.6402 5.6402 5.6402 90 90 90; echo "_symmetry_space_group_name_H-M 'P 1'"
-  echo "$atoms"; echo "Na1 Na 0 0 0"; echo "Na2 Na 0 0.5 0.5"; echo "Na3 Na 0.5 0 0.5"; echo "Na4 Na 0.5 0.5 0"
-  echo "Cl1 Cl 0.5 0.5 0.5"; echo "Cl2 Cl 0.5 0 0"; echo "Cl3 Cl 0 0.5 0"; echo "Cl4 Cl 0 0 0.5"; } > "$SCRATCH/p1.cif"
-"$CBEDNET" simulate --structures "$SCRATCH/p1.cif" --out "$SCRATCH/p1" "${common[@]}" > /dev/null 2> "$SCRATCH/err"
-grep -q "warning: .*p1.cif:8: the CIF states space group 'P 1' (No. 1) but spglib finds Fm-3m (No. 225)" \
+# Here rock salt described in Pm-3m (1a + 3c Na, 1b + 3d Cl: the same 8 atoms). The same atoms written out in P1
+# are not warned about: P1 asserts no symmetry.
+{ echo data_rocksalt_as_Pm-3m; cell 5.6402 5.6402 5.6402 90 90 90; echo "_symmetry_space_group_name_H-M 'P m -3 m'"
+  echo "$atoms"; echo "Na1 Na 0 0 0"; echo "Na2 Na 0 0.5 0.5"; echo "Cl1 Cl 0.5 0.5 0.5"; echo "Cl2 Cl 0.5 0 0"
+} > "$SCRATCH/pm3m.cif"
+"$CBEDNET" simulate --structures "$SCRATCH/pm3m.cif" --out "$SCRATCH/pm3m" "${common[@]}" > /dev/null 2> "$SCRATCH/err"
+grep -q "warning: .*pm3m.cif:8: the CIF states space group 'P m -3 m' (No. 221) but spglib finds Fm-3m (No. 225)" \
   "$SCRATCH/err" || fail "no disagreement warning: $(cat "$SCRATCH/err")"
+sed -e "s/'P m -3 m'/'P 1'/" -e 's/^Na2 .*/&\nNa3 Na 0.5 0 0.5\nNa4 Na 0.5 0.5 0/' \
+  -e 's/^Cl2 .*/&\nCl3 Cl 0 0.5 0\nCl4 Cl 0 0 0.5/' "$SCRATCH/pm3m.cif" > "$SCRATCH/p1.cif"
+"$CBEDNET" simulate --structures "$SCRATCH/p1.cif" --out "$SCRATCH/p1" "${common[@]}" > /dev/null 2> "$SCRATCH/err"
+[[ ! -s "$SCRATCH/err" ]] || fail "P1 warned: $(cat "$SCRATCH/err")"
+"$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1]); a=f[list(f)[0]].attrs['space_group']; \
+assert (a.decode() if isinstance(a, bytes) else str(a)) == '225', a" "$SCRATCH"/p1/*/batch_*_0.h5 || fail "P1 rock salt label"
 # Options that belong to one mode only.
 if "$CBEDNET" simulate --structures "$CIFS" --materials 3 --out "$SCRATCH/x" 2> "$SCRATCH/err"; then fail "--materials taken"; fi
 grep -q -- "--materials: not with --structures" "$SCRATCH/err" || fail "$(cat "$SCRATCH/err")"

@@ -345,7 +345,9 @@ CifStructure parse_cif_structure(const std::string& text, const std::string& sou
   out.crystal.space_group = label.number;
   out.crystal.hall_number = label.hall_number;
   out.spglib_symbol = label.symbol;
-  if (symmetry.number != 0 && symmetry.number != label.number) {
+  // A CIF written in P1 (the default of many writers, e.g. Materials Project's unsymmetrised files) asserts no
+  // symmetry, so finding more is no disagreement.
+  if (symmetry.number > 1 && symmetry.number != label.number) {
     std::ostringstream w;
     w << where.at(symmetry.symbol_line) << "the CIF states space group "
       << (symmetry.symbol.empty() ? "" : "'" + symmetry.symbol + "' ") << "(No. " << symmetry.number

@@ -30,7 +30,8 @@ struct CifStructure {
   int sites = 0;                // asymmetric-unit sites read
   int sites_without_adp = 0;    // sites given default_b_iso
   bool partial_occupancy = false;
-  std::vector<std::string> warnings;  // e.g. the CIF's symbol disagrees with spglib (each names the file)
+  // e.g. the group the CIF states (other than P1, which asserts nothing) differs from spglib's (each names the file)
+  std::vector<std::string> warnings;
 };
 
 // Parses CIF text; `source` names it in messages. Throws InvalidArgument (malformed CIF, no symmetry, unknown

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "io/sim/multislice/fft.hpp"
+#include "io/sim/multislice/potential.hpp"
 #include "io/sim/scattering.hpp"
 #include "io/sim/simulator.hpp"
 #include "io/sim/structure/cif_structure.hpp"
@@ -100,6 +102,19 @@ TEST(CifStructure, PartialOccupancyWeightsScattering) {
   EXPECT_NE(refusal(disordered_cuau_cif(1.5, 0.5)).find("occupancy must be in (0, 1]"), std::string::npos);
 }
 
+TEST(CifStructure, PartialOccupancyWeightsTheSlicePotential) {
+  // The multislice potential of an atom of occupancy 0.3 is 0.3 times that of a full one (same element and B).
+  const multislice::GridGeometry grid{32, 32, 10.0, 10.0, 2.0 / 3.0};
+  const multislice::Fft2d fft(32, 32);
+  multislice::SlicePotentialBuilder build(grid, true);
+  const auto full = build({multislice::SpecimenAtom{79, 0.6, 3.0, 4.0, 1.0}}, fft);
+  const auto part = build({multislice::SpecimenAtom{79, 0.6, 3.0, 4.0, 0.3}}, fft);
+  double peak = 0;
+  for (const float v : full) peak = std::max(peak, std::abs(static_cast<double>(v)));
+  ASSERT_GT(peak, 0);
+  for (std::size_t p = 0; p < full.size(); ++p) EXPECT_NEAR(part[p], 0.3 * full[p], 1e-5 * peak);
+}
+
 TEST(CifStructure, SymbolDisagreeingWithAtomsWarns) {
   // Diamond written out in P1 but labelled Fm-3m: spglib finds Fd-3m, the label follows spglib, with a warning.
   const std::string text =
@@ -114,6 +129,18 @@ TEST(CifStructure, SymbolDisagreeingWithAtomsWarns) {
   EXPECT_EQ(s.warnings[0],
             "mislabelled.cif:8: the CIF states space group 'F m -3 m' (No. 225) but spglib finds Fd-3m (No. 227) on "
             "its 8 atoms at symprec 0.01 A; labelled 227");
+}
+
+TEST(CifStructure, StructuresWrittenInP1AreNotWarnedAbout) {
+  const std::string text =
+      "data_Si_P1\n" + cif_cell(5.431, 5.431, 5.431, 90, 90, 90) +
+      "_symmetry_space_group_name_H-M 'P 1'\n_symmetry_Int_Tables_number 1\n" + atom_loop_header +
+      "Si1 Si 0 0 0\nSi2 Si 0 0.5 0.5\nSi3 Si 0.5 0 0.5\nSi4 Si 0.5 0.5 0\n"
+      "Si5 Si 0.25 0.25 0.25\nSi6 Si 0.25 0.75 0.75\nSi7 Si 0.75 0.25 0.75\nSi8 Si 0.75 0.75 0.25\n";
+  const auto s = parse_cif_structure(text, "p1.cif");
+  EXPECT_EQ(s.crystal.space_group, 227);
+  EXPECT_EQ(s.cif_space_group, 1);
+  EXPECT_TRUE(s.warnings.empty());
 }
 
 TEST(CifStructure, BadInputNamesFileAndLine) {
