@@ -168,6 +168,8 @@ int run_simulate(const Args& args) {
   const int threads = v["threads"].as<int>();
   CBEDNET_REQUIRE(threads >= 0, InvalidArgument, "--threads: must not be negative, got ", threads);
 
+  CBEDNET_REQUIRE(!v["bench"].as<bool>() || v.count("structures") == 0U, InvalidArgument,
+                  "--bench: measures random crystals only, not with --structures");
   if (v["bench"].as<bool>()) {
     if (world_rank() == 0) std::cout << io::sim::benchmark_json(sim, materials) << '\n';
     return 0;

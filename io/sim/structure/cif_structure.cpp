@@ -70,9 +70,9 @@ LatticeParameters read_cell(cif::Block& block, const Where& where) {
   LatticeParameters p{v[0], v[1], v[2], v[3], v[4], v[5]};
   try {
     (void)lattice_basis(p);
-  } catch (const InvalidArgument& e) {
+  } catch (const InvalidArgument&) {
     throw_error<InvalidArgument>(where.at(line_of(block, tags[3])), "the cell angles ", v[3], ", ", v[4], ", ", v[5],
-                                 " do not form a cell (", e.what(), ")");
+                                 " do not form a cell");
   }
   return p;
 }
@@ -196,6 +196,7 @@ int element_of(const std::string& text) {
     letters += static_cast<char>(letters.empty() ? std::toupper(static_cast<unsigned char>(ch))
                                                  : std::tolower(static_cast<unsigned char>(ch)));
   }
+  if (letters == "D" || letters == "T") return 1;  // deuterium and tritium scatter as hydrogen
   for (std::size_t n = letters.size(); n >= 1; --n) {
     try {
       return atomic_number(letters.substr(0, n));
@@ -311,7 +312,8 @@ cif::Block& structure_block(cif::Document& doc, const Where& where) {
 }
 }  // namespace
 
-CifStructure parse_cif_structure(const std::string& text, const std::string& source, const CifReadOptions& options) {
+namespace {
+CifStructure parse_checked(const std::string& text, const std::string& source, const CifReadOptions& options) {
   const Where where{source};
   cif::Document doc;
   try {
@@ -356,6 +358,18 @@ CifStructure parse_cif_structure(const std::string& text, const std::string& sou
     out.warnings.push_back(w.str());
   }
   return out;
+}
+}  // namespace
+
+CifStructure parse_cif_structure(const std::string& text, const std::string& source, const CifReadOptions& options) {
+  try {
+    return parse_checked(text, source, options);
+  } catch (const InvalidArgument&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Anything else gemmi or spglib reports about this text is still a refusal of this file, never a crash.
+    throw_error<InvalidArgument>(source, ": ", e.what());
+  }
 }
 
 CifStructure read_cif_structure(const std::string& path, const CifReadOptions& options) {

@@ -81,7 +81,8 @@ TEST(CifZone, OnePatternFileLayout) {
 // [110] frame: ex along [1-10], ey along [00-1]. Fd-3m (origin choice 1) has the pure 2-fold rotation
 // (y+3/4, x+1/4, -z+3/4), whose axis runs along [110] through (3/4, 0, 3/8): projected, 3/4 a/sqrt2 along ex and
 // -3/8 a along ey from the origin. On a 160 x 128 grid over 10 a/sqrt2 x 8 a (commensurate) that point is the grid
-// point 12 columns right and 6 rows up of the centre, so the sampled cell is invariant under the rotation about
+// point 12 columns right and 6 rows up of the centre (every atom projects onto a grid point too: multiples of 4
+// pixels), so the sampled cell is invariant under the rotation about
 // the probe. A probe at (1/2, 0, 1/4), off every 2-fold axis along [110], breaks the 180-degree symmetry. F-43m (GaAs)
 // has no 2-fold along [110]: its 002 and 00-2 discs differ (the polarity of zinc blende).
 
