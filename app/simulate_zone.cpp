@@ -54,6 +54,9 @@ int simulate_zone(const po::variables_map& v, io::sim::SimulationOptions sim, co
                   "--zone and --beam: give one direction");
   CBEDNET_REQUIRE(v.count("structures") != 0U, InvalidArgument, v.count("zone") != 0U ? "--zone" : "--beam",
                   ": needs --structures FILE.cif (one material)");
+  for (const char* name : {"materials", "space-groups", "samples-per-material", "split-fractions", "skip-bad", "bench"})
+    CBEDNET_REQUIRE(v.count(name) == 0U || v[name].defaulted(), InvalidArgument, "--", name,
+                    ": not with --zone or --beam (one pattern of one material)");
   const bool multislice = sim.physics == io::sim::Physics::multislice;
   io::sim::ZoneSettings zone;
   zone.direction.zone_axis = v.count("zone") != 0U;

@@ -111,7 +111,8 @@ PYEOF
 [[ -s "$SCRATCH/zone/ms.png" ]] || fail "no preview"
 for bad in "--zone 0 0 0:--zone: 0 0 0 is not a direction" "--zone 1 1:--zone: expected three integers" \
     "--zone 1 1 0 --probe 0.5,0.5:--probe: only with --physics multislice" \
-    "--beam 1 1 1 --energy-kev 300:--energy-kev: 300 keV is outside 100..200 keV"; do
+    "--beam 1 1 1 --energy-kev 300:--energy-kev: 300 keV is outside 100..200 keV" \
+    "--zone 1 1 0 --materials 3:--materials: not with --zone or --beam"; do
   # shellcheck disable=SC2086
   if "$CBEDNET" simulate --structures "$CIFS/Si.cif" ${bad%%:*} --out "$SCRATCH/zone/bad.h5" 2> "$SCRATCH/err"; then
     fail "accepted ${bad%%:*}"
