@@ -109,6 +109,33 @@ print("zone files ok")
 PYEOF
 "$CBEDNET" inspect "$SCRATCH/zone/ms.h5" --preview "$SCRATCH/zone/ms.png" > /dev/null || fail "inspect --preview"
 [[ -s "$SCRATCH/zone/ms.png" ]] || fail "no preview"
+# Zinc blende's polarity from the command line: by multislice along [110] GaAs's 002 and 00-2 discs differ (0.17
+# here) and Si's agree (0.006: this square cell is not commensurate with the lattice and the probe sits on an atom
+# column, not on the 2-fold axis; tests/io/sim/test_cif_zone.cpp has the exact case). The frame's y axis is [00-1],
+# so 002 lies 2/a above the centre: rows c - 2L/a with the pattern pixel 1/L, L = 64 A here.
+for material in GaAs Si; do
+  "$CBEDNET" simulate --structures "$CIFS/$material.cif" --zone 1 1 0 --physics multislice --size 128 \
+    --thickness 200 --probe 0.5,0.5 --phonons 0 --out "$SCRATCH/zone/$material-110.h5" > /dev/null ||
+    fail "$material [110] multislice"
+done
+"$PY" - "$SCRATCH/zone" <<'PYEOF' || fail "[110] polarity: GaAs's 002 / 00-2 discs equal or Si's unequal"
+import sys
+import h5py, numpy as np
+def asymmetry(material, a):
+    with h5py.File(f"{sys.argv[1]}/{material}-110.h5", "r") as f:
+        g = f["sample_0_0"]
+        pattern = g["cbed_stack"][0].astype(np.float64)
+        alpha = float(g.attrs["semi_angles_rad"].ravel()[0])
+    L, n, wavelength = 64.0, 128, 0.025079  # A, pixels, A at 200 kV
+    radius = 0.9 * alpha / wavelength * L
+    rows, cols = np.mgrid[0:n, 0:n]
+    disc = lambda dy: pattern[(rows - (n // 2 + dy)) ** 2 + (cols - n // 2) ** 2 <= radius ** 2].sum()
+    plus, minus = disc(-2 * L / a), disc(2 * L / a)
+    print(f"{material} [110] 002 {plus:.4g} 00-2 {minus:.4g}")
+    return abs(plus - minus) / (0.5 * (plus + minus))
+gaas, si = asymmetry("GaAs", 5.6533), asymmetry("Si", 5.431)
+assert gaas > 0.05 and si < 0.03, (gaas, si)
+PYEOF
 for bad in "--zone 0 0 0:--zone: 0 0 0 is not a direction" "--zone 1 1:--zone: expected three integers" \
     "--zone 1 1 0 --probe 0.5,0.5:--probe: only with --physics multislice" \
     "--beam 1 1 1 --energy-kev 300:--energy-kev: 300 keV is outside 100..200 keV" \
