@@ -1,6 +1,7 @@
 // cbednet simulate --structures FILE.cif --zone U V W | --beam H K L: one material in one geometry (energy,
 // thickness, semi-angle, probe position), kinematic or multislice, into one SMC-layout file (io/sim/structure/
 // zone_pattern.hpp) that inspect --preview draws.
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <iostream>

@@ -13,6 +13,7 @@
 #include <gemmi/symmetry.hpp>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -98,6 +99,31 @@ std::vector<gemmi::Op> all_operations(const gemmi::GroupOps& group) {
   return out;
 }
 
+struct OperatorLoop {
+  std::vector<gemmi::Op> ops;
+  std::string tag;
+};
+
+// The operators of the symop loop, when the CIF has one; a triplet gemmi cannot read is an error naming the loop.
+std::optional<OperatorLoop> operator_loop(cif::Block& block, const Where& where) {
+  for (const char* tag : {"_space_group_symop_operation_xyz", "_symmetry_equiv_pos_as_xyz"}) {
+    cif::Column column = block.find_values(tag);
+    if (!column || column.length() == 0) continue;
+    OperatorLoop loop{{}, tag};
+    for (int i = 0; i < column.length(); ++i) {
+      const std::string triplet = column.str(i);
+      try {
+        loop.ops.push_back(gemmi::parse_triplet(triplet));
+      } catch (const std::exception& e) {
+        throw_error<InvalidArgument>(where.at(column.item()->line_number), tag, ": operator ", i + 1, " '", triplet,
+                                     "' is not a symmetry operation (", e.what(), ")");
+      }
+    }
+    return loop;
+  }
+  return std::nullopt;
+}
+
 struct CifSymmetry {
   SymmetryOperations ops;
   std::string source;  // for messages and the summary
@@ -125,31 +151,17 @@ CifSymmetry read_symmetry(cif::Block& block, const LatticeParameters& cell, cons
     s.symbol = hm.value;
     s.symbol_line = hm.line;
   }
-  for (const char* tag : {"_space_group_symop_operation_xyz", "_symmetry_equiv_pos_as_xyz"}) {
-    cif::Column column = block.find_values(tag);
-    if (!column || column.length() == 0) continue;
-    std::vector<gemmi::Op> ops;
-    const int line = column.item()->line_number;
-    for (int i = 0; i < column.length(); ++i) {
-      const std::string triplet = column.str(i);
-      try {
-        ops.push_back(gemmi::parse_triplet(triplet));
-      } catch (const std::exception& e) {
-        throw_error<InvalidArgument>(where.at(line), tag, ": operator ", i + 1, " '", triplet,
-                                     "' is not a symmetry operation (", e.what(), ")");
-      }
-    }
-    s.ops = to_operations(ops);
-    s.source = std::to_string(ops.size()) + " operators of " + tag;
+  if (auto loop = operator_loop(block, where)) {
+    s.ops = to_operations(loop->ops);
+    s.source = std::to_string(loop->ops.size()) + " operators of " + loop->tag;
     if (s.number == 0 && hm_group == nullptr) {
       try {
-        const gemmi::SpaceGroup* g = gemmi::find_spacegroup_by_ops(gemmi::split_centering_vectors(ops));
+        const gemmi::SpaceGroup* g = gemmi::find_spacegroup_by_ops(gemmi::split_centering_vectors(loop->ops));
         if (g != nullptr) s.number = g->number;
       } catch (const std::exception&) {
         // Operators that do not form a group are still applied as listed; spglib labels the result.
       }
     }
-    break;
   }
   if (s.ops.size() == 0 && !hall.value.empty()) {
     try {
@@ -167,7 +179,7 @@ CifSymmetry read_symmetry(cif::Block& block, const LatticeParameters& cell, cons
       s.symbol_line = hall.line;
     }
   }
-  if (s.ops.size() == 0 && !hm.value.empty()) {
+  if (s.ops.size() == 0 && !hm.value.empty() && (hm_group != nullptr || s.number == 0)) {
     CBEDNET_REQUIRE(hm_group != nullptr, InvalidArgument, where.at(hm.line), hm.tag, ": unknown space-group symbol '",
                     hm.value, "'");
     s.ops = to_operations(all_operations(hm_group->operations()));

@@ -72,6 +72,13 @@ TEST(CifStructure, SymmetrySourcesAndDisplacements) {
             "12 operators of _symmetry_equiv_pos_as_xyz");
   EXPECT_EQ(parse_cif_structure(rock_salt_cif(), "NaCl.cif").symmetry_source, "Hall symbol '-F 4 2 3'");
   EXPECT_EQ(parse_cif_structure(rutile_cif(), "TiO2.cif").symmetry_source, "space group number 136 (standard setting)");
+  // An H-M symbol gemmi does not know falls back to the number when the CIF gives one.
+  const auto fallback = parse_cif_structure(
+      replace(rutile_cif(), "_symmetry_Int_Tables_number 136\n",
+              "_symmetry_Int_Tables_number 136\n_symmetry_space_group_name_H-M 'P 42/m n m (nonsense)'\n"),
+      "TiO2.cif");
+  EXPECT_EQ(fallback.crystal.atoms.size(), 6u);
+  EXPECT_EQ(fallback.symmetry_source, "space group number 136 (standard setting)");
   // U_iso 0.015 A^2 -> B = 8 pi^2 U; absent -> the default B, counted.
   const auto nacl = parse_cif_structure(rock_salt_cif(), "NaCl.cif");
   EXPECT_NEAR(nacl.crystal.atoms.front().b_iso, 8 * M_PI * M_PI * 0.015, 1e-9);
