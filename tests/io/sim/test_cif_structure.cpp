@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "io/sim/multislice/fft.hpp"
@@ -183,6 +186,54 @@ TEST(CifStructure, BadInputNamesFileAndLine) {
                 .find("nan.cif:15: _atom_site_ row 1 ('Si1'): 'zero' is not a number"),
             std::string::npos);
   EXPECT_EQ(refusal("data_x\n_cell_length_a 5\n", "empty.cif").rfind("empty.cif: no atoms", 0), 0u);
+}
+
+// Broken CIFs (characters replaced, inserted or deleted; lines shuffled) are parsed or refused with InvalidArgument,
+// never anything else (run under ASan/UBSan by scripts/ci-sanitizers.sh, this also checks memory safety).
+TEST(CifStructure, MutatedCifsAreParsedOrRefused) {
+  const std::string seeds[] = {silicon_cif(), rock_salt_cif(), wurtzite_cif(), baddeleyite_cif(),
+                               disordered_cuau_cif()};
+  const std::string alphabet = "0123456789.-+ \n'\"_;#()?xyzXYZ/,loop_data_";
+  std::mt19937 rng(2026);
+  int parsed = 0, refused = 0;
+  for (int trial = 0; trial < 500; ++trial) {
+    std::string text = seeds[rng() % std::size(seeds)];
+    const int edits = 1 + static_cast<int>(rng() % 6);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const std::size_t at = rng() % text.size();
+      const char ch = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          text[at] = ch;
+          break;
+        case 1:
+          text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), ch);
+          break;
+        default:
+          text.erase(at, 1);
+      }
+    }
+    if (rng() % 5 == 0) {
+      std::vector<std::string> lines;
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+      std::shuffle(lines.begin(), lines.end(), rng);
+      text.clear();
+      for (const auto& line : lines) text += line + "\n";
+    }
+    try {
+      (void)parse_cif_structure(text, "mutated.cif");
+      ++parsed;
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(std::string(e.what()).find("mutated.cif"),
+                std::string(e.what()).rfind("malformed CIF: ", 0) == 0 ? std::string("malformed CIF: ").size() : 0u)
+          << "the message starts with the file: " << e.what();
+      ++refused;
+    }
+  }
+  std::printf("%d mutated CIFs parsed, %d refused\n", parsed, refused);
+  EXPECT_GT(refused, 250);
+  EXPECT_GT(parsed, 10);
 }
 
 TEST(CifStructure, FilesAndFolders) {
