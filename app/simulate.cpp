@@ -1,6 +1,6 @@
-// cbednet simulate: kinematic or multislice CBED stacks of random crystals in the SMC-2019 layout
-// (DIR/{train,dev,test}/batch_<split>_<rank>.h5), one file per rank and split; `--bench` prints single-core
-// throughput as JSON instead.
+// cbednet simulate: kinematic or multislice CBED stacks of random crystals, or of the CIF structures of
+// --structures (app/simulate_structures.cpp), in the SMC-2019 layout (DIR/{train,dev,test}/batch_<split>_<rank>.h5),
+// one file per rank and split; `--bench` prints single-core throughput as JSON instead.
 #include <mpi.h>
 
 #include <algorithm>
@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "app/mpi_session.hpp"
 #include "app/options.hpp"
+#include "app/simulate_structures.hpp"
 #include "app/subcommands.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
@@ -61,7 +63,6 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
   ms.engine = engine == "cuda" ? io::sim::multislice::EngineKind::cuda : io::sim::multislice::EngineKind::cpu;
   ms.device = world_rank();
   CBEDNET_REQUIRE(ms.threads >= 1, InvalidArgument, "--probe-threads: must be at least 1, got ", ms.threads);
-  io::sim::check_simulation_options(sim);
 }
 
 }  // namespace
@@ -69,12 +70,17 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
 int run_simulate(const Args& args) {
   const CommandSpec spec{
       "simulate",
-      "Simulate CBED stacks [3,S,S] of random crystals (kinematic or multislice) into the SMC-2019 HDF5 layout.",
-      "cbednet simulate --out DIR --materials N [--space-groups LIST|all] [--size S] [--seed K]\n"
+      "Simulate CBED stacks [3,S,S] of random crystals or CIF structures (kinematic or multislice) into the "
+      "SMC-2019 HDF5 layout.",
+      "cbednet simulate --out DIR (--materials N [--space-groups LIST|all] | --structures DIR|FILE.cif [--skip-bad]\n"
+      "                        [--symprec A] [--min-distance A] [--default-b B]) [--size S] [--seed K]\n"
       "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
       "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
       "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
-      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]"};
+      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]\n"
+      "       cbednet simulate --structures FILE.cif --out FILE.h5 (--zone U V W | --beam H K L) [--energy-kev E]\n"
+      "                        [--thickness T] [--semiangle MRAD] [--size S] [--physics kinematic|multislice\n"
+      "                         [--probe X,Y] ...]"};
   po::options_description options("Simulate options");
   // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
@@ -110,7 +116,27 @@ int run_simulate(const Args& args) {
       "engine", po::value<std::string>()->default_value("cpu"),
       "multislice: cpu (FFTW) or cuda (cuFFT on GPU rank mod devices; unverified on hardware so far)")(
       "probe-threads", po::value<int>()->default_value(1),
-      "multislice: threads per material (probe positions in parallel); a rank uses --threads x this");
+      "multislice: threads per material (probe positions in parallel); a rank uses --threads x this")(
+      "structures", po::value<std::string>(),
+      "CIF file or folder of *.cif files: simulate these materials (one per file) instead of random crystals")(
+      "skip-bad", po::bool_switch(), "--structures: skip (list and count) unreadable or refused CIF files instead of "
+      "stopping before anything is written")(
+      "symprec", po::value<double>()->default_value(0.01), "--structures: spglib tolerance labelling each structure, A")(
+      "min-distance", po::value<double>()->default_value(0.5),
+      "--structures: fully occupied atoms closer than this (A) are refused")(
+      "default-b", po::value<double>()->default_value(0.5),
+      "--structures: Debye-Waller B (A^2) of atoms without U_iso, B_iso or U_ij")(
+      "zone", po::value<std::vector<std::string>>()->multitoken(),
+      "one pattern of the one CIF along the zone axis [U V W] (direct lattice) into the file --out")(
+      "beam", po::value<std::vector<std::string>>()->multitoken(),
+      "one pattern along the normal of the plane (H K L), SMC-2019's rule, into the file --out")(
+      "energy-kev", po::value<double>()->default_value(200.0), "--zone/--beam: beam energy, keV")(
+      "semiangle", po::value<double>()->default_value(0.0),
+      "--zone/--beam: convergence semi-angle, mrad (0: lambda(100 kV) / 4d, d of the plane or of the zone's "
+      "first reflection)")(
+      "probe", po::value<std::string>(),
+      "--zone/--beam, multislice: probe position x,y as fractions of the cell (0.5,0.5: the crystal's origin); "
+      "one probe unless --probe-grid is given");
   // clang-format on
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
@@ -130,17 +156,34 @@ int run_simulate(const Args& args) {
   CBEDNET_REQUIRE(sim.cbed.thickness > 0, InvalidArgument, "--thickness: must be positive");
   sim.physics = io::sim::parse_physics(v["physics"].as<std::string>());
   configure_multislice(v, sim);
+  if (zone_mode(v)) {
+    CBEDNET_REQUIRE(v.count("out") != 0U, InvalidArgument, "cbednet simulate: --out FILE.h5 is required");
+    return simulate_zone(v, sim, v["out"].as<std::string>());
+  }
+  for (const char* name : {"energy-kev", "semiangle", "probe"})
+    CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --zone or --beam");
+  io::sim::check_simulation_options(sim);
   const long long materials = v["materials"].as<long long>();
   CBEDNET_REQUIRE(materials >= 0, InvalidArgument, "--materials: must not be negative, got ", materials);
   const int threads = v["threads"].as<int>();
   CBEDNET_REQUIRE(threads >= 0, InvalidArgument, "--threads: must not be negative, got ", threads);
 
+  CBEDNET_REQUIRE(!v["bench"].as<bool>() || v.count("structures") == 0U, InvalidArgument,
+                  "--bench: measures random crystals only, not with --structures");
   if (v["bench"].as<bool>()) {
     if (world_rank() == 0) std::cout << io::sim::benchmark_json(sim, materials) << '\n';
     return 0;
   }
   CBEDNET_REQUIRE(v.count("out") != 0U, InvalidArgument, "cbednet simulate: --out DIR is required");
   const std::string out = v["out"].as<std::string>();
+  if (v.count("structures") != 0U) {
+    for (const char* name : {"materials", "space-groups"})
+      CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name,
+                      ": not with --structures (one material per CIF file)");
+    return simulate_structures(v, sim, out, threads);
+  }
+  for (const char* name : {"skip-bad", "symprec", "min-distance", "default-b"})
+    CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --structures");
 
   const auto start = std::chrono::steady_clock::now();
   // Rank 0 reports its own share of the materials (every rank has about the same).

@@ -24,6 +24,15 @@ find_package(Threads REQUIRED)
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SPGLIB REQUIRED IMPORTED_TARGET spglib)
+# gemmi (header-only here) reads CIF files for simulate --structures (io/sim/structure/); its CIF parser includes
+# PEGTL as <tao/pegtl.hpp> (Debian: gemmi-dev and tao-pegtl-dev; gemmi 0.5.7 works with PEGTL 3.2).
+find_path(CBEDNET_GEMMI_INCLUDE_DIR gemmi/cif.hpp)
+find_path(CBEDNET_PEGTL_INCLUDE_DIR tao/pegtl.hpp HINTS ${CBEDNET_GEMMI_INCLUDE_DIR}/gemmi/third_party)
+if(NOT CBEDNET_GEMMI_INCLUDE_DIR OR NOT CBEDNET_PEGTL_INCLUDE_DIR)
+  message(FATAL_ERROR "gemmi/cif.hpp and tao/pegtl.hpp not found (Debian: gemmi-dev tao-pegtl-dev; Spack: gemmi)")
+endif()
+add_library(CBEDNet::gemmi INTERFACE IMPORTED)
+target_include_directories(CBEDNet::gemmi SYSTEM INTERFACE ${CBEDNET_GEMMI_INCLUDE_DIR} ${CBEDNET_PEGTL_INCLUDE_DIR})
 # FFTW (single precision, threaded API) for the CPU multislice engine (io/sim/multislice/). fftw3f.pc names only
 # libfftw3f, so the threads library beside it is found by name.
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)

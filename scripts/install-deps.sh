@@ -12,6 +12,8 @@ packages=(
   libboost-program-options-dev libgtest-dev
   # crystal symmetry for the simulator
   libsymspg-dev
+  # CIF crystal structures for simulate --structures (gemmi, header-only; its CIF parser needs PEGTL)
+  gemmi-dev tao-pegtl-dev
   # FFTs of the multislice simulator (single precision, threaded: libfftw3f + libfftw3f_threads)
   libfftw3-dev
   # CPU math: oneDNN (fp32 GEMM, CPU-feature dispatch; its CMake config needs OpenCL headers) and OpenBLAS

@@ -17,10 +17,11 @@ struct LatticeParameters {
 };
 
 struct Atom {
-  int z = 0;         // atomic number
-  Vec3 frac{};       // fractional coordinates in [0, 1)
-  double b_iso = 0;  // Debye-Waller B = 8 pi^2 <u^2>, Angstrom^2
-  int orbit = 0;     // index of the Wyckoff orbit it was generated from
+  int z = 0;               // atomic number
+  Vec3 frac{};             // fractional coordinates in [0, 1)
+  double b_iso = 0;        // Debye-Waller B = 8 pi^2 <u^2>, Angstrom^2
+  int orbit = 0;           // index of the Wyckoff orbit it was generated from
+  double occupancy = 1.0;  // site occupancy (0, 1]: scattering is weighted by it (average-crystal approximation)
 };
 
 struct Crystal {

@@ -40,7 +40,7 @@ std::complex<double> structure_factor(const Crystal& crystal, const Hkl& hkl) {
   for (const auto& atom : crystal.atoms) {
     const double phase =
         2.0 * std::numbers::pi * (hkl[0] * atom.frac[0] + hkl[1] * atom.frac[1] + hkl[2] * atom.frac[2]);
-    f += electron_scattering_factor(atom.z, q) * std::exp(-atom.b_iso * q * q / 4.0) *
+    f += atom.occupancy * electron_scattering_factor(atom.z, q) * std::exp(-atom.b_iso * q * q / 4.0) *
          std::complex<double>(std::cos(phase), std::sin(phase));
   }
   return f;
@@ -73,15 +73,17 @@ std::vector<std::complex<double>> structure_factors(const Crystal& crystal, cons
       }
     }
   }
-  // Scattering amplitude per orbit (atoms of an orbit share element and B).
+  // Scattering amplitude per orbit (atoms of an orbit share element, B and occupancy).
   std::vector<int> orbit_z(static_cast<std::size_t>(n_orbits), 0);
   std::vector<double> orbit_b(static_cast<std::size_t>(n_orbits), 0.0);
+  std::vector<double> orbit_occupancy(static_cast<std::size_t>(n_orbits), 1.0);
   std::vector<std::size_t> orbit_of(n_atoms);
   for (std::size_t a = 0; a < n_atoms; ++a) {
     const auto& atom = crystal.atoms[a];
     orbit_of[a] = static_cast<std::size_t>(atom.orbit);
     orbit_z[orbit_of[a]] = atom.z;
     orbit_b[orbit_of[a]] = atom.b_iso;
+    orbit_occupancy[orbit_of[a]] = atom.occupancy;
   }
   const Mat3 recip = reciprocal_basis(crystal.basis);
   std::vector<double> sum_re(static_cast<std::size_t>(n_orbits)), sum_im(static_cast<std::size_t>(n_orbits));
@@ -102,7 +104,8 @@ std::vector<std::complex<double>> structure_factors(const Crystal& crystal, cons
     double f_re = 0, f_im = 0;
     for (std::size_t o = 0; o < sum_re.size(); ++o) {
       if (orbit_z[o] == 0) continue;
-      const double amp = electron_scattering_factor(orbit_z[o], q) * std::exp(-orbit_b[o] * q * q / 4.0);
+      const double amp =
+          orbit_occupancy[o] * electron_scattering_factor(orbit_z[o], q) * std::exp(-orbit_b[o] * q * q / 4.0);
       f_re += amp * sum_re[o];
       f_im += amp * sum_im[o];
     }

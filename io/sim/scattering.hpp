@@ -18,7 +18,7 @@ double interaction_constant(double volts);
 
 using Hkl = std::array<int, 3>;
 
-// F(g) = sum_j f_j(|g|) exp(-B_j |g|^2 / 4) exp(2 pi i h.x_j) in Angstrom over the conventional cell, with
+// F(g) = sum_j occ_j f_j(|g|) exp(-B_j |g|^2 / 4) exp(2 pi i h.x_j) in Angstrom over the conventional cell, with
 // Kirkland's non-relativistic f_e (multiply by gamma for the beam). One reflection; see structure_factors.
 std::complex<double> structure_factor(const Crystal& crystal, const Hkl& hkl);
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "core/error.hpp"
 #include "io/hdf5/smc_file.hpp"
@@ -129,14 +130,21 @@ Split material_split(const SimulationOptions& options, std::int64_t material) {
 
 double sample_energy_keV(int sample) { return 100.0 + 10.0 * sample; }
 
-Material make_material(const SimulationOptions& options, std::int64_t material) {
-  const RandomStream stream(options.seed, RngPurpose::simulate, static_cast<std::uint64_t>(material));
+Material material_from_crystal(const SimulationOptions& options, std::int64_t index, Crystal crystal,
+                               std::string name) {
   Material m;
-  m.index = material;
-  m.crystal = random_crystal(material_space_group(options, material), stream, options.crystal);
+  m.index = index;
+  m.crystal = std::move(crystal);
+  m.name = std::move(name);
   for (const auto& projection : choose_projections(m.crystal, 3))
     m.projections.push_back(prepare_projection(m.crystal, projection, options.cbed));
   return m;
+}
+
+Material make_material(const SimulationOptions& options, std::int64_t material) {
+  const RandomStream stream(options.seed, RngPurpose::simulate, static_cast<std::uint64_t>(material));
+  return material_from_crystal(options, material,
+                               random_crystal(material_space_group(options, material), stream, options.crystal), "");
 }
 
 SmcSample sample_header(const SimulationOptions& options, const Material& material, int sample, int size) {
@@ -155,7 +163,8 @@ SmcSample sample_header(const SimulationOptions& options, const Material& materi
     for (std::size_t i = 0; i < 3; ++i) z_dirs[i * 3 + p] = proj.hkl[i];  // column p is projection p
   }
   const auto& lp = material.crystal.params;
-  s.material = "sim-" + std::to_string(options.seed) + "-" + std::to_string(material.index);
+  s.material = !material.name.empty() ? material.name
+                                      : "sim-" + std::to_string(options.seed) + "-" + std::to_string(material.index);
   s.formula = material.crystal.formula();
   s.energy_keV = static_cast<std::int64_t>(std::lround(energy));
   s.z_dirs = z_dirs;
@@ -214,7 +223,10 @@ std::vector<SmcSample> simulate_material_multislice(const SimulationOptions& opt
 std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material) {
   CBEDNET_REQUIRE(options.samples_per_material >= 1 && options.samples_per_material <= 10, InvalidArgument,
                   "--samples-per-material: must be 1..10 (energies 100..190 keV), got ", options.samples_per_material);
-  const Material m = make_material(options, material);
+  return simulate_material(options, make_material(options, material));
+}
+
+std::vector<SmcSample> simulate_material(const SimulationOptions& options, const Material& m) {
   if (options.physics == Physics::multislice) return simulate_material_multislice(options, m);
   std::vector<SmcSample> out;
   for (int k = 0; k < options.samples_per_material; ++k) out.push_back(render_sample(options, m, k));
@@ -226,10 +238,20 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
                                         const std::function<void(std::int64_t)>& on_written) {
   CBEDNET_REQUIRE(n_materials >= 0, InvalidArgument, "--materials: must not be negative, got ", n_materials);
   CBEDNET_REQUIRE(ranks >= 1 && rank >= 0 && rank < ranks, InvalidArgument, "simulate: rank ", rank, " of ", ranks);
-  check_simulation_options(options);
-  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
   std::vector<std::int64_t> mine;
   for (std::int64_t m = rank; m < n_materials; m += ranks) mine.push_back(m);
+  return simulate_materials_to_directory(
+      options, directory, mine, [&](std::int64_t m) { return make_material(options, m); }, rank, threads, on_written);
+}
+
+SimulationSummary simulate_materials_to_directory(const SimulationOptions& options, const std::string& directory,
+                                                  const std::vector<std::int64_t>& mine,
+                                                  const std::function<Material(std::int64_t)>& make, int rank,
+                                                  int threads, const std::function<void(std::int64_t)>& on_written) {
+  CBEDNET_REQUIRE(options.samples_per_material >= 1 && options.samples_per_material <= 10, InvalidArgument,
+                  "--samples-per-material: must be 1..10 (energies 100..190 keV), got ", options.samples_per_material);
+  check_simulation_options(options);
+  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
 
   SimulationSummary summary;
   std::array<std::unique_ptr<SmcFileWriter>, 3> writers;
@@ -255,7 +277,7 @@ SimulationSummary simulate_to_directory(const SimulationOptions& options, const 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
     for (std::size_t i = 0; i < count; ++i) {
       try {
-        results[i] = simulate_material(options, mine[first + i]);
+        results[i] = simulate_material(options, make(mine[first + i]));
       } catch (...) {
         errors[i] = std::current_exception();
       }

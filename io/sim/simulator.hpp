@@ -55,10 +55,14 @@ struct Material {
   std::int64_t index = 0;
   Crystal crystal;
   std::vector<ProjectionReflections> projections;  // three
+  std::string name;  // the samples' material attribute; "" means "sim-<seed>-<index>" (random crystals)
 };
 Material make_material(const SimulationOptions& options, std::int64_t material);
+// A material of a given crystal (e.g. read from a CIF file): its three projections chosen and prepared.
+Material material_from_crystal(const SimulationOptions& options, std::int64_t index, Crystal crystal, std::string name);
 // All samples of one material: group names sample_<material>_<k>, every attribute set.
 std::vector<SmcSample> simulate_material(const SimulationOptions& options, std::int64_t material);
+std::vector<SmcSample> simulate_material(const SimulationOptions& options, const Material& material);
 SmcSample render_sample(const SimulationOptions& options, const Material& material, int sample);
 // A sample's attributes (group name, label, energy, projections, lattice) with a zeroed [3, size, size] stack.
 SmcSample sample_header(const SimulationOptions& options, const Material& material, int sample, int size);
@@ -75,6 +79,13 @@ struct SimulationSummary {
 SimulationSummary simulate_to_directory(const SimulationOptions& options, const std::string& directory,
                                         std::int64_t n_materials, int rank, int ranks, int threads,
                                         const std::function<void(std::int64_t)>& on_written = {});
+// The same for the given materials of this rank (indices in increasing order; split and stream by index), each made
+// by `make` (called concurrently from several threads).
+SimulationSummary simulate_materials_to_directory(const SimulationOptions& options, const std::string& directory,
+                                                  const std::vector<std::int64_t>& indices,
+                                                  const std::function<Material(std::int64_t)>& make, int rank,
+                                                  int threads,
+                                                  const std::function<void(std::int64_t)>& on_written = {});
 
 // Single-thread throughput of the whole pipeline without I/O (materials of the options' groups): JSON text with
 // stacks_per_s_per_core, time split between crystal/projection preparation and rendering. For multislice also the

@@ -49,6 +49,7 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("hdf5+mpi")
     depends_on("boost@1.70:+program_options")
     depends_on("spglib")
+    depends_on("gemmi")  # CIF structures (simulate --structures); header-only use
     # single-precision FFTW with its threads library (libfftw3f_threads): the multislice simulator
     depends_on("fftw@3.3: precision=float")
     # TensorBoard event files (train --tensorboard): protoc and libprotobuf for the Event messages.

@@ -7,6 +7,7 @@
 #include <complex>
 #include <map>
 #include <numbers>
+#include <tuple>
 #include <utility>
 
 #include "core/error.hpp"
@@ -98,9 +99,9 @@ std::vector<float> SlicePotentialBuilder::operator()(const std::vector<SpecimenA
   CBEDNET_REQUIRE(fft.nx() == grid_.nx && fft.ny() == grid_.ny, InvalidArgument, "potential: FFT ", fft.nx(), "x",
                   fft.ny(), " does not match the grid ", grid_.nx, "x", grid_.ny);
   const std::size_t n = fft.size();
-  // Species: atoms sharing the scattering amplitude (element, and B when it damps).
-  std::map<std::pair<int, double>, std::vector<const SpecimenAtom*>> species;
-  for (const auto& a : atoms) species[{a.z, damping_ ? a.b_iso : 0.0}].push_back(&a);
+  // Species: atoms sharing the scattering amplitude (element, B when it damps, and occupancy).
+  std::map<std::tuple<int, double, double>, std::vector<const SpecimenAtom*>> species;
+  for (const auto& a : atoms) species[{a.z, damping_ ? a.b_iso : 0.0, a.occupancy}].push_back(&a);
 
   std::vector<std::complex<double>> total(rows_.size() * cols_.size());
   std::vector<std::complex<float>> sum(rows_.size() * cols_.size());
@@ -114,8 +115,9 @@ std::vector<float> SlicePotentialBuilder::operator()(const std::vector<SpecimenA
     cblas_cgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(rows_.size()), static_cast<int>(cols_.size()),
                 static_cast<int>(members.size()), &one, py.data(), static_cast<int>(rows_.size()), px.data(),
                 static_cast<int>(cols_.size()), &zero, sum.data(), static_cast<int>(cols_.size()));
-    const auto& amp = amplitudes(key.first, key.second);
-    for (std::size_t p = 0; p < total.size(); ++p) total[p] += amp[p] * std::complex<double>(sum[p]);
+    const auto& [z, b, occupancy] = key;
+    const auto& amp = amplitudes(z, b);
+    for (std::size_t p = 0; p < total.size(); ++p) total[p] += occupancy * amp[p] * std::complex<double>(sum[p]);
   }
   ComplexBuffer wave(n, std::complex<float>{0, 0});
   for (std::size_t r = 0; r < rows_.size(); ++r)

@@ -54,6 +54,10 @@ void check_sampling(const MultisliceSettings& settings, const GridGeometry& grid
   CBEDNET_REQUIRE(settings.probe_grid >= 1 && settings.probe_grid <= 64, InvalidArgument,
                   "multislice --probe-grid: must be 1..64, got ", settings.probe_grid);
   CBEDNET_REQUIRE(settings.probe_window >= 0, InvalidArgument, "multislice --probe-window: must not be negative");
+  for (const double f : settings.probe_centre)
+    CBEDNET_REQUIRE(f >= 0 && f <= 1, InvalidArgument,
+                    "multislice --probe: fractions of the cell must be in [0, 1], got ", settings.probe_centre[0], ",",
+                    settings.probe_centre[1]);
   CBEDNET_REQUIRE(settings.phonon_configurations >= 0 && settings.phonon_configurations <= 1000, InvalidArgument,
                   "multislice --phonons: must be 0..1000, got ", settings.phonon_configurations);
   CBEDNET_REQUIRE(settings.threads >= 1, InvalidArgument, "multislice: engine threads must be >= 1");
@@ -91,7 +95,8 @@ std::vector<std::array<double, 2>> probe_positions(const MultisliceSettings& set
   const double step = settings.probe_window / n;
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < n; ++i)
-      out.push_back({grid.lx / 2 + (i - (n - 1) / 2.0) * step, grid.ly / 2 + (j - (n - 1) / 2.0) * step});
+      out.push_back({grid.lx * settings.probe_centre[0] + (i - (n - 1) / 2.0) * step,
+                     grid.ly * settings.probe_centre[1] + (j - (n - 1) / 2.0) * step});
   return out;
 }
 

@@ -11,12 +11,14 @@ namespace cbednet::io::sim::multislice {
 enum class EngineKind { cpu, cuda };
 
 struct MultisliceSettings {
-  int grid = 512;                 // N: the N x N wave and pattern (the pattern size S)
-  double cell = 100.0;            // L: lateral supercell edge, Angstrom (pixel 1/L in the pattern)
-  double thickness = 100.0;       // specimen thickness along the beam, Angstrom
-  double slice_thickness = 0.0;   // Angstrom; 0: the d-spacing of the projection's reflection (SMC's choice)
-  int probe_grid = 8;             // n x n probe positions, averaged
-  double probe_window = 5.0;      // side of the square of probe positions at the cell centre, Angstrom
+  int grid = 512;                // N: the N x N wave and pattern (the pattern size S)
+  double cell = 100.0;           // L: lateral supercell edge, Angstrom (pixel 1/L in the pattern)
+  double thickness = 100.0;      // specimen thickness along the beam, Angstrom
+  double slice_thickness = 0.0;  // Angstrom; 0: the d-spacing of the projection's reflection (SMC's choice)
+  int probe_grid = 8;            // n x n probe positions, averaged
+  double probe_window = 5.0;     // side of the square of probe positions at the cell centre, Angstrom
+  // Centre of the probe positions as fractions of the cell (the crystal's origin lies at 0.5, 0.5).
+  std::array<double, 2> probe_centre{0.5, 0.5};
   int phonon_configurations = 1;  // frozen-phonon configurations averaged; 0: static lattice, Debye-Waller damped
   double band_limit = 2.0 / 3.0;  // fraction of the Nyquist frequency kept (Kirkland's 2/3 rule)
   double defocus = 0.0;           // Angstrom, positive = underfocus (Kirkland's chi sign)

@@ -94,7 +94,7 @@ std::vector<Slice> build_slices(const Crystal& crystal, const Projection& projec
           // whole plane in one slice whatever the rounding of each atom's z.
           const auto s = static_cast<std::size_t>(
               std::clamp(std::floor((z + slice_margin) / box.slice_thickness), 0.0, static_cast<double>(n_slices - 1)));
-          slices[s].atoms.push_back({atom.z, atom.b_iso, wrap(x, box.lx), wrap(y, box.ly)});
+          slices[s].atoms.push_back({atom.z, atom.b_iso, wrap(x, box.lx), wrap(y, box.ly), atom.occupancy});
         }
   return slices;
 }

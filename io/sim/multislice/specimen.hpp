@@ -20,6 +20,7 @@ struct SpecimenAtom {
   int z = 0;         // atomic number
   double b_iso = 0;  // Debye-Waller B, Angstrom^2 (used for damping when there are no frozen phonons)
   double x = 0, y = 0;
+  double occupancy = 1.0;  // the potential is weighted by it (average-crystal approximation)
 };
 
 struct Slice {
