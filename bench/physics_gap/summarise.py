@@ -23,10 +23,10 @@ def share(hits, total):
     return round(hits / total, 4) if total else None
 
 
-result = {"commit": commit, "test_set": "multislice, material-disjoint test split", "space_groups": groups,
+result = {"commit": commit, "test_split": "material-disjoint test split of each simulation", "space_groups": groups,
           "models": {}}
-for physics in ("kinematic", "multislice"):
-    rows = list(csv.DictReader(open(f"{work}/run-{physics}/predictions.csv")))
+for physics, tested in (("kinematic", "multislice"), ("multislice", "multislice"), ("kinematic", "kinematic")):
+    rows = list(csv.DictReader(open(f"{work}/run-{physics}/predictions-on-{tested}.csv")))
     pairs = [(int(r["true_space_group"]), int(r["predicted_space_group"])) for r in rows]
     n = len(pairs)
     errors = [(t, p) for t, p in pairs if t != p]
@@ -43,5 +43,5 @@ for physics in ("kinematic", "multislice"):
         "top1_by_laue_class": {name: share(sum(t == p for t, p in pairs if laue[t] == name),
                                            sum(laue[t] == name for t, _ in pairs)) for name in laue_names},
     }
-    result["models"][f"trained_on_{physics}"] = model
+    result["models"][f"trained_on_{physics}_tested_on_{tested}"] = model
 print(json.dumps(result, indent=1))
