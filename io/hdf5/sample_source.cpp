@@ -146,10 +146,11 @@ class SmcSource final : public SampleSource {
  public:
   SmcSource(const std::string& path, const SourceOptions& options) : path_(path), pre_(options.preprocess) {
     const auto files = list_smc_files(path, options.split);
+    open_files_ = open_file_budget(files.size());
     for (const auto& [file, split] : files) {
-      std::unique_ptr<SmcFileReader> reader;
+      std::shared_ptr<SmcFileReader> reader;
       try {
-        reader = std::make_unique<SmcFileReader>(file);
+        reader = std::make_shared<SmcFileReader>(file);
       } catch (const IoError& e) {
         if (!options.skip_bad) throw;
         ++skipped_;
@@ -180,10 +181,14 @@ class SmcSource final : public SampleSource {
         e.material = it->second;
         entries_.push_back(e);
       }
+      // Indexing opened the file: keep it open for the reads (within the budget) instead of opening it again.
+      if (cache_.size() < open_files_) {
+        cache_.emplace_back(file_index, std::move(reader));
+        cache_index_[file_index] = std::prev(cache_.end());
+      }
     }
     if (entries_.empty()) throw_error<IoError>("path ", path, ": no readable samples");
     pre_.validate(size_);
-    open_files_ = open_file_budget(files_.size());
     description_ = "SMC " + std::string(fs::is_directory(path) ? "directory " : "file ") + path + " (split " +
                    options.split + ", " + std::to_string(files_.size()) + " files" +
                    (open_files_ < files_.size() ? ", " + std::to_string(open_files_) + " kept open" : "") + ")";

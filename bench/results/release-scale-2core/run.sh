@@ -4,7 +4,8 @@
 # then: indexing it on one rank (cbednet inspect), converting it on 1 and 2 ranks, and STEPS steps of training from
 # the directory itself and from the packed file (2 ranks, a tiny model), with the time to the first step.
 # One JSON line per measurement to OUT (default results.jsonl beside this script).   BUILD (default build), SCALE
-# (default 1.0: the whole release's sample count), SIZE (default 8), CONVERT_RANKS (default "1 2"), SPECS (below)
+# (default 1.0: the whole release's sample count), SIZE (default 8), FILES (default 1138),
+# CONVERT_RANKS (default "1 2"; empty: no conversion), SPECS (below)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -22,7 +23,7 @@ record() {  # name seconds [extra JSON fields]
 }
 
 generated=$("$tree" --classes "$root/../shared/research/smc2019-class-distribution.csv" --out "$work/tree" \
-  --scale "${SCALE:-1.0}" --size "${SIZE:-8}")
+  --scale "${SCALE:-1.0}" --size "${SIZE:-8}" --files "${FILES:-1138}")
 seconds=$(echo "$generated" | sed -E 's/.*"seconds": ([0-9.]+).*/\1/')
 files=$(echo "$generated" | sed -E 's/.*"files": ([0-9]+).*/\1/')
 samples=$(echo "$generated" | sed -E 's/.*"samples": ([0-9]+).*/\1/')
@@ -31,7 +32,7 @@ record generate "$seconds" ", \"files\": $files, \"samples\": $samples"
 sync; t0=$(now); "$cbednet" inspect "$work/tree" > "$work/inspect.txt"; t1=$(now)
 record index_1_rank "$(echo "$t1 - $t0" | bc -l)" ", \"files\": $files, \"samples\": $samples"
 
-for ranks in ${CONVERT_RANKS:-1 2}; do
+for ranks in ${CONVERT_RANKS-1 2}; do
   rm -f "$work/packed.h5"
   t0=$(now)
   mpiexec --oversubscribe -n "$ranks" "$cbednet" convert --in "$work/tree" --out "$work/packed.h5" --quiet > /dev/null
