@@ -142,11 +142,43 @@ std::size_t open_file_budget(std::size_t files) {
 
 namespace {
 
+// One source's share of the process's budget of open files: several sources live at once (train's training and
+// validation splits, convert's readers), and together they must stay within the descriptor limit. Returned when
+// the source goes away.
+class OpenFileShare {
+ public:
+  explicit OpenFileShare(std::size_t files) {
+    std::lock_guard lock(mutex());
+    const std::size_t capacity = open_file_budget(files + reserved());  // may raise the limit for all of them
+    count_ = std::max<std::size_t>(8, std::min(files, capacity > reserved() ? capacity - reserved() : 0));
+    reserved() += count_;
+  }
+  ~OpenFileShare() {
+    std::lock_guard lock(mutex());
+    reserved() -= count_;
+  }
+  OpenFileShare(const OpenFileShare&) = delete;
+  OpenFileShare& operator=(const OpenFileShare&) = delete;
+  std::size_t count() const { return count_; }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::size_t& reserved() {
+    static std::size_t r = 0;
+    return r;
+  }
+  std::size_t count_ = 0;
+};
+
 class SmcSource final : public SampleSource {
  public:
   SmcSource(const std::string& path, const SourceOptions& options) : path_(path), pre_(options.preprocess) {
     const auto files = list_smc_files(path, options.split);
-    open_files_ = open_file_budget(files.size());
+    share_ = std::make_unique<OpenFileShare>(files.size());
+    open_files_ = share_->count();
     for (const auto& [file, split] : files) {
       std::shared_ptr<SmcFileReader> reader;
       try {
@@ -255,6 +287,7 @@ class SmcSource final : public SampleSource {
     return cache_.front().second;
   }
 
+  std::unique_ptr<OpenFileShare> share_;  // declared before the cache: returned after its files are closed
   std::size_t open_files_ = 8;
   std::string path_;
   Preprocess pre_;
