@@ -1,9 +1,10 @@
 # The MPI launcher the tests and scripts start ranks with, decided once, here, at configure time (FindMPI has
 # already found MPIEXEC_EXECUTABLE, MPIEXEC_NUMPROC_FLAG, MPIEXEC_PREFLAGS and MPIEXEC_POSTFLAGS):
 #   CBEDNET_MPI_LAUNCHER_FLAVOUR  openmpi, mpich (Hydra: MPICH, Intel MPI, MVAPICH), slurm or unknown
-#   CBEDNET_MPIEXEC_OVERSUBSCRIBE (cache) what lets the launcher start more ranks than cores (tests run 4 ranks
+#   CBEDNET_MPIEXEC_OVERSUBSCRIBE_FLAGS  what lets the launcher start more ranks than cores (tests run 4 ranks
 #                                 on 2 cores): Open MPI 4 `--oversubscribe`, Open MPI 5 `--map-by :OVERSUBSCRIBE`,
-#                                 Slurm's srun `--overcommit`, nothing for Hydra (it never refuses)
+#                                 Slurm's srun `--overcommit`, nothing for Hydra (it never refuses); the cache
+#                                 option CBEDNET_MPIEXEC_OVERSUBSCRIBE (default AUTO) replaces it
 #   ${PROJECT_BINARY_DIR}/mpi-launcher.sh  the same for bash (tests/app/lib.sh, scripts/demo.sh, ...): variables
 #                                 and `cbednet_mpiexec N COMMAND...`, which stops with a clear message when the
 #                                 launcher is missing, before any rank starts.
@@ -39,8 +40,14 @@ elseif(CBEDNET_MPI_LAUNCHER_FLAVOUR STREQUAL "slurm")
 else()
   set(_cbednet_oversubscribe "")
 endif()
-set(CBEDNET_MPIEXEC_OVERSUBSCRIBE "${_cbednet_oversubscribe}" CACHE STRING
-  "Launcher options that allow more ranks than cores (tests); default from the launcher found (empty for Hydra)")
+# AUTO follows the launcher on every configure (a reconfigure with another MPIEXEC_EXECUTABLE included).
+set(CBEDNET_MPIEXEC_OVERSUBSCRIBE "AUTO" CACHE STRING
+  "Launcher options that allow more ranks than cores (tests); AUTO: from the launcher found (none for Hydra)")
+if(CBEDNET_MPIEXEC_OVERSUBSCRIBE STREQUAL "AUTO")
+  set(CBEDNET_MPIEXEC_OVERSUBSCRIBE_FLAGS "${_cbednet_oversubscribe}")
+else()
+  set(CBEDNET_MPIEXEC_OVERSUBSCRIBE_FLAGS "${CBEDNET_MPIEXEC_OVERSUBSCRIBE}")
+endif()
 
 # The library and the launcher must be the same MPI: Open MPI's mpiexec cannot start MPICH programs (every rank
 # would be rank 0 of its own world) and the other way round. The library's flavour is read from its mpi.h.
@@ -73,7 +80,7 @@ if(NOT MPIEXEC_EXECUTABLE OR NOT EXISTS "${MPIEXEC_EXECUTABLE}")
   message(WARNING "${_cbednet_no_launcher}")
 endif()
 message(STATUS "MPI launcher: ${MPIEXEC_EXECUTABLE} (${CBEDNET_MPI_LAUNCHER_FLAVOUR} ${_cbednet_launcher_version}), "
-               "oversubscribe: '${CBEDNET_MPIEXEC_OVERSUBSCRIBE}'")
+               "oversubscribe: '${CBEDNET_MPIEXEC_OVERSUBSCRIBE_FLAGS}'")
 
 # For bash: each list as a quoted array (options with spaces survive).
 function(_cbednet_bash_array out)
@@ -84,5 +91,5 @@ function(_cbednet_bash_array out)
   endforeach()
   set(${out} "(${words} )" PARENT_SCOPE)
 endfunction()
-_cbednet_bash_array(CBEDNET_BASH_MPIEXEC_PREFLAGS ${CBEDNET_MPIEXEC_OVERSUBSCRIBE} ${MPIEXEC_PREFLAGS})
+_cbednet_bash_array(CBEDNET_BASH_MPIEXEC_PREFLAGS ${CBEDNET_MPIEXEC_OVERSUBSCRIBE_FLAGS} ${MPIEXEC_PREFLAGS})
 configure_file("${CMAKE_CURRENT_LIST_DIR}/mpi-launcher.sh.in" "${PROJECT_BINARY_DIR}/mpi-launcher.sh" @ONLY)
