@@ -39,18 +39,36 @@ pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
 find_library(CBEDNET_FFTW3F_THREADS_LIBRARY fftw3f_threads HINTS ${FFTW3F_LIBRARY_DIRS} REQUIRED)
 target_link_libraries(PkgConfig::FFTW3F INTERFACE ${CBEDNET_FFTW3F_THREADS_LIBRARY})
 
-# OpenBLAS (OpenMP flavour): SGEMM/DGEMM for the fast CPU convolution (im2col) and fully connected layers.
-set(BLA_VENDOR OpenBLAS)
-find_package(BLAS REQUIRED)
-find_path(CBEDNET_CBLAS_INCLUDE_DIR cblas.h
+# BLAS with the CBLAS interface, OpenMP-threaded: DGEMM (fp64 reference path), CGEMM (multislice) and the GEMMs
+# oneDNN does not run. OpenBLAS's OpenMP flavour by default (FindBLAS, BLA_VENDOR=OpenBLAS); another vendor with
+# -DBLA_VENDOR=..., or given libraries with -DCBEDNET_BLAS_LIBRARIES=... (Spack passes its `blas` provider's;
+# FindBLAS itself ignores a preset BLAS_LIBRARIES). kernels/cpu/blas.hpp hides what only OpenBLAS has.
+set(CBEDNET_BLAS_LIBRARIES "" CACHE STRING "BLAS libraries (CBLAS interface) to use instead of FindBLAS's choice")
+if(CBEDNET_BLAS_LIBRARIES)
+  set(BLAS_LIBRARIES ${CBEDNET_BLAS_LIBRARIES})
+else()
+  if(NOT BLA_VENDOR AND "$ENV{BLA_VENDOR}" STREQUAL "")
+    set(BLA_VENDOR OpenBLAS)
+  endif()
+  find_package(BLAS REQUIRED)
+endif()
+find_path(CBEDNET_CBLAS_INCLUDE_DIR NAMES cblas.h mkl_cblas.h
   HINTS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/aarch64-linux-gnu/openblas-openmp
   PATH_SUFFIXES openblas)
 if(NOT CBEDNET_CBLAS_INCLUDE_DIR)
-  message(FATAL_ERROR "cblas.h from OpenBLAS not found (Debian: libopenblas-openmp-dev)")
+  message(FATAL_ERROR "cblas.h of the BLAS (${BLAS_LIBRARIES}) not found: set CBEDNET_CBLAS_INCLUDE_DIR "
+                      "(Debian: libopenblas-openmp-dev)")
 endif()
-add_library(CBEDNet::openblas INTERFACE IMPORTED)
-target_link_libraries(CBEDNet::openblas INTERFACE ${BLAS_LIBRARIES})
-target_include_directories(CBEDNet::openblas INTERFACE ${CBEDNET_CBLAS_INCLUDE_DIR})
+include(CheckFunctionExists)
+set(CMAKE_REQUIRED_LIBRARIES ${BLAS_LIBRARIES})
+check_function_exists(openblas_get_corename CBEDNET_BLAS_IS_OPENBLAS)
+unset(CMAKE_REQUIRED_LIBRARIES)
+add_library(CBEDNet::blas INTERFACE IMPORTED)
+target_link_libraries(CBEDNet::blas INTERFACE ${BLAS_LIBRARIES})
+target_include_directories(CBEDNet::blas INTERFACE ${CBEDNET_CBLAS_INCLUDE_DIR})
+if(CBEDNET_BLAS_IS_OPENBLAS)
+  target_compile_definitions(CBEDNet::blas INTERFACE CBEDNET_BLAS_IS_OPENBLAS=1)
+endif()
 
 # oneDNN: its sgemm runs the fp32 GEMMs (CPU-feature dispatch; see kernels/cpu/cpu_gemm.hpp). Debian's
 # dnnlConfig.cmake also looks for OpenCL (ocl-icd-opencl-dev).

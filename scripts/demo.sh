@@ -14,10 +14,13 @@ epochs=${EPOCHS:-12}
 
 [[ -x "$build_dir/bin/cbednet" ]] || BUILD_DIR="$build_dir" "$root/scripts/build.sh" -DCBEDNET_CUDA=OFF
 cbednet="$build_dir/bin/cbednet"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake); a missing launcher
+# stops here, before any rank starts.
+source "$build_dir/mpi-launcher.sh"
+cbednet_mpiexec_argv "$ranks" || exit 1
+mpirun=("${CBEDNET_MPIEXEC_ARGV[@]}")
 # One thread per rank when the ranks fill the cores; idle OpenMP threads sleep instead of spinning.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))} OMP_WAIT_POLICY=passive
-mpirun=(mpiexec --oversubscribe -n "$ranks")
 
 rm -rf "$out"
 mkdir -p "$out"

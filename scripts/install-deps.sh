@@ -8,6 +8,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates clang-format
   # MPI and parallel HDF5 (the openmpi flavour of HDF5 is the parallel one)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+  # CI only: the second MPI the MPI tests run against (scripts/ci-mpich.sh); Debian's alternatives keep Open MPI
+  # the default mpicc/mpiexec (priority 50 against MPICH's 40)
+  mpich libmpich-dev libhdf5-mpich-dev
+  # CI only: compiler cache shared by the configurations (the MPICH build reuses what does not include mpi.h)
+  ccache
   # command line, tests
   libboost-program-options-dev libgtest-dev
   # crystal symmetry for the simulator

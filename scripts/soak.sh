@@ -10,7 +10,10 @@ cbednet=${CBEDNET:-"$root/build-rel/bin/cbednet"}
 out=${OUT:-/tmp/cbednet-soak}
 steps=${STEPS:-2000}
 sample=${SAMPLE:-1}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=1
+# The launcher as the build was configured (cmake/CBEDNetMpiLauncher.cmake); stops here if it is missing.
+source "${MPI_LAUNCHER:-$(dirname "$cbednet")/../mpi-launcher.sh}"
+cbednet_mpiexec_argv 2 || exit 1
 rm -rf "$out" && mkdir -p "$out" && cd "$out"
 "$cbednet" simulate --out data --materials 48 --space-groups 2,14,62,225 --size 32 --seed 11 \
   --samples-per-material 4 > /dev/null
@@ -21,12 +24,16 @@ args=(--data data --arch basic:1,1 --width 8 --stem small --log-scale --batch 8 
 run() {
   local name=$1 start
   start=$(date +%s)
-  mpiexec --oversubscribe -n 2 "$cbednet" train "${args[@]}" --out "$name" > "$name.log" 2>&1 &
+  # The ranks carry a tag: Open MPI starts them as mpiexec's children, Hydra (MPICH) under its proxy.
+  CBEDNET_SOAK_TAG="$name.$$" "${CBEDNET_MPIEXEC_ARGV[@]}" "$cbednet" train "${args[@]}" --out "$name" \
+    > "$name.log" 2>&1 &
   local launcher=$!
   : > "$name.rss"
   while kill -0 "$launcher" 2>/dev/null; do
     local pids line
-    pids=$(pgrep -P "$launcher" -x cbednet | sort -n || true)
+    pids=$(for p in $(pgrep -x cbednet); do
+      tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "CBEDNET_SOAK_TAG=$name.$$" && echo "$p"
+    done | sort -n || true)
     line="$(( $(date +%s) - start ))"
     for p in $pids; do line+=" $(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)"; done
     [[ -z "$pids" ]] || echo "$line" >> "$name.rss"

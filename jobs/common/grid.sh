@@ -61,10 +61,11 @@ cbednet_check_batch() {
 }
 
 # cbednet_local_rank: the rank's index on its node, from whichever launcher started it (Slurm srun, LSF jsrun,
-# Open MPI mpirun, MVAPICH, PMIx). Prints it; returns 1 when no launcher variable is set.
+# Open MPI mpirun, MPICH's Hydra mpiexec, MVAPICH, PMIx). Prints it; returns 1 when no launcher variable is set.
 cbednet_local_rank() {
   local v
-  for v in SLURM_LOCALID JSM_NAMESPACE_LOCAL_RANK OMPI_COMM_WORLD_LOCAL_RANK MV2_COMM_WORLD_LOCAL_RANK PMIX_LOCAL_RANK; do
+  for v in SLURM_LOCALID JSM_NAMESPACE_LOCAL_RANK OMPI_COMM_WORLD_LOCAL_RANK MPI_LOCALRANKID MV2_COMM_WORLD_LOCAL_RANK \
+    PMIX_LOCAL_RANK; do
     if [[ -n "${!v:-}" ]]; then
       echo "${!v}"
       return 0

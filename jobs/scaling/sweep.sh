@@ -12,7 +12,8 @@
 #   BATCH_PER_RANK 8 (weak: global batch = BATCH_PER_RANK x N)   BATCH 16 (strong: fixed global batch)
 #   MICRO 0 (0: whole share for P = 1; share / (2 P), rounded down to a divisor, for P > 1)
 #   OUT scaling-<date>   CBEDNET (binary)   LAUNCHER (a command prefix with {n} for the rank count; default from
-#   the batch system: srun / jsrun / mpirun)   EXTRA (more bench options)   PYTHON /usr/bin/python3
+#   the batch system: srun / jsrun / the build's configured mpiexec, BUILD/mpi-launcher.sh or MPI_LAUNCHER)
+#   EXTRA (more bench options)   PYTHON /usr/bin/python3
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$root/jobs/common/grid.sh"
@@ -31,9 +32,19 @@ if [[ -z "${LAUNCHER:-}" ]]; then
   elif [[ -n "${LSB_JOBID:-}" ]]; then
     LAUNCHER="jsrun -n{n} -a1 -g1 -c${CPUS_PER_RANK:-7} -brs"
   else
-    LAUNCHER="mpirun -n {n} --oversubscribe"
+    # One machine: the launcher and options the build was configured with (cmake/CBEDNetMpiLauncher.cmake).
+    launcher_file=${MPI_LAUNCHER:-$(dirname "$cbednet")/../mpi-launcher.sh}
+    [[ -f "$launcher_file" ]] ||
+      { cbednet_die "no $launcher_file (the build's launcher settings): set LAUNCHER='mpiexec -n {n}' or MPI_LAUNCHER=..."; exit 1; }
+    # shellcheck source=/dev/null
+    source "$launcher_file"
+    LAUNCHER="$CBEDNET_MPIEXEC $CBEDNET_MPIEXEC_NUMPROC_FLAG {n} ${CBEDNET_MPIEXEC_PREFLAGS[*]}"
   fi
 fi
+# The launcher must exist before any point starts a rank.
+launcher_command=${LAUNCHER%% *}
+command -v "$launcher_command" > /dev/null ||
+  { cbednet_die "MPI launcher '$launcher_command' not found (LAUNCHER='$LAUNCHER'); set LAUNCHER or PATH"; exit 1; }
 mkdir -p "$out"
 results=$out/results.jsonl
 log=$out/sweep.log

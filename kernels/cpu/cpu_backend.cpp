@@ -1,8 +1,8 @@
 #include "kernels/cpu/cpu_backend.hpp"
 
-#include <cblas.h>
 #include <omp.h>
 
+#include "kernels/cpu/blas.hpp"
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/host_ops.hpp"
 
@@ -14,7 +14,7 @@ CpuBackend<T>::CpuBackend(int threads) {
   if (threads > 0) {
     // OpenBLAS (OpenMP flavour) sizes its GEMM team from both settings.
     omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    blas::set_threads(threads);
   }
 }
 
@@ -26,8 +26,7 @@ void CpuBackend<T>::set_workspace_limit(std::int64_t elements) {
 
 template <typename T>
 std::string CpuBackend<T>::blas_core() {
-  const char* name = openblas_get_corename();
-  return name ? name : "unknown";
+  return blas::core_name();
 }
 
 template <typename T>

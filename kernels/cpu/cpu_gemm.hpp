@@ -6,12 +6,12 @@
 // the work by shape and thread count only, so a fixed thread count gives bit-identical results.
 #pragma once
 
-#include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <cstdint>
 
 #include "core/error.hpp"
+#include "kernels/cpu/blas.hpp"
 
 namespace cbednet::cpu {
 

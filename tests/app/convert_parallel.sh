@@ -5,7 +5,7 @@
 # changed options start over.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
-mpirun_n() { local n=$1; shift; "$MPIEXEC" --oversubscribe -n "$n" "$@"; }
+mpirun_n() { cbednet_mpiexec "$@"; }
 
 for options in "--log-scale" "--size 16 --dtype float16 --skip-bad"; do
   # shellcheck disable=SC2086

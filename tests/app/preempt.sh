@@ -19,7 +19,8 @@ signal_run() {  # signal, launcher...
   [[ $rc -eq 75 ]] || { cat parts.log >&2; fail "$sig: exit code $rc, expected 75"; }
   grep -q "stopped at global step .* on SIG" parts.log || fail "$sig: no stop message"
 }
-signal_run USR1 "$MPIEXEC" --oversubscribe -n 2
+cbednet_mpiexec_argv 2   # the launcher itself in the background, not a shell function: it gets the signal
+signal_run USR1 "${CBEDNET_MPIEXEC_ARGV[@]}"
 stopped_at=$(grep -o "stopped at global step [0-9]*" parts.log | grep -o "[0-9]*$")
 echo "stopped by SIGUSR1 at step $stopped_at"
 mpirun2 "$CBEDNET" train "${args[@]}" --out parts --resume > resumed.log

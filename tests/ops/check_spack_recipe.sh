@@ -11,17 +11,33 @@ python3 -c "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.ar
 grep -q '^  namespace: cbednet' "$root/Spack/repo.yaml"
 fail=0
 need() { grep -qE -- "$1" "$pkg" || { echo "package.py lacks: $1"; fail=1; }; }
+refuse() { ! grep -qE -- "$1" "$pkg" || { echo "package.py must not have: $1 ($2)"; fail=1; }; }
 need 'class Cbednet\(CMakePackage, CudaPackage\)'
 need '^    git = '
+# Versions: the branch until a release exists; a release is a tag pinned by its commit.
 need 'version\("main", branch="main"\)'
-need 'version\("0\.1\.0", tag="v0\.1\.0"\)'
-need 'variant\("onednn", default=True'
+if grep -E '^\s*version\(' "$pkg" | grep 'tag=' | grep -qv 'commit='; then
+  echo "package.py: a version(tag=...) without commit=..."; fail=1
+fi
+# The license the recipe declares is the repository's LICENSE.
+need 'license\("Apache-2\.0"\)'
+grep -q "Apache License" "$root/LICENSE" && grep -q "Version 2.0, January 2004" "$root/LICENSE" ||
+  { echo "LICENSE is not the Apache License 2.0 that package.py declares"; fail=1; }
+# Compiler languages as Spack's package API declares them; no reading of Spack's internals at class definition.
+need 'depends_on\("c", type="build"\)'
+need 'depends_on\("cxx", type="build"\)'
+refuse 'spack_version_info|^import spack$|^\s+import spack' "version checks of Spack itself"
 need 'depends_on\("mpi"\)'
 need 'depends_on\("hdf5\+mpi"\)'
 need 'depends_on\("boost@1\.70:\+program_options"\)'
 need 'depends_on\("spglib"\)'
-need 'depends_on\("openblas threads=openmp"\)'
-need 'depends_on\("onednn", when="\+onednn"\)'
+# BLAS through the virtual; OpenBLAS, when it is the provider, in its OpenMP build.
+need 'depends_on\("blas"\)'
+need 'depends_on\("openblas threads=openmp", when="\^\[virtuals=blas\] openblas"\)'
+refuse 'depends_on\("openblas[^"]*"\)$' "OpenBLAS by name: use the virtual blas"
+# oneDNN is required: a lower bound, and no variant that could not be turned off.
+need 'depends_on\("onednn@[0-9.]+:"\)'
+refuse 'variant\("onednn"' "a variant that cannot be turned off"
 need 'depends_on\("googletest", type="test"\)'
 need 'depends_on\("pkgconfig", type="build"\)'
 need 'depends_on\("cmake@3\.25:", type="build"\)'
@@ -30,8 +46,16 @@ need 'depends_on\("nccl@[0-9.]*:", when="\+cuda"\)'
 need 'define\("CBEDNET_CUDA"'
 need 'define\("CMAKE_CUDA_ARCHITECTURES"'
 need 'define\("CBEDNET_BUILD_TESTS", self\.run_tests\)'
+# check() under any MPI: the launcher and its options come from CMake, not from Open MPI variables here.
+need 'define\("MPI_C_COMPILER"'
+need 'define\("MPIEXEC_EXECUTABLE"'
+refuse 'OMPI_MCA|--oversubscribe", *"-' "Open-MPI-only settings in check()"
+# Stand-alone tests for `spack test run`.
+need '^    def test_version\(self\)'
+need '^    def test_two_ranks\(self\)'
 if [[ -n "${SPACK:-}" ]]; then
   "$SPACK" audit packages cbednet
   "$SPACK" spec cbednet+cuda cuda_arch=90 | grep -q 'cbednet@'
+  "$SPACK" spec cbednet ^mpich | grep -q 'mpich@'
 fi
 exit "$fail"

@@ -55,6 +55,7 @@ expect "none visible, local rank 5 of 4" "1" "$(cbednet_gpu_for_rank 5 4 "")"
 expect_error "bad local rank" "local rank must be" cbednet_gpu_for_rank x 4 ""
 expect "SLURM_LOCALID first" "3" "$(SLURM_LOCALID=3 JSM_NAMESPACE_LOCAL_RANK=5 cbednet_local_rank)"
 expect "jsrun local rank" "5" "$(unset SLURM_LOCALID; JSM_NAMESPACE_LOCAL_RANK=5 cbednet_local_rank)"
+expect "Hydra (MPICH) local rank" "1" "$(unset SLURM_LOCALID JSM_NAMESPACE_LOCAL_RANK OMPI_COMM_WORLD_LOCAL_RANK; MPI_LOCALRANKID=1 cbednet_local_rank)"
 expect "threads from Slurm" "7" "$(SLURM_CPUS_PER_TASK=7 cbednet_threads_per_rank)"
 
 # The per-rank wrapper binds and sets OpenMP.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault injection: a full disk while writing a checkpoint (train), a packed file (convert) or SMC files
 # (simulate), made with a file-size limit (`ulimit -f`) on the cbednet process only: the rank runs under
-# `mpiexec -n 1` inside a shell that sets the limit, so Open MPI's own files (PMIx shared memory) are not limited.
+# `mpiexec -n 1` inside a shell that sets the limit, so the launcher's own files (PMIx shared memory) are not limited.
 # Expected: a non-zero exit without a crash signal, a message naming the file, no final output file and no
 # temporary file left behind. Two modes: SIGXFSZ at its default (what a user gets: the kernel kills the process
 # at the limit) and SIGXFSZ ignored (writes fail with EFBIG and the error path runs).
@@ -16,7 +16,10 @@ limited() {
   local mode=$1 kb=$2; shift 2
   local trap_cmd=":"; [[ $mode == ignored ]] && trap_cmd="trap '' XFSZ"
   local rc=0
-  timeout -k 5 $TIMEOUT "$MPIEXEC" -n 1 bash -c "$trap_cmd; ulimit -f $kb; exec \"\$@\"" limited "$@" \
+  cbednet_mpiexec_argv 1
+  # UCX (MPICH's ch4:ucx device; Open MPI's pml ucx) maps its shared-memory transports from files the rank itself
+  # writes, under the limit: MPI_Init would fail before cbednet runs. One rank needs no shared memory.
+  UCX_TLS=self,tcp timeout -k 5 $TIMEOUT "${CBEDNET_MPIEXEC_ARGV[@]}" bash -c "$trap_cmd; ulimit -f $kb; exec \"\$@\"" limited "$@" \
     > out.txt 2>&1 || rc=$?
   echo "$rc"
 }
@@ -26,10 +29,11 @@ check() {
   [[ $rc -ne 0 ]] || fail "$what ($mode): succeeded despite the file-size limit"
   [[ $rc -ne 124 && $rc -ne 137 ]] || fail "$what ($mode): hung"
   local problems=()
-  grep -q "exited on signal 25" out.txt && problems+=("killed by SIGXFSZ (exit $rc), no error message")
-  grep -q "exited on signal 11\|Segmentation fault" out.txt && problems+=("segfault after the error (exit $rc)")
+  launcher_reported_signal out.txt 0 25 && problems+=("killed by SIGXFSZ (exit $rc), no error message")
+  { launcher_reported_signal out.txt 0 11 || grep -q "Segmentation fault" out.txt; } &&
+    problems+=("segfault after the error (exit $rc)")
   [[ $rc -lt 128 || ${#problems[@]} -gt 0 ]] || problems+=("exit $rc")
-  grep -q "exited on signal" out.txt || grep -qF -- "$culprit" out.txt ||
+  launcher_reported_signal out.txt 0 "[0-9]+" || grep -qF -- "$culprit" out.txt ||
     { cat out.txt >&2; fail "$what ($mode): message does not name $culprit"; }
   local left=""
   for g in "$@"; do left+=$(compgen -G "$g" 2>/dev/null | tr '\n' ' ' || true); done

@@ -9,16 +9,23 @@ args=(--data "$DATA" "${TINY[@]}" --epochs 100 --batch 8 --val-split none --log-
 for victim in 1 0; do
   # run.log too: the loop below must not find "step 3/" in the previous round's log before mpiexec truncates it.
   rm -rf run run.log
-  "$MPIEXEC" --oversubscribe -n 2 "$CBEDNET" train "${args[@]}" --out run > run.log 2>&1 &
+  # The tag (inherited by every rank through the launcher) finds this run's ranks whatever the process tree: Open
+  # MPI's ranks are mpiexec's children, Hydra's the children of its hydra_pmi_proxy.
+  tag="kill_rank.$$.$victim"
+  cbednet_mpiexec_argv 2
+  CBEDNET_TEST_TAG=$tag "${CBEDNET_MPIEXEC_ARGV[@]}" "$CBEDNET" train "${args[@]}" --out run > run.log 2>&1 &
   launcher=$!
   for _ in $(seq 1 600); do grep -q "step 3/" run.log 2>/dev/null && break; sleep 0.1; done
   grep -q "step 3/" run.log || { cat run.log; fail "training did not start"; }
-  # The ranks are mpiexec's children; pick the one whose OMPI_COMM_WORLD_RANK is the victim.
-  pids=$(pgrep -P "$launcher" -x cbednet || true)
-  [[ $(wc -w <<< "$pids") -eq 2 ]] || fail "expected 2 rank processes under mpiexec $launcher, found: $pids"
+  pids=""
+  for p in $(pgrep -x cbednet || true); do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "CBEDNET_TEST_TAG=$tag" && pids+="$p "
+  done
+  [[ $(wc -w <<< "$pids") -eq 2 ]] || fail "expected 2 rank processes of mpiexec $launcher, found: $pids"
+  # The victim's rank, as its launcher told it (Open MPI, Hydra's PMI, PMIx).
   target=""
   for p in $pids; do
-    tr '\0' '\n' < "/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$victim" && target=$p
+    tr '\0' '\n' < "/proc/$p/environ" | grep -qxE "(OMPI_COMM_WORLD_RANK|PMI_RANK|PMIX_RANK)=$victim" && target=$p
   done
   [[ -n "$target" ]] || fail "no process of rank $victim"
   kill -9 "$target"
@@ -33,6 +40,7 @@ for victim in 1 0; do
   elapsed=$(echo "$(date +%s.%N) - $killed_at" | bc)
   for p in $pids; do ! alive "$p" || fail "rank process $p survived"; done
   [[ $rc -ne 0 ]] || fail "mpiexec exited 0 after losing rank $victim"
-  grep -qE "rank $victim .*(signal 9|Killed)" run.log || { cat run.log; fail "mpiexec's message does not name rank $victim and signal 9"; }
-  echo "rank $victim killed: all gone in ${elapsed} s, mpiexec exit $rc: $(grep -E "rank $victim" run.log | head -1)"
+  launcher_reported_signal run.log "$victim" 9 "$target" ||
+    { cat run.log; fail "mpiexec's message does not name rank $victim (pid $target) and signal 9"; }
+  echo "rank $victim killed: all gone in ${elapsed} s, mpiexec exit $rc: $(grep -iE "rank $victim|PID $target" run.log | head -1)"
 done

@@ -1,21 +1,7 @@
 # Spack recipe for CBEDNet (see docs/operations.md for how it was validated).
+import os
+
 from spack.package import *
-
-
-def _compiler_languages_are_virtual():
-    """Spack 0.23 and later make compilers providers of the virtual packages `c` and `cxx` (Spack 1.0 only
-    gives a package the compilers of the languages it depends on); the 0.23 development snapshots before that
-    (as the one used to validate this recipe) have no such virtuals and cannot concretize a dependency on them.
-    Decided by the version: asking the repository would import this package while it is being defined."""
-    try:
-        import spack
-
-        info = tuple(spack.spack_version_info)
-    except Exception:
-        return True
-    release = tuple(x for x in info[:3] if isinstance(x, int))
-    development = len(info) > 3
-    return release > (0, 23, 0) or (release == (0, 23, 0) and not development)
 
 
 class Cbednet(CMakePackage, CudaPackage):
@@ -28,19 +14,17 @@ class Cbednet(CMakePackage, CudaPackage):
     maintainers("cbednet")
     license("Apache-2.0")
 
+    # No release has been tagged yet, so the branch is the only version. With the first release add
+    # version("0.1.0", tag="v0.1.0", commit="<the tag's 40-hex commit>") above it (the commit pins what the tag
+    # pointed to when the recipe was written).
     version("main", branch="main")
-    version("0.1.0", tag="v0.1.0")
 
-    # CPU math: OpenBLAS (OpenMP threading, one thread pool shared with our own loops) for GEMM, and
-    # oneDNN's sgemm for the fp32 GEMMs. CMake currently requires oneDNN, so ~onednn is refused below.
-    variant("onednn", default=True, description="Use oneDNN's sgemm for fp32 GEMMs on CPUs")
     # `cbednet report` and `inspect --preview` run share/cbednet/cbednet_report.py: Python with numpy,
     # matplotlib and h5py at run time (the binary itself links none of them).
     variant("report", default=True, description="Python, numpy, matplotlib and h5py for cbednet report")
 
-    if _compiler_languages_are_virtual():
-        depends_on("c", type="build")
-        depends_on("cxx", type="build")
+    depends_on("c", type="build")
+    depends_on("cxx", type="build")
     depends_on("cmake@3.25:", type="build")
     depends_on("pkgconfig", type="build")
     depends_on("ninja", type="build")
@@ -58,8 +42,12 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("libtiff")
     # cbednet export/import: ONNX's protobuf classes and checker (ONNXConfig.cmake; built with ONNX_ML, the default).
     depends_on("onnx")
-    depends_on("openblas threads=openmp")
-    depends_on("onednn", when="+onednn")
+    # CPU math: oneDNN's sgemm runs the fp32 GEMMs (required by CMake; 2.6 is the oldest tested, Debian 12's);
+    # a BLAS with the CBLAS interface the fp64 and complex ones. The BLAS shares the OpenMP thread pool with our
+    # loops, so OpenBLAS must be its OpenMP build.
+    depends_on("onednn@2.6:")
+    depends_on("blas")
+    depends_on("openblas threads=openmp", when="^[virtuals=blas] openblas")
     depends_on("googletest", type="test")
     depends_on("python@3.8:", type="run", when="+report")
     depends_on("py-numpy", type="run", when="+report")
@@ -75,11 +63,18 @@ class Cbednet(CMakePackage, CudaPackage):
     for _arch in CudaPackage.cuda_arch_values:
         depends_on(f"nccl cuda_arch={_arch}", when=f"+cuda cuda_arch={_arch}")
 
-    conflicts("~onednn", msg="CMakeLists.txt requires oneDNN (find_package(dnnl REQUIRED)) for now")
     conflicts("+cuda cuda_arch=none", msg="+cuda needs a GPU architecture, e.g. cuda_arch=90")
     conflicts("%gcc@:10", msg="CBEDNet is C++20: GCC 11 or newer")
 
     generator("ninja")
+
+    def _mpiexec(self):
+        """The launcher of the MPI this spec uses (None if that MPI has none, e.g. an srun-only external)."""
+        for name in ("mpiexec", "mpirun"):
+            path = join_path(self.spec["mpi"].prefix.bin, name)
+            if os.path.isfile(path):
+                return path
+        return None
 
     def cmake_args(self):
         spec = self.spec
@@ -87,8 +82,17 @@ class Cbednet(CMakePackage, CudaPackage):
             self.define("CBEDNET_CUDA", "ON" if spec.satisfies("+cuda") else "OFF"),
             self.define("CBEDNET_BUILD_TESTS", self.run_tests),
             self.define("HDF5_PREFER_PARALLEL", True),
-            self.define("BLA_VENDOR", "OpenBLAS"),
+            # The MPI and BLAS of this spec, not whatever else is on PATH. CMake decides the launcher's
+            # options (e.g. oversubscription for Open MPI 4 and 5) from MPIEXEC_EXECUTABLE itself.
+            self.define("MPI_C_COMPILER", spec["mpi"].mpicc),
+            self.define("CBEDNET_BLAS_LIBRARIES", spec["blas"].libs.joined(";")),
         ]
+        mpiexec = self._mpiexec()
+        if mpiexec:
+            args.append(self.define("MPIEXEC_EXECUTABLE", mpiexec))
+        blas_include = spec["blas"].headers.directories
+        if blas_include:
+            args.append(self.define("CBEDNET_CBLAS_INCLUDE_DIR", blas_include[0]))
         if spec.satisfies("+cuda"):
             archs = spec.variants["cuda_arch"].value
             args.append(self.define("CMAKE_CUDA_ARCHITECTURES", ";".join(archs)))
@@ -107,7 +111,49 @@ class Cbednet(CMakePackage, CudaPackage):
             env.set("CBEDNET_PYTHON", self.spec["python"].command.path)
 
     def check(self):
-        # CTest runs the MPI tests under mpiexec; oversubscribe so they run on small build nodes.
+        # `spack install --test=root`: CTest starts the MPI tests with the launcher CMake found (this spec's
+        # MPI) and the options it chose for it (tests/CMakeLists.txt); nothing here is specific to one MPI.
         with working_dir(self.build_directory):
-            env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
             ctest("--output-on-failure", "-LE", "gpu")
+
+    # ---- stand-alone tests: `spack test run cbednet` (on the installed package, no build directory) ----------
+
+    def _run_as_root_env(self):
+        # Open MPI refuses to start as root without these (containers); other MPIs ignore them.
+        os.environ["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        os.environ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+
+    def test_version(self):
+        """cbednet --version names the program, its MPI and its HDF5"""
+        cbednet = which(self.prefix.bin.cbednet)
+        out = cbednet("--version", output=str.split, error=str.split)
+        assert "cbednet" in out, out
+        assert "MPI" in out and "HDF5" in out, out
+
+    def test_simulate_inspect(self):
+        """simulate a tiny dataset on one rank and read it back"""
+        self._run_as_root_env()
+        cbednet = which(self.prefix.bin.cbednet)
+        cbednet("simulate", "--out", "sim1", "--materials", "4", "--space-groups", "2,14", "--size", "32",
+                "--seed", "1", "--quiet", output=str.split, error=str.split)
+        out = cbednet("inspect", "sim1", output=str.split, error=str.split)
+        assert "samples   40" in out, out
+
+    def test_two_ranks(self):
+        """simulate on two MPI ranks with this spec's launcher and read the dataset back"""
+        mpiexec = self._mpiexec()
+        if mpiexec is None:
+            raise SkipTest(f"{self.spec['mpi'].name} has no mpiexec/mpirun in {self.spec['mpi'].prefix.bin}")
+        self._run_as_root_env()
+        launcher = which(mpiexec)
+        # Two ranks on a one-core test node: Open MPI refuses more ranks than cores unless told.
+        oversubscribe = []
+        if self.spec.satisfies("^[virtuals=mpi] openmpi@5:"):
+            oversubscribe = ["--map-by", ":OVERSUBSCRIBE"]
+        elif self.spec.satisfies("^[virtuals=mpi] openmpi"):
+            oversubscribe = ["--oversubscribe"]
+        args = ["simulate", "--out", "sim2", "--materials", "4", "--space-groups", "2,14", "--size", "32"]
+        launcher("-n", "2", *oversubscribe, self.prefix.bin.cbednet, *args, "--seed", "1", "--quiet",
+                 output=str.split, error=str.split)
+        out = which(self.prefix.bin.cbednet)("inspect", "sim2", output=str.split, error=str.split)
+        assert "samples   40" in out, out

@@ -1,7 +1,5 @@
 #include "io/sim/multislice/potential.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -12,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "io/sim/kirkland.hpp"
+#include "kernels/cpu/blas.hpp"
 
 namespace cbednet::io::sim::multislice {
 namespace {
@@ -57,11 +56,11 @@ std::vector<std::complex<float>> phases(const std::vector<const SpecimenAtom*>& 
 // thread's OpenMP default with it). Inside a parallel region OpenBLAS is single-threaded anyway.
 class SingleThreadedBlas {
  public:
-  SingleThreadedBlas() : previous_(openblas_get_num_threads()) {
-    if (previous_ != 1) openblas_set_num_threads(1);
+  SingleThreadedBlas() : previous_(blas::threads()) {
+    if (previous_ != 1) blas::set_threads(1);
   }
   ~SingleThreadedBlas() {
-    if (previous_ != 1) openblas_set_num_threads(previous_);
+    if (previous_ != 1) blas::set_threads(previous_);
   }
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
