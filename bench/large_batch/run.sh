@@ -17,7 +17,10 @@ seeds=${SEEDS:-"1 2"}
 epochs=${EPOCHS:-12}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=passive
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))}
-mpirun=(mpiexec --oversubscribe -n "$ranks")
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake).
+source "${BUILD_DIR:-$root/build}/mpi-launcher.sh"
+cbednet_mpiexec_argv "$ranks"
+mpirun=("${CBEDNET_MPIEXEC_ARGV[@]}")
 [[ -x $cbednet ]] || { echo "large-batch: no $cbednet (build first)" >&2; exit 1; }
 mkdir -p "$out"
 if [[ ! -d $data ]]; then  # the demo's dataset (scripts/demo.sh): 320 materials, 8 space groups, 64x64

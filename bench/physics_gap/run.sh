@@ -22,7 +22,10 @@ ranks=${RANKS:-2}
 groups=2,1,14,4,62,33,139,119,194,186,225,216
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=passive
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))}
-mpirun=(mpiexec --oversubscribe -n "$ranks")
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake).
+source "${BUILD_DIR:-$root/build}/mpi-launcher.sh"
+cbednet_mpiexec_argv "$ranks"
+mpirun=("${CBEDNET_MPIEXEC_ARGV[@]}")
 [[ -x $cbednet ]] || { echo "physics-gap: no $cbednet (build first)" >&2; exit 1; }
 mkdir -p "$out" "$work"
 simulate=(--materials "$materials" --space-groups "$groups" --samples-per-material "$energies" --size "$size"

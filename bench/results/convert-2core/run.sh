@@ -8,12 +8,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 cbednet="$root/${BUILD:-build}/bin/cbednet"
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake).
+source "$root/${BUILD:-build}/mpi-launcher.sh"
 out=${OUT:-"$here/results.jsonl"}
 repeats=${REPEATS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/cbednet-convert-bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mpiexec --oversubscribe -n 8 "$cbednet" simulate --out "$work/data" --materials "${MATERIALS:-160}" \
+cbednet_mpiexec 8 "$cbednet" simulate --out "$work/data" --materials "${MATERIALS:-160}" \
   --size "${SIZE:-256}" --seed 7 --quiet > /dev/null
 mapfile -t files < <(find "$work/data" -name '*.h5' | sort)
 bytes=$(cat "${files[@]}" | wc -c)
@@ -26,7 +28,7 @@ for _ in $(seq "$repeats"); do
   for ranks in 1 2 4; do
     rm -f "$work/packed.h5"
     t0=$(now)
-    mpiexec --oversubscribe -n "$ranks" "$cbednet" convert --in "$work/data" --out "$work/packed.h5" --quiet > /dev/null
+    cbednet_mpiexec "$ranks" "$cbednet" convert --in "$work/data" --out "$work/packed.h5" --quiet > /dev/null
     t1=$(now)
     seconds=$(echo "$t1 - $t0" | bc -l)
     printf '{"benchmark": "convert", "commit": "%s", "machine": "%s", "cores": %d, "ranks": %d, "files": %d, "source_bytes": %d, "seconds": %.3f, "mb_per_s": %.1f, "raw_read_mb_per_s": %.1f, "fraction_of_raw": %.3f}\n' \

@@ -8,6 +8,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 bench="$root/${BUILD:-build}/bench/cbednet_bench_io"
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake).
+source "$root/${BUILD:-build}/mpi-launcher.sh"
 out=${OUT:-"$here/results.jsonl"}
 repeats=${REPEATS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
@@ -19,11 +21,11 @@ rm -f "$file"
 : > "$out"
 for ranks in 1 2 4; do
   for ((i = 0; i < repeats; ++i)); do
-    mpiexec --oversubscribe -n "$ranks" "$bench" --file "$file" --epochs "${EPOCHS:-48}" >> "$out"
+    cbednet_mpiexec "$ranks" "$bench" --file "$file" --epochs "${EPOCHS:-48}" >> "$out"
   done
-  mpiexec --oversubscribe -n "$ranks" "$bench" --file "$file" --epochs "${EPOCHS:-48}" --two-phase >> "$out"
+  cbednet_mpiexec "$ranks" "$bench" --file "$file" --epochs "${EPOCHS:-48}" --two-phase >> "$out"
   for ((i = 0; i < repeats; ++i)); do
-    mpiexec --oversubscribe -n "$ranks" "$bench" --file "$file" --epochs "${COLD_EPOCHS:-4}" --cold >> "$out"
+    cbednet_mpiexec "$ranks" "$bench" --file "$file" --epochs "${COLD_EPOCHS:-4}" --cold >> "$out"
   done
 done
 echo "wrote $out ($(wc -l < "$out") runs)"

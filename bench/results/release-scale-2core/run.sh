@@ -10,6 +10,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 cbednet="$root/${BUILD:-build}/bin/cbednet"
+# The MPI launcher and its options as the build was configured (cmake/CBEDNetMpiLauncher.cmake).
+source "$root/${BUILD:-build}/mpi-launcher.sh"
 tree="$root/${BUILD:-build}/bench/cbednet_release_tree"
 out=${OUT:-"$here/results.jsonl"}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
@@ -35,7 +37,7 @@ record index_1_rank "$(echo "$t1 - $t0" | bc -l)" ", \"files\": $files, \"sample
 for ranks in ${CONVERT_RANKS-1 2}; do
   rm -f "$work/packed.h5"
   t0=$(now)
-  mpiexec --oversubscribe -n "$ranks" "$cbednet" convert --in "$work/tree" --out "$work/packed.h5" --quiet > /dev/null
+  cbednet_mpiexec "$ranks" "$cbednet" convert --in "$work/tree" --out "$work/packed.h5" --quiet > /dev/null
   t1=$(now)
   record "convert_${ranks}_ranks" "$(echo "$t1 - $t0" | bc -l)" ", \"samples\": $samples"
 done
@@ -54,7 +56,7 @@ for spec in ${SPECS:-tree:0 tree:16 packed.h5:0}; do
   while IFS= read -r line; do
     echo "$line" >> "$log"
     if [[ -z $first && $line == *"step 1/"* ]]; then first=$(now); fi
-  done < <(mpiexec --oversubscribe -n 2 "$cbednet" train --data "$work/$source" --train-split train --arch basic:1 \
+  done < <(cbednet_mpiexec 2 "$cbednet" train --data "$work/$source" --train-split train --arch basic:1 \
              --width 8 --stem small --epochs 1 --max-steps "$steps" --batch 512 --lr 0.1 --log-every 1 \
              --val-split none --shuffle-files "$group" --out "$work/run-$source-$group" 2>&1)
   t1=$(now)
