@@ -194,16 +194,7 @@ int run_simulate(const Args& args) {
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::array<long long, 6> counts{};
-  for (std::size_t i = 0; i < 3; ++i) {
-    counts[i] = summary.materials[i];
-    counts[3 + i] = summary.samples[i];
-  }
-  std::array<long long, 6> totals = counts;
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized != 0 && world_size() > 1)
-    MPI_Reduce(counts.data(), totals.data(), 6, MPI_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  const auto totals = split_totals(summary);
   if (world_rank() == 0) {
     std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size()
               << ", \"materials\": {\"train\": " << totals[0] << ", \"dev\": " << totals[1]

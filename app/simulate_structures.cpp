@@ -66,6 +66,15 @@ io::sim::CifReadOptions cif_read_options(const po::variables_map& v) {
   return o;
 }
 
+std::array<long long, 6> split_totals(const io::sim::SimulationSummary& mine) {
+  std::array<long long, 6> counts{};
+  for (std::size_t i = 0; i < 3; ++i) {
+    counts[i] = mine.materials[i];
+    counts[3 + i] = mine.samples[i];
+  }
+  return sum_over_ranks(counts);
+}
+
 int simulate_structures(const po::variables_map& v, const io::sim::SimulationOptions& sim, const std::string& out,
                         int threads) {
   const auto start = std::chrono::steady_clock::now();
@@ -98,12 +107,7 @@ int simulate_structures(const po::variables_map& v, const io::sim::SimulationOpt
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::array<long long, 6> counts{};
-  for (std::size_t i = 0; i < 3; ++i) {
-    counts[i] = summary.materials[i];
-    counts[3 + i] = summary.samples[i];
-  }
-  const auto totals = sum_over_ranks(counts);
+  const auto totals = split_totals(summary);
   if (world_rank() == 0)
     std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size() << ", \"structures\": " << files.size()
               << ", \"skipped\": " << bad_total << ", \"materials\": {\"train\": " << totals[0]

@@ -3,6 +3,7 @@
 // with --zone or --beam one material is simulated along one direction into one file (app/simulate_zone.cpp).
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "app/options.hpp"
@@ -10,6 +11,10 @@
 #include "io/sim/structure/cif_structure.hpp"
 
 namespace cbednet::app {
+
+// The run's materials (train, dev, test) then samples (train, dev, test), summed over the ranks: what the summary
+// line of `simulate` prints (random crystals and structures alike).
+std::array<long long, 6> split_totals(const io::sim::SimulationSummary& mine);
 
 // The CIF reading options of the command line (--symprec, --min-distance, --default-b).
 io::sim::CifReadOptions cif_read_options(const po::variables_map& v);
