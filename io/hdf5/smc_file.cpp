@@ -158,12 +158,28 @@ herr_t collect_link(hid_t, const char* name, const H5L_info_t*, void* data) {
   static_cast<std::vector<std::string>*>(data)->emplace_back(name);
   return 0;
 }
+
+// A small metadata cache: an SMC file's metadata is one small object header per group, read once while indexing
+// and once per sample read, and a source keeps up to every file of the release open (1,138): with HDF5's default
+// cache (2 MB to start) that held ~2.5 MB per open file, 2.9 GB for the release's tree in one process.
+h5::Handle small_cache_access(const std::string& ctx) {
+  h5::Handle fapl = h5::make_plist(H5P_FILE_ACCESS, ctx);
+  H5AC_cache_config_t config{};
+  config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  h5::check(H5Pget_mdc_config(fapl.get(), &config), ctx, "H5Pget_mdc_config");
+  config.set_initial_size = true;
+  config.initial_size = 64 * 1024;
+  config.min_size = 16 * 1024;
+  config.max_size = 256 * 1024;
+  h5::check(H5Pset_mdc_config(fapl.get(), &config), ctx, "H5Pset_mdc_config");
+  return fapl;
+}
 }  // namespace
 
 SmcFileReader::SmcFileReader(std::string path) : path_(std::move(path)) {
   std::lock_guard lock(h5::library_mutex());
-  file_ = h5::open_file_readonly(path_);
   const std::string ctx = h5::where(path_);
+  file_ = h5::open_file_readonly(path_, small_cache_access(ctx).get());
   std::vector<std::string> links;
   h5::check(H5Literate(file_.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link, &links), ctx,
             "listing the root groups");
