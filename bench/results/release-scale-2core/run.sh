@@ -61,8 +61,11 @@ for spec in ${SPECS:-tree:0 tree:16 packed.h5:0}; do
              --val-split none --shuffle-files "$group" --out "$work/run-$source-$group" 2>&1)
   t1=$(now)
   grep -q "step $steps/" "$log" || [[ $steps -eq 0 ]] || { cat "$log" >&2; echo "run.sh: training from $source failed" >&2; exit 1; }
+  # The steps taken: STEPS, or with STEPS=0 (one whole epoch) the last progress line's step number.
+  done_steps=$(sed -n 's/.*step \([0-9]*\)\/.*/\1/p' "$log" | tail -1)
+  grep -q "training finished" "$log" || { cat "$log" >&2; echo "run.sh: training from $source did not finish" >&2; exit 1; }
   name=$( [[ $source == tree ]] && echo "directory_shuffle_files_$group" || echo packed )
   first_step=$(echo "${first:-$t1} - $t0" | bc -l)
   record "train_from_$name" "$(echo "$t1 - $t0" | bc -l)" \
-    ", \"steps\": $steps, \"first_step_seconds\": $(printf '%.2f' "$first_step"), \"seconds_per_step_after_first\": $(printf '%.4f' "$(echo "($t1 - $first) / ($steps - 1)" | bc -l)"), \"samples\": $samples, \"ranks\": 2, \"batch\": 512"
+    ", \"steps\": $done_steps, \"first_step_seconds\": $(printf '%.2f' "$first_step"), \"seconds_per_step_after_first\": $(printf '%.4f' "$(echo "($t1 - $first) / ($done_steps - 1)" | bc -l)"), \"samples\": $samples, \"ranks\": 2, \"batch\": 512"
 done
