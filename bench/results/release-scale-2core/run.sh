@@ -63,7 +63,7 @@ for spec in ${SPECS:-tree:0 tree:16 packed.h5:0}; do
   grep -q "step $steps/" "$log" || [[ $steps -eq 0 ]] || { cat "$log" >&2; echo "run.sh: training from $source failed" >&2; exit 1; }
   # The steps taken: STEPS, or with STEPS=0 (one whole epoch) the last progress line's step number.
   done_steps=$(sed -n 's/.*step \([0-9]*\)\/.*/\1/p' "$log" | tail -1)
-  grep -q "training finished" "$log" || { cat "$log" >&2; echo "run.sh: training from $source did not finish" >&2; exit 1; }
+  grep -q "training finished\|stopped at global step" "$log" || { cat "$log" >&2; echo "run.sh: training from $source did not finish" >&2; exit 1; }
   name=$( [[ $source == tree ]] && echo "directory_shuffle_files_$group" || echo packed )
   first_step=$(echo "${first:-$t1} - $t0" | bc -l)
   record "train_from_$name" "$(echo "$t1 - $t0" | bc -l)" \
