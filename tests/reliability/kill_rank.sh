@@ -17,11 +17,20 @@ for victim in 1 0; do
   launcher=$!
   for _ in $(seq 1 600); do grep -q "step 3/" run.log 2>/dev/null && break; sleep 0.1; done
   grep -q "step 3/" run.log || { cat run.log; fail "training did not start"; }
-  pids=""
-  for p in $(pgrep -x cbednet || true); do
-    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "CBEDNET_TEST_TAG=$tag" && pids+="$p "
+  # Scanned until both ranks are seen (up to 5 s): a /proc read can fail while a process starts or ends, and
+  # under the sanitizers a rank may appear later than the first progress line of the other.
+  pids="" candidates=""
+  for _ in $(seq 1 50); do
+    pids=""
+    candidates=$(pgrep -x cbednet || true)
+    for p in $candidates; do
+      tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "CBEDNET_TEST_TAG=$tag" && pids+="$p "
+    done
+    [[ $(wc -w <<< "$pids") -eq 2 ]] && break
+    sleep 0.1
   done
-  [[ $(wc -w <<< "$pids") -eq 2 ]] || fail "expected 2 rank processes of mpiexec $launcher, found: $pids"
+  [[ $(wc -w <<< "$pids") -eq 2 ]] ||
+    fail "expected 2 rank processes of mpiexec $launcher, found: $pids (processes named cbednet: $(echo $candidates))"
   # The victim's rank, as its launcher told it (Open MPI, Hydra's PMI, PMIx).
   target=""
   for p in $pids; do
