@@ -12,7 +12,6 @@
 #include <gemmi/numb.hpp>
 #include <gemmi/symmetry.hpp>
 #include <map>
-#include <numbers>
 #include <optional>
 #include <sstream>
 
@@ -269,7 +268,8 @@ std::vector<StructureSite> read_sites(cif::Block& block, const std::string& text
                   "no atoms: the CIF needs an _atom_site_ loop with _atom_site_fract_x, _y and _z");
   const std::vector<int> lines = row_lines(text, table.loop_item);
   const auto aniso = aniso_u_equivalent(block);
-  constexpr double u_to_b = 8.0 * std::numbers::pi * std::numbers::pi;
+  constexpr double pi = 3.14159265358979323846;  // not std::numbers: this file also builds as C++17 (CMakeLists)
+  constexpr double u_to_b = 8.0 * pi * pi;
   std::vector<StructureSite> sites;
   int index = 0;
   for (auto row : table) {
