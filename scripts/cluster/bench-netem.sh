@@ -6,9 +6,10 @@
 #   - the step time of a small model trained data-parallel (1x3) and as a pipeline (3x1) across the 3 nodes
 #     (`cbednet bench --grid`, median of REPEATS runs),
 # and ask the planner for the same steps (`cbednet plan --costs <device> --calibrate-network <that setting's
-# network_link line>`). The device rate is calibrated per setting, just before it, on 3 concurrent single-rank
-# benchmarks (one per node: the 3 "nodes" share this machine's cores, so one node's compute is what a rank gets
-# with all three running).
+# network_link line>`). Every node is capped at CLUSTER_CPU_SHARE cores (default 0.6: 3 nodes fit the 2 cores;
+# netns-cluster.sh says why), so a node computes at one rate whether or not the others do. The device rate is
+# calibrated per setting, just before it, on 3 concurrent single-rank benchmarks (one per node), which with the
+# cap equals any node's rate alone.
 # Writes OUT/{device-*.jsonl, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
 # (scripts/cluster/netem_table.py).
 #   bash scripts/cluster/bench-netem.sh [cbednet] [OUT]     (root; ~5 min on 2 cores)
@@ -22,6 +23,7 @@ IFS=';' read -r -a settings <<<"${SETTINGS:-10gbit 20us;1gbit 200us}"
 model=(--arch resnet18 --size 64)
 batch=12
 mkdir -p "$out"
+export CLUSTER_CPU_SHARE=${CLUSTER_CPU_SHARE-0.6}
 # shellcheck source=scripts/cluster/netns-cluster.sh
 source "$root/scripts/cluster/netns-cluster.sh"
 cluster_up 3 1

@@ -11,7 +11,14 @@
 #
 # Settings (environment): CLUSTER_NET (second octet of the 10.x.0.0/24 subnet; 77), CLUSTER_PREFIX (name prefix
 # of namespaces, veths and the bridge; cbn), CLUSTER_CTLD_PORT (6917), CLUSTER_TMP (state directory; a fresh one
-# under /tmp). Everything made here is removed by cluster_down: namespaces, links, daemons, the state directory.
+# under /tmp), CLUSTER_CPU_SHARE (cores each node may use, e.g. 0.6; empty: no limit). Everything made here is
+# removed by cluster_down: namespaces, links, daemons, CPU cgroups, the state directory.
+#
+# Why a CPU share: the nodes share this machine's cores. Without a limit a node computes faster while the others
+# wait (a pipeline's fill and drain) than while all compute, so no single device rate describes it. With every
+# node capped at a share whose sum fits the machine (3 x 0.6 on 2 cores), each node runs at one fixed rate
+# whatever the others do, as separate nodes would; their high CPU weight keeps other work on the machine from
+# slowing them down.
 
 CLUSTER_NET=${CLUSTER_NET:-77}
 CLUSTER_PREFIX=${CLUSTER_PREFIX:-cbn}
@@ -21,6 +28,7 @@ CLUSTER_BRIDGE="${CLUSTER_PREFIX}br"
 CLUSTER_HOST_ADDR="10.$CLUSTER_NET.0.1"
 CLUSTER_NODES=()
 _cluster_pids=()
+_cluster_cgroups=()
 
 # cluster_node_addr I: the address of node I (1-based).
 cluster_node_addr() { echo "10.$CLUSTER_NET.0.$((10 + $1))"; }
@@ -34,8 +42,45 @@ cluster_exec() {
   # nsenter, not `ip netns exec`: the latter remounts /sys, hiding /sys/fs/cgroup, which slurmd needs. A node's
   # PMIx client directory ($CLUSTER_TMP/pmix) is node-local, as /tmp is on a real node: a private bind mount.
   mkdir -p "$CLUSTER_TMP/pmix" "$CLUSTER_TMP/node-local/$node"
-  nsenter --net="/run/netns/$node" unshare --uts --mount --propagation private sh -c \
+  # The command joins the node's CPU cgroup (when CLUSTER_CPU_SHARE is set) before entering the namespaces, so
+  # everything it starts (a slurmd's job steps and their ranks) inherits the node's CPU share.
+  sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs" || exit 1; exec "$@"' "$(_cluster_cgroup "$node")" \
+    nsenter --net="/run/netns/$node" unshare --uts --mount --propagation private sh -c \
     'hostname "$0" && mount --bind "$1/node-local/$0" "$1/pmix" && shift && exec "$@"' "$node" "$CLUSTER_TMP" "$@"
+}
+
+# _cluster_cgroup NODE: the node's CPU cgroup directory, empty when CLUSTER_CPU_SHARE is not set.
+_cluster_cgroup() {
+  [[ -n "${CLUSTER_CPU_SHARE:-}" ]] || return 0
+  if [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then
+    echo "/sys/fs/cgroup/cpu/${CLUSTER_PREFIX}-$1"
+  else
+    echo "/sys/fs/cgroup/${CLUSTER_PREFIX}-$1"
+  fi
+}
+
+# _cluster_cpu_limit NODE: create the node's cgroup with CLUSTER_CPU_SHARE cores per 5 ms period (cgroup v1 cpu
+# controller, or v2 cpu.max) and the highest CPU weight, so that other work on the machine (builds, other jobs)
+# takes only what the nodes leave and a node's rate stays fixed.
+_cluster_cpu_limit() {
+  local dir quota
+  dir=$(_cluster_cgroup "$1")
+  [[ -n "$dir" ]] || return 0
+  quota=$(awk -v s="$CLUSTER_CPU_SHARE" 'BEGIN { q = int(s * 5000); if (q < 1000 || s != s + 0) exit 1; print q }') || {
+    cluster_log "CLUSTER_CPU_SHARE=$CLUSTER_CPU_SHARE: expected cores per node, at least 0.2"
+    return 1
+  }
+  mkdir -p "$dir" || return 1
+  _cluster_cgroups+=("$dir")
+  if [[ -f "$dir/cpu.cfs_quota_us" ]]; then
+    echo 5000 >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us" && echo 262144 >"$dir/cpu.shares"
+  else
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+    echo "$quota 5000" >"$dir/cpu.max" && echo 10000 >"$dir/cpu.weight"
+  fi || {
+    cluster_log "could not limit $1 to $CLUSTER_CPU_SHARE cores ($dir)"
+    return 1
+  }
 }
 
 _cluster_network_up() {
@@ -228,6 +273,8 @@ cluster_up() {
   mkdir -p "$CLUSTER_TMP/state" "$CLUSTER_TMP/spool" "$CLUSTER_TMP/tmpfs" "$CLUSTER_TMP/pmix"
   trap cluster_down EXIT
   _cluster_network_up "$n"
+  for node in "${CLUSTER_NODES[@]}"; do _cluster_cpu_limit "$node" || return 1; done
+  [[ -z "${CLUSTER_CPU_SHARE:-}" ]] || cluster_log "each node limited to $CLUSTER_CPU_SHARE cores"
   _cluster_write_conf "$n" "$cpus"
   export SLURM_CONF=$CLUSTER_TMP/slurm.conf
   _cluster_munge_up
@@ -258,6 +305,16 @@ cluster_down() {
     ip link del "$node" 2>/dev/null || true
   done
   ip link del "$CLUSTER_BRIDGE" 2>/dev/null || true
+  # A killed task leaves its cgroup once it is reaped: retry for up to 2 s.
+  local dir _
+  for dir in "${_cluster_cgroups[@]}"; do
+    for _ in $(seq 1 20); do
+      rmdir "$dir" 2>/dev/null && break
+      sleep 0.1
+    done
+    [[ ! -d "$dir" ]] || cluster_log "could not remove cgroup $dir"
+  done
+  _cluster_cgroups=()
   if ((rc != 0)) && [[ -n "${CLUSTER_TMP:-}" ]]; then
     cluster_log "exit $rc; daemon logs:"
     tail -n 15 "$CLUSTER_TMP"/slurmctld.log "$CLUSTER_TMP"/slurmd.*.log >&2 2>/dev/null || true
