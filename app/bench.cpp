@@ -23,6 +23,7 @@
 #include "cbednet/build_info.hpp"
 #include "core/batch_split.hpp"
 #include "core/model/train_step.hpp"
+#include "core/parallel/balance.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/progress.hpp"
 #include "kernels/profiling_backend.hpp"
@@ -174,6 +175,29 @@ void print_op_profile(const std::vector<ProfilingBackend::Entry>& entries, long 
 
 }  // namespace
 
+namespace {
+
+// One block_times JSON line (rank 0): per-block forward and backward milliseconds of one micro-batch, each the
+// minimum over `repeats` timed runs (core/parallel/balance.hpp's measure_block_times, what --balance time uses).
+void print_block_times(Backend& backend, const Model& model, long micro_batch, std::uint64_t seed, int repeats,
+                       const std::string& precision) {
+  const BlockCosts costs = measure_block_times(backend, model.spec(), micro_batch, seed, repeats);
+  if (world_rank() != 0) return;
+  const auto list = [](const std::vector<double>& seconds) {
+    std::ostringstream out;
+    for (std::size_t i = 0; i < seconds.size(); ++i) out << (i ? ", " : "") << seconds[i] * 1e3;
+    return out.str();
+  };
+  std::cout << "{\"benchmark\": \"block_times\", \"device\": \"" << backend.name() << "\", \"precision\": \""
+            << precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
+            << ", \"micro_batch\": " << micro_batch << ", \"repeats\": " << repeats << ", \"blocks\": " << model.size()
+            << ", \"forward_ms\": [" << list(costs.forward) << "], \"backward_ms\": [" << list(costs.backward)
+            << "], \"threads\": " << omp_get_max_threads() << ", \"host\": \"" << host_name()
+            << "\", \"commit\": \"" << build_info::git_commit << "\"}\n";
+}
+
+}  // namespace
+
 int run_bench(const Args& args) {
   const CommandSpec spec{"bench", "Measure training throughput on synthetic data and print JSON.",
                          "cbednet bench --device cpu --arch resnet18 --size 128 --batch 16"};
@@ -187,7 +211,10 @@ int run_bench(const Args& args) {
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result")
     ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
-                                   "and bandwidth, allreduce times; --steps scales the repetitions");
+                                   "and bandwidth, allreduce times; --steps scales the repetitions")
+    ("block-times", po::bool_switch(), "time every block's forward and backward pass alone at micro-batch --batch "
+                                       "(the minimum of --steps runs) and print a block_times JSON line, which "
+                                       "`cbednet plan --block-times` reads");
   // clang-format on
   // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,
   // schedule, balance, buckets, transport, and the device options.
@@ -213,6 +240,11 @@ int run_bench(const Args& args) {
   const bool profile_ops = (*vm)["profile-ops"].as<bool>();
   CBEDNET_REQUIRE(!(profile_ops && parallel.grid_given), InvalidArgument, "--profile-ops: not with --grid");
   if (parallel.grid_given) return run_grid_bench(*vm, parallel, *device_backend, model, backend_options.precision);
+  if ((*vm)["block-times"].as<bool>()) {
+    CBEDNET_REQUIRE(!profile_ops, InvalidArgument, "--block-times: not with --profile-ops");
+    print_block_times(*device_backend, model, batch, seed, static_cast<int>(steps), backend_options.precision);
+    return 0;
+  }
   std::unique_ptr<ProfilingBackend> profiler;
   if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
   Backend* backend = profiler ? profiler.get() : device_backend.get();

@@ -76,6 +76,14 @@ int run_plan(const Args& args) {
     ("recompute", po::value<std::string>()->default_value("none"),
      "none, or blocks: keep only block inputs (memory) and run every forward twice (time)")
     ("costs", po::value<std::string>(), "calibrate the device rate from a `cbednet bench` JSON line in this file")
+    ("block-times", po::value<std::string>(),
+     "take every block's forward and backward time from a `cbednet bench --block-times` line in this file "
+     "(replaces the MAC model; scaled linearly to other micro-batches)")
+    ("balance", po::value<std::string>()->default_value("macs"),
+     "how the trainer cuts stages (its --balance): macs, or time (by the --block-times)")
+    ("transport", po::value<std::string>()->default_value("auto"),
+     "the data-parallel transport: nccl (allreduce overlaps the backward pass), mpi (it does not: it advances "
+     "only between blocks), auto (mpi when --costs or --block-times were measured on a CPU)")
     ("calibrate-network", po::value<std::string>(),
      "take the link between nodes (latency, bandwidth) from a `cbednet bench --network` output file "
      "(replaces --link-inter-gbps and --latency-us)")
@@ -119,9 +127,12 @@ int run_plan(const Args& args) {
   dev.block_overhead_s = v["block-overhead-us"].as<double>() * 1e-6;
   dev.activation_bytes = v["activation-bytes"].as<double>();
   std::string calibration = "default rate";
+  std::string measured_on;  // the device of --costs or --block-times ("cpu", "cuda"), if they say
   if (v.count("costs") != 0U) {
     const auto path = v["costs"].as<std::string>();
-    const auto point = plan::parse_bench_line(read_text(path, "--costs"), "--costs " + path);
+    const auto text = read_text(path, "--costs");
+    const auto point = plan::parse_bench_line(text, "--costs " + path);
+    measured_on = plan::json_string(text, "device").value_or("");
     if (!point.arch.empty() && (point.arch != model.spec().arch || point.size != model.spec().input_size)) {
       std::cerr << "cbednet plan: warning: --costs measured " << point.arch << " at " << point.size << ", planning "
                 << model.spec().arch << " at " << model.spec().input_size << "\n";
@@ -129,6 +140,30 @@ int run_plan(const Args& args) {
     dev = plan::calibrate(dev, model.info(), point);
     calibration = "calibrated on " + path;
   }
+  if (v.count("block-times") != 0U) {
+    const auto path = v["block-times"].as<std::string>();
+    const auto blocks = plan::parse_block_times(read_text(path, "--block-times"), "--block-times " + path);
+    CBEDNET_REQUIRE(blocks.forward_s.size() == model.size(), InvalidArgument, "--block-times ", path, ": ",
+                    blocks.forward_s.size(), " blocks measured (", blocks.arch, " at ", blocks.size, "), ",
+                    model.spec().arch, " at ", model.spec().input_size, " has ", model.size());
+    if (!blocks.arch.empty() && (blocks.arch != model.spec().arch || blocks.size != model.spec().input_size)) {
+      std::cerr << "cbednet plan: warning: --block-times measured " << blocks.arch << " at " << blocks.size
+                << ", planning " << model.spec().arch << " at " << model.spec().input_size << "\n";
+    }
+    dev.measured_forward_s = blocks.forward_s;
+    dev.measured_backward_s = blocks.backward_s;
+    dev.measured_micro_batch = blocks.micro_batch;
+    if (!blocks.device.empty()) measured_on = blocks.device;
+    calibration += ", block times from " + path;
+  }
+  const std::string balance = v["balance"].as<std::string>();
+  CBEDNET_REQUIRE(balance == "macs" || balance == "time", InvalidArgument, "--balance: expected macs or time, got '",
+                  balance, "'");
+  dev.balance_by_time = balance == "time";
+  const std::string transport = v["transport"].as<std::string>();
+  CBEDNET_REQUIRE(transport == "auto" || transport == "mpi" || transport == "nccl", InvalidArgument,
+                  "--transport: expected auto, mpi or nccl, got '", transport, "'");
+  dev.allreduce_overlaps_backward = transport == "nccl" || (transport == "auto" && measured_on != "cpu");
   const double bucket = v["bucket-mib"].as<double>() * 1024.0 * 1024.0;
 
   const std::string recompute_mode = v["recompute"].as<std::string>();
@@ -154,6 +189,9 @@ int run_plan(const Args& args) {
     std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
               << ", \"nodes\": " << cl.nodes << ", \"gpus_per_node\": " << cl.gpus_per_node << ", \"batch\": " << batch
               << ", \"tflops\": " << dev.train_flop_per_s / 1e12
+              << ", \"block_times\": " << (dev.measured_forward_s.empty() ? "false" : "true")
+              << ", \"balance\": \"" << balance << "\", \"allreduce_overlaps_backward\": "
+              << (dev.allreduce_overlaps_backward ? "true" : "false")
               << ", \"inter_latency_us\": " << cl.inter.latency_s * 1e6
               << ", \"inter_gbps\": " << cl.inter.bytes_per_s * 8.0 / 1e9;
     if (cl.inter_allreduce) {

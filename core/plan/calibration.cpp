@@ -1,6 +1,7 @@
 #include "core/plan/calibration.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 #include <utility>
@@ -39,6 +40,58 @@ std::optional<std::string> json_string(const std::string& line, const std::strin
   const auto close = line.find('"', pos + 1);
   if (close == std::string::npos) return std::nullopt;
   return line.substr(pos + 1, close - pos - 1);
+}
+
+std::optional<std::vector<double>> json_number_array(const std::string& line, const std::string& key) {
+  auto pos = value_position(line, key);
+  if (pos == std::string::npos || line[pos] != '[') return std::nullopt;
+  std::vector<double> out;
+  ++pos;
+  while (true) {
+    pos = line.find_first_not_of(" \t", pos);
+    if (pos == std::string::npos) return std::nullopt;
+    if (line[pos] == ']') return out;
+    const char* begin = line.c_str() + pos;
+    char* end = nullptr;
+    const double v = std::strtod(begin, &end);
+    if (end == begin) return std::nullopt;
+    out.push_back(v);
+    pos = line.find_first_not_of(" \t", pos + static_cast<std::size_t>(end - begin));
+    if (pos == std::string::npos) return std::nullopt;
+    if (line[pos] == ',') ++pos;
+    else if (line[pos] != ']') return std::nullopt;
+  }
+}
+
+MeasuredBlocks parse_block_times(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (json_string(line, "benchmark").value_or("") != "block_times") continue;
+    MeasuredBlocks m;
+    m.arch = json_string(line, "arch").value_or("");
+    m.device = json_string(line, "device").value_or("");
+    m.size = static_cast<std::int64_t>(json_number(line, "size").value_or(0.0));
+    m.micro_batch = static_cast<std::int64_t>(json_number(line, "micro_batch").value_or(0.0));
+    const auto forward = json_number_array(line, "forward_ms");
+    const auto backward = json_number_array(line, "backward_ms");
+    CBEDNET_REQUIRE(forward && backward && !forward->empty() && forward->size() == backward->size() &&
+                        m.micro_batch >= 1,
+                    InvalidArgument, source,
+                    ": a block_times line needs micro_batch >= 1 and forward_ms and backward_ms arrays of one length: ",
+                    line);
+    for (const auto* v : {&*forward, &*backward}) {
+      for (const double ms : *v) {
+        CBEDNET_REQUIRE(std::isfinite(ms) && ms >= 0.0, InvalidArgument, source, ": block time ", ms,
+                        " ms is negative or not finite: ", line);
+      }
+    }
+    for (const double ms : *forward) m.forward_s.push_back(ms * 1e-3);
+    for (const double ms : *backward) m.backward_s.push_back(ms * 1e-3);
+    return m;
+  }
+  throw_error<InvalidArgument>(source, ": no \"benchmark\": \"block_times\" line (write one with `cbednet bench "
+                               "--block-times`)");
 }
 
 BenchPoint parse_bench_line(const std::string& text, const std::string& source) {

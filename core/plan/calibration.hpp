@@ -33,6 +33,18 @@ Link parse_network_link(const std::string& text, const std::string& source);
 // are fewer than two such lines. Throws InvalidArgument naming `source` when the lines disagree on the rank count.
 std::optional<AllreduceFit> parse_allreduce_fit(const std::string& text, const std::string& source);
 
+// Per-block times measured by `cbednet bench --block-times`: its first "block_times" line (throws InvalidArgument
+// naming `source` when there is none, the arrays differ in length, or a time is negative or not finite).
+struct MeasuredBlocks {
+  std::string arch, device;
+  std::int64_t size = 0, micro_batch = 0;
+  std::vector<double> forward_s, backward_s;
+};
+MeasuredBlocks parse_block_times(const std::string& text, const std::string& source);
+
+// The numbers of a flat JSON array after "key": in one line; nothing if absent or not an array of numbers.
+std::optional<std::vector<double>> json_number_array(const std::string& line, const std::string& key);
+
 // The device with train_flop_per_s chosen so that predict() of one GPU at the point's batch and micro-batch
 // gives its measured step time, keeping block_overhead_s (dropped to 0 when it alone exceeds the measurement).
 Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, const BenchPoint& point);

@@ -87,16 +87,16 @@ bool same_node(int rank_a, int rank_b, int gpus_per_node) { return rank_a / gpus
 
 // The allreduce time a stage's step waits for after its last backward pass, with the trainer's overlap
 // (core/parallel/grad_reducer.hpp): whole blocks form buckets in backward order, a bucket closing once it holds
-// bucket_bytes; each starts when its earliest block's backward is done (backward = 4 of the 6 FLOPs per MAC, so
-// 2/3 of a block's time) and after the previous bucket, one at a time. Returns how far the last one ends past
-// the end of the backward pass.
+// bucket_bytes; each starts when its earliest block's backward (backward_time) is done and after the previous
+// bucket, one at a time. Returns how far the last one ends past the end of the backward pass. Without overlap
+// (Device::allreduce_overlaps_backward false) every bucket follows the backward pass.
 template <typename Cost>
-double exposed_allreduce_seconds(const std::vector<BlockInfo>& blocks, const std::vector<double>& block_time,
+double exposed_allreduce_seconds(const std::vector<BlockInfo>& blocks, const std::vector<double>& backward_time,
                                  std::size_t first, std::size_t last, double gradient_bytes, double bucket_bytes,
-                                 const Cost& cost) {
+                                 bool overlaps, const Cost& cost) {
   double backward = 0.0, comm_free = 0.0, open_bytes = 0.0;
   for (std::size_t b = last; b-- > first;) {
-    backward += block_time[b] * 2.0 / 3.0;
+    if (overlaps) backward += backward_time[b];
     open_bytes += static_cast<double>(blocks[b].cost.parameters) * gradient_bytes;
     const bool closes = open_bytes >= bucket_bytes || (b == first && open_bytes > 0.0);
     if (!closes) continue;
@@ -104,6 +104,43 @@ double exposed_allreduce_seconds(const std::vector<BlockInfo>& blocks, const std
     open_bytes = 0.0;
   }
   return std::max(0.0, comm_free - backward);
+}
+
+// Seconds of one micro-batch of m samples per block, forward + backward (+ the recomputed forward), and the
+// backward pass's part (with the recomputed forward); and the weights the trainer's --balance cuts stages by.
+struct BlockTimes {
+  std::vector<double> total, backward, partition_weight;
+};
+
+BlockTimes block_times(const std::vector<BlockInfo>& blocks, const Device& device, double m, bool recompute) {
+  const std::size_t n = blocks.size();
+  BlockTimes t{std::vector<double>(n), std::vector<double>(n), std::vector<double>(n)};
+  const bool measured = !device.measured_forward_s.empty();
+  if (measured) {
+    CBEDNET_REQUIRE(device.measured_forward_s.size() == n && device.measured_backward_s.size() == n &&
+                        device.measured_micro_batch >= 1,
+                    InvalidArgument, "measured block times: ", device.measured_forward_s.size(), " forward and ",
+                    device.measured_backward_s.size(), " backward for a model of ", n, " blocks at micro-batch ",
+                    device.measured_micro_batch);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const double flop_per_mac = recompute ? 8.0 : 6.0;  // forward 2, backward 4, the recomputed forward 2
+    const double macs = static_cast<double>(blocks[i].cost.forward_macs);
+    const double modelled = flop_per_mac * macs * m / device.train_flop_per_s + device.block_overhead_s;
+    if (measured) {
+      const double scale = m / static_cast<double>(device.measured_micro_batch);
+      // A recomputed forward runs in the backward pass.
+      t.backward[i] = (device.measured_backward_s[i] + (recompute ? device.measured_forward_s[i] : 0.0)) * scale;
+      t.total[i] = device.measured_forward_s[i] * scale + t.backward[i];
+      // The trainer's --balance macs weighs each block by its MACs (recomputation: 4 of 3 parts).
+      t.partition_weight[i] = device.balance_by_time ? t.total[i] : macs * flop_per_mac;
+    } else {
+      t.total[i] = modelled;
+      t.backward[i] = modelled * (flop_per_mac - 2.0) / flop_per_mac;  // all but the forward's 2 FLOPs per MAC
+      t.partition_weight[i] = modelled;
+    }
+  }
+  return t;
 }
 
 }  // namespace
@@ -130,13 +167,9 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
   p.bubble = bubble_fraction(stages, p.micro_batches);
 
   const auto m = static_cast<double>(micro_batch);
-  std::vector<double> block_time(blocks.size());
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    const double flop_per_mac = recompute ? 8.0 : 6.0;  // forward 2, backward 4, the recomputed forward 2
-    block_time[i] = flop_per_mac * static_cast<double>(blocks[i].cost.forward_macs) * m / device.train_flop_per_s +
-                    device.block_overhead_s;
-  }
-  const auto firsts = partition_min_max(block_time, stages);
+  const BlockTimes times = block_times(blocks, device, m, recompute);
+  const std::vector<double>& block_time = times.total;
+  const auto firsts = partition_min_max(times.partition_weight, stages);
   // The replicas of one stage (ranks s, P + s, ...) share a node only when the whole grid is one node.
   const bool reduce_inside_node = total <= cluster.gpus_per_node;
   const Link& reduce_link = reduce_inside_node ? cluster.intra : cluster.inter;
@@ -171,8 +204,9 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
                       : allreduce_seconds(reduce_link, bytes, replicas, std::max(bytes, bucket_bytes));
     };
     st.allreduce_s = replicas == 1 ? 0.0
-                                   : exposed_allreduce_seconds(blocks, block_time, st.first_block, st.last_block,
-                                                               device.gradient_bytes, bucket_bytes, bucket_cost);
+                                   : exposed_allreduce_seconds(blocks, times.backward, st.first_block, st.last_block,
+                                                               device.gradient_bytes, bucket_bytes,
+                                                               device.allreduce_overlaps_backward, bucket_cost);
     st.stashed = stashed_micro_batches(stages, s, p.micro_batches);
     st.memory_bytes = static_cast<double>(st.parameters) * device.state_bytes_per_parameter +
                       static_cast<double>(st.stashed) * m * saved_elements * device.activation_bytes +

@@ -70,6 +70,18 @@ struct Device {
   double activation_bytes = 2.0;                // per saved element (bf16)
   double state_bytes_per_parameter = 14.0;      // fp32 weight, gradient, momentum + bf16 copy
   double gradient_bytes = 4.0;                  // per parameter in the allreduce (fp32 gradients)
+  // Measured per-block forward and backward seconds of one micro-batch of measured_micro_batch samples (`cbednet
+  // bench --block-times`). When set they replace the MAC model above for every block, scaled linearly in the
+  // micro-batch: a MAC count does not say how fast a CPU runs a layer (late blocks with a few pixels and many
+  // channels run at half the rate of early ones there; docs/cluster.md).
+  std::vector<double> measured_forward_s, measured_backward_s;
+  std::int64_t measured_micro_batch = 0;
+  // The trainer's --balance: false cuts stages by the MAC model (macs), true by the block times (time).
+  bool balance_by_time = false;
+  // Whether a bucket's allreduce runs during the remaining backward pass. NCCL's does (its own stream); the MPI
+  // transport's non-blocking allreduce advances only inside MPI calls, i.e. between blocks, which measured as no
+  // overlap at all (1x3 on 3 nodes; docs/cluster.md): then the whole allreduce follows the backward pass.
+  bool allreduce_overlaps_backward = true;
 };
 
 struct StagePlan {

@@ -191,6 +191,41 @@ TEST(Planner, BucketsOverlapTheLastBackward) {
   EXPECT_NEAR(predict(toy_blocks(), slow, toy_device(), 1, 8, 4, 4e6).allreduce_s, 8e-3, 1e-12);
 }
 
+TEST(Planner, MeasuredBlockTimesReplaceTheMacModel) {
+  // Block times measured at micro-batch 2 (forward, backward ms): the last block is 4 x slower than its MACs say.
+  Device d = toy_device();
+  d.measured_forward_s = {1e-3, 1e-3, 1e-3, 4e-3};
+  d.measured_backward_s = {2e-3, 2e-3, 2e-3, 8e-3};
+  d.measured_micro_batch = 2;
+  Cluster c{1, 2, {0.0, 1e12}, {0.0, 1e12}, {}};
+  // --balance macs: the cut stays where the MACs put it (blocks 0-1 | 2-3); micro-batch 4 doubles the times.
+  const auto macs = predict(toy_blocks(), c, d, 2, 8, 4, 25e6);
+  ASSERT_EQ(macs.stage.size(), 2U);
+  EXPECT_EQ(macs.stage[1].first_block, 2U);
+  EXPECT_NEAR(macs.stage[0].compute_s, 2 * (3e-3 + 3e-3), 1e-12);
+  EXPECT_NEAR(macs.stage[1].compute_s, 2 * (3e-3 + 12e-3), 1e-12);
+  // --balance time: blocks 0-2 | 3, whose 24 ms are now the slowest stage.
+  d.balance_by_time = true;
+  const auto time = predict(toy_blocks(), c, d, 2, 8, 4, 25e6);
+  EXPECT_EQ(time.stage[1].first_block, 3U);
+  EXPECT_NEAR(time.stage[0].compute_s, 18e-3, 1e-12);
+  EXPECT_NEAR(time.stage[1].compute_s, 24e-3, 1e-12);
+  EXPECT_LT(time.step_s, macs.step_s);
+  // Recomputation runs every forward twice.
+  EXPECT_NEAR(predict(toy_blocks(), c, d, 2, 8, 4, 25e6, true).stage[1].compute_s, 24e-3 + 8e-3, 1e-12);
+  // Times for another model's blocks are refused.
+  d.measured_forward_s.pop_back();
+  EXPECT_THROW(predict(toy_blocks(), c, d, 2, 8, 4, 25e6), InvalidArgument);
+}
+
+TEST(Planner, AllreduceWithoutOverlapFollowsTheBackward) {
+  // As BucketsOverlapTheLastBackward's fast link, but the MPI transport: all four 0.41 ms buckets are exposed.
+  Cluster fast{2, 1, {0.0, 1e12}, {5e-6, 10e9}, {}};
+  Device d = toy_device();
+  d.allreduce_overlaps_backward = false;
+  EXPECT_NEAR(predict(toy_blocks(), fast, d, 1, 8, 4, 4e6).allreduce_s, 4 * (2 * 5e-6 + 4e6 / 10e9), 1e-12);
+}
+
 TEST(Planner, PredictRejectsBadGrids) {
   Cluster c{1, 4, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_THROW(predict(toy_blocks(), c, toy_device(), 3, 8, 1, 25e6), InvalidArgument);  // 3 does not divide 4
@@ -250,6 +285,38 @@ TEST(Calibration, ParsesBenchLineAndReproducesIt) {
   EXPECT_NEAR(fitted.train_flop_per_s, 6.0 * 4e9 * 8 / 32e-3, 1.0);
   Cluster one{1, 1, {0.0, 1e9}, {0.0, 1e9}, {}};
   EXPECT_NEAR(predict(toy_blocks(), one, fitted, 1, 8, 4, 25e6).step_s, 40e-3, 1e-12);
+}
+
+TEST(Calibration, BlockTimesLine) {
+  const std::string line =
+      "{\"benchmark\": \"train_step\", \"ms_per_step\": 3}\n"
+      "{\"benchmark\": \"block_times\", \"device\": \"cpu\", \"arch\": \"resnet18\", \"size\": 64, "
+      "\"micro_batch\": 2, \"forward_ms\": [1, 2.5, 0.25], \"backward_ms\": [2,5e0 , 0.5], \"threads\": 1}\n";
+  const auto m = parse_block_times(line, "blocks.json");
+  EXPECT_EQ(m.arch, "resnet18");
+  EXPECT_EQ(m.device, "cpu");
+  EXPECT_EQ(m.size, 64);
+  EXPECT_EQ(m.micro_batch, 2);
+  EXPECT_EQ(m.forward_s, (std::vector<double>{1e-3, 2.5e-3, 0.25e-3}));
+  EXPECT_EQ(m.backward_s, (std::vector<double>{2e-3, 5e-3, 0.5e-3}));
+  const auto refused = [](const std::string& text, const std::string& part) {
+    try {
+      parse_block_times(text, "blocks.json");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("blocks.json"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  refused("{\"benchmark\": \"train_step\"}\n", "no \"benchmark\": \"block_times\" line");
+  refused("{\"benchmark\": \"block_times\", \"micro_batch\": 2, \"forward_ms\": [1, 2], \"backward_ms\": [1]}",
+          "one length");
+  refused("{\"benchmark\": \"block_times\", \"micro_batch\": 0, \"forward_ms\": [1], \"backward_ms\": [1]}",
+          "micro_batch >= 1");
+  refused("{\"benchmark\": \"block_times\", \"micro_batch\": 1, \"forward_ms\": [-1], \"backward_ms\": [1]}",
+          "negative");
+  refused("{\"benchmark\": \"block_times\", \"micro_batch\": 1, \"forward_ms\": [1 x], \"backward_ms\": [1]}",
+          "one length");
 }
 
 TEST(Calibration, NetworkLinkAndMeasuredAllreduce) {
