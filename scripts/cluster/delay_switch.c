@@ -14,10 +14,11 @@
  * two senders into one node share its link, and one node sending to two shares its own. Departures per output port
  * are increasing, so each output port is a FIFO; a timerfd (absolute CLOCK_MONOTONIC, 1 ns timer slack) wakes the
  * loop for the earliest head, armed early by its own learnt wake-up latency, the rest spun (at most --spin-us, 50 by
- * default; 0: no spinning, frames leave a wake-up late). A port queue holds at most --queue-bytes (default 8 MiB): beyond, frames are dropped
- * (counted). MAC addresses are learnt from source addresses; broadcast, multicast and unknown destinations are
- * flooded. SIGTERM/SIGINT: counters to stderr, exit 0 (the TAPs, not persistent, vanish with the process);
- * SIGUSR1: counters to stderr (the lateness ones since the last SIGHUP). */
+ * default; 0: no spinning, frames leave a wake-up late). A port queue holds at most --queue-bytes (default 8 MiB):
+ * beyond, frames are dropped (counted). MAC addresses are learnt from source addresses; broadcast, multicast and
+ * unknown destinations are flooded. SIGTERM/SIGINT: counters to stderr, exit 0 (the TAPs, not persistent, vanish
+ * with the process); SIGUSR1: counters to stderr. The lateness counters are per setting: SIGHUP prints and resets
+ * them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,14 @@ static int open_tap(const char *netns, const char *ifname) {
   return fd;
 }
 
+static void print_timing(void) {
+  fprintf(stderr,
+          "delay_switch: frames sent late against their departure time: mean %.1f us, max %.1f us, %" PRIu64
+          " of %" PRIu64 " over 10 us, %" PRIu64 " over 100 us; timer wake-up latency %.1f us\n",
+          late_count ? (double)late_sum_ns / (double)late_count / 1e3 : 0.0, (double)late_max_ns / 1e3,
+          late_over_10us, late_count, late_over_100us, (double)wake_latency_ns / 1e3);
+}
+
 static void print_counters(void) {
   int i;
   for (i = 0; i < port_count; ++i) {
@@ -135,11 +144,7 @@ static void print_counters(void) {
             p->name, p->rx_frames, p->rx_bytes, p->tx_frames, p->tx_bytes, p->drops, p->write_errors,
             p->max_queued_bytes);
   }
-  fprintf(stderr,
-          "delay_switch: frames sent late against their departure time: mean %.1f us, max %.1f us, %" PRIu64
-          " of %" PRIu64 " over 10 us, %" PRIu64 " over 100 us; timer wake-up latency %.1f us\n",
-          late_count ? (double)late_sum_ns / (double)late_count / 1e3 : 0.0, (double)late_max_ns / 1e3,
-          late_over_10us, late_count, late_over_100us, (double)wake_latency_ns / 1e3);
+  print_timing();
 }
 
 static int port_of_mac(const unsigned char *mac) {
@@ -376,6 +381,7 @@ int main(int argc, char **argv) {
         struct signalfd_siginfo info;
         while (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
           if (info.ssi_signo == SIGHUP) {
+            print_timing(); /* of the setting that ends */
             read_settings(settings);
             late_count = late_over_10us = late_over_100us = 0; /* the timing counters are per setting */
             late_sum_ns = late_max_ns = 0;

@@ -15,7 +15,8 @@
 # of namespaces, veths and the bridge; cbn), CLUSTER_CTLD_PORT (6917), CLUSTER_TMP (state directory; a fresh one
 # under /tmp), CLUSTER_CPU_SHARE (cores each node may use, e.g. 0.6; empty: no limit), CLUSTER_LINK (veth: veth
 # pairs on a Linux bridge, shaped by tc; switch: every node's eth0 is a TAP of delay_switch, which also carries the
-# host side's address on a TAP named like the bridge; decided at cluster_up). Everything made here is removed by
+# host side's address on a TAP named like the bridge; auto: veth where the kernel has sch_netem, switch otherwise;
+# decided at cluster_up). Everything made here is removed by
 # cluster_down: namespaces, links, daemons (the switch included), CPU cgroups, the state directory.
 #
 # Why a CPU share: the nodes share this machine's cores. Without a limit a node computes faster while the others
@@ -188,7 +189,9 @@ _cluster_switch_down() {
   kill "$_cluster_switch_pid" 2>/dev/null || true
   wait "$_cluster_switch_pid" 2>/dev/null || true
   _cluster_switch_pid=
-  grep -h '^delay_switch: \(port\|frames\)' "$CLUSTER_TMP/switch.log" 2>/dev/null | tail -n 20 >&2 || true
+  # The last counters (one line per port and the timing line): those printed at exit.
+  grep -h '^delay_switch: \(port\|frames\)' "$CLUSTER_TMP/switch.log" 2>/dev/null |
+    tail -n $((${#CLUSTER_NODES[@]} + 2)) >&2 || true
 }
 
 # _cluster_bits_per_s RATE (e.g. 10gbit, 250mbit) and _cluster_ns DELAY (e.g. 200us, 1ms, 0): numbers for the switch.
@@ -220,8 +223,12 @@ cluster_netem() {
         return 1
       }
     fi
-    echo "$bits $ns" >"$CLUSTER_TMP/switch.settings.new" && mv "$CLUSTER_TMP/switch.settings.new" "$CLUSTER_TMP/switch.settings"
+    echo "$bits $ns" >"$CLUSTER_TMP/switch.settings.new" &&
+      mv "$CLUSTER_TMP/switch.settings.new" "$CLUSTER_TMP/switch.settings"
     kill -HUP "$_cluster_switch_pid" || return 1
+    sleep 0.1 # the switch prints how late frames left under the setting that ends
+    grep -h '^delay_switch: frames sent late' "$CLUSTER_TMP/switch.log" | tail -n 1 |
+      sed 's/^delay_switch: /cluster: previous setting: /' >&2 || true
     cluster_log "links shaped by delay_switch: $bits bit/s, one-way delay $ns ns"
     return 0
   fi
@@ -242,7 +249,8 @@ cluster_netem() {
     per_ms=$((bits / 8 / 1000))
     ((per_ms >= 65536)) || per_ms=65536
     qdisc=(tbf rate "$rate" burst "$per_ms" latency 200ms)
-    ((half_us == 0)) || cluster_log "no sch_netem in this kernel: shaping $rate without the ${delay} delay (CLUSTER_LINK=switch at cluster_up applies it)"
+    ((half_us == 0)) ||
+      cluster_log "no sch_netem in this kernel: shaping $rate without the ${delay} delay (CLUSTER_LINK=switch applies it)"
   fi
   for node in "${CLUSTER_NODES[@]}"; do
     tc -n "$node" qdisc add dev eth0 root "${qdisc[@]}"
@@ -399,7 +407,11 @@ cluster_up() {
   chmod 0755 "$CLUSTER_TMP"
   mkdir -p "$CLUSTER_TMP/state" "$CLUSTER_TMP/spool" "$CLUSTER_TMP/tmpfs" "$CLUSTER_TMP/pmix"
   trap cluster_down EXIT
-  _cluster_network_up "$n"
+  if [[ "$CLUSTER_LINK" == auto ]]; then
+    if cluster_has_netem; then CLUSTER_LINK=veth; else CLUSTER_LINK=switch; fi
+    cluster_log "CLUSTER_LINK=auto: $CLUSTER_LINK (sch_netem $([[ $CLUSTER_LINK == veth ]] && echo found || echo missing))"
+  fi
+  _cluster_network_up "$n" || return 1
   for node in "${CLUSTER_NODES[@]}"; do _cluster_cpu_limit "$node" || return 1; done
   [[ -z "${CLUSTER_CPU_SHARE:-}" ]] || cluster_log "each node limited to $CLUSTER_CPU_SHARE cores"
   _cluster_write_conf "$n" "$cpus"

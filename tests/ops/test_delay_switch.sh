@@ -2,12 +2,26 @@
 # delay_switch (scripts/cluster/delay_switch.c) through netns-cluster.sh's CLUSTER_LINK=switch: two namespaces
 # joined by the switch at 1 Gbit/s and 200 us one-way delay must show a UDP round trip of about 2 x 200 us and
 # move 20 MB over TCP in about 20 MB / 1 Gbit/s; then at 10 Gbit/s without delay, and unshaped, the throughput it
-# reaches is printed. Root only (namespaces, /dev/net/tun): skipped (77) otherwise. Nothing is left behind (cluster_down).
+# reaches is printed. Root only (namespaces, /dev/net/tun): skipped (77) otherwise (after compiling the switch).
+# Nothing is left behind (cluster_down).
 #   bash tests/ops/test_delay_switch.sh ROOT
 set -uo pipefail
 root=$1
-if [[ $(id -u) -ne 0 || ! -c /dev/net/tun ]] || ! command -v cc >/dev/null; then
-  echo "skipped: needs root, /dev/net/tun and cc"
+command -v cc >/dev/null || {
+  echo "skipped: no C compiler (cc)"
+  exit 77
+}
+CLUSTER_TMP=$(mktemp -d /tmp/cbednet-delay-switch.XXXXXX)
+export CLUSTER_TMP
+# It compiles cleanly everywhere (cluster_up compiles it the same way, into CLUSTER_TMP, where it is reused).
+if ! cc -O2 -Wall -Wextra -Werror -o "$CLUSTER_TMP/delay_switch" "$root/scripts/cluster/delay_switch.c"; then
+  echo "FAIL: delay_switch.c does not compile"
+  rm -rf "$CLUSTER_TMP"
+  exit 1
+fi
+if [[ $(id -u) -ne 0 || ! -c /dev/net/tun ]]; then
+  echo "skipped: needs root and /dev/net/tun (delay_switch.c compiled)"
+  rm -rf "$CLUSTER_TMP"
   exit 77
 fi
 python=/usr/bin/python3
@@ -15,12 +29,11 @@ python=/usr/bin/python3
 # The endpoints run as cluster nodes do: one core each at the top CPU weight (cluster_exec), so that other work
 # on the machine (builds, tests in parallel) does not decide the throughput measured.
 export CLUSTER_PREFIX=cbt CLUSTER_NET=83 CLUSTER_LINK=switch CLUSTER_CPU_SHARE=1
-CLUSTER_TMP=$(mktemp -d /tmp/cbednet-delay-switch.XXXXXX)
-export CLUSTER_TMP
 # shellcheck source=scripts/cluster/netns-cluster.sh
 source "$root/scripts/cluster/netns-cluster.sh"
 if ip netns list | grep -qE "^${CLUSTER_PREFIX}[0-9]+\b"; then
   echo "FAIL: namespaces ${CLUSTER_PREFIX}N exist already (another run of this test?)"
+  rm -rf "$CLUSTER_TMP"
   exit 1
 fi
 trap cluster_down EXIT
@@ -111,22 +124,28 @@ sleep 0.2
 size=20000000
 seconds=$(in_ns cbt1 "$python" "$CLUSTER_TMP/probe.py" tcp-send "$server_addr" "$size")
 ideal=$(awk -v s="$size" 'BEGIN { print s * 8 / 1e9 }')
-check "1gbit ${delay_us}us: 20 MB over TCP (s; ideal $ideal)" "$seconds" "$(awk -v i="$ideal" 'BEGIN { print i * 0.75 }')" \
-  "$(awk -v i="$ideal" 'BEGIN { print i * 1.25 }')"
+check "1gbit ${delay_us}us: 20 MB over TCP (s; ideal $ideal)" "$seconds" \
+  "$(awk -v i="$ideal" 'BEGIN { print i * 0.75 }')" "$(awk -v i="$ideal" 'BEGIN { print i * 1.25 }')"
 
 size=200000000
 for setting in "10gbit 0us" "off"; do
   # shellcheck disable=SC2086
   cluster_netem $setting || failures=$((failures + 1))
   seconds=$(in_ns cbt1 "$python" "$CLUSTER_TMP/probe.py" tcp-send "$server_addr" "$size")
-  echo "$setting: 200 MB over TCP in ${seconds} s = $(awk -v s="$size" -v t="$seconds" 'BEGIN { printf "%.2f", s * 8 / t / 1e9 }') Gbit/s (the switch's reach on this machine)"
+  gbps=$(awk -v s="$size" -v t="$seconds" 'BEGIN { printf "%.2f", s * 8 / t / 1e9 }')
+  echo "$setting: 200 MB over TCP in ${seconds} s = $gbps Gbit/s (the switch's reach on this machine)"
   [[ -n "$seconds" ]] || failures=$((failures + 1))
 done
 kill -USR1 "$_cluster_switch_pid"
 sleep 0.2
 stop_servers || true
 cluster_down
-for leftover in $(ip -br link | awk '{print $1}' | grep -E '^cbtbr' || true) $(ip netns list | grep -E '^cbt[0-9]' || true); do
+leftovers=$(
+  ip -br link | awk '{print $1}' | grep -E '^cbtbr'
+  ip netns list | grep -E '^cbt[0-9]'
+  ls /sys/fs/cgroup/cpu /sys/fs/cgroup 2>/dev/null | grep -E '^cbt-'
+)
+for leftover in $leftovers; do
   echo "FAIL left behind: $leftover"
   failures=$((failures + 1))
 done
