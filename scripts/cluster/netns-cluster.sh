@@ -148,8 +148,8 @@ _cluster_switch_network_up() {
   if [[ -f /sys/fs/cgroup/cpu/cpu.shares ]]; then
     cgroup=/sys/fs/cgroup/cpu/${CLUSTER_PREFIX}-switch
     mkdir -p "$cgroup" && echo 262144 >"$cgroup/cpu.shares" || cgroup=
-    # Real-time group scheduling (where built): half a core at most for the switch's SCHED_FIFO.
-    [[ -z "$cgroup" || ! -f "$cgroup/cpu.rt_runtime_us" ]] || echo 500000 >"$cgroup/cpu.rt_runtime_us" || true
+    # Real-time group scheduling (where built): 90 % of a core at most for the switch's SCHED_FIFO.
+    [[ -z "$cgroup" || ! -f "$cgroup/cpu.rt_runtime_us" ]] || echo 900000 >"$cgroup/cpu.rt_runtime_us" || true
   elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
     cgroup=/sys/fs/cgroup/${CLUSTER_PREFIX}-switch
     { grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control; } &&
