@@ -217,8 +217,9 @@ static void switch_frame(int in, const unsigned char *data, size_t length, int64
   int64_t uplink_done;
   int out, o;
   const unsigned char *ethernet = data + VNET_HEADER;
-  size_t wire_bytes = length - VNET_HEADER;
+  size_t wire_bytes;
   if (length < VNET_HEADER + 14) return;
+  wire_bytes = length - VNET_HEADER;
   ++p->rx_frames;
   p->rx_bytes += wire_bytes;
   learn_mac(ethernet + 6, in);

@@ -218,10 +218,10 @@ cluster_netem() {
   if [[ "$CLUSTER_LINK" == switch ]]; then
     local bits=0 ns=0
     if [[ "$rate" != off ]]; then
-      bits=$(_cluster_bits_per_s "$rate") && ns=$(_cluster_ns "$delay") || {
+      if ! bits=$(_cluster_bits_per_s "$rate") || ! ns=$(_cluster_ns "$delay"); then
         cluster_log "cluster_netem $rate $delay: expected a rate such as 1gbit and a delay such as 200us"
         return 1
-      }
+      fi
     fi
     echo "$bits $ns" >"$CLUSTER_TMP/switch.settings.new" &&
       mv "$CLUSTER_TMP/switch.settings.new" "$CLUSTER_TMP/switch.settings"

@@ -143,7 +143,7 @@ cluster_down
 leftovers=$(
   ip -br link | awk '{print $1}' | grep -E '^cbtbr'
   ip netns list | grep -E '^cbt[0-9]'
-  ls /sys/fs/cgroup/cpu /sys/fs/cgroup 2>/dev/null | grep -E '^cbt-'
+  for dir in /sys/fs/cgroup/cpu/cbt-* /sys/fs/cgroup/cbt-*; do [[ ! -e "$dir" ]] || echo "$dir"; done
 )
 for leftover in $leftovers; do
   echo "FAIL left behind: $leftover"
