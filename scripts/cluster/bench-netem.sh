@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The planner's network model against a network: on the 3-node namespace cluster (netns-cluster.sh), with every
-# node's link shaped by tc (netem, or tbf where the kernel has no netem: rate only) at each of SETTINGS ("RATE DELAY";
-# default "10gbit 20us;1gbit 200us"), measure
+# node's link shaped (tc netem; delay_switch where the kernel has no netem: CLUSTER_LINK=auto) at each of SETTINGS
+# ("RATE DELAY"; default "10gbit 20us;1gbit 200us"), measure
 #   - point-to-point latency/bandwidth and allreduce times between the nodes (`cbednet bench --network`),
 #   - the step time of a small model trained data-parallel (1x3) and as a pipeline (3x1) across the 3 nodes
 #     (`cbednet bench --grid`, median of REPEATS runs),
@@ -18,12 +18,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cbednet=$(realpath "${1:-$root/build/bin/cbednet}")
 out=$(realpath -m "${2:-$root/bench/results/cluster-netem-2core}")
 repeats=${REPEATS:-3}
-# SETTINGS: ';'-separated "RATE DELAY" pairs. The delay needs sch_netem (cluster_netem says when it is missing).
+# SETTINGS: ';'-separated "RATE DELAY" pairs. The delay needs sch_netem or CLUSTER_LINK=switch (the default here
+# where sch_netem is missing).
 IFS=';' read -r -a settings <<<"${SETTINGS:-10gbit 20us;1gbit 200us}"
 model=(--arch resnet18 --size 64)
 batch=12
 mkdir -p "$out"
 export CLUSTER_CPU_SHARE=${CLUSTER_CPU_SHARE-0.6}
+# Without sch_netem the nodes are joined by delay_switch, which applies the delay (netns-cluster.sh).
+export CLUSTER_LINK=${CLUSTER_LINK:-auto}
 # shellcheck source=scripts/cluster/netns-cluster.sh
 source "$root/scripts/cluster/netns-cluster.sh"
 cluster_up 3 1
