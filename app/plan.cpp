@@ -128,18 +128,6 @@ int run_plan(const Args& args) {
   dev.activation_bytes = v["activation-bytes"].as<double>();
   std::string calibration = "default rate";
   std::string measured_on;  // the device of --costs or --block-times ("cpu", "cuda"), if they say
-  if (v.count("costs") != 0U) {
-    const auto path = v["costs"].as<std::string>();
-    const auto text = read_text(path, "--costs");
-    const auto point = plan::parse_bench_line(text, "--costs " + path);
-    measured_on = plan::json_string(text, "device").value_or("");
-    if (!point.arch.empty() && (point.arch != model.spec().arch || point.size != model.spec().input_size)) {
-      std::cerr << "cbednet plan: warning: --costs measured " << point.arch << " at " << point.size << ", planning "
-                << model.spec().arch << " at " << model.spec().input_size << "\n";
-    }
-    dev = plan::calibrate(dev, model.info(), point);
-    calibration = "calibrated on " + path;
-  }
   if (v.count("block-times") != 0U) {
     const auto path = v["block-times"].as<std::string>();
     const auto blocks = plan::parse_block_times(read_text(path, "--block-times"), "--block-times " + path);
@@ -154,7 +142,19 @@ int run_plan(const Args& args) {
     dev.measured_backward_s = blocks.backward_s;
     dev.measured_micro_batch = blocks.micro_batch;
     if (!blocks.device.empty()) measured_on = blocks.device;
-    calibration += ", block times from " + path;
+    calibration = "block times from " + path;
+  }
+  if (v.count("costs") != 0U) {
+    const auto path = v["costs"].as<std::string>();
+    const auto text = read_text(path, "--costs");
+    const auto point = plan::parse_bench_line(text, "--costs " + path);
+    measured_on = plan::json_string(text, "device").value_or(measured_on);
+    if (!point.arch.empty() && (point.arch != model.spec().arch || point.size != model.spec().input_size)) {
+      std::cerr << "cbednet plan: warning: --costs measured " << point.arch << " at " << point.size << ", planning "
+                << model.spec().arch << " at " << model.spec().input_size << "\n";
+    }
+    dev = plan::calibrate(dev, model.info(), point);
+    calibration = dev.measured_forward_s.empty() ? "calibrated on " + path : calibration + ", scaled to " + path;
   }
   const std::string balance = v["balance"].as<std::string>();
   CBEDNET_REQUIRE(balance == "macs" || balance == "time", InvalidArgument, "--balance: expected macs or time, got '",
@@ -189,9 +189,9 @@ int run_plan(const Args& args) {
     std::cout << "{\"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
               << ", \"nodes\": " << cl.nodes << ", \"gpus_per_node\": " << cl.gpus_per_node << ", \"batch\": " << batch
               << ", \"tflops\": " << dev.train_flop_per_s / 1e12
-              << ", \"block_times\": " << (dev.measured_forward_s.empty() ? "false" : "true")
-              << ", \"balance\": \"" << balance << "\", \"allreduce_overlaps_backward\": "
-              << (dev.allreduce_overlaps_backward ? "true" : "false")
+              << ", \"block_times\": " << (dev.measured_forward_s.empty() ? "false" : "true") << ", \"balance\": \""
+              << balance
+              << "\", \"allreduce_overlaps_backward\": " << (dev.allreduce_overlaps_backward ? "true" : "false")
               << ", \"inter_latency_us\": " << cl.inter.latency_s * 1e6
               << ", \"inter_gbps\": " << cl.inter.bytes_per_s * 8.0 / 1e9;
     if (cl.inter_allreduce) {

@@ -134,7 +134,7 @@ Partition partition_with_recompute(const BlockCosts& costs, int stages, const Re
 }
 
 BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::int64_t micro_batch, std::uint64_t seed,
-                               int repeats) {
+                               int repeats, BlockStatistic statistic) {
   CBEDNET_REQUIRE(micro_batch >= 1, InvalidArgument, "--balance time: the micro-batch size must be at least 1");
   Model model = build_resnet(spec);
   Stage stage(backend, model, 0, model.size(), seed);
@@ -147,6 +147,7 @@ BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::in
   using clock = std::chrono::steady_clock;
   constexpr double inf = std::numeric_limits<double>::infinity();
   BlockCosts best{std::vector<double>(n, inf), std::vector<double>(n, inf)};
+  std::vector<std::vector<double>> forward_runs(n), backward_runs(n);
   for (int r = 0; r < repeats + 1; ++r) {
     std::vector<double> forward(n, 0.0), backward(n, 0.0);
     std::vector<std::unique_ptr<BlockContext>> ctx(n);
@@ -170,9 +171,17 @@ BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::in
     }
     if (r > 0)  // the first run pays for allocations and caches
       for (std::size_t i = 0; i < n; ++i) {
-        best.forward[i] = std::min(best.forward[i], forward[i]);
-        best.backward[i] = std::min(best.backward[i], backward[i]);
+        forward_runs[i].push_back(forward[i]);
+        backward_runs[i].push_back(backward[i]);
       }
+  }
+  const auto pick = [statistic](std::vector<double>& runs) {
+    std::sort(runs.begin(), runs.end());
+    return statistic == BlockStatistic::minimum ? runs.front() : runs[runs.size() / 2];
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    best.forward[i] = pick(forward_runs[i]);
+    best.backward[i] = pick(backward_runs[i]);
   }
   return best;
 }

@@ -58,8 +58,10 @@ std::optional<std::vector<double>> json_number_array(const std::string& line, co
     out.push_back(v);
     pos = line.find_first_not_of(" \t", pos + static_cast<std::size_t>(end - begin));
     if (pos == std::string::npos) return std::nullopt;
-    if (line[pos] == ',') ++pos;
-    else if (line[pos] != ']') return std::nullopt;
+    if (line[pos] == ',')
+      ++pos;
+    else if (line[pos] != ']')
+      return std::nullopt;
   }
 }
 
@@ -75,11 +77,10 @@ MeasuredBlocks parse_block_times(const std::string& text, const std::string& sou
     m.micro_batch = static_cast<std::int64_t>(json_number(line, "micro_batch").value_or(0.0));
     const auto forward = json_number_array(line, "forward_ms");
     const auto backward = json_number_array(line, "backward_ms");
-    CBEDNET_REQUIRE(forward && backward && !forward->empty() && forward->size() == backward->size() &&
-                        m.micro_batch >= 1,
-                    InvalidArgument, source,
-                    ": a block_times line needs micro_batch >= 1 and forward_ms and backward_ms arrays of one length: ",
-                    line);
+    CBEDNET_REQUIRE(
+        forward && backward && !forward->empty() && forward->size() == backward->size() && m.micro_batch >= 1,
+        InvalidArgument, source,
+        ": a block_times line needs micro_batch >= 1 and forward_ms and backward_ms arrays of one length: ", line);
     for (const auto* v : {&*forward, &*backward}) {
       for (const double ms : *v) {
         CBEDNET_REQUIRE(std::isfinite(ms) && ms >= 0.0, InvalidArgument, source, ": block time ", ms,
@@ -90,7 +91,8 @@ MeasuredBlocks parse_block_times(const std::string& text, const std::string& sou
     for (const double ms : *backward) m.backward_s.push_back(ms * 1e-3);
     return m;
   }
-  throw_error<InvalidArgument>(source, ": no \"benchmark\": \"block_times\" line (write one with `cbednet bench "
+  throw_error<InvalidArgument>(source,
+                               ": no \"benchmark\": \"block_times\" line (write one with `cbednet bench "
                                "--block-times`)");
 }
 
@@ -181,6 +183,20 @@ Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, con
     overhead = 0.0;
   }
   out.train_flop_per_s = 6.0 * macs * static_cast<double>(point.batch) / (measured - overhead);
+  if (!device.measured_forward_s.empty()) {
+    // Measured block times keep their proportions and take the step's rate: a block timed alone (the minimum of
+    // a few runs) misses what a whole step pays (a shared or throttled core, caches), which the step measures.
+    CBEDNET_REQUIRE(device.measured_micro_batch >= 1, InvalidArgument, "measured block times: micro-batch ",
+                    device.measured_micro_batch);
+    double per_micro_batch = 0.0;
+    for (std::size_t i = 0; i < device.measured_forward_s.size(); ++i)
+      per_micro_batch += device.measured_forward_s[i] + device.measured_backward_s[i];
+    per_micro_batch *= static_cast<double>(point.micro_batch) / static_cast<double>(device.measured_micro_batch);
+    CBEDNET_REQUIRE(per_micro_batch > 0.0, InvalidArgument, "measured block times: all zero");
+    const double scale = measured / (micro_batches * per_micro_batch);
+    for (double& t : out.measured_forward_s) t *= scale;
+    for (double& t : out.measured_backward_s) t *= scale;
+  }
   return out;
 }
 

@@ -47,6 +47,8 @@ std::optional<std::vector<double>> json_number_array(const std::string& line, co
 
 // The device with train_flop_per_s chosen so that predict() of one GPU at the point's batch and micro-batch
 // gives its measured step time, keeping block_overhead_s (dropped to 0 when it alone exceeds the measurement).
+// With measured block times (Device::measured_*), those are scaled by one factor instead, so that they sum to the
+// measured step: their proportions say which blocks are slow, the step says how fast the device runs.
 Device calibrate(const Device& device, const std::vector<BlockInfo>& blocks, const BenchPoint& point);
 
 }  // namespace cbednet::plan

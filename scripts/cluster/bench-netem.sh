@@ -5,12 +5,12 @@
 #   - point-to-point latency/bandwidth and allreduce times between the nodes (`cbednet bench --network`),
 #   - the step time of a small model trained data-parallel (1x3) and as a pipeline (3x1) across the 3 nodes
 #     (`cbednet bench --grid`, median of REPEATS runs),
-# and ask the planner for the same steps (`cbednet plan --costs <device> --calibrate-network <that setting's
-# network_link line>`). Every node is capped at CLUSTER_CPU_SHARE cores (default 0.6: 3 nodes fit the 2 cores;
-# netns-cluster.sh says why), so a node computes at one rate whether or not the others do. The device rate is
-# calibrated per setting, just before it, on 3 concurrent single-rank benchmarks (one per node), which with the
-# cap equals any node's rate alone.
-# Writes OUT/{device-*.jsonl, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
+# and ask the planner for the same steps (`cbednet plan --block-times <every block's time on one node>
+# --calibrate-network <that setting's network measurements>`; auto transport: mpi, no allreduce overlap). Every
+# node is capped at CLUSTER_CPU_SHARE cores (default 0.6: 3 nodes fit the 2 cores; netns-cluster.sh says why), so
+# a node computes at one rate whether or not the others do; each block's time is measured per setting, just
+# before it, on one node (the median of 9 runs).
+# Writes OUT/{blocks-*.json, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
 # (scripts/cluster/netem_table.py).
 #   bash scripts/cluster/bench-netem.sh [cbednet] [OUT]     (root; ~5 min on 2 cores)
 set -euo pipefail
@@ -51,36 +51,17 @@ run3() {
   return 1
 }
 
-# calibrate_device TAG: 3 concurrent single-rank steps at batch 4 (a 1x3 replica's share), REPEATS times, right
-# before the setting's measurements (the machine's load drifts); the median line is the calibration point.
-calibrate_device() {
-  local tag=$1 node pids pid
-  : >"$out/device-$tag.jsonl"
-  for _ in $(seq 1 "$repeats"); do
-    pids=()
-    for node in "${CLUSTER_NODES[@]}"; do
-      cluster_exec "$node" "$cbednet" bench "${model[@]}" --batch 4 --steps 4 --warmup 1 --quiet >"$out/.dev.$node" &
-      pids+=($!)
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done
-    cat "$out"/.dev.* | grep '^{' >>"$out/device-$tag.jsonl"
-    rm -f "$out"/.dev.*
-  done
-  /usr/bin/python3 - "$out/device-$tag.jsonl" "$out/device-$tag-median.json" <<'PY'
-import json, sys
-rows = sorted((json.loads(l) for l in open(sys.argv[1]) if l.strip()), key=lambda r: r["ms_per_step"])
-open(sys.argv[2], "w").write(json.dumps(rows[len(rows) // 2]) + "\n")
-PY
-}
-
 : >"$out/steps.jsonl"
 for setting in "${settings[@]}"; do
   read -r rate delay <<<"$setting"
   tag="${rate}-${delay}"
   echo "bench-netem: netem $rate $delay"
   cluster_netem "$rate" "$delay"
-  echo "bench-netem: device calibration"
-  calibrate_device "$tag"
+  echo "bench-netem: block times"
+  # Every block's forward and backward time on one node at the pipeline's micro-batch (the planner scales them to
+  # the data-parallel one): the MAC model does not say how fast this CPU runs each block (docs/cluster.md).
+  cluster_exec "${CLUSTER_NODES[0]}" "$cbednet" bench "${model[@]}" --batch 2 --steps 9 --block-times |
+    grep '^{' >"$out/blocks-$tag.json"
   : >"$out/network-$tag.jsonl"
   run3 "$out/network-$tag.jsonl" bench --network --steps 2
   for _ in $(seq 1 "$repeats"); do
@@ -91,9 +72,8 @@ for setting in "${settings[@]}"; do
       tail -n 1 "$out/.step.jsonl" | sed "s/^{/{\"netem\": \"$rate $delay\", \"grid\": \"$g\", /" >>"$out/steps.jsonl"
     done
   done
-  "$cbednet" plan "${model[@]}" --nodes 3 --gpus-per-node 1 --batch "$batch" --costs "$out/device-$tag-median.json" \
-    --calibrate-network "$out/network-$tag.jsonl" --activation-bytes 4 --block-overhead-us 50 --json --top 1000 \
-    >"$out/plan-$tag.json"
+  "$cbednet" plan "${model[@]}" --nodes 3 --gpus-per-node 1 --batch "$batch" --block-times "$out/blocks-$tag.json" \
+    --calibrate-network "$out/network-$tag.jsonl" --activation-bytes 4 --json --top 1000 >"$out/plan-$tag.json"
 done
 cluster_netem off
 rm -f "$out/.run.out" "$out/.run.err" "$out/.step.jsonl"

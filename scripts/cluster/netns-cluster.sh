@@ -68,24 +68,27 @@ _cluster_cgroup() {
   fi
 }
 
-# _cluster_cpu_limit NODE: create the node's cgroup with CLUSTER_CPU_SHARE cores per 5 ms period (cgroup v1 cpu
-# controller, or v2 cpu.max) and the highest CPU weight, so that other work on the machine (builds, other jobs)
+# _cluster_cpu_limit NODE: create the node's cgroup with CLUSTER_CPU_SHARE cores (cgroup v1 cpu controller, or v2
+# cpu.max) over the shortest period the kernel takes (a quota of at least 1 ms: 1.67 ms periods for 0.6 cores), so
+# that even a few milliseconds' work runs at the share's rate, not at a whole core's or stalled, and the highest CPU weight, so that other work on the machine (builds, other jobs)
 # takes only what the nodes leave and a node's rate stays fixed.
 _cluster_cpu_limit() {
-  local dir quota
+  local dir quota period
   dir=$(_cluster_cgroup "$1")
   [[ -n "$dir" ]] || return 0
-  quota=$(awk -v s="$CLUSTER_CPU_SHARE" 'BEGIN { q = int(s * 5000); if (q < 1000 || s != s + 0) exit 1; print q }') || {
-    cluster_log "CLUSTER_CPU_SHARE=$CLUSTER_CPU_SHARE: expected cores per node, at least 0.2"
+  read -r period quota < <(awk -v s="$CLUSTER_CPU_SHARE" 'BEGIN {
+    if (s != s + 0 || s < 0.01) exit 1
+    if (s >= 1) print 1000, int(s * 1000); else print int(1000 / s), 1000 }') || {
+    cluster_log "CLUSTER_CPU_SHARE=$CLUSTER_CPU_SHARE: expected cores per node, at least 0.01"
     return 1
   }
   mkdir -p "$dir" || return 1
   _cluster_cgroups+=("$dir")
   if [[ -f "$dir/cpu.cfs_quota_us" ]]; then
-    echo 5000 >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us" && echo 262144 >"$dir/cpu.shares"
+    echo "$period" >"$dir/cpu.cfs_period_us" && echo "$quota" >"$dir/cpu.cfs_quota_us" && echo 262144 >"$dir/cpu.shares"
   else
     grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
-    echo "$quota 5000" >"$dir/cpu.max" && echo 10000 >"$dir/cpu.weight"
+    echo "$quota $period" >"$dir/cpu.max" && echo 10000 >"$dir/cpu.weight"
   fi || {
     cluster_log "could not limit $1 to $CLUSTER_CPU_SHARE cores ($dir)"
     return 1

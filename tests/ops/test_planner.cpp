@@ -287,6 +287,20 @@ TEST(Calibration, ParsesBenchLineAndReproducesIt) {
   EXPECT_NEAR(predict(toy_blocks(), one, fitted, 1, 8, 4, 25e6).step_s, 40e-3, 1e-12);
 }
 
+TEST(Calibration, MeasuredBlockTimesScaleToTheMeasuredStep) {
+  // Blocks measured at micro-batch 2 sum to 30 ms, so a step of batch 8 in micro-batches of 4 would take 2 x 60 ms;
+  // it took 240 ms: every block time doubles, proportions kept.
+  Device d = toy_device();
+  d.measured_forward_s = {1e-3, 1e-3, 1e-3, 4e-3};
+  d.measured_backward_s = {2e-3, 2e-3, 2e-3, 17e-3};
+  d.measured_micro_batch = 2;
+  const Device c = calibrate(d, toy_blocks(), BenchPoint{"toy", 64, 8, 4, 240.0});
+  EXPECT_NEAR(c.measured_forward_s[3], 8e-3, 1e-15);
+  EXPECT_NEAR(c.measured_backward_s[0], 4e-3, 1e-15);
+  Cluster one{1, 1, {0.0, 1e12}, {0.0, 1e12}, {}};
+  EXPECT_NEAR(predict(toy_blocks(), one, c, 1, 8, 4, 25e6).step_s, 0.240, 1e-12);
+}
+
 TEST(Calibration, BlockTimesLine) {
   const std::string line =
       "{\"benchmark\": \"train_step\", \"ms_per_step\": 3}\n"
