@@ -165,7 +165,8 @@ GridGeometry commensurate_grid(const Crystal& crystal, const Projection& project
         if (length < 1e-9 || std::abs(t[1 - axis]) > 1e-9 * length || t[axis] < 0) continue;
         if (period[axis] == 0 || length < period[axis]) period[axis] = length;
       }
-    CBEDNET_REQUIRE(period[axis] > 0, InvalidArgument, "commensurate grid: the lattice normal to the beam has no vector along the detector's ",
+    CBEDNET_REQUIRE(period[axis] > 0, InvalidArgument,
+                    "commensurate grid: the lattice normal to the beam has no vector along the detector's ",
                     axis == 0 ? "x" : "y", " axis (an oblique projected lattice): no rectangular periodic cell");
   }
   GridGeometry grid;
@@ -219,7 +220,8 @@ std::vector<PlaneOperation> lattice_operations(const ProjectedLattice& lattice) 
     if (seen) continue;
     Vec3 frac{};
     for (int k = 0; k < 3; ++k)
-      frac[k] = static_cast<double>(ij[0]) * lattice.direct_frac[0][k] + static_cast<double>(ij[1]) * lattice.direct_frac[1][k];
+      frac[k] = static_cast<double>(ij[0]) * lattice.direct_frac[0][k] +
+                static_cast<double>(ij[1]) * lattice.direct_frac[1][k];
     const PlaneOperation m = mirror_operation(t, mirror_name(integer_direction(frac)));
     if (!maps_lattice(lattice, m)) continue;
     lines.push_back(t);
@@ -229,7 +231,7 @@ std::vector<PlaneOperation> lattice_operations(const ProjectedLattice& lattice) 
 }
 
 DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lattice, double radius,
-                           std::vector<PlaneOperation> operations)
+                           std::vector<PlaneOperation> operations, double field)
     : grid_(grid), operations_(std::move(operations)) {
   CBEDNET_REQUIRE(radius > 0, InvalidArgument, "pattern symmetry: disc radius must be positive");
   std::array<long, 2> cr{};
@@ -246,7 +248,8 @@ DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lat
                     " does not map the disc lattice onto itself");
 
   // Offsets inside a disc that every operation maps onto a pixel.
-  const long half_x = static_cast<long>(std::ceil(radius * grid_.lx)), half_y = static_cast<long>(std::ceil(radius * grid_.ly));
+  const long half_x = static_cast<long>(std::ceil(radius * grid_.lx)),
+             half_y = static_cast<long>(std::ceil(radius * grid_.ly));
   std::map<std::array<long, 2>, std::size_t> offset_index;
   for (long r = -half_y; r <= half_y; ++r)
     for (long c = -half_x; c <= half_x; ++c) {
@@ -263,9 +266,10 @@ DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lat
   CBEDNET_REQUIRE(!offsets_.empty(), InvalidArgument, "pattern symmetry: no pixel of a disc of radius ", radius,
                   " 1/A is mapped onto a pixel by every operation");
 
-  // Dark-field discs wholly inside the band.
-  const double k_max = grid_.k_max();
-  const long range = static_cast<long>(std::ceil(k_max * std::max(norm2(lattice.direct[0]), norm2(lattice.direct[1])))) + 1;
+  // Dark-field discs wholly inside the band (and the field).
+  const double k_max = field > 0 ? std::min(field, grid_.k_max()) : grid_.k_max();
+  const long range =
+      static_cast<long>(std::ceil(k_max * std::max(norm2(lattice.direct[0]), norm2(lattice.direct[1])))) + 1;
   std::map<std::array<long, 2>, std::size_t> disc_index;  // by lattice coordinates
   std::vector<Vec2> g_t;
   for (long i = -range; i <= range; ++i)

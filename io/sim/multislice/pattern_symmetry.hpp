@@ -32,8 +32,8 @@ using Vec2 = std::array<double, 2>;  // detector components (along the projectio
 // reciprocal lattice is i reciprocal[0] + j reciprocal[1].
 struct ProjectedLattice {
   std::array<Vec3, 2> direct_frac{};  // reduced basis of the lattice vectors normal to the beam, cell fractions
-  std::array<Vec2, 2> direct{};                    // the same vectors on the detector, Angstrom
-  std::array<Vec2, 2> reciprocal{};                // dual basis, 1/Angstrom: reciprocal[i] . direct[j] = delta_ij
+  std::array<Vec2, 2> direct{};       // the same vectors on the detector, Angstrom
+  std::array<Vec2, 2> reciprocal{};   // dual basis, 1/Angstrom: reciprocal[i] . direct[j] = delta_ij
 };
 
 // The crystal's translations within one cell (0 and the centring vectors, cell fractions): the differences of
@@ -74,15 +74,16 @@ struct SymmetryResidual {
 };
 
 // The discs of a pattern on one grid: every dark-field disc of radius `radius` (1/A) lying wholly inside the
-// band, and the pixel offsets inside a disc that all of `operations` map onto pixels. The bright-field disc is left
-// out: it maps onto itself under every operation, so its integrated intensity says nothing, and its inside has the
-// higher symmetry of the bright-field pattern (BP). Throws InvalidArgument when the grid is not commensurate with the
-// lattice, when discs overlap (2 radius >= the shortest g_t: the pattern would depend on the probe position), or
-// when an operation does not map the lattice, or the kept offsets, onto themselves.
+// band (or inside |k| <= field when field > 0 is given, e.g. to leave out the higher-order Laue zones), and the pixel
+// offsets inside a disc that all of `operations` map onto pixels. The bright-field disc is left out: it maps onto
+// itself under every operation, so its integrated intensity says nothing, and its inside has the higher symmetry of the
+// bright-field pattern (BP). Throws InvalidArgument when the grid is not commensurate with the lattice, when discs
+// overlap (2 radius >= the shortest g_t: the pattern would depend on the probe position), or when an operation does not
+// map the lattice, or the kept offsets, onto themselves.
 class DiscSymmetry {
  public:
   DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lattice, double radius,
-               std::vector<PlaneOperation> operations);
+               std::vector<PlaneOperation> operations, double field = 0);
 
   std::size_t discs() const { return centres_.size(); }
   std::size_t offsets() const { return offsets_.size(); }  // pixels summed per disc
@@ -98,10 +99,10 @@ class DiscSymmetry {
 
   GridGeometry grid_;
   std::vector<PlaneOperation> operations_;
-  std::vector<std::array<long, 2>> centres_;                // disc centres, pixel offsets (column, row) from the origin
-  std::vector<std::array<long, 2>> offsets_;                // pixel offsets (column, row) inside a disc
-  std::vector<std::vector<std::size_t>> disc_image_;        // [op][disc] -> disc
-  std::vector<std::vector<std::size_t>> offset_image_;      // [op][offset] -> offset
+  std::vector<std::array<long, 2>> centres_;            // disc centres, pixel offsets (column, row) from the origin
+  std::vector<std::array<long, 2>> offsets_;            // pixel offsets (column, row) inside a disc
+  std::vector<std::vector<std::size_t>> disc_image_;    // [op][disc] -> disc
+  std::vector<std::vector<std::size_t>> offset_image_;  // [op][offset] -> offset
 };
 
 }  // namespace cbednet::io::sim::multislice
