@@ -135,72 +135,42 @@ struct ZoneCase {
   int slices = 0;              // slices per repeat (0: beam_projection's, at most 2 A each)
 };
 
+// The table. Diffraction groups from the crystal's point group and the beam by the rules of cbed-physics.md
+// section 2.1 (Buxton, Eades, Steeds & Rackham 1976, Phil. Trans. R. Soc. A 281, 171, Table 2; ITC B Table 2.5.3.3):
+// rotations about the beam and vertical mirrors appear in the whole pattern (WP) as themselves; a horizontal mirror
+// m' as 1_R, a horizontal 2-fold axis 2' as m_R, inversion as 2_R and 4-bar along the beam as 4_R, none of which is
+// a WP symmetry. Screw axes and glide planes act as their rotations and mirrors.
+//   Si (m-3m) [001]: 4 (4_1), m{100} (d), m{110}; m' (d), 2' x 4, i, 4-bar       -> 4mm1_R, WP 4mm
+//   Si [110]: 2, m(1-10), m(001) (d); m'(110), 2'[1-10], 2'[001], i               -> 2mm1_R, WP 2mm
+//   Si [111]: 3, 3 x m{1-10} (lines along <11-2>); i (3-bar -> 6_R), 3 x 2'<1-10> -> 6_Rmm_R, WP 3m
+//   GaAs (-43m) [001]: 2, m(110), m(1-10); 4-bar, 2'[100], 2'[010]                -> 4_Rmm_R, WP 2mm
+//   GaAs [110]: m(1-10) (line along [001]); m'(110), 2'[001]                       -> m1_R, WP m
+//   NaCl (m-3m) [001]: true 4 and mirrors                                         -> 4mm1_R, WP 4mm
+//   ZnO (6mm, P6_3mc) [0001]: 6 (6_3), 3 mirrors, 3 c-glides; no z-reversing element -> 6mm, WP 6mm
+//   ZnO [2-1-10] (3-index [100]): c-glide with line along c; m' (mirror normal to a), 2' (2_1 along c) -> m1_R, WP m
+// Mirror names give the direction of the mirror's line on the detector: m[11-2] is the trace of the plane (1-10).
 std::vector<ZoneCase> zone_cases() {
   using testing::gallium_arsenide_cif, testing::rock_salt_cif, testing::silicon_cif;
+  const std::vector<std::string> square{"2", "4", "m[100]", "m[010]", "m[110]", "m[1-10]"};
+  // clang-format off
   return {
-      {"Si [001]",
-       silicon_cif,
-       {0, 0, 1},
-       "4mm1_R",
-       "4mm",
-       {"2", "4", "m[100]", "m[010]", "m[110]", "m[1-10]"},
-       200,
-       20,
-       {5, 5},
-       0.25,
-       0.8,
-       4},
+      // name, CIF, zone, group, WP, WP operations; keV, periods, cell repeats, pixel (A), disc fraction, slices
+      {"Si [001]", silicon_cif, {0, 0, 1}, "4mm1_R", "4mm", square, 200, 20, {5, 5}, 0.25, 0.8, 4},
       {"Si [110]", silicon_cif, {1, 1, 0}, "2mm1_R", "2mm", {"2", "m[1-10]", "m[001]"}, 200, 20, {10, 7}, 0.25, 0.8},
-      {"Si [111]",
-       silicon_cif,
-       {1, 1, 1},
-       "6_Rmm_R",
-       "3m",
-       {"3", "m[11-2]", "m[1-21]", "m[2-1-1]"},
-       100,
-       20,
-       {6, 6},
-       0.12,
-       0.8},
-      {"GaAs [001]",
-       gallium_arsenide_cif,
-       {0, 0, 1},
-       "4_Rmm_R",
-       "2mm",
-       {"2", "m[110]", "m[1-10]"},
-       100,
-       40,
-       {5, 5},
-       0.1,
-       0.8,
-       4},
+      // 100 keV and 0.12 A pixels: the first-order Laue zone ring (2.4 1/A) lies in the field.
+      {"Si [111]", silicon_cif, {1, 1, 1}, "6_Rmm_R", "3m", {"3", "m[11-2]", "m[1-21]", "m[2-1-1]"},
+       100, 20, {6, 6}, 0.12, 0.8},
+      // 100 keV, 0.1 A pixels: the FOLZ ring (3.1 1/A) in the field.
+      {"GaAs [001]", gallium_arsenide_cif, {0, 0, 1}, "4_Rmm_R", "2mm", {"2", "m[110]", "m[1-10]"},
+       100, 40, {5, 5}, 0.1, 0.8, 4},
       {"GaAs [110]", gallium_arsenide_cif, {1, 1, 0}, "m1_R", "m", {"m[001]"}, 200, 20, {10, 7}, 0.25, 0.8},
-      {"NaCl [001]",
-       rock_salt_cif,
-       {0, 0, 1},
-       "4mm1_R",
-       "4mm",
-       {"2", "4", "m[100]", "m[010]", "m[110]", "m[1-10]"},
-       200,
-       20,
-       {5, 5},
-       0.25,
-       0.8,
-       4},
-      {"ZnO [0001]",
-       wurtzite_cif,
-       {0, 0, 1},
-       "6mm",
-       "6mm",
-       {"2", "3", "6", "m[100]", "m[010]", "m[110]", "m[120]", "m[210]", "m[1-10]"},
-       200,
-       20,
-       {8, 8},
-       0.25,
-       0.8,
-       4},
+      {"NaCl [001]", rock_salt_cif, {0, 0, 1}, "4mm1_R", "4mm", square, 200, 20, {5, 5}, 0.25, 0.8, 4},
+      // Slices of c/4, so that the 6_3 screw and the c-glides (c/2 along the beam) move the slab by whole slices.
+      {"ZnO [0001]", wurtzite_cif, {0, 0, 1}, "6mm", "6mm",
+       {"2", "3", "6", "m[100]", "m[010]", "m[110]", "m[120]", "m[210]", "m[1-10]"}, 200, 20, {8, 8}, 0.25, 0.8, 4},
       {"ZnO [2-1-10]", wurtzite_cif, {1, 0, 0}, "m1_R", "m", {"m[001]"}, 200, 30, {7, 7}, 0.25, 0.8},
   };
+  // clang-format on
 }
 
 struct CaseResult {
