@@ -230,6 +230,16 @@ std::vector<PlaneOperation> lattice_operations(const ProjectedLattice& lattice) 
   return out;
 }
 
+double shortest_g(const ProjectedLattice& lattice) {
+  double shortest = 0;
+  for (long i = -3; i <= 3; ++i)
+    for (long j = -3; j <= 3; ++j) {
+      const double g = norm2(combine(lattice.reciprocal, i, j));
+      if ((i != 0 || j != 0) && (shortest == 0 || g < shortest)) shortest = g;
+    }
+  return shortest;
+}
+
 DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lattice, double radius,
                            std::vector<PlaneOperation> operations, double field)
     : grid_(grid), operations_(std::move(operations)) {
@@ -239,56 +249,19 @@ DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lat
     CBEDNET_REQUIRE(pixel_offset(grid_, r, cr), InvalidArgument, "pattern symmetry: the ", grid_.lx, " x ", grid_.ly,
                     " A cell is not commensurate with the projected lattice (g_t = ", r[0], ", ", r[1],
                     " 1/A is not a pixel)");
-  const double g_min = std::min({norm2(lattice.reciprocal[0]), norm2(lattice.reciprocal[1]),
-                                 norm2(combine(lattice.reciprocal, 1, 1)), norm2(combine(lattice.reciprocal, 1, -1))});
+  const double g_min = shortest_g(lattice);
   CBEDNET_REQUIRE(2 * radius < g_min, InvalidArgument, "pattern symmetry: discs of radius ", radius,
                   " 1/A overlap (shortest g_t ", g_min, " 1/A); the pattern would depend on the probe position");
   for (const auto& op : operations_)
     CBEDNET_REQUIRE(maps_lattice(lattice, op), InvalidArgument, "pattern symmetry: operation ", op.name,
                     " does not map the disc lattice onto itself");
-
-  // Offsets inside a disc that every operation maps onto a pixel.
-  const long half_x = static_cast<long>(std::ceil(radius * grid_.lx)),
-             half_y = static_cast<long>(std::ceil(radius * grid_.ly));
-  std::map<std::array<long, 2>, std::size_t> offset_index;
-  for (long r = -half_y; r <= half_y; ++r)
-    for (long c = -half_x; c <= half_x; ++c) {
-      const Vec2 k = pixel_k(grid_, {c, r});
-      if (norm2(k) > radius * (1 + 1e-12)) continue;
-      const bool mapped = std::all_of(operations_.begin(), operations_.end(), [&](const PlaneOperation& op) {
-        std::array<long, 2> image{};
-        return pixel_offset(grid_, op.apply(k), image);
-      });
-      if (!mapped) continue;
-      offset_index[{c, r}] = offsets_.size();
-      offsets_.push_back({c, r});
-    }
-  CBEDNET_REQUIRE(!offsets_.empty(), InvalidArgument, "pattern symmetry: no pixel of a disc of radius ", radius,
-                  " 1/A is mapped onto a pixel by every operation");
-
-  // Dark-field discs wholly inside the band (and the field).
-  const double k_max = field > 0 ? std::min(field, grid_.k_max()) : grid_.k_max();
-  const long range =
-      static_cast<long>(std::ceil(k_max * std::max(norm2(lattice.direct[0]), norm2(lattice.direct[1])))) + 1;
-  std::map<std::array<long, 2>, std::size_t> disc_index;  // by lattice coordinates
-  std::vector<Vec2> g_t;
-  for (long i = -range; i <= range; ++i)
-    for (long j = -range; j <= range; ++j) {
-      const Vec2 g = combine(lattice.reciprocal, i, j);
-      if ((i == 0 && j == 0) || norm2(g) + radius > k_max * (1 - 1e-9)) continue;
-      (void)pixel_offset(grid_, g, cr);
-      disc_index[{i, j}] = centres_.size();
-      centres_.push_back(cr);
-      g_t.push_back(g);
-    }
-  CBEDNET_REQUIRE(!centres_.empty(), InvalidArgument, "pattern symmetry: no dark-field disc lies inside the band (",
-                  k_max, " 1/A)");
-
+  const auto offset_index = select_offsets(radius);
+  const auto disc_index = select_discs(lattice, radius, field > 0 ? std::min(field, grid_.k_max()) : grid_.k_max());
   for (const auto& op : operations_) {
     std::vector<std::size_t> discs(centres_.size()), offsets(offsets_.size());
     for (std::size_t d = 0; d < centres_.size(); ++d) {
       std::array<long, 2> ij{};
-      const bool on_lattice = lattice_coordinates(lattice, op.apply(g_t[d]), ij);
+      const bool on_lattice = lattice_coordinates(lattice, op.apply(pixel_k(grid_, centres_[d])), ij);
       const auto it = disc_index.find(ij);
       CBEDNET_REQUIRE(on_lattice && it != disc_index.end(), InvalidArgument, "pattern symmetry: operation ", op.name,
                       " maps a disc out of the set");
@@ -305,6 +278,47 @@ DiscSymmetry::DiscSymmetry(const GridGeometry& grid, const ProjectedLattice& lat
     disc_image_.push_back(std::move(discs));
     offset_image_.push_back(std::move(offsets));
   }
+}
+
+// Offsets inside a disc that every operation maps onto a pixel.
+std::map<std::array<long, 2>, std::size_t> DiscSymmetry::select_offsets(double radius) {
+  const long half_x = static_cast<long>(std::ceil(radius * grid_.lx)),
+             half_y = static_cast<long>(std::ceil(radius * grid_.ly));
+  std::map<std::array<long, 2>, std::size_t> index;
+  for (long r = -half_y; r <= half_y; ++r)
+    for (long c = -half_x; c <= half_x; ++c) {
+      const Vec2 k = pixel_k(grid_, {c, r});
+      if (norm2(k) > radius * (1 + 1e-12)) continue;
+      const bool mapped = std::all_of(operations_.begin(), operations_.end(), [&](const PlaneOperation& op) {
+        std::array<long, 2> image{};
+        return pixel_offset(grid_, op.apply(k), image);
+      });
+      if (!mapped) continue;
+      index[{c, r}] = offsets_.size();
+      offsets_.push_back({c, r});
+    }
+  CBEDNET_REQUIRE(!offsets_.empty(), InvalidArgument, "pattern symmetry: no pixel of a disc of radius ", radius,
+                  " 1/A is mapped onto a pixel by every operation");
+  return index;
+}
+
+// Dark-field discs wholly inside |k| <= k_max, by lattice coordinates.
+std::map<std::array<long, 2>, std::size_t> DiscSymmetry::select_discs(const ProjectedLattice& lattice, double radius,
+                                                                      double k_max) {
+  const long range =
+      static_cast<long>(std::ceil(k_max * std::max(norm2(lattice.direct[0]), norm2(lattice.direct[1])))) + 1;
+  std::map<std::array<long, 2>, std::size_t> index;
+  for (long i = -range; i <= range; ++i)
+    for (long j = -range; j <= range; ++j) {
+      const Vec2 g = combine(lattice.reciprocal, i, j);
+      std::array<long, 2> cr{};
+      if ((i == 0 && j == 0) || norm2(g) + radius > k_max * (1 - 1e-9) || !pixel_offset(grid_, g, cr)) continue;
+      index[{i, j}] = centres_.size();
+      centres_.push_back(cr);
+    }
+  CBEDNET_REQUIRE(!centres_.empty(), InvalidArgument, "pattern symmetry: no dark-field disc lies inside ", k_max,
+                  " 1/A");
+  return index;
 }
 
 std::size_t DiscSymmetry::pixel(std::size_t disc, std::size_t offset) const {

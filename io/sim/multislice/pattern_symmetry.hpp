@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ PlaneOperation mirror_operation(const Vec2& line, const std::string& name);
 // one does not even map the disc positions onto disc positions.
 std::vector<PlaneOperation> lattice_operations(const ProjectedLattice& lattice);
 
+// The shortest non-zero g_t of the lattice (1/A): discs of radius below half of it do not overlap.
+double shortest_g(const ProjectedLattice& lattice);
+
 struct SymmetryResidual {
   double disc = 0;   // sqrt(sum_g (D_g - D_Rg)^2 / sum_g D_g^2), D_g the intensity summed over disc g
   double pixel = 0;  // the same over the pixels of the discs: sqrt(sum (I(q) - I(Rq))^2 / sum I(q)^2)
@@ -95,6 +99,8 @@ class DiscSymmetry {
   SymmetryResidual residual(const float* pattern, const std::string& name) const;
 
  private:
+  std::map<std::array<long, 2>, std::size_t> select_offsets(double radius);
+  std::map<std::array<long, 2>, std::size_t> select_discs(const ProjectedLattice& lattice, double radius, double k_max);
   std::size_t pixel(std::size_t disc, std::size_t offset) const;
 
   GridGeometry grid_;

@@ -70,6 +70,14 @@ TEST(PatternSymmetry, ProjectedLatticesAndTheirOperations) {
   EXPECT_NEAR(g.ly, 2 * a, 1e-9);
   EXPECT_EQ(g.nx % 2, 0);
   EXPECT_LE(g.lx / g.nx, 0.25);
+  EXPECT_EQ(g.nx % (3 * 4), 0);  // each period cut into a multiple of 4 pixels
+  // Monoclinic ZrO2 along b: a and c at 99.23 degrees, no lattice vector normal to a in the ac plane, so no
+  // rectangular periodic cell; a triclinic cell along a: no lattice plane normal to the beam at all.
+  const Crystal zro2 = read(testing::baddeleyite_cif(), "ZrO2.cif");
+  EXPECT_EQ(lattice_operations(projected_lattice(zro2, zone(zro2, {0, 1, 0}))).size(), 1U);  // the 2-fold only
+  EXPECT_THROW((void)commensurate_grid(zro2, zone(zro2, {0, 1, 0}), {4, 4}, 0.25), InvalidArgument);
+  const Crystal triclinic = read(testing::triclinic_cif(), "P-1.cif");
+  EXPECT_THROW((void)projected_lattice(triclinic, zone(triclinic, {1, 0, 0})), InvalidArgument);
 }
 
 // A synthetic pattern on the Si [111] orthohexagonal grid, a function of |q| and of cos(3 phi): 3m with mirror
@@ -201,9 +209,7 @@ CaseSetup case_setup(const ZoneCase& c) {
   u.projection = zone(u.crystal, c.uvw);
   u.lattice = projected_lattice(u.crystal, u.projection);
   u.grid = commensurate_grid(u.crystal, u.projection, c.repeats, c.max_pixel);
-  const double g_min = std::min(std::hypot(u.lattice.reciprocal[0][0], u.lattice.reciprocal[0][1]),
-                                std::hypot(u.lattice.reciprocal[1][0], u.lattice.reciprocal[1][1]));
-  u.radius = c.disc_fraction * g_min / 2;
+  u.radius = c.disc_fraction * shortest_g(u.lattice) / 2;
   u.semi_angle = u.radius * electron_wavelength(c.energy_keV * 1e3);
   const double period = norm(mat_vec(
       u.crystal.basis, {static_cast<double>(c.uvw[0]), static_cast<double>(c.uvw[1]), static_cast<double>(c.uvw[2])}));
