@@ -120,7 +120,7 @@ TEST(PatternSymmetry, SyntheticPatternResidualsAreExact) {
 // --- multislice patterns against the diffraction groups -------------------------------------------------------------
 
 // Wurtzite ZnO as testing::wurtzite_cif() but with the special positions 1/3, 2/3 to 8 digits: at 4 digits
-// (0.3333, 0.6667) the 3-fold axis and three of the six mirrors are broken by 3e-4 A, which the pattern shows
+// (0.3333, 0.6667) the 3-fold axis and four of the six mirrors are broken by 3e-4 A, which the pattern shows
 // (residual 1.4e-3).
 std::string wurtzite_cif() {
   return "data_ZnO\n" + testing::cif_cell(3.2495, 3.2495, 5.2069, 90, 90, 120) +
@@ -302,8 +302,8 @@ TEST(PatternSymmetry, PatternWithDiscsApartDoesNotDependOnTheProbePosition) {
   EXPECT_GT(overlapping, 1e-3);
 }
 
-// Held operations measure 1e-6 (float rounding) to 5e-5 (ZnO [0001]: the rectangular real-space grid aliases the
-// transmission function's harmonics off the hexagonal symmetry); broken ones 4e-2 and more.
+// Held operations measure 1e-6 (float rounding) to 5e-5 (ZnO [0001]'s operations that do not map the rectangular
+// real-space grid onto itself); broken ones 4e-2 and more.
 constexpr double held_tolerance = 2e-4;
 constexpr double broken_floor = 1e-2;
 
