@@ -55,11 +55,12 @@ Partition partition_with_recompute(const BlockCosts& costs, int stages, const Re
                                    std::vector<char>* recompute = nullptr);
 
 // Per-block forward and backward seconds of micro-batches of `micro_batch` samples on `backend` (each the minimum,
-// or the median, over `repeats` runs after one warm-up), measured on a model freshly built from `spec` so that no
+// or the mean, over `repeats` runs after one warm-up), measured on a model freshly built from `spec` so that no
 // existing model's parameter bindings are disturbed. Needs memory for the whole model on this rank. The minimum
-// suits a dedicated device (--balance time); the median a shared or throttled one, where the minimum catches the
-// runs that happened to get a whole core (`cbednet bench --block-times`).
-enum class BlockStatistic { minimum, median };
+// suits a dedicated device (--balance time); the mean a shared or throttled one, where a block of a few
+// milliseconds either runs whole or waits for the next share, and only the mean is what a step pays on average
+// (`cbednet bench --block-times`).
+enum class BlockStatistic { minimum, mean };
 BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::int64_t micro_batch, std::uint64_t seed,
                                int repeats = 2, BlockStatistic statistic = BlockStatistic::minimum);
 

@@ -9,7 +9,7 @@
 # --calibrate-network <that setting's network measurements>`; auto transport: mpi, no allreduce overlap). Every
 # node is capped at CLUSTER_CPU_SHARE cores (default 0.6: 3 nodes fit the 2 cores; netns-cluster.sh says why), so
 # a node computes at one rate whether or not the others do; each block's time is measured per setting, just
-# before it, on one node (the median of 9 runs).
+# before it, on one node (the mean of 25 runs).
 # Writes OUT/{blocks-*.json, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
 # (scripts/cluster/netem_table.py).
 #   bash scripts/cluster/bench-netem.sh [cbednet] [OUT]     (root; ~5 min on 2 cores)
@@ -60,7 +60,7 @@ for setting in "${settings[@]}"; do
   echo "bench-netem: block times"
   # Every block's forward and backward time on one node at the pipeline's micro-batch (the planner scales them to
   # the data-parallel one): the MAC model does not say how fast this CPU runs each block (docs/cluster.md).
-  cluster_exec "${CLUSTER_NODES[0]}" "$cbednet" bench "${model[@]}" --batch 2 --steps 9 --block-times |
+  cluster_exec "${CLUSTER_NODES[0]}" "$cbednet" bench "${model[@]}" --batch 2 --steps 25 --block-times |
     grep '^{' >"$out/blocks-$tag.json"
   : >"$out/network-$tag.jsonl"
   run3 "$out/network-$tag.jsonl" bench --network --steps 2
