@@ -182,8 +182,7 @@ namespace {
 // minimum: the mean stays right where the core is shared or throttled, as on the namespace cluster's nodes).
 void print_block_times(Backend& backend, const Model& model, long micro_batch, std::uint64_t seed, int repeats,
                        const std::string& precision) {
-  const BlockCosts costs =
-      measure_block_times(backend, model.spec(), micro_batch, seed, repeats, BlockStatistic::mean);
+  const BlockCosts costs = measure_block_times(backend, model.spec(), micro_batch, seed, repeats, BlockStatistic::mean);
   if (world_rank() != 0) return;
   const auto list = [](const std::vector<double>& seconds) {
     std::ostringstream out;

@@ -1,9 +1,9 @@
 #include "core/parallel/balance.hpp"
 
 #include <algorithm>
-#include <numeric>
 #include <chrono>
 #include <limits>
+#include <numeric>
 
 #include "core/model/stage.hpp"
 
