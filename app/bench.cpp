@@ -178,11 +178,12 @@ void print_op_profile(const std::vector<ProfilingBackend::Entry>& entries, long 
 namespace {
 
 // One block_times JSON line (rank 0): per-block forward and backward milliseconds of one micro-batch, each the
-// mean of `repeats` timed runs (core/parallel/balance.hpp's measure_block_times, which --balance time runs with the
-// minimum: the mean stays right where the core is shared or throttled, as on the namespace cluster's nodes).
+// median of `repeats` timed runs (core/parallel/balance.hpp's measure_block_times, which --balance time runs with
+// the minimum: the median stays right where the core is shared or throttled, as on the namespace cluster's nodes).
 void print_block_times(Backend& backend, const Model& model, long micro_batch, std::uint64_t seed, int repeats,
                        const std::string& precision) {
-  const BlockCosts costs = measure_block_times(backend, model.spec(), micro_batch, seed, repeats, BlockStatistic::mean);
+  const BlockCosts costs =
+      measure_block_times(backend, model.spec(), micro_batch, seed, repeats, BlockStatistic::median);
   if (world_rank() != 0) return;
   const auto list = [](const std::vector<double>& seconds) {
     std::ostringstream out;
@@ -191,7 +192,7 @@ void print_block_times(Backend& backend, const Model& model, long micro_batch, s
   };
   std::cout << "{\"benchmark\": \"block_times\", \"device\": \"" << backend.name() << "\", \"precision\": \""
             << precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
-            << ", \"micro_batch\": " << micro_batch << ", \"repeats\": " << repeats << ", \"statistic\": \"mean\""
+            << ", \"micro_batch\": " << micro_batch << ", \"repeats\": " << repeats << ", \"statistic\": \"median\""
             << ", \"blocks\": " << model.size() << ", \"forward_ms\": [" << list(costs.forward)
             << "], \"backward_ms\": [" << list(costs.backward) << "], \"threads\": " << omp_get_max_threads()
             << ", \"host\": \"" << host_name() << "\", \"commit\": \"" << build_info::git_commit << "\"}\n";
@@ -214,7 +215,7 @@ int run_bench(const Args& args) {
     ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
                                    "and bandwidth, allreduce times; --steps scales the repetitions")
     ("block-times", po::bool_switch(), "time every block's forward and backward pass alone at micro-batch --batch "
-                                       "(the mean of --steps runs) and print a block_times JSON line, which "
+                                       "(the median of --steps runs) and print a block_times JSON line, which "
                                        "`cbednet plan --block-times` reads");
   // clang-format on
   // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,

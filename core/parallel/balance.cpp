@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
-#include <numeric>
 
 #include "core/model/stage.hpp"
 
@@ -176,9 +175,9 @@ BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::in
         backward_runs[i].push_back(backward[i]);
       }
   }
-  const auto pick = [statistic](const std::vector<double>& runs) {
-    if (statistic == BlockStatistic::minimum) return *std::min_element(runs.begin(), runs.end());
-    return std::accumulate(runs.begin(), runs.end(), 0.0) / static_cast<double>(runs.size());
+  const auto pick = [statistic](std::vector<double>& runs) {
+    std::sort(runs.begin(), runs.end());
+    return statistic == BlockStatistic::minimum ? runs.front() : runs[runs.size() / 2];
   };
   for (std::size_t i = 0; i < n; ++i) {
     best.forward[i] = pick(forward_runs[i]);

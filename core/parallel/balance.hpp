@@ -55,12 +55,12 @@ Partition partition_with_recompute(const BlockCosts& costs, int stages, const Re
                                    std::vector<char>* recompute = nullptr);
 
 // Per-block forward and backward seconds of micro-batches of `micro_batch` samples on `backend` (each the minimum,
-// or the mean, over `repeats` runs after one warm-up), measured on a model freshly built from `spec` so that no
+// or the median, over `repeats` runs after one warm-up), measured on a model freshly built from `spec` so that no
 // existing model's parameter bindings are disturbed. Needs memory for the whole model on this rank. The minimum
-// suits a dedicated device (--balance time); the mean a shared or throttled one, where a block of a few
-// milliseconds either runs whole or waits for the next share, and only the mean is what a step pays on average
-// (`cbednet bench --block-times`).
-enum class BlockStatistic { minimum, mean };
+// suits a dedicated device (--balance time). On a shared or throttled core (`cbednet bench --block-times` on the
+// namespace cluster's nodes) the minimum catches the runs that got a whole core, and the mean counts preemptions
+// a running pipeline does not see as often; the median predicted the pipeline there (docs/cluster.md).
+enum class BlockStatistic { minimum, median };
 BlockCosts measure_block_times(Backend& backend, const ResNetSpec& spec, std::int64_t micro_batch, std::uint64_t seed,
                                int repeats = 2, BlockStatistic statistic = BlockStatistic::minimum);
 

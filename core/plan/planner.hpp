@@ -99,7 +99,7 @@ struct Prediction {
   std::int64_t global_batch = 0, micro_batch = 0, micro_batches = 0;
   std::vector<StagePlan> stage;
   double slot_s = 0.0;       // slowest stage: compute + transfers of one micro-batch
-  double pipeline_s = 0.0;   // (M + P - 1) slots
+  double pipeline_s = 0.0;   // (M - 1) slowest slots + one slot of every stage; (M + P - 1) slots if balanced
   double allreduce_s = 0.0;  // slowest stage's allreduce past its last backward (buckets overlap the backward)
   double step_s = 0.0;
   double images_per_s = 0.0;

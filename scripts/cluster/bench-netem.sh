@@ -9,7 +9,7 @@
 # --calibrate-network <that setting's network measurements>`; auto transport: mpi, no allreduce overlap). Every
 # node is capped at CLUSTER_CPU_SHARE cores (default 0.6: 3 nodes fit the 2 cores; netns-cluster.sh says why), so
 # a node computes at one rate whether or not the others do; each block's time is measured per setting, just
-# before it, on one node (the mean of 25 runs).
+# before it, on one node (the median of 25 runs).
 # Writes OUT/{blocks-*.json, network-*.jsonl, steps.jsonl, plan-*.json} and OUT/table.{csv,json} + OUT/table.png
 # (scripts/cluster/netem_table.py).
 #   bash scripts/cluster/bench-netem.sh [cbednet] [OUT]     (root; ~5 min on 2 cores)
