@@ -207,7 +207,7 @@ TEST(Planner, MeasuredBlockTimesReplaceTheMacModel) {
   // 1F1B with unbalanced stages: the slow stage runs both micro-batches back to back (2 x 30 ms), the other adds
   // its one micro-batch of fill and drain (12 ms): 72 ms, not (M + P - 1) x 30 = 90 ms.
   EXPECT_EQ(macs.micro_batches, 2);
-  EXPECT_NEAR(macs.pipeline_s, 72e-3, 1e-6);
+  EXPECT_NEAR(macs.pipeline_s, 72e-3, 1e-5);  // (+ 0.8 us per activation transfer)
   // --balance time: blocks 0-2 | 3, whose 24 ms are now the slowest stage.
   d.balance_by_time = true;
   const auto time = predict(toy_blocks(), c, d, 2, 8, 4, 25e6);
