@@ -192,6 +192,8 @@ std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const E
   if (auto st = graph.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}); st.is_bad())
     return failed("create_execution_plans", st);
   deselect_forbidden_engines(graph, rules);
+  // Engines compiled at run time (NVRTC) can take seconds each to build; ResNet-50 alone has about 60 graphs.
+  graph.deselect_behavior_notes({fe::BehaviorNote_t::RUNTIME_COMPILATION});
   graph.deselect_workspace_greater_than(workspace_limit);
   if (auto st = graph.check_support(); st.is_bad()) return failed("check_support", st);
   std::int64_t built = 0;
