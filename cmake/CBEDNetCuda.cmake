@@ -36,9 +36,10 @@ if(NOT _cbednet_cuda_mode STREQUAL "OFF")
     find_path(CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR cudnn_frontend.h
       HINTS ENV CUDNN_FRONTEND_ROOT ENV CBEDNET_PYTHON_DIR /opt/cbednet-py PATH_SUFFIXES include)
     if(NOT CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR)
-      list(APPEND _cbednet_cuda_missing
-        "cudnn-frontend headers (cudnn_frontend.h: run scripts/install-deps.sh, which pip-installs the wheel "
-        "nvidia-cudnn-frontend into /opt/cbednet-py, or set CUDNN_FRONTEND_ROOT or -DCBEDNET_CUDNN_FRONTEND_INCLUDE_DIR)")
+      string(CONCAT _cbednet_fe_hint "cudnn-frontend headers (cudnn_frontend.h: run scripts/install-deps.sh, which "
+        "pip-installs the wheel nvidia-cudnn-frontend into /opt/cbednet-py, or set CUDNN_FRONTEND_ROOT or "
+        "-DCBEDNET_CUDNN_FRONTEND_INCLUDE_DIR)")
+      list(APPEND _cbednet_cuda_missing "${_cbednet_fe_hint}")
     endif()
   endif()
   if(_cbednet_cuda_missing)
