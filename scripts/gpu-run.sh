@@ -81,8 +81,12 @@ cp "$PWD"/two/checkpoints/ckpt-00000006.h5 "$out/two.h5" 2>/dev/null
 # 4. compute-sanitizer over the GPU tests (a subset for racecheck: it is slow).
 command -v compute-sanitizer > /dev/null || export PATH="$PATH:/usr/local/cuda/bin:/opt/cuda/bin"
 if command -v compute-sanitizer > /dev/null; then
+  # The legacy-API convolutions and the other cuDNN/cuBLAS operations; the graph path on one precision (the
+  # autotune of every graph would take long under memcheck).
   step memcheck_backend 90 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-    test_gpu_backend --gtest_filter='*Conv*:*BatchNorm*:*Pool*:*Linear*'
+    test_gpu_backend --gtest_filter='*Conv*:*BatchNorm*:*Pool*:*Linear*:-*CudaGraphConv*:*graph_*'
+  step memcheck_graph_conv 60 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+    test_gpu_backend --gtest_filter='*CudaGraphConv.AlignedChannelsRunOnTheGraphApi/bf16_nhwc'
   step racecheck_backend 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     test_gpu_backend --gtest_filter='*BatchNorm*:*Pool*'
 else
