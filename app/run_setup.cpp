@@ -39,7 +39,10 @@ po::options_description backend_options() {
     ("precision", po::value<std::string>()->default_value("fp32"), "fp64, fp32, tf32, bf16 or fp16")
     ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: OMP_NUM_THREADS or all cores)")
     ("nondeterministic", po::bool_switch(), "cuda: allow cuDNN's non-deterministic convolution algorithms (faster "
-                                            "weight gradients; runs then differ in the last bits)");
+                                            "weight gradients; runs then differ in the last bits)")
+    ("conv-api", po::value<std::string>()->default_value("auto"),
+     "cuda: convolutions through cuDNN's legacy API, its graph API (cudnn-frontend; a shape it refuses runs on "
+     "legacy), or auto (legacy until a GPU run has shown graph correct and faster); no effect on CPU devices");
   // clang-format on
   return o;
 }
@@ -50,6 +53,9 @@ BackendOptions backend_options_from(const po::variables_map& vm) {
   b.precision = vm["precision"].as<std::string>();
   b.threads = vm["threads"].as<int>();
   b.deterministic = !vm["nondeterministic"].as<bool>();
+  b.conv_api = vm["conv-api"].as<std::string>();
+  if (b.conv_api != "legacy" && b.conv_api != "graph" && b.conv_api != "auto")
+    throw_error<InvalidArgument>("--conv-api: expected legacy, graph or auto, got '", b.conv_api, "'");
   if (b.threads < 0) throw_error<InvalidArgument>("--threads: must not be negative, got ", b.threads);
   return b;
 }

@@ -21,7 +21,7 @@ std::string version_text() {
   out << "cbednet " << build_info::version << " (" << build_info::build_type << ", " << build_info::cxx_compiler
       << ")\n"
       << "  CUDA   " << build_info::cuda_version << "\n"
-      << "  cuDNN  " << build_info::cudnn_version << "\n"
+      << "  cuDNN  " << build_info::cudnn_version << " (cudnn-frontend " << build_info::cudnn_frontend_version << ")\n"
       << "  NCCL   " << build_info::nccl_version << "\n"
       << "  MPI    " << mpi << " (MPI " << MPI_VERSION << "." << MPI_SUBVERSION << ")\n"
       << "  HDF5   " << build_info::hdf5_version << " (runtime " << h5_major << "." << h5_minor << "." << h5_release

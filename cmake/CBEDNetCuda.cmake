@@ -31,6 +31,16 @@ if(NOT _cbednet_cuda_mode STREQUAL "OFF")
     if(NOT CBEDNET_NCCL_INCLUDE_DIR OR NOT CBEDNET_NCCL_LIBRARY)
       list(APPEND _cbednet_cuda_missing "NCCL (nccl.h, libnccl)")
     endif()
+    # cudnn-frontend: header-only (PyPI wheel nvidia-cudnn-frontend, whose include/ scripts/install-deps.sh puts
+    # under /opt/cbednet-py); the graph-API convolutions of kernels/cuda/conv_graph.cpp.
+    find_path(CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR cudnn_frontend.h
+      HINTS ENV CUDNN_FRONTEND_ROOT ENV CBEDNET_PYTHON_DIR /opt/cbednet-py PATH_SUFFIXES include)
+    if(NOT CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR)
+      string(CONCAT _cbednet_fe_hint "cudnn-frontend headers (cudnn_frontend.h: run scripts/install-deps.sh, which "
+        "pip-installs the wheel nvidia-cudnn-frontend into /opt/cbednet-py, or set CUDNN_FRONTEND_ROOT or "
+        "-DCBEDNET_CUDNN_FRONTEND_INCLUDE_DIR)")
+      list(APPEND _cbednet_cuda_missing "${_cbednet_fe_hint}")
+    endif()
   endif()
   if(_cbednet_cuda_missing)
     if(_cbednet_cuda_mode STREQUAL "ON")
@@ -46,15 +56,26 @@ if(NOT _cbednet_cuda_mode STREQUAL "OFF")
     add_library(CBEDNet::cudnn INTERFACE IMPORTED)
     target_include_directories(CBEDNet::cudnn INTERFACE ${CBEDNET_CUDNN_INCLUDE_DIR})
     target_link_libraries(CBEDNet::cudnn INTERFACE ${CBEDNET_CUDNN_LIBRARY})
+    file(STRINGS "${CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR}/cudnn_frontend_version.h" _v
+      REGEX "#define CUDNN_FRONTEND_(MAJOR|MINOR|PATCH)_VERSION +[0-9]+")
+    string(REGEX REPLACE ".*MAJOR_VERSION +([0-9]+).*MINOR_VERSION +([0-9]+).*PATCH_VERSION +([0-9]+).*" "\\1.\\2.\\3"
+      CBEDNET_CUDNN_FRONTEND_VERSION "${_v}")
+    # SYSTEM: the headers are NVIDIA's, not held to -Wall -Wextra -Werror. Without nlohmann JSON (serialisation
+    # of graphs, which CBEDNet does not use; it halves the compile time of conv_graph.cpp).
+    add_library(CBEDNet::cudnn_frontend INTERFACE IMPORTED)
+    target_include_directories(CBEDNet::cudnn_frontend SYSTEM INTERFACE ${CBEDNET_CUDNN_FRONTEND_INCLUDE_DIR})
+    target_compile_definitions(CBEDNet::cudnn_frontend INTERFACE CUDNN_FRONTEND_SKIP_JSON_LIB)
+    target_link_libraries(CBEDNet::cudnn_frontend INTERFACE CBEDNet::cudnn)
     add_library(CBEDNet::nccl INTERFACE IMPORTED)
     target_include_directories(CBEDNet::nccl INTERFACE ${CBEDNET_NCCL_INCLUDE_DIR})
     target_link_libraries(CBEDNet::nccl INTERFACE ${CBEDNET_NCCL_LIBRARY})
     message(STATUS "CBEDNet: CUDA backend ON (CUDA ${CUDAToolkit_VERSION}, cuDNN ${CBEDNET_CUDNN_VERSION}, "
-                   "NCCL ${CBEDNET_NCCL_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
+                   "NCCL ${CBEDNET_NCCL_VERSION}, cudnn-frontend ${CBEDNET_CUDNN_FRONTEND_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
   endif()
 endif()
 if(NOT CBEDNET_HAVE_CUDA)
   set(CBEDNET_CUDNN_VERSION "none")
   set(CBEDNET_NCCL_VERSION "none")
+  set(CBEDNET_CUDNN_FRONTEND_VERSION "none")
   set(CUDAToolkit_VERSION "none")
 endif()

@@ -224,6 +224,8 @@ struct BackendOptions {
   // cuda: only deterministic convolution algorithms (bitwise equal runs). false lets cuDNN use the fastest,
   // some of which add in a varying order.
   bool deterministic = true;
+  // cuda: convolutions through cuDNN's legacy API, its graph API (cudnn-frontend), or auto (today legacy).
+  std::string conv_api = "auto";
 };
 
 // Throws InvalidArgument naming the option for an unknown device, an unsupported precision, or a CUDA

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine in the one device call (prepared by scripts/gpu-kit.sh): the GPU tests, compute-sanitizer
-# over them, CBEDNet's ResNet-50 benchmark beside PyTorch's on the same card, and the two-ranks-on-one-GPU check
-# of [Parallel]. Every step has its own time limit and writes under $OUT (logs, JSON); a failing step does not stop
-# the others. The steps run most important first; the whole
-# call stays within GPU_RUN_BUDGET seconds.
+# Runs on the GPU machine in the one device call (prepared by scripts/gpu-kit.sh): the GPU tests (convolutions on
+# both cuDNN APIs), CBEDNet's ResNet-50 benchmark with --conv-api legacy and graph beside PyTorch's on the same
+# card, compute-sanitizer over the tests, and the two-ranks-on-one-GPU check of [Parallel]. Every step has its own
+# time limit and writes under $OUT (logs, JSON); a failing step does not stop the others. The steps run most
+# important first; the whole call stays within GPU_RUN_BUDGET seconds (the last run at commit 6d32a02 took about
+# 150 s of steps; the graph path adds graph building and autotuning to its first steps).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$PWD/gpu-out}
@@ -35,27 +36,35 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $ou
   nvidia-smi
 } > "$out/machine.txt" 2>&1
 
-# 1. GPU tests (GoogleTest JSON reports).
-step test_gpu_backend 90 test_gpu_backend --gtest_output=json:"$out/test_gpu_backend.json"
+# 1. GPU tests (GoogleTest JSON reports). test_gpu_backend runs the per-op suite with the legacy and the graph
+#    convolution API and CudaGraphConv (graph-API convolutions in fp32, TF32, bf16, fp16; which API ran each layer;
+#    bitwise repeatability); the first use of each graph shape is autotuned, hence the longer limit.
+step test_gpu_backend 150 test_gpu_backend --gtest_output=json:"$out/test_gpu_backend.json"
 step test_gpu_resnet_step 90 test_gpu_resnet_step --gtest_output=json:"$out/test_gpu_resnet_step.json"
 step test_gpu_nccl_transport 45 mpirun -n 1 test_gpu_nccl_transport --gtest_output=json:"$out/test_gpu_nccl_transport.json"
 
-# 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the default (deterministic
-#    convolution algorithms, the stem's 3 channels padded to 8), then each of those two choices undone, then the
-#    step with every backend operation timed alone (synchronised): where the step's time goes.
+# 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the convolutions through
+#    cuDNN's legacy API, then through its graph API (warm-up covers building and autotuning each graph; the JSON's
+#    conv_layers says which API ran each layer, "legacy-fallback" where a graph was refused), both with
+#    deterministic convolution engines; then the graph path with every backend operation timed alone
+#    (synchronised): where the step's time goes. The non-deterministic runs come last (section 5).
 r50=(bench --device cuda --arch resnet50 --size 512 --batch 64 --precision bf16)
-step bench_bf16 100 cbednet "${r50[@]}" --steps 20 --warmup 5
-step bench_bf16_nondet 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic
-step bench_bf16_nopad 100 env CBEDNET_CUDNN_CHANNEL_PAD=0 cbednet "${r50[@]}" --steps 20 --warmup 5
-step bench_bf16_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --profile-ops
-step bench_bf16_nondet_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --profile-ops --nondeterministic
-for b in bench_bf16 bench_bf16_nondet bench_bf16_nopad bench_bf16_profile bench_bf16_nondet_profile; do
-  grep -h '^{' "$out/$b.log" | sed "s/^{/{\"run\": \"$b\", /"
-done > "$out/cbednet_bench.jsonl" 2> /dev/null
+step bench_bf16_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api legacy
+step bench_bf16_graph 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api graph
+runs=(bench_bf16_legacy bench_bf16_graph)
+collect_bench() {
+  for b in "${runs[@]}"; do
+    grep -h '^{' "$out/$b.log" | sed "s/^{/{\"run\": \"$b\", /"
+  done > "$out/cbednet_bench.jsonl" 2> /dev/null
+}
+collect_bench
 python=${PYTHON:-python3}
 [[ -x /opt/torch/.venv/bin/python ]] && ! "$python" -c 'import torch' 2> /dev/null && python=/opt/torch/.venv/bin/python
 step torch_baseline 120 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 --modes bf16cl \
   --json "$out/torch_baseline.jsonl"
+step bench_bf16_graph_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --profile-ops --conv-api graph
+runs+=(bench_bf16_graph_profile)
+collect_bench
 
 # 3. Two ranks sharing the GPU over the MPI path against one rank: a tiny simulated dataset, 6 steps, fp32, the
 #    same micro-batch of 4 (batch-norm statistics are per micro-batch), so the two must agree to rounding.
@@ -72,13 +81,23 @@ cp "$PWD"/two/checkpoints/ckpt-00000006.h5 "$out/two.h5" 2>/dev/null
 # 4. compute-sanitizer over the GPU tests (a subset for racecheck: it is slow).
 command -v compute-sanitizer > /dev/null || export PATH="$PATH:/usr/local/cuda/bin:/opt/cuda/bin"
 if command -v compute-sanitizer > /dev/null; then
+  # The legacy-API convolutions and the other cuDNN/cuBLAS operations; the graph path on one precision (the
+  # autotune of every graph would take long under memcheck).
   step memcheck_backend 90 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-    test_gpu_backend --gtest_filter='*Conv*:*BatchNorm*:*Pool*:*Linear*'
+    test_gpu_backend --gtest_filter='*Conv*:*BatchNorm*:*Pool*:*Linear*:-*CudaGraphConv*:*graph_*'
+  step memcheck_graph_conv 60 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+    test_gpu_backend --gtest_filter='*CudaGraphConv.AlignedChannelsRunOnTheGraphApi/bf16_nhwc'
   step racecheck_backend 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     test_gpu_backend --gtest_filter='*BatchNorm*:*Pool*'
 else
   echo '{"step": "compute-sanitizer", "rc": "not installed"}' >> "$out/steps.jsonl"
 fi
+# 5. The non-deterministic engines on both APIs (faster weight gradients; last bits differ between runs).
+step bench_bf16_nondet_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api legacy
+step bench_bf16_nondet_graph 120 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api graph
+runs+=(bench_bf16_nondet_legacy bench_bf16_nondet_graph)
+collect_bench
+
 # The device tool brings back only a few files: pack every log and report into one archive.
 tar czf "$here/gpu-out.tar.gz" -C "$out" . && mv "$here/gpu-out.tar.gz" "$out/"
 echo "gpu-run: done; see $out/steps.jsonl and $out/gpu-out.tar.gz"

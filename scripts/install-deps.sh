@@ -83,3 +83,16 @@ else
   "${sudo_cmd[@]}" /usr/bin/python3 -m pip install --quiet --disable-pip-version-check \
     --target "$python_dir" onnx onnxruntime
 fi
+# cudnn-frontend (NVIDIA's header-only C++ API over cuDNN's graph API, MIT; not packaged by Debian 12): the CUDA
+# build's graph-API convolutions (kernels/cuda/conv_graph.cpp). Only its include/ is used (cmake/CBEDNetCuda.cmake
+# finds <python_dir>/include/cudnn_frontend.h); the wheel's Python module is not. Pinned: the headers are
+# compiled into cbednet, so a new release is a deliberate change. --no-deps: the headers need nothing from PyPI.
+cudnn_frontend_version=1.32.0
+if [[ -f "$python_dir/include/cudnn_frontend.h" ]] &&
+  grep -qx "Version: $cudnn_frontend_version" "$python_dir"/nvidia_cudnn_frontend-*.dist-info/METADATA 2>/dev/null; then
+  echo "install-deps: cudnn-frontend $cudnn_frontend_version headers present in $python_dir/include"
+else
+  echo "install-deps: installing cudnn-frontend $cudnn_frontend_version headers into $python_dir"
+  "${sudo_cmd[@]}" /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+    --target "$python_dir" "nvidia-cudnn-frontend==$cudnn_frontend_version"
+fi

@@ -1,6 +1,7 @@
-// Convolutions through cuDNN's legacy API. The algorithm of each (direction, shapes, dtypes, layouts, geometry)
-// is measured once with cudnnFind*AlgorithmEx (heuristics *_v7 if the search fails) and cached; the fastest
-// deterministic algorithm wins, so repeated runs give bitwise equal gradients.
+// Convolutions: the choice between cuDNN's legacy API and its graph API (conv_graph.cpp) per call, the channel
+// padding both share, and the legacy path. On the legacy path the algorithm of each (direction, shapes, dtypes,
+// layouts, geometry) is measured once with cudnnFind*AlgorithmEx (heuristics *_v7 if the search fails) and
+// cached; the fastest deterministic algorithm wins, so repeated runs give bitwise equal gradients.
 //   x [N,C,H,W], w [K,C,R,S] (KRSC in NHWC), y [N,K,P,Q], bias [K]
 #include <cudnn.h>
 
@@ -90,7 +91,9 @@ Shape padded_channels(Shape s) {
   return s;
 }
 
-std::size_t search_limit() {
+}  // namespace
+
+std::size_t CudaBackend::conv_search_workspace_limit() {
   std::size_t free_bytes = 0, total = 0;
   if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
     static_cast<void>(cudaGetLastError());
@@ -99,7 +102,16 @@ std::size_t search_limit() {
   return std::min(kSearchWorkspaceLimit, free_bytes / 4);
 }
 
-}  // namespace
+CudaBackend::ConvApi CudaBackend::parse_conv_api(const std::string& value) {
+  if (value == "legacy") return ConvApi::legacy;
+  if (value == "graph") return ConvApi::graph;
+  if (value == "auto") return ConvApi::automatic;
+  throw_error<InvalidArgument>("--conv-api: expected legacy, graph or auto, got '", value, "'");
+}
+
+// auto runs the legacy API until a device run has shown the graph path correct against the fp64 reference and
+// faster on the benchmark (docs/gpu-backend.md): the graph path has been compiled, never run on a GPU.
+bool CudaBackend::use_conv_graph() const { return conv_api_ == ConvApi::graph; }
 
 bool CudaBackend::pad_channels(const Tensor& x) const {
   return pad_conv_channels_ && x.layout() == Layout::nhwc && (x.dtype() == DType::bf16 || x.dtype() == DType::f16) &&
@@ -126,6 +138,14 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
     do_conv2d_forward(channels_padded(x, op), channels_padded(w, op), bias, y, g);
     return;
   }
+  if (!use_conv_graph() || !conv_graph_run('F', x, w, y, g, GradMode::overwrite, op)) legacy_conv_forward(x, w, y, g);
+  if (bias) {
+    add_channel_bias(view_of(y), view_of(*bias), stream_.get(), op);
+  }
+}
+
+void CudaBackend::legacy_conv_forward(const Tensor& x, const Tensor& w, Tensor& y, const ConvGeometry& g) {
+  const char* op = "conv2d_forward";
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(x, w, y, g, conv_math(), op);
   const std::string key = conv_key('F', x, w, y, g);
@@ -134,7 +154,7 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
     ConvAlgo a;
     std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
     int n = 0;
-    const std::size_t limit = search_limit();
+    const std::size_t limit = conv_search_workspace_limit();
     void* ws = workspace(limit, op);
     const cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(
         cudnn_.get(), d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(), d.y.get(), y.raw(),
@@ -148,6 +168,7 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
                                   w.describe(), ", y ", y.describe());
     }
     it = conv_algos_.emplace(key, a).first;
+    note_conv_api('F', x, w, y, g, "legacy");
   }
   const ConvAlgo& a = it->second;
   CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
@@ -155,9 +176,6 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
   CBEDNET_CUDNN(op, cudnnConvolutionForward(cudnn_.get(), &one, d.x.get(), x.raw(), d.w.get(), w.raw(), d.conv.get(),
                                             static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), workspace(a.workspace, op),
                                             a.workspace, &zero, d.y.get(), y.raw()));
-  if (bias) {
-    add_channel_bias(view_of(y), view_of(*bias), stream_.get(), op);
-  }
 }
 
 void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
@@ -169,6 +187,12 @@ void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Ten
     copy_channels(view_of(dx_padded), view_of(dx), mode == GradMode::accumulate, stream_.get(), op);
     return;
   }
+  if (!use_conv_graph() || !conv_graph_run('D', dy, w, dx, g, mode, op)) legacy_conv_backward_data(dy, w, dx, g, mode);
+}
+
+void CudaBackend::legacy_conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
+                                            GradMode mode) {
+  const char* op = "conv2d_backward_data";
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(dx, w, dy, g, conv_math(), op);
   const std::string key = conv_key('D', dx, w, dy, g);
@@ -179,7 +203,7 @@ void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Ten
     int n = 0;
     // The search writes its output: use scratch when dx holds a gradient to accumulate onto.
     Tensor dx_scratch = mode == GradMode::accumulate ? scratch(dx.shape(), dx.dtype(), dx.layout(), op) : dx.view();
-    const std::size_t limit = search_limit();
+    const std::size_t limit = conv_search_workspace_limit();
     void* ws = workspace(limit, op);
     const cudnnStatus_t st = cudnnFindConvolutionBackwardDataAlgorithmEx(
         cudnn_.get(), d.w.get(), w.raw(), d.y.get(), dy.raw(), d.conv.get(), d.x.get(), dx_scratch.raw(),
@@ -193,6 +217,7 @@ void CudaBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Ten
                                   w.describe(), ", dx ", dx.describe());
     }
     it = conv_algos_.emplace(key, a).first;
+    note_conv_api('D', dy, w, dx, g, "legacy");
   }
   const ConvAlgo& a = it->second;
   CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
@@ -213,6 +238,18 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
     copy_channels(view_of(dw_padded), view_of(dw), mode == GradMode::accumulate, stream_.get(), op);
     return;
   }
+  if (!use_conv_graph() || !conv_graph_run('W', dy, x, dw, g, mode, op))
+    legacy_conv_backward_filter(x, dy, dw, g, mode);
+  if (dbias) {
+    const View src = view_of(dy);
+    const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);
+    channel_sum(src, partial->data(), view_of(*dbias), mode == GradMode::accumulate, stream_.get(), op);
+  }
+}
+
+void CudaBackend::legacy_conv_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, const ConvGeometry& g,
+                                              GradMode mode) {
+  const char* op = "conv2d_backward_filter";
   const bool fma_only = precision_ == Precision::fp32;
   ConvDescs d = make_descs(x, dw, dy, g, conv_math(), op);
   const std::string key = conv_key('W', x, dw, dy, g);
@@ -223,7 +260,7 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
     int n = 0;
     // The search writes its output: use scratch, dw may hold gradients being accumulated.
     Tensor dw_scratch = scratch(dw.shape(), dw.dtype(), dw.layout(), op);
-    const std::size_t limit = search_limit();
+    const std::size_t limit = conv_search_workspace_limit();
     void* ws = workspace(limit, op);
     const cudnnStatus_t st = cudnnFindConvolutionBackwardFilterAlgorithmEx(
         cudnn_.get(), d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(), d.w.get(), dw_scratch.raw(),
@@ -237,6 +274,7 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
                                   dy.describe(), ", dw ", dw.describe());
     }
     it = conv_algos_.emplace(key, a).first;
+    note_conv_api('W', dy, x, dw, g, "legacy");
   }
   const ConvAlgo& a = it->second;
   CBEDNET_CUDNN(op, cudnnSetConvolutionMathType(d.conv.get(), a.math));
@@ -245,11 +283,6 @@ void CudaBackend::do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, T
       op, cudnnConvolutionBackwardFilter(cudnn_.get(), &one, d.x.get(), x.raw(), d.y.get(), dy.raw(), d.conv.get(),
                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
                                          workspace(a.workspace, op), a.workspace, &beta, d.w.get(), dw.raw()));
-  if (dbias) {
-    const View src = view_of(dy);
-    const std::shared_ptr<Allocation> partial = alloc_->allocate(channel_sum_scratch_bytes(src), op);
-    channel_sum(src, partial->data(), view_of(*dbias), mode == GradMode::accumulate, stream_.get(), op);
-  }
 }
 
 }  // namespace cbednet::cuda

@@ -78,7 +78,9 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   if (precision == cuda::Precision::fp16 && prop.major < 7)
     throw_error<InvalidArgument>("--precision fp16: needs tensor cores (compute capability 7.0+); device ", device,
                                  " (", prop.name, ") is ", prop.major, ".", prop.minor);
-  return std::make_unique<cuda::CudaBackend>(device, precision, options.deterministic);
+  auto backend = std::make_unique<cuda::CudaBackend>(device, precision, options.deterministic);
+  backend->set_conv_api(cuda::CudaBackend::parse_conv_api(options.conv_api));
+  return backend;
 }
 
 bool all_finite(Backend& backend, const Tensor& t) { return as_cuda(backend, "all_finite").all_finite(t); }
@@ -191,7 +193,11 @@ std::vector<std::pair<std::string, std::string>> CudaBackend::device_facts() con
           {"cublas", dotted(static_cast<std::size_t>(cublas))},
           {"nccl", dotted(static_cast<std::size_t>(nccl))},
           {"peak_gib", gib(m.peak_bytes)},
-          {"reserved_gib", gib(m.reserved_bytes)}};
+          {"reserved_gib", gib(m.reserved_bytes)},
+          {"conv_api", quoted(conv_api_ == ConvApi::legacy  ? "legacy"
+                              : conv_api_ == ConvApi::graph ? "graph"
+                                                            : "auto")},
+          {"conv_layers", conv_layers_json()}};
 }
 
 void* CudaBackend::workspace(std::size_t bytes, const char* op) {

@@ -1,7 +1,8 @@
 // CudaBackend: the Backend of kernels/backend.hpp on one CUDA device (internal header; users include
 // cuda_backend.hpp). Implementation split by concern:
 //   cuda_backend.cpp     construction, handles, memory, copy, elementwise/pool/loss/optimizer dispatch
-//   conv_cudnn.cpp       convolutions (cuDNN legacy API, algorithm cache)
+//   conv_cudnn.cpp       convolutions (cuDNN legacy API, algorithm cache), and the choice of API per call
+//   conv_graph.cpp       convolutions through cuDNN's graph API (cudnn-frontend), graph cache, autotune
 //   batchnorm_cudnn.cpp  batch norm (cuDNN *Ex fused BN + ReLU (+ add) in NHWC, fallback to plain BN + kernel)
 //   linear_cublas.cpp    fully connected layers (cublasGemmEx)
 // All work is queued on one compute stream; copy() uploads through pinned staging buffers.
@@ -165,6 +166,39 @@ class CudaBackend final : public Backend {
   std::map<std::pair<const Allocation*, std::size_t>, BnSaved> bn_saved_;  // key: y's storage and offset
   std::map<std::string, bool> bn_fused_ok_;  // key: ops, shape, dtype; false once cuDNN refused the fused call
   double bn_last_eps_ = 1e-5;
+
+  // ---- convolution API choice (conv_cudnn.cpp) and graph-API convolutions (conv_graph.cpp) ----------------
+ public:
+  // --conv-api: legacy (cudnnConvolution*), graph (cuDNN graph API through cudnn-frontend; a layer whose graph the
+  // frontend refuses runs on the legacy API) or automatic (today: legacy, see use_conv_graph()).
+  enum class ConvApi : std::uint8_t { legacy, graph, automatic };
+  static ConvApi parse_conv_api(const std::string& value);  // throws InvalidArgument naming --conv-api
+  void set_conv_api(ConvApi api) { conv_api_ = api; }
+  ConvApi conv_api() const { return conv_api_; }
+  // Which API ran each convolution layer so far: (direction, shapes, dtypes, layouts, geometry) in words ->
+  // "graph", "legacy" or "legacy-fallback" (the graph was refused). As JSON for device_facts().
+  const std::map<std::string, std::string>& conv_api_ran() const { return conv_api_ran_; }
+  std::string conv_layers_json() const;
+
+ private:
+  bool use_conv_graph() const;
+  // Workspace an algorithm search or autotune may use: 1 GiB, at most a quarter of the free device memory.
+  static std::size_t conv_search_workspace_limit();
+  // Run the convolution as a cached graph; false when this shape's graph was refused (the caller runs the legacy
+  // path). `out` is overwritten, or accumulated onto in GradMode::accumulate.
+  bool conv_graph_run(char direction, const Tensor& a, const Tensor& b, Tensor& out, const ConvGeometry& g,
+                      GradMode mode, const char* op);
+  // The legacy path's algorithm search and call (beta = 1 accumulates).
+  void legacy_conv_forward(const Tensor& x, const Tensor& w, Tensor& y, const ConvGeometry& g);
+  void legacy_conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g, GradMode mode);
+  void legacy_conv_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, const ConvGeometry& g, GradMode mode);
+  void note_conv_api(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g,
+                     const char* api);
+
+  struct ConvGraphCache;  // conv_graph.cpp: the graphs built with cudnn-frontend, whose headers stay out of here
+  ConvApi conv_api_ = ConvApi::automatic;
+  std::shared_ptr<ConvGraphCache> conv_graphs_;  // created on first use
+  std::map<std::string, std::string> conv_api_ran_;
 };
 
 // Checks of the memory operations (copy, fill, axpy, ...), which the shared checks of kernels/op_checks.hpp do

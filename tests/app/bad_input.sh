@@ -37,6 +37,7 @@ expect_failure "--ema-decay" "$CBEDNET" train "${base[@]}" --ema-decay 1
 expect_failure "--activation-memory-gb" "$CBEDNET" train "${base[@]}" --recompute auto
 expect_failure "--recompute auto" "$CBEDNET" train "${base[@]}" --activation-memory-gb 2
 expect_failure "--recompute" "$CBEDNET" train "${base[@]}" --recompute sometimes
+expect_failure "--conv-api" "$CBEDNET" train "${base[@]}" --conv-api fastest
 expect_failure "unknown subcommand" "$CBEDNET" frobnicate
 printf 'not hdf5' > junk.h5
 expect_failure "junk.h5" "$CBEDNET" train --data junk.h5 "${TINY[@]}" --out run
@@ -48,4 +49,8 @@ expect_failure "--classes" "$CBEDNET" train "${base[@]}" --classes 5
 expect_failure "holds basic:1,1" "$CBEDNET" train --data "$DATA" "${SMALL[@]}" --arch basic:1 --out other-run --resume
 "$CBEDNET" convert --in "$DATA" --split test --size 16 --log-scale --out small.h5 > /dev/null
 expect_failure "small.h5" "$CBEDNET" evaluate --checkpoint other-run --data small.h5 --split test
+# --conv-api is a cuda choice: a CPU device accepts every valid value and ignores it (one config file for both).
+"$CBEDNET" bench --device cpu --arch basic:1 --width 8 --stem small --size 16 --batch 2 --steps 1 --warmup 0 \
+  --conv-api graph --quiet > bench.json || fail "bench --device cpu --conv-api graph failed"
+grep -q '"images_per_s"' bench.json || fail "bench --conv-api graph on cpu printed no result"
 echo "bad input: $n cases, each a clear non-zero exit"

@@ -1,5 +1,6 @@
 // One whole ResNet-18 training step on the GPU against the same step on the CPU in fp64: the loss and every
-// updated parameter agree within the precision's tolerance. Skipped without a CUDA device.
+// updated parameter agree within the precision's tolerance, with the convolutions on either cuDNN API (legacy by
+// default; GraphApi*: --conv-api graph). Skipped without a CUDA device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,4 +97,24 @@ TEST(CudaResNetStep, Tf32MatchesCpuFp64) {
   CpuBackend<double> cpu(0);
   auto gpu = make_cuda_backend({"cuda", "tf32", -1, 0});
   compare(one_step(*gpu, 3), one_step(cpu, 3), 1e-2);
+}
+
+// The same steps with the convolutions on cuDNN's graph API (--conv-api graph, kernels/cuda/conv_graph.cpp), at
+// the legacy API's tolerances: the graph path must be as exact as the legacy one.
+TEST(CudaResNetStep, GraphApiFp32MatchesCpuFp64) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  CpuBackend<double> cpu(0);
+  BackendOptions options{"cuda", "fp32", -1, 0};
+  options.conv_api = "graph";
+  auto gpu = make_cuda_backend(options);
+  compare(one_step(*gpu, 3), one_step(cpu, 3), 1e-4);
+}
+
+TEST(CudaResNetStep, GraphApiBf16MatchesCpuFp64) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  CpuBackend<double> cpu(0);
+  BackendOptions options{"cuda", "bf16", -1, 0};
+  options.conv_api = "graph";
+  auto gpu = make_cuda_backend(options);
+  compare(one_step(*gpu, 3), one_step(cpu, 3), 8e-2);
 }

@@ -1,0 +1,133 @@
+// The convolutions of --conv-api graph (cuDNN's graph API through cudnn-frontend, kernels/cuda/conv_graph.cpp):
+// the shared conv cases of tests/kernels/kernel_ops.hpp (forward, backward data and filter, overwrite and
+// accumulate, odd channel counts, kernels 1/3/5/7, strides 1-3) against the fp64 ReferenceBackend in each
+// precision mode; which API ran each layer, as the backend reports it (device_facts' conv_layers); and bitwise
+// equal repeated runs with deterministic engines. Each test skips when this machine has no CUDA device.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/reference_backend.hpp"
+#include "kernels/cuda/cuda_backend.hpp"
+#include "tests/kernels/kernel_ops.hpp"
+
+namespace cbednet::test {
+namespace {
+
+struct GraphMode {
+  const char* precision;
+  Layout layout;
+  double tol;  // max |test - ref| / max |ref|
+};
+void PrintTo(const GraphMode& m, std::ostream* os) {
+  *os << m.precision << (m.layout == Layout::nhwc ? " NHWC" : " NCHW");
+}
+
+// (layer, api) of every entry of the backend's conv_layers fact:
+// [{"layer": "...", "conv_api": "graph"}, ...] (labels hold no quotes).
+std::vector<std::pair<std::string, std::string>> conv_layers(const Backend& backend) {
+  std::string json;
+  for (const auto& [key, value] : backend.device_facts())
+    if (key == "conv_layers") json = value;
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string layer_tag = "{\"layer\": \"", api_tag = "\"conv_api\": \"";
+  for (std::size_t at = json.find(layer_tag); at != std::string::npos; at = json.find(layer_tag, at + 1)) {
+    const std::size_t layer_begin = at + layer_tag.size();
+    const std::size_t layer_end = json.find('"', layer_begin);
+    const std::size_t api_begin = json.find(api_tag, layer_end) + api_tag.size();
+    out.emplace_back(json.substr(layer_begin, layer_end - layer_begin),
+                     json.substr(api_begin, json.find('"', api_begin) - api_begin));
+  }
+  return out;
+}
+
+// Channel counts that tensor-core engines take without padding: every graph must be accepted.
+NamedOps aligned_conv_ops() {
+  NamedOps ops;
+  for (const ConvCase c :
+       {ConvCase{1, 1, 0}, ConvCase{1, 2, 0}, ConvCase{3, 1, 1}, ConvCase{3, 2, 1}, ConvCase{7, 2, 3}})
+    ops.emplace_back("aligned conv " + std::to_string(c.kernel) + "x" + std::to_string(c.kernel) + " stride " +
+                         std::to_string(c.stride),
+                     conv_op(c, Shape{2, 16, 12, 10}, 32));
+  return ops;
+}
+
+class CudaGraphConv : public ::testing::TestWithParam<GraphMode> {
+ protected:
+  void SetUp() override {
+    if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+    backend_ = make_backend_with("graph");
+  }
+  static std::unique_ptr<Backend> make_backend_with(const char* conv_api) {
+    BackendOptions o{"cuda", GetParam().precision, -1, 0};
+    o.conv_api = conv_api;
+    return make_backend(o);
+  }
+  Env tested() const { return Env{*backend_, GetParam().layout, nullptr}; }
+  Env reference() { return Env{reference_, Layout::nchw, backend_.get()}; }
+
+  std::unique_ptr<Backend> backend_;
+  ReferenceBackend reference_;
+};
+
+TEST_P(CudaGraphConv, MatchesTheReference) {
+  for (const NamedOps& ops : {conv_ops(), conv_accumulate_ops()})
+    for (const auto& [name, op] : ops) expect_close(op, tested(), reference(), GetParam().tol, name);
+  // --conv-api graph tried the graph API for every layer: none ran on legacy without having been refused.
+  const auto layers = conv_layers(*backend_);
+  ASSERT_FALSE(layers.empty());
+  int graph = 0;
+  for (const auto& [layer, api] : layers) {
+    EXPECT_NE(api, "legacy") << layer;
+    graph += api == "graph";
+    if (api == "legacy-fallback") std::cout << "[ graph API refused ] " << layer << '\n';
+  }
+  EXPECT_GT(graph, 0) << "the graph API ran no layer";
+}
+
+TEST_P(CudaGraphConv, AlignedChannelsRunOnTheGraphApi) {
+  for (const auto& [name, op] : aligned_conv_ops()) expect_close(op, tested(), reference(), GetParam().tol, name);
+  const auto layers = conv_layers(*backend_);
+  EXPECT_EQ(layers.size(), 15U);  // 5 geometries x (forward, backward data, backward filter)
+  for (const auto& [layer, api] : layers) EXPECT_EQ(api, "graph") << layer;
+}
+
+// Deterministic engines (the default): the same call twice gives the same bits (the tuned plan is kept).
+TEST_P(CudaGraphConv, RepeatedRunsAreBitwiseEqual) {
+  for (const auto& [name, op] : aligned_conv_ops()) {
+    const Env e = tested();
+    const std::vector<Tensor> first = op(e), second = op(e);
+    ASSERT_EQ(first.size(), second.size());
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      const Tensor a = e.host_copy(first[i]), b = e.host_copy(second[i]);
+      EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.bytes()), 0) << name << ", output " << i;
+    }
+  }
+}
+
+// The legacy choice is reported as such (the comparison baseline of the device benchmark).
+TEST_P(CudaGraphConv, LegacyApiIsReportedAsLegacy) {
+  backend_ = make_backend_with("legacy");
+  for (const auto& [name, op] : aligned_conv_ops()) expect_close(op, tested(), reference(), GetParam().tol, name);
+  const auto layers = conv_layers(*backend_);
+  EXPECT_EQ(layers.size(), 15U);
+  for (const auto& [layer, api] : layers) EXPECT_EQ(api, "legacy") << layer;
+}
+
+// Tolerances as the per-op suite's (fp32 1e-5, bf16 2e-2); TF32 and fp16 keep 10 mantissa bits.
+INSTANTIATE_TEST_SUITE_P(Precisions, CudaGraphConv,
+                         ::testing::Values(GraphMode{"fp32", Layout::nhwc, 1e-5}, GraphMode{"fp32", Layout::nchw, 1e-5},
+                                           GraphMode{"tf32", Layout::nhwc, 5e-3}, GraphMode{"bf16", Layout::nhwc, 2e-2},
+                                           GraphMode{"fp16", Layout::nhwc, 5e-3}),
+                         [](const ::testing::TestParamInfo<GraphMode>& info) {
+                           return std::string(info.param.precision) +
+                                  (info.param.layout == Layout::nhwc ? "_nhwc" : "_nchw");
+                         });
+
+}  // namespace
+}  // namespace cbednet::test
