@@ -146,5 +146,12 @@ void ProfilingBackend::do_softmax_cross_entropy_backward(const Tensor& probs, co
 void ProfilingBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   timed("sgd_update", param, [&] { inner_.sgd_update(param, grad, momentum, h); });
 }
+void ProfilingBackend::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                              std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  timed("sgd_update_segments", param, [&] { inner_.sgd_update_segments(param, grad, momentum, segments, h); });
+}
+void ProfilingBackend::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  timed("copy_segments", dst, [&] { inner_.copy_segments(src, dst, segments); });
+}
 
 }  // namespace cbednet

@@ -21,6 +21,14 @@ __global__ void convert_kernel(View src, View dst) {
   }
 }
 
+__global__ void copy_segments_kernel(View src, View dst, const __grid_constant__ SegmentBatch segments) {
+  CBEDNET_GRID_STRIDE(i, segments.packed_start[segments.count]) {
+    const int s = segment_of(segments, i);
+    const i64 e = segments.offset[s] + (i - segments.packed_start[s]);
+    store(dst.data, dst.dtype, e, load(src.data, src.dtype, e));  // as convert_kernel in one layout
+  }
+}
+
 __global__ void fill_kernel(View t, double value) {
   CBEDNET_GRID_STRIDE(i, t.count()) store(t.data, t.dtype, i, value);
 }
@@ -120,6 +128,14 @@ void convert(const View& src, const View& dst, cudaStream_t stream, const char* 
   if (dst.count() == 0) return;
   convert_kernel<<<blocks_for(dst.count()), kThreads, 0, stream>>>(src, dst);
   CBEDNET_CHECK_LAUNCH(op, "convert_kernel");
+}
+
+void copy_segments(const View& src, const View& dst, const SegmentBatch& segments, cudaStream_t stream,
+                   const char* op) {
+  const i64 count = segments.packed_start[segments.count];
+  if (count == 0) return;
+  copy_segments_kernel<<<blocks_for(count), kThreads, 0, stream>>>(src, dst, segments);
+  CBEDNET_CHECK_LAUNCH(op, "copy_segments_kernel");
 }
 
 void fill(const View& t, double value, cudaStream_t stream, const char* op) {
