@@ -198,6 +198,12 @@ class Backend {
   // dst = src (converting the dtype, as copy() does) on the segments of two flat buffers of equal shape and layout:
   // the mixed-precision master -> compute weight refresh and compute -> master gradient gather in one operation.
   void copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments);
+  // running = (1 - momentum) running + (momentum / micro_batches) sums, then sums = 0: the batch-norm running
+  // statistics of a step from the sums of its micro-batch statistics, for every layer at once when given a
+  // ParamStore's flat buffers (running and sums param_dtype(), equal shapes). Bit for bit what scale(running,
+  // 1 - momentum), axpy(momentum / micro_batches, sums, running) and fill(sums, 0) give, which is also the default
+  // implementation; the CUDA backend does it in one launch.
+  void fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches);
 
  protected:
   // ---- implementations, called after the shared checks (kernels/op_checks.hpp) passed ---------------------
@@ -237,6 +243,7 @@ class Backend {
   virtual void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
                                       std::span<const FlatSegment> segments, const SgdUpdate& h) = 0;
   virtual void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) = 0;
+  virtual void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches);
 };
 
 // Which backend to build. device: "cpu", "cpu-reference" or "cuda"; precision: fp64, fp32, tf32, bf16, fp16.

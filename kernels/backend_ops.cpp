@@ -145,4 +145,9 @@ void Backend::copy_segments(const Tensor& src, Tensor& dst, std::span<const Flat
   do_copy_segments(src, dst, segments);
 }
 
+void Backend::fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) {
+  check_fold_running_statistics(rules(), running, sums, momentum, micro_batches);
+  do_fold_running_statistics(running, sums, momentum, micro_batches);
+}
+
 }  // namespace cbednet

@@ -339,4 +339,17 @@ void check_copy_segments(const TensorRules& r, const Tensor& src, const Tensor& 
   check_segments(op, segments, src.count());
 }
 
+void check_fold_running_statistics(const TensorRules& r, const Tensor& running, const Tensor& sums, double momentum,
+                                   double micro_batches) {
+  const char* op = "fold_running_statistics";
+  check_tensor(r, op, "running", running, Kind::param);
+  check_tensor(r, op, "sums", sums, Kind::param);
+  expect(op, "sums", sums, running.shape(), "running", running);
+  if (sums.layout() != running.layout())
+    throw_error<ShapeError>(op, ": sums ", sums.describe(), " has another layout than running ", running.describe());
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    throw_error<InvalidArgument>(op, ": momentum must be in [0, 1], got ", momentum);
+  if (!(micro_batches > 0.0)) throw_error<InvalidArgument>(op, ": micro_batches must be > 0, got ", micro_batches);
+}
+
 }  // namespace cbednet

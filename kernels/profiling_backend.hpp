@@ -88,6 +88,7 @@ class ProfilingBackend final : public Backend {
   void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
                               std::span<const FlatSegment> segments, const SgdUpdate& h) override;
   void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) override;
+  void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) override;
 
  private:
   // Runs op() between two synchronize() calls and adds its time to (name, key).

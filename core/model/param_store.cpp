@@ -206,11 +206,8 @@ void ParamStore::update_running_statistics(double momentum, double micro_batches
     for (BatchNorm* bn : batchnorms_) bn->update_running_statistics(backend_, momentum, micro_batches);
     return;
   }
-  CBEDNET_ASSERT(micro_batches > 0);
-  // BatchNorm::update_running_statistics's operations, on all layers at once.
-  backend_.scale(buffer_storage_, 1.0 - momentum);
-  backend_.axpy(momentum / micro_batches, accumulators_, buffer_storage_);
-  backend_.fill(accumulators_, 0.0);
+  // BatchNorm::update_running_statistics's operations, on all layers at once (one launch on a GPU).
+  backend_.fold_running_statistics(buffer_storage_, accumulators_, momentum, micro_batches);
 }
 
 namespace {

@@ -91,8 +91,8 @@ class ParamStore {
   void refresh_compute_weights();
   // Batch-norm running statistics from the accumulated micro-batch statistics of one step, and the accumulators
   // cleared. The running statistics and the accumulators have the same layout in their flat buffers (every BatchNorm
-  // has running mean and variance, then step sums of the same two), so this is three operations on the flat buffers
-  // (scale, axpy, fill), whatever the number of layers: each element gets what BatchNorm's own update gives it.
+  // has running mean and variance, then step sums of the same two), so this is one Backend::fold_running_statistics
+  // over the flat buffers, whatever the number of layers: each element gets what BatchNorm's own update gives it.
   void update_running_statistics(double momentum, double micro_batches);
   // Forgets the step's accumulated batch-norm statistics (a skipped step).
   void discard_step_statistics() { backend_.fill(accumulators_, 0.0); }

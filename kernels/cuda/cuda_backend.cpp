@@ -460,6 +460,11 @@ void CudaBackend::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tens
   });
 }
 
+void CudaBackend::do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) {
+  cuda::fold_running_statistics(view_of(running), view_of(sums), momentum, micro_batches, stream_.get(),
+                                "fold_running_statistics");
+}
+
 void CudaBackend::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
   const View from = view_of(src), to = view_of(dst);
   for_segment_batches(segments, [&](const SegmentBatch& batch) {

@@ -114,6 +114,7 @@ class CudaBackend final : public Backend {
   void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
                               std::span<const FlatSegment> segments, const SgdUpdate& h) override;
   void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) override;
+  void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) override;
 
  private:
   // Uninitialised device tensor from the caching allocator (scratch and temporaries).

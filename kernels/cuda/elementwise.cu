@@ -42,6 +42,17 @@ __global__ void scale_kernel(View t, float alpha) {
   CBEDNET_GRID_STRIDE(i, t.count()) storef(t.data, t.dtype, i, alpha * loadf(t.data, t.dtype, i));
 }
 
+// scale_kernel, axpy_kernel and fill_kernel in one pass, each rounding as there (the scaled value goes through the
+// running statistics' dtype before the fused multiply-add), so the bits are those of the three launches.
+__global__ void fold_running_statistics_kernel(View running, View sums, float keep, float add) {
+  CBEDNET_GRID_STRIDE(i, running.count()) {
+    storef(running.data, running.dtype, i, keep * loadf(running.data, running.dtype, i));
+    storef(running.data, running.dtype, i,
+           fmaf(add, loadf(sums.data, sums.dtype, i), loadf(running.data, running.dtype, i)));
+    store(sums.data, sums.dtype, i, 0.0);
+  }
+}
+
 __global__ void relu_forward_kernel(View x, View y) {
   CBEDNET_GRID_STRIDE(i, y.count()) storef(y.data, y.dtype, i, fmaxf(loadf(x.data, x.dtype, i), 0.0f));
 }
@@ -148,6 +159,14 @@ void axpy(double alpha, const View& x, const View& y, cudaStream_t stream, const
   if (y.count() == 0) return;
   axpy_kernel<<<blocks_for(y.count()), kThreads, 0, stream>>>(static_cast<float>(alpha), x, y);
   CBEDNET_CHECK_LAUNCH(op, "axpy_kernel");
+}
+
+void fold_running_statistics(const View& running, const View& sums, double momentum, double micro_batches,
+                             cudaStream_t stream, const char* op) {
+  if (running.count() == 0) return;
+  fold_running_statistics_kernel<<<blocks_for(running.count()), kThreads, 0, stream>>>(
+      running, sums, static_cast<float>(1.0 - momentum), static_cast<float>(momentum / micro_batches));
+  CBEDNET_CHECK_LAUNCH(op, "fold_running_statistics_kernel");
 }
 
 void scale(const View& t, double alpha, cudaStream_t stream, const char* op) {

@@ -48,6 +48,10 @@ void copy_segments(const View& src, const View& dst, const SegmentBatch& segment
 void fill(const View& t, double value, cudaStream_t stream, const char* op);
 void axpy(double alpha, const View& x, const View& y, cudaStream_t stream, const char* op);
 void scale(const View& t, double alpha, cudaStream_t stream, const char* op);
+// running = (1 - momentum) running + (momentum / micro_batches) sums, sums = 0 (same layout): scale, axpy and fill
+// in one launch, with their roundings.
+void fold_running_statistics(const View& running, const View& sums, double momentum, double micro_batches,
+                             cudaStream_t stream, const char* op);
 void relu_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
 void relu_backward(const View& y, const View& dy, const View& dx, cudaStream_t stream, const char* op);
 void add(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);

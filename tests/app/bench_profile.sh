@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench --profile-ops: the op_profile line counts backend operations per step, and the parameter update of a step is
-# ONE flat-buffer SGD operation (not one per parameter) and the batch-norm running statistics one scale
+# ONE flat-buffer SGD operation (not one per parameter) and the batch-norm running statistics one operation
 # (docs/gpu-backend.md, "Fewer launches").
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
@@ -18,6 +18,7 @@ print("ops_per_step", p["ops_per_step"], calls)
 assert p["ops_per_step"] == sum(calls.values()), "ops_per_step is not the sum of the calls per step"
 assert calls.get("sgd_update_segments") == 1, "not one SGD operation per step"
 assert "sgd_update" not in calls, "per-parameter SGD updates"
-assert calls.get("scale") == 1, "not one scale for the batch-norm running statistics"
+assert calls.get("fold_running_statistics") == 1, "not one operation for the batch-norm running statistics"
+assert "scale" not in calls, "per-layer running-statistics updates"
 PY
-echo "bench_profile: one SGD operation and one running-statistics scale per step ok"
+echo "bench_profile: one SGD operation and one running-statistics operation per step ok"

@@ -1,7 +1,7 @@
 // The step's flat-buffer updates on the CPU backends: bit for bit what the per-parameter and per-layer updates gave
 // (tests/core/flat_update_checks.hpp), and the number of operations a step makes for them, counted by
-// ProfilingBackend: one sgd_update_segments per store and one scale for every batch-norm running statistic, so a
-// change back to one call per parameter or per layer fails here.
+// ProfilingBackend: one sgd_update_segments per store and one fold_running_statistics for every batch-norm running
+// statistic, so a change back to one call per parameter or per layer fails here.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -55,8 +55,9 @@ TEST(FlatUpdates, OneSgdOperationPerStorePerStep) {
   for (const auto& e : backend.entries()) calls[e.op] += e.calls;
   EXPECT_EQ(calls["sgd_update_segments"], steps) << "one SGD operation per store and step";
   EXPECT_EQ(calls["sgd_update"], 0) << "no per-parameter SGD update";
-  EXPECT_EQ(calls["scale"], steps) << "the running statistics of every batch norm in one scale per step";
-  // Per step: the running statistics' one axpy, and the two statistic sums of each batch norm per micro-batch.
-  EXPECT_EQ(calls["axpy"], steps * (1 + 2 * batchnorms * 2));
+  EXPECT_EQ(calls["fold_running_statistics"], steps) << "the running statistics of every batch norm at once";
+  EXPECT_EQ(calls["scale"], 0) << "no per-layer running-statistics update";
+  // Per step: the two statistic sums of each batch norm per micro-batch (2 micro-batches), nothing more.
+  EXPECT_EQ(calls["axpy"], steps * 2 * batchnorms * 2);
   EXPECT_EQ(calls["copy_segments"], 0) << "no compute-precision copies on the CPU";
 }

@@ -289,8 +289,8 @@ inline void expect_same_rejections(const Env& test, const Env& ref) {
 
 // The flat-buffer operations against the per-parameter ones on the same backend: sgd_update_segments is bit for bit
 // one sgd_update per segment (weight decay on the decayed ones), copy_segments one copy per segment, in both
-// directions of the mixed-precision copies; elements between segments keep their bits. Bad segment lists are
-// rejected.
+// directions of the mixed-precision copies, fold_running_statistics the scale, axpy and fill it replaces; elements
+// between segments keep their bits. Bad segment lists and arguments are rejected.
 inline void expect_flat_segments_bitwise(const Env& e) {
   Backend& be = e.backend;
   const std::vector<FlatSegment> segments = flat_case_segments();
@@ -353,6 +353,21 @@ inline void expect_flat_segments_bitwise(const Env& e) {
       be.copy(compute.view(run, s.offset), to);
     });
     expect_bits(grad, grad_each, grad0, "copy_segments compute -> grad");
+  }
+  {  // fold_running_statistics: scale, axpy and fill in one operation
+    Tensor running = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor running_each = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor sums = e.param(random_tensor(flat_case_shape, 152)),
+           sums_each = e.param(random_tensor(flat_case_shape, 152));
+    be.fold_running_statistics(running, sums, 0.1, 3.0);
+    be.scale(running_each, 1.0 - 0.1);
+    be.axpy(0.1 / 3.0, sums_each, running_each);
+    be.fill(sums_each, 0.0);
+    EXPECT_TRUE(bit_equal(e.host_copy(running), e.host_copy(running_each)))
+        << "fold_running_statistics on " << be.name();
+    EXPECT_TRUE(bit_equal(e.host_copy(sums), e.host_copy(sums_each))) << "fold_running_statistics sums";
+    EXPECT_THROW(be.fold_running_statistics(running, sums, 0.1, 0.0), InvalidArgument);
+    EXPECT_THROW(be.fold_running_statistics(running, sums, 1.5, 1.0), InvalidArgument);
   }
   Tensor p = e.param_out(flat_case_shape), g = e.param_out(flat_case_shape), v = e.param_out(flat_case_shape);
   const std::vector<FlatSegment> overlapping{{0, 10, true}, {5, 10, false}}, outside{{90, 7, true}},

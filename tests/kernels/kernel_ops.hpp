@@ -408,6 +408,14 @@ inline NamedOps flat_segments_ops() {
     e.backend.copy_segments(compute, back, flat_case_segments());
     return outputs(std::move(compute), std::move(back));
   });
+  ops.emplace_back("fold_running_statistics", [](const Env& e) {
+    Tensor running = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor sums = e.param(random_tensor(flat_case_shape, 152, -1.0, 3.0));
+    e.backend.fold_running_statistics(running, sums, 0.1, 3.0);
+    Tensor sums_again = e.param(random_tensor(flat_case_shape, 153));
+    e.backend.fold_running_statistics(running, sums_again, 0.25, 1.0);
+    return outputs(std::move(running));
+  });
   return ops;
 }
 
