@@ -1,5 +1,6 @@
 // Checks written once against the Backend interface: batch-norm statistics by definition, gradient modes and the
-// SGD closed form (run on the CPU backends), and the calls every backend must reject (run on all, CUDA included).
+// SGD closed form (run on the CPU backends), the calls every backend must reject and the flat-buffer operations
+// against the per-parameter ones, bitwise (run on all, CUDA included).
 #pragma once
 
 #include <gtest/gtest.h>
