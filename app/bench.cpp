@@ -147,21 +147,26 @@ int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, 
   return 0;
 }
 
-// One JSON line: time per step by operation, then the 40 costliest (operation, shape) pairs.
+// One JSON line: time per step, backend operations per step (each one kernel launch or more on a GPU, one per
+// flat-buffer segment batch for the *_segments operations), time and calls per step by operation, then the 40
+// costliest (operation, shape) pairs.
 void print_op_profile(const std::vector<ProfilingBackend::Entry>& entries, long steps, double ms_per_step) {
   std::map<std::string, std::pair<long, double>> by_op;
   double total = 0;
+  long calls = 0;
   for (const auto& e : entries) {
     by_op[e.op].first += e.calls;
     by_op[e.op].second += e.seconds;
     total += e.seconds;
+    calls += e.calls;
   }
   std::vector<std::pair<std::string, std::pair<long, double>>> ops(by_op.begin(), by_op.end());
   std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
   const double per_step = 1e3 / static_cast<double>(steps);
   std::ostringstream out;
   out << "{\"benchmark\": \"op_profile\", \"ms_per_step\": " << ms_per_step
-      << ", \"ms_per_step_in_ops\": " << total * per_step << ", \"by_op\": [";
+      << ", \"ms_per_step_in_ops\": " << total * per_step
+      << ", \"ops_per_step\": " << static_cast<double>(calls) / static_cast<double>(steps) << ", \"by_op\": [";
   for (std::size_t i = 0; i < ops.size(); ++i)
     out << (i ? ", " : "") << "{\"op\": \"" << ops[i].first << "\", \"calls\": " << ops[i].second.first / steps
         << ", \"ms\": " << ops[i].second.second * per_step << "}";

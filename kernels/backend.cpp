@@ -32,6 +32,13 @@ Shape PoolGeometry::output_shape(const Shape& x) const {
   return {x.n, x.c, (x.h + 2 * pad - kernel) / stride + 1, (x.w + 2 * pad - kernel) / stride + 1};
 }
 
+// The three memory operations BatchNorm::update_running_statistics makes per layer, once over the given tensors.
+void Backend::do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) {
+  scale(running, 1.0 - momentum);
+  axpy(momentum / micro_batches, sums, running);
+  fill(sums, 0.0);
+}
+
 bool Backend::all_finite(const Tensor& t) {
   const auto finite = [](auto values) {
     for (const auto v : values)

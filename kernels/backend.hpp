@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,16 @@ struct SgdUpdate {
   double weight_decay = 0.0;
   bool nesterov = false;
   double grad_scale = 1.0;  // e.g. 1 / loss scale
+};
+
+// A run [offset, offset + count) of a flat buffer (elements), as core/model/ParamStore lays parameters out: the
+// flat-buffer operations below touch only the elements of their segments (never the alignment padding between
+// them). Segments are in ascending order and do not overlap. `decayed`: sgd_update_segments applies the update's
+// weight decay there (conv and linear weights), none elsewhere.
+struct FlatSegment {
+  std::int64_t offset = 0;
+  std::int64_t count = 0;
+  bool decayed = false;
 };
 
 // Where dropout draws its mask: element e of global sample s at step t uses stream.uniform(t, s * per_sample + e),
@@ -177,6 +188,22 @@ class Backend {
   // ---- optimizer -----------------------------------------------------------------------------------------
   // param, grad and momentum are param_dtype() and have the same shape.
   void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h);
+  // The same update over the segments of three flat buffers of equal shape in one operation (one kernel launch on
+  // a GPU) instead of one call per parameter: each element is updated exactly as sgd_update would, with
+  // h.weight_decay on decayed segments and 0 on the others. Elements outside the segments are left alone.
+  void sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum, std::span<const FlatSegment> segments,
+                           const SgdUpdate& h);
+
+  // ---- flat buffers --------------------------------------------------------------------------------------
+  // dst = src (converting the dtype, as copy() does) on the segments of two flat buffers of equal shape and layout:
+  // the mixed-precision master -> compute weight refresh and compute -> master gradient gather in one operation.
+  void copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments);
+  // running = (1 - momentum) running + (momentum / micro_batches) sums, then sums = 0: the batch-norm running
+  // statistics of a step from the sums of its micro-batch statistics, for every layer at once when given a
+  // ParamStore's flat buffers (running and sums param_dtype(), equal shapes). Bit for bit what scale(running,
+  // 1 - momentum), axpy(momentum / micro_batches, sums, running) and fill(sums, 0) give, which is also the default
+  // implementation; the CUDA backend does it in one launch.
+  void fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches);
 
  protected:
   // ---- implementations, called after the shared checks (kernels/op_checks.hpp) passed ---------------------
@@ -213,6 +240,10 @@ class Backend {
   virtual void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                                  double label_smoothing, double scale, Tensor& dlogits) = 0;
   virtual void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
+  virtual void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                      std::span<const FlatSegment> segments, const SgdUpdate& h) = 0;
+  virtual void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) = 0;
+  virtual void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches);
 };
 
 // Which backend to build. device: "cpu", "cpu-reference" or "cuda"; precision: fp64, fp32, tf32, bf16, fp16.

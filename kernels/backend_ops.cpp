@@ -132,4 +132,22 @@ void Backend::sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, co
   do_sgd_update(param, grad, momentum, h);
 }
 
+void Backend::sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                  std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  check_sgd_update_segments(rules(), param, grad, momentum, segments);
+  do_sgd_update_segments(param, grad, momentum, segments, h);
+}
+
+// ---- flat buffers ---------------------------------------------------------------------------------------------
+
+void Backend::copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  check_copy_segments(rules(), src, dst, segments);
+  do_copy_segments(src, dst, segments);
+}
+
+void Backend::fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) {
+  check_fold_running_statistics(rules(), running, sums, momentum, micro_batches);
+  do_fold_running_statistics(running, sums, momentum, micro_batches);
+}
+
 }  // namespace cbednet

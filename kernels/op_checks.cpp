@@ -55,6 +55,21 @@ void check_weights(const char* op, const Tensor& w, const char* ref_name, const 
   expect(op, "w", w, want, ref_name, ref);
 }
 
+// Ascending, non-overlapping segments inside a flat buffer of `elements` elements.
+void check_segments(const char* op, std::span<const FlatSegment> segments, std::int64_t elements) {
+  std::int64_t end = 0;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const FlatSegment& s = segments[i];
+    if (s.offset < 0 || s.count < 0 || s.offset > elements || s.count > elements - s.offset)
+      throw_error<ShapeError>(op, ": segment ", i, " [", s.offset, ", +", s.count, ") lies outside the ", elements,
+                              " elements of the buffers");
+    if (s.offset < end)
+      throw_error<ShapeError>(op, ": segment ", i, " starts at ", s.offset, ", before the end ", end,
+                              " of the one before (segments must be ascending and must not overlap)");
+    end = s.offset + s.count;
+  }
+}
+
 void check_eps(const char* op, double eps) {
   if (!(eps >= 0.0)) throw_error<InvalidArgument>(op, ": eps must be >= 0, got ", eps);
 }
@@ -299,6 +314,42 @@ void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& g
     if (t->layout() != param.layout())
       throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ", param.describe());
   }
+}
+
+void check_sgd_update_segments(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum,
+                               std::span<const FlatSegment> segments) {
+  const char* op = "sgd_update_segments";
+  for (auto [name, t] : {std::pair{"param", &param}, {"grad", &grad}, {"momentum", &momentum}}) {
+    check_tensor(r, op, name, *t, Kind::param);
+    expect(op, name, *t, param.shape(), "param", param);
+    if (t->layout() != param.layout())
+      throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ", param.describe());
+  }
+  check_segments(op, segments, param.count());
+}
+
+void check_copy_segments(const TensorRules& r, const Tensor& src, const Tensor& dst,
+                         std::span<const FlatSegment> segments) {
+  const char* op = "copy_segments";
+  for (auto [name, t] : {std::pair{"src", &src}, {"dst", &dst}})
+    check_tensor(r, op, name, *t, t->dtype() == r.act ? Kind::act : Kind::param);
+  expect(op, "dst", dst, src.shape(), "src", src);
+  if (dst.layout() != src.layout())
+    throw_error<ShapeError>(op, ": dst ", dst.describe(), " has another layout than src ", src.describe());
+  check_segments(op, segments, src.count());
+}
+
+void check_fold_running_statistics(const TensorRules& r, const Tensor& running, const Tensor& sums, double momentum,
+                                   double micro_batches) {
+  const char* op = "fold_running_statistics";
+  check_tensor(r, op, "running", running, Kind::param);
+  check_tensor(r, op, "sums", sums, Kind::param);
+  expect(op, "sums", sums, running.shape(), "running", running);
+  if (sums.layout() != running.layout())
+    throw_error<ShapeError>(op, ": sums ", sums.describe(), " has another layout than running ", running.describe());
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    throw_error<InvalidArgument>(op, ": momentum must be in [0, 1], got ", momentum);
+  if (!(micro_batches > 0.0)) throw_error<InvalidArgument>(op, ": micro_batches must be > 0, got ", micro_batches);
 }
 
 }  // namespace cbednet

@@ -55,5 +55,14 @@ void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& pr
                                           const Tensor* class_weights, double label_smoothing, const Tensor& dlogits);
 
 void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum);
+// The three flat buffers as check_sgd_update wants them, and segments in ascending order, not overlapping, inside.
+void check_sgd_update_segments(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum,
+                               std::span<const FlatSegment> segments);
+// src and dst of equal shape and layout, each in the activation or the parameter dtype; segments as above.
+// running and sums in the parameter dtype, of equal shape and layout; momentum in [0, 1]; micro_batches > 0.
+void check_fold_running_statistics(const TensorRules& r, const Tensor& running, const Tensor& sums, double momentum,
+                                   double micro_batches);
+void check_copy_segments(const TensorRules& r, const Tensor& src, const Tensor& dst,
+                         std::span<const FlatSegment> segments);
 
 }  // namespace cbednet

@@ -146,5 +146,18 @@ void ProfilingBackend::do_softmax_cross_entropy_backward(const Tensor& probs, co
 void ProfilingBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   timed("sgd_update", param, [&] { inner_.sgd_update(param, grad, momentum, h); });
 }
+void ProfilingBackend::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                              std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  timed("sgd_update_segments", param, [&] { inner_.sgd_update_segments(param, grad, momentum, segments, h); });
+}
+void ProfilingBackend::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  timed("copy_segments", dst, [&] { inner_.copy_segments(src, dst, segments); });
+}
+void ProfilingBackend::do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum,
+                                                  double micro_batches) {
+  // One operation of the inner backend (its scale, axpy and fill inside are not counted apart).
+  timed("fold_running_statistics", running,
+        [&] { inner_.fold_running_statistics(running, sums, momentum, micro_batches); });
+}
 
 }  // namespace cbednet

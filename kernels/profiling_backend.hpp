@@ -85,6 +85,10 @@ class ProfilingBackend final : public Backend {
   void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                          double label_smoothing, double scale, Tensor& dlogits) override;
   void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
+  void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                              std::span<const FlatSegment> segments, const SgdUpdate& h) override;
+  void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) override;
+  void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) override;
 
  private:
   // Runs op() between two synchronize() calls and adds its time to (name, key).

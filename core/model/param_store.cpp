@@ -47,6 +47,18 @@ Tensor initial_values(const ParamSpec& spec, const std::string& full_name, std::
   return host;
 }
 
+// Appends [offset, offset + count) to `segments`, merged into the last one when it continues it with equal decay.
+void append_segment(std::vector<FlatSegment>& segments, std::int64_t offset, std::int64_t count, bool decayed) {
+  if (!segments.empty()) {
+    FlatSegment& last = segments.back();
+    if (last.offset + last.count == offset && last.decayed == decayed) {
+      last.count += count;
+      return;
+    }
+  }
+  segments.push_back({offset, count, decayed});
+}
+
 }  // namespace
 
 ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std::uint64_t seed) : backend_(backend) {
@@ -105,9 +117,15 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
       if (compute_copy) backend.copy(e.master, e.compute);
       layer_params.push_back(e.compute.view());
       layer_grads.push_back(e.compute_grad.view());
+      append_segment(decay_segments_, p_off, spec.shape.count(), is_decayed(spec.kind));
+      if (compute_copy) append_segment(compute_segments_, p_off, spec.shape.count(), false);
       p_off += aligned(spec.shape.count());
       params_.push_back(std::move(e));
     }
+    // BatchNorm's buffers are running mean and variance, then the step sums of both: each running statistic sits at
+    // the offset of its sum when both flat buffers are equally far at the layer's start.
+    const bool batchnorm = dynamic_cast<BatchNorm*>(p.layer) != nullptr;
+    if (!p.buffers.empty() && (!batchnorm || b_off != a_off)) flat_statistics_ = false;
     for (const auto& spec : p.buffers) {
       Tensor view =
           spec.step_accumulator ? accumulators_.view(spec.shape, a_off) : buffer_storage_.view(spec.shape, b_off);
@@ -119,6 +137,7 @@ ParamStore::ParamStore(Backend& backend, const std::vector<Block*>& blocks, std:
     p.layer->bind(std::move(layer_params), std::move(layer_grads), std::move(layer_buffers));
     if (auto* bn = dynamic_cast<BatchNorm*>(p.layer)) batchnorms_.push_back(bn);
   }
+  if (b_off != a_off) flat_statistics_ = false;
   param_gathered_.assign(params_.size(), 0);
 }
 
@@ -166,22 +185,29 @@ void ParamStore::gather_compute_grads() {
 
 void ParamStore::gather_compute_grads(std::int64_t begin, std::int64_t end) {
   if (!mixed_ || grads_gathered_) return;
+  std::vector<FlatSegment> segments;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     ParamEntry& p = params_[i];
     if (p.offset < begin || p.offset >= end || param_gathered_[i]) continue;
-    if (in_compute_dtype(p.kind)) backend_.copy(p.compute_grad, p.grad);
+    if (in_compute_dtype(p.kind)) append_segment(segments, p.offset, p.shape.count(), false);
     param_gathered_[i] = 1;
   }
+  if (!segments.empty()) backend_.copy_segments(compute_grad_, grad_, segments);
 }
 
 void ParamStore::refresh_compute_weights() {
-  if (!mixed_) return;
-  for (auto& p : params_)
-    if (in_compute_dtype(p.kind)) backend_.copy(p.master, p.compute);
+  if (!mixed_ || compute_segments_.empty()) return;
+  backend_.copy_segments(master_, compute_, compute_segments_);
 }
 
 void ParamStore::update_running_statistics(double momentum, double micro_batches) {
-  for (BatchNorm* bn : batchnorms_) bn->update_running_statistics(backend_, momentum, micro_batches);
+  if (batchnorms_.empty()) return;
+  if (!flat_statistics_) {  // a layer other than BatchNorm keeps buffers: each BatchNorm on its own
+    for (BatchNorm* bn : batchnorms_) bn->update_running_statistics(backend_, momentum, micro_batches);
+    return;
+  }
+  // BatchNorm::update_running_statistics's operations, on all layers at once (one launch on a GPU).
+  backend_.fold_running_statistics(buffer_storage_, accumulators_, momentum, micro_batches);
 }
 
 namespace {

@@ -55,6 +55,9 @@ class ParamStore {
   std::vector<BufferEntry>& buffers() { return buffers_; }
   const std::vector<BufferEntry>& buffers() const { return buffers_; }
   std::int64_t parameter_count() const;
+  // Every parameter as a segment of the flat buffers (decayed: is_decayed(kind)), runs of adjacent parameters of
+  // equal decay merged: what Backend::sgd_update_segments takes to update the whole store at once.
+  const std::vector<FlatSegment>& decay_segments() const { return decay_segments_; }
 
   Tensor& master() { return master_; }
   Tensor& grad() { return grad_; }
@@ -74,7 +77,8 @@ class ParamStore {
   Tensor& buffer_storage() { return buffer_storage_; }
 
   void zero_grad();
-  // After backward: copies compute-dtype gradients into the master gradients (no-op when dtypes agree, and
+  // After backward: copies compute-dtype gradients into the master gradients (one copy_segments over the flat
+  // buffers; no-op when dtypes agree, and
   // done once per step: a second call before zero_grad() does nothing, so a reduction of the master gradients
   // between the two is kept).
   void gather_compute_grads();
@@ -82,9 +86,13 @@ class ParamStore {
   // bucket's reduction can start before the whole backward pass has ended; those are then skipped by the
   // whole-store call until zero_grad().
   void gather_compute_grads(std::int64_t begin, std::int64_t end);
-  // After an update: copies master weights into their compute-dtype copies (no-op when dtypes agree).
+  // After an update: copies master weights into their compute-dtype copies (no-op when dtypes agree), one
+  // copy_segments over the flat buffers.
   void refresh_compute_weights();
-  // Batch-norm running statistics from the accumulated micro-batch statistics of one step.
+  // Batch-norm running statistics from the accumulated micro-batch statistics of one step, and the accumulators
+  // cleared. The running statistics and the accumulators have the same layout in their flat buffers (every BatchNorm
+  // has running mean and variance, then step sums of the same two), so this is one Backend::fold_running_statistics
+  // over the flat buffers, whatever the number of layers: each element gets what BatchNorm's own update gives it.
   void update_running_statistics(double momentum, double micro_batches);
   // Forgets the step's accumulated batch-norm statistics (a skipped step).
   void discard_step_statistics() { backend_.fill(accumulators_, 0.0); }
@@ -95,11 +103,14 @@ class ParamStore {
   Backend& backend_;
   bool mixed_ = false;
   bool grads_gathered_ = false;
+  bool flat_statistics_ = true;       // buffer_storage_ and accumulators_ pair up element by element (see above)
   std::vector<char> param_gathered_;  // per entry of params_, for the ranged gather
   Tensor master_, grad_, momentum_, second_moment_, ema_, compute_, compute_grad_, buffer_storage_, accumulators_;
   std::vector<ParamEntry> params_;
   std::vector<BufferEntry> buffers_;
   std::vector<BatchNorm*> batchnorms_;
+  std::vector<FlatSegment> decay_segments_;    // every parameter
+  std::vector<FlatSegment> compute_segments_;  // parameters with compute-dtype copies (mixed precision only)
 };
 
 // While alive, the store's weights are its moving average (--ema-decay), for evaluation; the training weights come

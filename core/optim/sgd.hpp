@@ -1,6 +1,7 @@
 // SGD with momentum (optionally Nesterov) over a ParamStore; weight decay only on conv and linear weights
 // (not on batch-norm parameters or biases). The state is the flat momentum buffer and the step counter. The update
-// is the backend's own operation (Backend::sgd_update), so it runs where the parameters live.
+// is the backend's own operation over the flat buffers (Backend::sgd_update_segments), so it runs where the
+// parameters live, in one call per store.
 #pragma once
 
 #include <cstdint>

@@ -195,6 +195,18 @@ template <typename T>
 void CpuBackend<T>::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   cpu::sgd_update(ws_, param, grad, momentum, h);
 }
+template <typename T>
+void CpuBackend<T>::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                           std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  cpu::sgd_update_segments(ws_, param, grad, momentum, segments, h);
+}
+
+// ---- flat buffers ---------------------------------------------------------------------------------------------
+
+template <typename T>
+void CpuBackend<T>::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  cpu::host_copy_segments(src, dst, segments, ws_.team());
+}
 
 template class CpuBackend<float>;
 template class CpuBackend<double>;

@@ -69,20 +69,36 @@ void dropout_forward(const Workspace<T>& ws, const Tensor& x, double p, const Dr
   }
 }
 
-// PyTorch SGD (dampening 0), in fp64 arithmetic whatever T.
+namespace {
+
+// PyTorch SGD (dampening 0) on n elements, in fp64 arithmetic whatever T; weight_decay replaces h's. The one loop
+// behind sgd_update and sgd_update_segments, so that both give the same bits.
 template <typename T>
-void sgd_update(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
-  T* w = param.data<T>();
-  const T* dw = grad.data<T>();
-  T* v = momentum.data<T>();
-  const i64 n = param.count();
+void sgd_update_range(const Workspace<T>& ws, T* w, const T* dw, T* v, i64 n, const SgdUpdate& h, double weight_decay) {
 #pragma omp parallel for schedule(static) num_threads(team_for(ws, n))
   for (i64 i = 0; i < n; ++i) {
-    const double g = h.grad_scale * dw[i] + h.weight_decay * w[i];
+    const double g = h.grad_scale * dw[i] + weight_decay * w[i];
     const double vi = h.momentum * v[i] + g;
     v[i] = static_cast<T>(vi);
     w[i] = static_cast<T>(w[i] - h.lr * (h.nesterov ? g + h.momentum * vi : vi));
   }
+}
+
+}  // namespace
+
+template <typename T>
+void sgd_update(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
+  sgd_update_range(ws, param.data<T>(), grad.data<T>(), momentum.data<T>(), param.count(), h, h.weight_decay);
+}
+
+template <typename T>
+void sgd_update_segments(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tensor& momentum,
+                         std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  T* w = param.data<T>();
+  const T* dw = grad.data<T>();
+  T* v = momentum.data<T>();
+  for (const FlatSegment& s : segments)
+    sgd_update_range(ws, w + s.offset, dw + s.offset, v + s.offset, s.count, h, s.decayed ? h.weight_decay : 0.0);
 }
 
 #define CBEDNET_ELEMENTWISE(T)                                                                                       \
@@ -91,7 +107,9 @@ void sgd_update(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tenso
   template void add<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                                  \
   template void multiply<T>(const Workspace<T>&, const Tensor&, const Tensor&, Tensor&);                             \
   template void dropout_forward<T>(const Workspace<T>&, const Tensor&, double, const DropoutKey&, Tensor&, Tensor&); \
-  template void sgd_update<T>(const Workspace<T>&, Tensor&, const Tensor&, Tensor&, const SgdUpdate&);
+  template void sgd_update<T>(const Workspace<T>&, Tensor&, const Tensor&, Tensor&, const SgdUpdate&);               \
+  template void sgd_update_segments<T>(const Workspace<T>&, Tensor&, const Tensor&, Tensor&,                         \
+                                       std::span<const FlatSegment>, const SgdUpdate&);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_ELEMENTWISE)
 #undef CBEDNET_ELEMENTWISE
 

@@ -44,6 +44,10 @@ template <typename T>
 void multiply(const Workspace<T>& ws, const Tensor& a, const Tensor& b, Tensor& y);
 template <typename T>
 void sgd_update(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h);
+// The same loop on each segment (h.weight_decay on the decayed ones): the same bits as one sgd_update per segment.
+template <typename T>
+void sgd_update_segments(const Workspace<T>& ws, Tensor& param, const Tensor& grad, Tensor& momentum,
+                         std::span<const FlatSegment> segments, const SgdUpdate& h);
 
 // cpu_pool_linear_loss.cpp
 template <typename T>

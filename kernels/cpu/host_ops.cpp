@@ -107,6 +107,15 @@ void scale_typed(T* d, std::int64_t n, T alpha, int threads) {
 }
 }  // namespace
 
+void host_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments, int threads) {
+  for (const FlatSegment& s : segments) {
+    if (s.count == 0) continue;
+    const Shape run{1, s.count, 1, 1};
+    Tensor to = dst.view(run, s.offset);
+    host_copy(src.view(run, s.offset), to, threads);
+  }
+}
+
 void host_fill(Tensor& t, double value, int threads) {
   require_host(t, "fill", "tensor");
   switch (t.dtype()) {

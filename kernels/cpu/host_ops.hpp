@@ -2,7 +2,10 @@
 // and layout (NCHW <-> NHWC) conversion, fill, axpy and scale.
 #pragma once
 
+#include <span>
+
 #include "core/tensor.hpp"
+#include "kernels/backend.hpp"
 
 namespace cbednet::cpu {
 
@@ -13,6 +16,9 @@ Tensor host_allocate(Shape shape, DType dtype, Layout layout);
 // `threads` > 1 spreads large copies over OpenMP threads (each element is written once, so any count gives
 // the same bits).
 void host_copy(const Tensor& src, Tensor& dst, int threads = 1);
+
+// dst = src (as host_copy) on each segment of two flat buffers of equal shape and layout.
+void host_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments, int threads = 1);
 
 // t = value (f64, f32 or i32).
 void host_fill(Tensor& t, double value, int threads = 1);

@@ -386,15 +386,37 @@ void ReferenceBackend::do_softmax_cross_entropy_backward(const Tensor& probs, co
 
 // ---- optimizer ------------------------------------------------------------------------------------------------
 
-void ReferenceBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
-  double* w = param.data<double>();
-  const double* dw = grad.data<double>();
-  double* v = momentum.data<double>();
-  for (i64 i = 0; i < param.count(); ++i) {
-    const double g = h.grad_scale * dw[i] + h.weight_decay * w[i];
+namespace {
+
+// The definition of kernels/backend.hpp on n elements, weight_decay in place of h's.
+void sgd_update_range(double* w, const double* dw, double* v, i64 n, const SgdUpdate& h, double weight_decay) {
+  for (i64 i = 0; i < n; ++i) {
+    const double g = h.grad_scale * dw[i] + weight_decay * w[i];
     v[i] = h.momentum * v[i] + g;
     w[i] -= h.lr * (h.nesterov ? g + h.momentum * v[i] : v[i]);
   }
+}
+
+}  // namespace
+
+void ReferenceBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
+  sgd_update_range(param.data<double>(), grad.data<double>(), momentum.data<double>(), param.count(), h,
+                   h.weight_decay);
+}
+
+void ReferenceBackend::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                              std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  double* w = param.data<double>();
+  const double* dw = grad.data<double>();
+  double* v = momentum.data<double>();
+  for (const FlatSegment& s : segments)
+    sgd_update_range(w + s.offset, dw + s.offset, v + s.offset, s.count, h, s.decayed ? h.weight_decay : 0.0);
+}
+
+// ---- flat buffers ---------------------------------------------------------------------------------------------
+
+void ReferenceBackend::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  cpu::host_copy_segments(src, dst, segments);
 }
 
 }  // namespace cbednet

@@ -432,5 +432,51 @@ void CudaBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momen
                    h.grad_scale, stream_.get(), "sgd_update");
 }
 
+// ---- flat buffers ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// Calls launch(batch) for the non-empty segments in order, at most kSegmentsPerLaunch at a time: one launch for a
+// whole ResNet-50 or -152 store.
+template <typename Launch>
+void for_segment_batches(std::span<const FlatSegment> segments, Launch&& launch) {
+  auto batch = std::make_unique<SegmentBatch>();  // zeroed: packed_start[0] = 0
+  for (const FlatSegment& s : segments) {
+    if (s.count == 0) continue;
+    if (batch->count == kSegmentsPerLaunch) {
+      launch(*batch);
+      batch->count = 0;
+    }
+    const int k = batch->count++;
+    batch->offset[k] = s.offset;
+    batch->decayed[k] = s.decayed;
+    batch->packed_start[k + 1] = batch->packed_start[k] + s.count;
+  }
+  if (batch->count > 0) launch(*batch);
+}
+
+}  // namespace
+
+void CudaBackend::do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                                         std::span<const FlatSegment> segments, const SgdUpdate& h) {
+  const View p = view_of(param), g = view_of(grad), v = view_of(momentum);
+  for_segment_batches(segments, [&](const SegmentBatch& batch) {
+    cuda::sgd_update_segments(p, g, v, batch, h.lr, h.momentum, h.weight_decay, h.nesterov, h.grad_scale, stream_.get(),
+                              "sgd_update_segments");
+  });
+}
+
+void CudaBackend::do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) {
+  cuda::fold_running_statistics(view_of(running), view_of(sums), momentum, micro_batches, stream_.get(),
+                                "fold_running_statistics");
+}
+
+void CudaBackend::do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) {
+  const View from = view_of(src), to = view_of(dst);
+  for_segment_batches(segments, [&](const SegmentBatch& batch) {
+    cuda::copy_segments(from, to, batch, stream_.get(), "copy_segments");
+  });
+}
+
 }  // namespace cuda
 }  // namespace cbednet

@@ -111,6 +111,11 @@ class CudaBackend final : public Backend {
                                          double label_smoothing, double scale, Tensor& dlogits) override;
 
   void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
+  // ---- flat buffers (cuda_backend.cpp): one launch per kSegmentsPerLaunch segments (kernels.hpp) ----
+  void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
+                              std::span<const FlatSegment> segments, const SgdUpdate& h) override;
+  void do_copy_segments(const Tensor& src, Tensor& dst, std::span<const FlatSegment> segments) override;
+  void do_fold_running_statistics(Tensor& running, Tensor& sums, double momentum, double micro_batches) override;
 
  private:
   // Uninitialised device tensor from the caching allocator (scratch and temporaries).

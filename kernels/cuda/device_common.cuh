@@ -127,6 +127,21 @@ __device__ __forceinline__ i64 channel_of(const View& v, i64 i) {
   for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < (count); \
        i += static_cast<i64>(blockDim.x) * gridDim.x)
 
+// The segment holding packed element i of a SegmentBatch: the last s with packed_start[s] <= i (empty segments are
+// never packed). Threads of a warp mostly fall in one segment and then read the same table entries (uniform reads of
+// the __grid_constant__ parameter).
+__device__ __forceinline__ int segment_of(const SegmentBatch& segments, i64 i) {
+  int lo = 0, hi = segments.count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (segments.packed_start[mid] <= i)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
 constexpr int kThreads = 256;
 inline unsigned blocks_for(i64 count) {
   // Grid-stride loops cover the rest; 8192 blocks saturate every current GPU.

@@ -21,6 +21,14 @@ __global__ void convert_kernel(View src, View dst) {
   }
 }
 
+__global__ void copy_segments_kernel(View src, View dst, const __grid_constant__ SegmentBatch segments) {
+  CBEDNET_GRID_STRIDE(i, segments.packed_start[segments.count]) {
+    const int s = segment_of(segments, i);
+    const i64 e = segments.offset[s] + (i - segments.packed_start[s]);
+    store(dst.data, dst.dtype, e, load(src.data, src.dtype, e));  // as convert_kernel in one layout
+  }
+}
+
 __global__ void fill_kernel(View t, double value) {
   CBEDNET_GRID_STRIDE(i, t.count()) store(t.data, t.dtype, i, value);
 }
@@ -32,6 +40,17 @@ __global__ void axpy_kernel(float alpha, View x, View y) {
 
 __global__ void scale_kernel(View t, float alpha) {
   CBEDNET_GRID_STRIDE(i, t.count()) storef(t.data, t.dtype, i, alpha * loadf(t.data, t.dtype, i));
+}
+
+// scale_kernel, axpy_kernel and fill_kernel in one pass, each rounding as there (the scaled value goes through the
+// running statistics' dtype before the fused multiply-add), so the bits are those of the three launches.
+__global__ void fold_running_statistics_kernel(View running, View sums, float keep, float add) {
+  CBEDNET_GRID_STRIDE(i, running.count()) {
+    storef(running.data, running.dtype, i, keep * loadf(running.data, running.dtype, i));
+    storef(running.data, running.dtype, i,
+           fmaf(add, loadf(sums.data, sums.dtype, i), loadf(running.data, running.dtype, i)));
+    store(sums.data, sums.dtype, i, 0.0);
+  }
 }
 
 __global__ void relu_forward_kernel(View x, View y) {
@@ -122,6 +141,14 @@ void convert(const View& src, const View& dst, cudaStream_t stream, const char* 
   CBEDNET_CHECK_LAUNCH(op, "convert_kernel");
 }
 
+void copy_segments(const View& src, const View& dst, const SegmentBatch& segments, cudaStream_t stream,
+                   const char* op) {
+  const i64 count = segments.packed_start[segments.count];
+  if (count == 0) return;
+  copy_segments_kernel<<<blocks_for(count), kThreads, 0, stream>>>(src, dst, segments);
+  CBEDNET_CHECK_LAUNCH(op, "copy_segments_kernel");
+}
+
 void fill(const View& t, double value, cudaStream_t stream, const char* op) {
   if (t.count() == 0) return;
   fill_kernel<<<blocks_for(t.count()), kThreads, 0, stream>>>(t, value);
@@ -132,6 +159,14 @@ void axpy(double alpha, const View& x, const View& y, cudaStream_t stream, const
   if (y.count() == 0) return;
   axpy_kernel<<<blocks_for(y.count()), kThreads, 0, stream>>>(static_cast<float>(alpha), x, y);
   CBEDNET_CHECK_LAUNCH(op, "axpy_kernel");
+}
+
+void fold_running_statistics(const View& running, const View& sums, double momentum, double micro_batches,
+                             cudaStream_t stream, const char* op) {
+  if (running.count() == 0) return;
+  fold_running_statistics_kernel<<<blocks_for(running.count()), kThreads, 0, stream>>>(
+      running, sums, static_cast<float>(1.0 - momentum), static_cast<float>(momentum / micro_batches));
+  CBEDNET_CHECK_LAUNCH(op, "fold_running_statistics_kernel");
 }
 
 void scale(const View& t, double alpha, cudaStream_t stream, const char* op) {

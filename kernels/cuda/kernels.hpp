@@ -27,11 +27,31 @@ inline View view_of(const Tensor& t) {
   return {const_cast<void*>(t.raw()), t.dtype(), t.layout(), s.n, s.c, s.h, s.w};
 }
 
+// ---- flat buffers: segments per launch ------------------------------------------------------------------
+// Up to kSegmentsPerLaunch segments of flat buffers (kernels/backend.hpp's FlatSegment), handed to the kernel by
+// value as a __grid_constant__ parameter (CUDA 12.1+ on Volta and later accept 32 KiB of parameters; this is under
+// 9 KiB), so one launch needs no device table to upload or cache; a store with more segments takes more launches.
+// Packed element i (0 <= i < packed_start[count]) is element offset[s] + i - packed_start[s] of the buffers, s the
+// segment with packed_start[s] <= i < packed_start[s + 1].
+inline constexpr int kSegmentsPerLaunch = 512;
+struct SegmentBatch {
+  int count = 0;
+  std::int64_t packed_start[kSegmentsPerLaunch + 1];
+  std::int64_t offset[kSegmentsPerLaunch];
+  bool decayed[kSegmentsPerLaunch];
+};
+
 // ---- conversion and elementwise (same layout for all operands unless stated) ------------------------------
 void convert(const View& src, const View& dst, cudaStream_t stream, const char* op);  // any dtype/layout
+// dst = src (any dtypes, same layout) on the segments of two flat buffers.
+void copy_segments(const View& src, const View& dst, const SegmentBatch& segments, cudaStream_t stream, const char* op);
 void fill(const View& t, double value, cudaStream_t stream, const char* op);
 void axpy(double alpha, const View& x, const View& y, cudaStream_t stream, const char* op);
 void scale(const View& t, double alpha, cudaStream_t stream, const char* op);
+// running = (1 - momentum) running + (momentum / micro_batches) sums, sums = 0 (same layout): scale, axpy and fill
+// in one launch, with their roundings.
+void fold_running_statistics(const View& running, const View& sums, double momentum, double micro_batches,
+                             cudaStream_t stream, const char* op);
 void relu_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
 void relu_backward(const View& y, const View& dy, const View& dx, cudaStream_t stream, const char* op);
 void add(const View& a, const View& b, const View& y, cudaStream_t stream, const char* op);
@@ -76,5 +96,10 @@ void softmax_xent_backward(const View& probs, const View& labels, const View* we
                            const View& dlogits, cudaStream_t stream, const char* op);
 void sgd_update(const View& param, const View& grad, const View& momentum, double lr, double mu, double wd,
                 bool nesterov, double grad_scale, cudaStream_t stream, const char* op);
+// The same update on the segments of flat buffers (wd on the decayed ones, 0 elsewhere): bit for bit what
+// sgd_update gives each segment, as both run one device function per element.
+void sgd_update_segments(const View& param, const View& grad, const View& momentum, const SegmentBatch& segments,
+                         double lr, double mu, double wd, bool nesterov, double grad_scale, cudaStream_t stream,
+                         const char* op);
 
 }  // namespace cbednet::cuda

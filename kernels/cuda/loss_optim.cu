@@ -76,14 +76,27 @@ __global__ void softmax_xent_backward_kernel(View probs, View labels, View weigh
   }
 }
 
-// PyTorch SGD (dampening 0): g = gs*grad + wd*param; v = mu*v + g; param -= lr*(nesterov ? g + mu*v : v)
+// PyTorch SGD (dampening 0) on element i: g = gs*grad + wd*param; v = mu*v + g; param -= lr*(nesterov ? g + mu*v : v).
+// Explicit roundings (no contraction left to the compiler), so that both kernels below give the same bits.
+__device__ __forceinline__ void sgd_element(const View& param, const View& grad, const View& mom, i64 i, double lr,
+                                            double mu, double wd, bool nesterov, double gs) {
+  const double p = load(param.data, param.dtype, i);
+  const double g = __fma_rn(wd, p, __dmul_rn(gs, load(grad.data, grad.dtype, i)));
+  const double v = __fma_rn(mu, load(mom.data, mom.dtype, i), g);
+  store(mom.data, mom.dtype, i, v);
+  store(param.data, param.dtype, i, __fma_rn(-lr, nesterov ? __fma_rn(mu, v, g) : v, p));
+}
+
 __global__ void sgd_kernel(View param, View grad, View mom, double lr, double mu, double wd, bool nesterov, double gs) {
-  CBEDNET_GRID_STRIDE(i, param.count()) {
-    const double p = load(param.data, param.dtype, i);
-    const double g = gs * load(grad.data, grad.dtype, i) + wd * p;
-    const double v = mu * load(mom.data, mom.dtype, i) + g;
-    store(mom.data, mom.dtype, i, v);
-    store(param.data, param.dtype, i, p - lr * (nesterov ? g + mu * v : v));
+  CBEDNET_GRID_STRIDE(i, param.count()) sgd_element(param, grad, mom, i, lr, mu, wd, nesterov, gs);
+}
+
+__global__ void sgd_segments_kernel(View param, View grad, View mom, const __grid_constant__ SegmentBatch segments,
+                                    double lr, double mu, double wd, bool nesterov, double gs) {
+  CBEDNET_GRID_STRIDE(i, segments.packed_start[segments.count]) {
+    const int s = segment_of(segments, i);
+    sgd_element(param, grad, mom, segments.offset[s] + (i - segments.packed_start[s]), lr, mu,
+                segments.decayed[s] ? wd : 0.0, nesterov, gs);
   }
 }
 
@@ -111,6 +124,16 @@ void sgd_update(const View& param, const View& grad, const View& momentum, doubl
   sgd_kernel<<<blocks_for(param.count()), kThreads, 0, stream>>>(param, grad, momentum, lr, mu, wd, nesterov,
                                                                  grad_scale);
   CBEDNET_CHECK_LAUNCH(op, "sgd_kernel");
+}
+
+void sgd_update_segments(const View& param, const View& grad, const View& momentum, const SegmentBatch& segments,
+                         double lr, double mu, double wd, bool nesterov, double grad_scale, cudaStream_t stream,
+                         const char* op) {
+  const i64 count = segments.packed_start[segments.count];
+  if (count == 0) return;
+  sgd_segments_kernel<<<blocks_for(count), kThreads, 0, stream>>>(param, grad, momentum, segments, lr, mu, wd, nesterov,
+                                                                  grad_scale);
+  CBEDNET_CHECK_LAUNCH(op, "sgd_segments_kernel");
 }
 
 }  // namespace cbednet::cuda

@@ -1,13 +1,18 @@
 // Checks written once against the Backend interface: batch-norm statistics by definition, gradient modes and the
-// SGD closed form (run on the CPU backends), and the calls every backend must reject (run on all, CUDA included).
+// SGD closed form (run on the CPU backends), the calls every backend must reject and the flat-buffer operations
+// against the per-parameter ones, bitwise (run on all, CUDA included).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "tests/kernels/kernel_ops.hpp"
 #include "tests/kernels/kernel_test_util.hpp"
 
 namespace cbednet::test {
@@ -281,6 +286,97 @@ inline void expect_same_rejections(const Env& test, const Env& ref) {
     e.backend.softmax_cross_entropy_backward(t.probs, t.labels, nullptr, 1.5, 1.0, t.ly);
   };
   EXPECT_EQ(rejection([&] { smoothing(test, on_test); }), rejection([&] { smoothing(ref, on_ref); }));
+}
+
+// The flat-buffer operations against the per-parameter ones on the same backend: sgd_update_segments is bit for bit
+// one sgd_update per segment (weight decay on the decayed ones), copy_segments one copy per segment, in both
+// directions of the mixed-precision copies, fold_running_statistics the scale, axpy and fill it replaces; elements
+// between segments keep their bits. Bad segment lists and arguments are rejected.
+inline void expect_flat_segments_bitwise(const Env& e) {
+  Backend& be = e.backend;
+  const std::vector<FlatSegment> segments = flat_case_segments();
+  const auto per_segment = [&](auto&& run) {
+    for (const FlatSegment& s : segments)
+      if (s.count > 0) run(s, Shape{1, s.count, 1, 1});
+  };
+  // Bits of `after` equal `expected` inside the segments and `before` outside.
+  const auto expect_bits = [&](const Tensor& after, const Tensor& expected, const Tensor& before, const char* what) {
+    const Tensor a = e.host_copy(after), x = e.host_copy(expected), b = e.host_copy(before);
+    EXPECT_TRUE(bit_equal(a, x)) << what << " on " << be.name();
+    const std::size_t size = dtype_size(a.dtype());
+    const auto* pa = static_cast<const std::byte*>(a.raw());
+    const auto* pb = static_cast<const std::byte*>(b.raw());
+    i64 next = 0;
+    std::vector<std::pair<i64, i64>> gaps;
+    for (const FlatSegment& s : segments) {
+      gaps.emplace_back(next, s.offset);
+      next = s.offset + s.count;
+    }
+    gaps.emplace_back(next, a.count());
+    for (const auto& [from, to] : gaps)
+      EXPECT_TRUE(std::equal(pa + from * size, pa + to * size, pb + from * size))
+          << what << ": elements [" << from << ", " << to << ") outside the segments changed on " << be.name();
+  };
+  for (const bool nesterov : {false, true}) {
+    const SgdUpdate h{0.05, 0.9, 1e-2, nesterov, 0.5};
+    Tensor p = e.param(random_tensor(flat_case_shape, 131)), g = e.param(random_tensor(flat_case_shape, 132));
+    Tensor v = e.param(random_tensor(flat_case_shape, 133));
+    Tensor p_each = e.param(random_tensor(flat_case_shape, 131)), v_each = e.param(random_tensor(flat_case_shape, 133));
+    const Tensor p0 = e.host_copy(p), v0 = e.host_copy(v);
+    for (int step = 0; step < 2; ++step) {
+      be.sgd_update_segments(p, g, v, segments, h);
+      per_segment([&](const FlatSegment& s, Shape run) {
+        Tensor pw = p_each.view(run, s.offset), vw = v_each.view(run, s.offset);
+        SgdUpdate each = h;
+        each.weight_decay = s.decayed ? h.weight_decay : 0.0;
+        be.sgd_update(pw, g.view(run, s.offset), vw, each);
+      });
+    }
+    expect_bits(p, p_each, p0, nesterov ? "sgd_update_segments param (nesterov)" : "sgd_update_segments param");
+    expect_bits(v, v_each, v0, nesterov ? "sgd_update_segments momentum (nesterov)" : "sgd_update_segments momentum");
+  }
+  {
+    Tensor master = e.param(random_tensor(flat_case_shape, 141));
+    Tensor compute = flat_act(e, 142), compute_each = flat_act(e, 142);
+    const Tensor compute0 = e.host_copy(compute);
+    be.copy_segments(master, compute, segments);
+    per_segment([&](const FlatSegment& s, Shape run) {
+      Tensor to = compute_each.view(run, s.offset);
+      be.copy(master.view(run, s.offset), to);
+    });
+    expect_bits(compute, compute_each, compute0, "copy_segments master -> compute");
+    Tensor grad = e.param(random_tensor(flat_case_shape, 143)),
+           grad_each = e.param(random_tensor(flat_case_shape, 143));
+    const Tensor grad0 = e.host_copy(grad);
+    be.copy_segments(compute, grad, segments);
+    per_segment([&](const FlatSegment& s, Shape run) {
+      Tensor to = grad_each.view(run, s.offset);
+      be.copy(compute.view(run, s.offset), to);
+    });
+    expect_bits(grad, grad_each, grad0, "copy_segments compute -> grad");
+  }
+  {  // fold_running_statistics: scale, axpy and fill in one operation
+    Tensor running = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor running_each = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor sums = e.param(random_tensor(flat_case_shape, 152)),
+           sums_each = e.param(random_tensor(flat_case_shape, 152));
+    be.fold_running_statistics(running, sums, 0.1, 3.0);
+    be.scale(running_each, 1.0 - 0.1);
+    be.axpy(0.1 / 3.0, sums_each, running_each);
+    be.fill(sums_each, 0.0);
+    EXPECT_TRUE(bit_equal(e.host_copy(running), e.host_copy(running_each)))
+        << "fold_running_statistics on " << be.name();
+    EXPECT_TRUE(bit_equal(e.host_copy(sums), e.host_copy(sums_each))) << "fold_running_statistics sums";
+    EXPECT_THROW(be.fold_running_statistics(running, sums, 0.1, 0.0), InvalidArgument);
+    EXPECT_THROW(be.fold_running_statistics(running, sums, 1.5, 1.0), InvalidArgument);
+  }
+  Tensor p = e.param_out(flat_case_shape), g = e.param_out(flat_case_shape), v = e.param_out(flat_case_shape);
+  const std::vector<FlatSegment> overlapping{{0, 10, true}, {5, 10, false}}, outside{{90, 7, true}},
+      negative{{-1, 2, false}};
+  for (const auto* bad : {&overlapping, &outside, &negative}) {
+    EXPECT_THROW(be.sgd_update_segments(p, g, v, *bad, SgdUpdate{}), ShapeError) << be.name();
+    EXPECT_THROW(be.copy_segments(p, g, *bad), ShapeError) << be.name();
+  }
 }
 
 }  // namespace cbednet::test

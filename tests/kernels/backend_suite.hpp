@@ -51,6 +51,11 @@ TYPED_TEST_P(BackendOps, Linear) { this->expect_match({linear_ops(), linear_accu
 TYPED_TEST_P(BackendOps, SoftmaxCrossEntropy) { this->expect_match({loss_ops(), loss_weighted_ops()}); }
 TYPED_TEST_P(BackendOps, SgdUpdate) { this->expect_match({sgd_ops(), sgd_4d_ops()}); }
 
+TYPED_TEST_P(BackendOps, FlatSegments) { this->expect_match({flat_segments_ops()}); }
+// One operation over the flat buffers gives the bits of one call per parameter (what keeps every training run's
+// results unchanged by it).
+TYPED_TEST_P(BackendOps, FlatSegmentsMatchPerParameterBitwise) { expect_flat_segments_bitwise(this->tested()); }
+
 TYPED_TEST_P(BackendOps, ShapeErrorsNameTheOperation) { expect_shape_errors(this->tested()); }
 
 // The check layer is shared (kernels/op_checks.hpp): every backend rejects a bad call as the reference does.
@@ -59,7 +64,7 @@ TYPED_TEST_P(BackendOps, BadCallsAreRejectedAsByTheReference) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, BatchNorm, ElementwiseAndMemory, Pooling, Linear,
-                            SoftmaxCrossEntropy, SgdUpdate, ShapeErrorsNameTheOperation,
-                            BadCallsAreRejectedAsByTheReference);
+                            SoftmaxCrossEntropy, SgdUpdate, FlatSegments, FlatSegmentsMatchPerParameterBitwise,
+                            ShapeErrorsNameTheOperation, BadCallsAreRejectedAsByTheReference);
 
 }  // namespace cbednet::test

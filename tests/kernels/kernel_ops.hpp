@@ -376,4 +376,47 @@ inline NamedOps sgd_4d_ops() {
   return ops;
 }
 
+// Flat buffers of 96 elements cut as a ParamStore cuts its buffers: decayed and undecayed runs, gaps (alignment
+// padding, which the flat-buffer operations must leave as it was) and an empty segment.
+inline constexpr Shape flat_case_shape{1, 96, 1, 1};
+inline std::vector<FlatSegment> flat_case_segments() {
+  return {{0, 5, true}, {8, 3, false}, {11, 7, true}, {30, 1, false}, {64, 0, true}, {70, 10, true}, {80, 16, false}};
+}
+
+// A flat buffer in the backend's activation dtype (the compute copies of mixed precision), NCHW as a ParamStore's.
+inline Tensor flat_act(const Env& e, std::uint64_t seed) {
+  Tensor out = e.backend.allocate(flat_case_shape, e.backend.dtype(), Layout::nchw);
+  e.backend.copy(e.in(random_tensor(flat_case_shape, seed)), out);
+  return out;
+}
+
+inline NamedOps flat_segments_ops() {
+  NamedOps ops;
+  for (const bool nesterov : {false, true})
+    ops.emplace_back(nesterov ? "sgd_update_segments nesterov" : "sgd_update_segments", [=](const Env& e) {
+      Tensor p = e.param(random_tensor(flat_case_shape, 111)), g = e.param(random_tensor(flat_case_shape, 112));
+      Tensor v = e.param(random_tensor(flat_case_shape, 113));
+      const SgdUpdate h{0.05, 0.9, 1e-2, nesterov, 0.5};
+      e.backend.sgd_update_segments(p, g, v, flat_case_segments(), h);
+      e.backend.sgd_update_segments(p, g, v, flat_case_segments(), h);
+      return outputs(std::move(p), std::move(v));
+    });
+  ops.emplace_back("copy_segments master -> compute -> master", [](const Env& e) {
+    Tensor master = e.param(random_tensor(flat_case_shape, 121)), compute = flat_act(e, 122);
+    Tensor back = e.param(random_tensor(flat_case_shape, 123));
+    e.backend.copy_segments(master, compute, flat_case_segments());
+    e.backend.copy_segments(compute, back, flat_case_segments());
+    return outputs(std::move(compute), std::move(back));
+  });
+  ops.emplace_back("fold_running_statistics", [](const Env& e) {
+    Tensor running = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
+    Tensor sums = e.param(random_tensor(flat_case_shape, 152, -1.0, 3.0));
+    e.backend.fold_running_statistics(running, sums, 0.1, 3.0);
+    Tensor sums_again = e.param(random_tensor(flat_case_shape, 153));
+    e.backend.fold_running_statistics(running, sums_again, 0.25, 1.0);
+    return outputs(std::move(running));
+  });
+  return ops;
+}
+
 }  // namespace cbednet::test
