@@ -42,6 +42,7 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $ou
 step test_gpu_backend 150 test_gpu_backend --gtest_output=json:"$out/test_gpu_backend.json"
 step test_gpu_resnet_step 90 test_gpu_resnet_step --gtest_output=json:"$out/test_gpu_resnet_step.json"
 step test_gpu_nccl_transport 45 mpirun -n 1 test_gpu_nccl_transport --gtest_output=json:"$out/test_gpu_nccl_transport.json"
+step test_gpu_flat_updates 60 test_gpu_flat_updates --gtest_output=json:"$out/test_gpu_flat_updates.json"
 
 # 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the convolutions through
 #    cuDNN's legacy API, then through its graph API (warm-up covers building and autotuning each graph; the JSON's
