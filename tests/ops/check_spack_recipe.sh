@@ -8,6 +8,8 @@ pkg="$root/Spack/packages/cbednet/package.py"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 -c "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)" "$pkg" "$tmp/p.pyc"
+fe_pkg="$root/Spack/packages/cudnn-frontend/package.py"
+python3 -c "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)" "$fe_pkg" "$tmp/f.pyc"
 grep -q '^  namespace: cbednet' "$root/Spack/repo.yaml"
 fail=0
 need() { grep -qE -- "$1" "$pkg" || { echo "package.py lacks: $1"; fail=1; }; }
@@ -43,6 +45,16 @@ need 'depends_on\("pkgconfig", type="build"\)'
 need 'depends_on\("cmake@3\.25:", type="build"\)'
 need 'depends_on\("cudnn@[0-9.]*:", when="\+cuda"\)'
 need 'depends_on\("nccl@[0-9.]*:", when="\+cuda"\)'
+# cudnn-frontend (header-only, our own recipe: Spack's builtin repository has none) and where CMake finds it.
+need 'depends_on\("cudnn-frontend@[0-9.]*:", type="build", when="\+cuda"\)'
+need 'env\.set\("CUDNN_FRONTEND_ROOT", self\.spec\["cudnn-frontend"\]\.prefix\)'
+grep -q 'ENV CUDNN_FRONTEND_ROOT' "$root/cmake/CBEDNetCuda.cmake" ||
+  { echo "cmake/CBEDNetCuda.cmake no longer reads CUDNN_FRONTEND_ROOT, which package.py sets"; fail=1; }
+# Its recipe installs the headers only and declares cuDNN (the headers include cudnn.h) and the MIT license.
+grep -qE 'class CudnnFrontend\(Package\)' "$fe_pkg" || { echo "cudnn-frontend: not a header-only Package"; fail=1; }
+grep -qE 'install_tree\("include", prefix\.include\)' "$fe_pkg" || { echo "cudnn-frontend: installs no include/"; fail=1; }
+grep -qE 'depends_on\("cudnn@[0-9.]+:"\)' "$fe_pkg" || { echo "cudnn-frontend: no cudnn dependency"; fail=1; }
+grep -q 'license("MIT")' "$fe_pkg" || { echo "cudnn-frontend: license is not MIT"; fail=1; }
 need 'define\("CBEDNET_CUDA"'
 need 'define\("CMAKE_CUDA_ARCHITECTURES"'
 need 'define\("CBEDNET_BUILD_TESTS", self\.run_tests\)'
@@ -54,8 +66,8 @@ refuse 'OMPI_MCA|--oversubscribe", *"-' "Open-MPI-only settings in check()"
 need '^    def test_version\(self\)'
 need '^    def test_two_ranks\(self\)'
 if [[ -n "${SPACK:-}" ]]; then
-  "$SPACK" audit packages cbednet
-  "$SPACK" spec cbednet+cuda cuda_arch=90 | grep -q 'cbednet@'
+  "$SPACK" audit packages cbednet cudnn-frontend
+  "$SPACK" spec cbednet+cuda cuda_arch=90 | grep -q 'cudnn-frontend@'
   "$SPACK" spec cbednet ^mpich | grep -q 'mpich@'
 fi
 exit "$fail"

@@ -59,6 +59,9 @@ class Cbednet(CMakePackage, CudaPackage):
     depends_on("cuda@12:", when="+cuda")
     depends_on("cudnn@8.9:", when="+cuda")
     depends_on("nccl@2.18:", when="+cuda")
+    # --conv-api graph (kernels/cuda/conv_graph.cpp): cudnn-frontend's headers, only at build time (header-only;
+    # the cuDNN they call is the dependency above). Our own recipe, Spack/packages/cudnn-frontend.
+    depends_on("cudnn-frontend@1.32:", type="build", when="+cuda")
     # NCCL is compiled for the same GPU architectures as CBEDNet.
     for _arch in CudaPackage.cuda_arch_values:
         depends_on(f"nccl cuda_arch={_arch}", when=f"+cuda cuda_arch={_arch}")
@@ -99,9 +102,11 @@ class Cbednet(CMakePackage, CudaPackage):
         return args
 
     def setup_build_environment(self, env):
-        # cmake/CBEDNetCuda.cmake looks for cuDNN and NCCL through these environment variables too.
+        # cmake/CBEDNetCuda.cmake looks for cuDNN, NCCL and cudnn-frontend through these environment variables
+        # too (before /opt/cbednet-py, where scripts/install-deps.sh puts the frontend's headers).
         if self.spec.satisfies("+cuda"):
             env.set("CUDNN_ROOT", self.spec["cudnn"].prefix)
+            env.set("CUDNN_FRONTEND_ROOT", self.spec["cudnn-frontend"].prefix)
             env.set("NCCL_ROOT", self.spec["nccl"].prefix)
 
     def setup_run_environment(self, env):
