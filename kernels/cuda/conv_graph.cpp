@@ -119,37 +119,25 @@ std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, co
       .set_intermediate_data_type(fe::DataType_t::FLOAT)
       .set_compute_data_type(compute);
   const std::vector<std::int64_t> pad{g.pad, g.pad}, stride{g.stride, g.stride}, dilation{1, 1};
+  // The same geometry and accumulation for the three operations (each its own attributes class).
+  const auto geometry = [&](auto attributes, const char* name) {
+    attributes.set_name(name).set_padding(pad).set_stride(stride).set_dilation(dilation);
+    attributes.set_compute_data_type(compute);
+    return attributes;
+  };
   std::shared_ptr<fe::graph::Tensor_attributes> result;
   if (direction == 'F') {
     auto x = graph->tensor(describe(a, "x", kUidIn0, op));
     auto w = graph->tensor(describe(b, "w", kUidIn1, op));
-    result = graph->conv_fprop(x, w,
-                               fe::graph::Conv_fprop_attributes()
-                                   .set_name("fprop")
-                                   .set_padding(pad)
-                                   .set_stride(stride)
-                                   .set_dilation(dilation)
-                                   .set_compute_data_type(compute));
+    result = graph->conv_fprop(x, w, geometry(fe::graph::Conv_fprop_attributes(), "fprop"));
   } else if (direction == 'D') {
     auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
     auto w = graph->tensor(describe(b, "w", kUidIn1, op));
-    result = graph->conv_dgrad(dy, w,
-                               fe::graph::Conv_dgrad_attributes()
-                                   .set_name("dgrad")
-                                   .set_padding(pad)
-                                   .set_stride(stride)
-                                   .set_dilation(dilation)
-                                   .set_compute_data_type(compute));
+    result = graph->conv_dgrad(dy, w, geometry(fe::graph::Conv_dgrad_attributes(), "dgrad"));
   } else {
     auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
     auto x = graph->tensor(describe(b, "x", kUidIn1, op));
-    result = graph->conv_wgrad(dy, x,
-                               fe::graph::Conv_wgrad_attributes()
-                                   .set_name("wgrad")
-                                   .set_padding(pad)
-                                   .set_stride(stride)
-                                   .set_dilation(dilation)
-                                   .set_compute_data_type(compute));
+    result = graph->conv_wgrad(dy, x, geometry(fe::graph::Conv_wgrad_attributes(), "wgrad"));
   }
   const fe::graph::Tensor_attributes o = describe(out, "out", kUidOut, op);
   result->set_output(true)
