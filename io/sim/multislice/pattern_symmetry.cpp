@@ -213,8 +213,9 @@ std::vector<PlaneOperation> lattice_operations(const ProjectedLattice& lattice) 
     }
   std::sort(rows.begin(), rows.end());
   std::vector<Vec2> lines;
-  for (const auto& [length, ij] : rows) {
+  for (const auto& [row_length, ij] : rows) {
     const Vec2 t = combine(lattice.direct, ij[0], ij[1]);
+    const double length = row_length;  // clang 14 (the fuzzing build) cannot capture a structured binding
     const bool seen = std::any_of(lines.begin(), lines.end(),
                                   [&](const Vec2& l) { return std::abs(cross2(l, t)) < 1e-9 * norm2(l) * length; });
     if (seen) continue;
