@@ -377,7 +377,7 @@ cluster_restore_node() {
   cluster_start_slurmd "$node"
   local _
   for _ in $(seq 1 100); do
-    sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && return 0
+    sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)$' && return 0
     sleep 0.2
   done
   cluster_log "$node did not come back: $(sinfo -h -n "$node" -o '%T %E')"
@@ -388,7 +388,7 @@ cluster_restore_node() {
 cluster_wait_idle() {
   local want=$1 limit=${2:-30} _
   for _ in $(seq 1 $((limit * 5))); do
-    (($(sinfo -h -N -o '%T' 2>/dev/null | grep -c '^idle') >= want)) && return 0
+    (($(sinfo -h -N -o '%T' 2>/dev/null | grep -cx 'idle') >= want)) && return 0
     sleep 0.2
   done
   sinfo -N -o '%N %T %E' >&2 || true

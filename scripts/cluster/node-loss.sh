@@ -63,6 +63,13 @@ after=$(cd "$lost/run/checkpoints" && md5sum $(echo "$before" | awk '{print $2}'
 # The node comes back (a reboot: fresh node-local directories), and Slurm requeues the failed job.
 [[ "$fault" == link ]] && ip link set cbn3h up
 cluster_restore_node cbn3
+# Release the requeued job only once Slurm sees all three nodes idle, with no flag (not responding, completing) and
+# twice a second apart: a job started while the ctld still settles the returned node's registration got an
+# allocation whose steps stayed "busy" until the time limit (one CI run in many).
+for _ in 1 2; do
+  cluster_wait_idle 3 60 || fail "the nodes did not all come back idle after cbn3 returned"
+  sleep 1
+done
 for _ in $(seq 1 900); do
   state=$(squeue -h -j "$id" -o %T 2>/dev/null)
   # A requeued job waits for its begin time (2 minutes ahead); let it start now.
