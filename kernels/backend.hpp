@@ -137,6 +137,12 @@ class Backend {
   // dw (+)= correlation of x and dy; dbias (+)= sum of dy over N,P,Q when given.
   void conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
                               GradMode mode);
+  // y = act( conv(x, w) + bias [+ residual] ): a convolution with the batch norm after it folded into w and bias
+  // (inference, core/model/batchnorm_fold.hpp), the residual add and ReLU of a block's end included. One pass where
+  // the backend fuses it (the CPU backend's epilogue, cuDNN's); the default is conv2d_forward with the bias, then
+  // add and ReLU in place over y.
+  void conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                               Activation act, Tensor& y, const ConvGeometry& g);
 
   // ---- batch norm (per channel over N,H,W), with optional fused residual add and ReLU -----------------------
   //   y = act( gamma * (x - mean) * invstd + beta [+ residual] ),   invstd = 1 / sqrt(var_biased + eps)
@@ -213,6 +219,8 @@ class Backend {
                                        GradMode mode) = 0;
   virtual void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                                          const ConvGeometry& g, GradMode mode) = 0;
+  virtual void do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                          Activation act, Tensor& y, const ConvGeometry& g);
   virtual void do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                              const Tensor* residual, Activation act, double eps, Tensor& y,
                                              Tensor& mean, Tensor& var, Tensor& invstd) = 0;

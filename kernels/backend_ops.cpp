@@ -24,6 +24,12 @@ void Backend::conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& 
   do_conv2d_backward_filter(x, dy, dw, dbias, g, mode);
 }
 
+void Backend::conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                      Activation act, Tensor& y, const ConvGeometry& g) {
+  check_conv2d_bias_act_forward(rules(), x, w, bias, residual, y, g);
+  do_conv2d_bias_act_forward(x, w, bias, residual, act, y, g);
+}
+
 // ---- batch norm -----------------------------------------------------------------------------------------------
 
 void Backend::batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,

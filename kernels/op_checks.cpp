@@ -76,9 +76,9 @@ void check_eps(const char* op, double eps) {
 
 }  // namespace
 
-void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                          const ConvGeometry& g) {
-  const char* op = "conv2d_forward";
+namespace {
+void check_conv2d_forward_as(const char* op, const TensorRules& r, const Tensor& x, const Tensor& w,
+                             const Tensor* bias, const Tensor& y, const ConvGeometry& g) {
   check_tensor(r, op, "x", x, Kind::act);
   check_tensor(r, op, "w", w, Kind::act);
   check_tensor(r, op, "y", y, Kind::act);
@@ -87,6 +87,22 @@ void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w
   if (bias) {
     check_tensor(r, op, "bias", *bias, Kind::act);
     expect(op, "bias", *bias, vec(w.shape().n), "w", w);
+  }
+}
+}  // namespace
+
+void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                          const ConvGeometry& g) {
+  check_conv2d_forward_as("conv2d_forward", r, x, w, bias, y, g);
+}
+
+void check_conv2d_bias_act_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor& bias,
+                                   const Tensor* residual, const Tensor& y, const ConvGeometry& g) {
+  const char* op = "conv2d_bias_act_forward";
+  check_conv2d_forward_as(op, r, x, w, &bias, y, g);
+  if (residual) {
+    check_tensor(r, op, "residual", *residual, Kind::act);
+    expect(op, "residual", *residual, y.shape(), "y", y);
   }
 }
 

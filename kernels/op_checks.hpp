@@ -13,6 +13,9 @@ namespace cbednet {
 
 void check_conv2d_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                           const ConvGeometry& g);
+// conv2d_forward's checks under this operation's name, the bias required, a residual shaped like y.
+void check_conv2d_bias_act_forward(const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor& bias,
+                                   const Tensor* residual, const Tensor& y, const ConvGeometry& g);
 void check_conv2d_backward_data(const TensorRules& r, const Tensor& dy, const Tensor& w, const Tensor& dx,
                                 const ConvGeometry& g);
 void check_conv2d_backward_filter(const TensorRules& r, const Tensor& x, const Tensor& dy, const Tensor& dw,

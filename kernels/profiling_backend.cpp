@@ -65,6 +65,11 @@ void ProfilingBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const
                                          const ConvGeometry& g) {
   timed("conv2d_forward", w, [&] { inner_.conv2d_forward(x, w, bias, y, g); });
 }
+void ProfilingBackend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                  const Tensor* residual, Activation act, Tensor& y,
+                                                  const ConvGeometry& g) {
+  timed("conv2d_bias_act_forward", w, [&] { inner_.conv2d_bias_act_forward(x, w, bias, residual, act, y, g); });
+}
 void ProfilingBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
                                                GradMode mode) {
   timed("conv2d_backward_data", w, [&] { inner_.conv2d_backward_data(dy, w, dx, g, mode); });

@@ -58,6 +58,8 @@ class ProfilingBackend final : public Backend {
                                GradMode mode) override;
   void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
                                  GradMode mode) override;
+  void do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                  Activation act, Tensor& y, const ConvGeometry& g) override;
   void do_batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor* residual,
                                      Activation act, double eps, Tensor& y, Tensor& mean, Tensor& var,
                                      Tensor& invstd) override;

@@ -80,6 +80,12 @@ void CpuBackend<T>::do_conv2d_forward(const Tensor& x, const Tensor& w, const Te
   cpu::conv2d_forward(ws_, x, w, bias, y, g);
 }
 template <typename T>
+void CpuBackend<T>::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                               const Tensor* residual, Activation act, Tensor& y,
+                                               const ConvGeometry& g) {
+  cpu::conv2d_forward(ws_, x, w, &bias, y, g, {residual, act == Activation::relu});
+}
+template <typename T>
 void CpuBackend<T>::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
                                             GradMode mode) {
   if (mode == GradMode::accumulate) {  // computed apart and added once: dx + result, as a separate axpy would

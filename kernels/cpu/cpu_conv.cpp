@@ -114,13 +114,20 @@ void rows_to_batch(const T* src, i64 nb, i64 k, i64 pq, T* dst, int team) {
     for (i64 kk = 0; kk < k; ++kk) std::memcpy(dst + (n * k + kk) * pq, src + kk * nb * pq + n * pq, pq * sizeof(T));
 }
 
+// y = act(y + bias [+ residual]) in one pass, in the order the separate bias, add and ReLU passes would round.
 template <typename T>
-void add_bias(const T* bias, i64 n_samples, i64 k, i64 pq, T* y, int team) {
+void apply_epilogue(const T* bias, const T* residual, bool relu, i64 n_samples, i64 k, i64 pq, T* y, int team) {
 #pragma omp parallel for collapse(2) schedule(static) num_threads(team)
   for (i64 n = 0; n < n_samples; ++n)
     for (i64 kk = 0; kk < k; ++kk) {
       T* row = y + (n * k + kk) * pq;
-      for (i64 i = 0; i < pq; ++i) row[i] += bias[kk];
+      const T* res = residual ? residual + (n * k + kk) * pq : nullptr;
+      if (bias)
+        for (i64 i = 0; i < pq; ++i) row[i] += bias[kk];
+      if (res)
+        for (i64 i = 0; i < pq; ++i) row[i] += res[i];
+      if (relu)
+        for (i64 i = 0; i < pq; ++i) row[i] = row[i] > T{0} ? row[i] : T{0};
     }
 }
 
@@ -128,7 +135,7 @@ void add_bias(const T* bias, i64 n_samples, i64 k, i64 pq, T* y, int team) {
 
 template <typename T>
 void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const ConvGeometry& g) {
+                    const ConvGeometry& g, const ConvEpilogue& epilogue) {
   const Dims d = dims(x.shape(), y.shape(), g);
   const T* xd = x.data<T>();
   const T* wd = w.data<T>();
@@ -150,7 +157,9 @@ void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Te
       if (nb > 1) rows_to_batch(rows, nb, d.k, d.pq(), out, team);
     }
   }
-  if (bias) add_bias(bias->data<T>(), d.n, d.k, d.pq(), yd, ws.team(d.n * d.k, d.n * d.k * d.pq()));
+  if (bias || epilogue.residual || epilogue.relu)
+    apply_epilogue(bias ? bias->data<T>() : nullptr, epilogue.residual ? epilogue.residual->data<T>() : nullptr,
+                   epilogue.relu, d.n, d.k, d.pq(), yd, ws.team(d.n * d.k, d.n * d.k * d.pq()));
 }
 
 template <typename T>
@@ -229,7 +238,7 @@ void conv2d_backward_filter(Workspace<T>& ws, const Tensor& x, const Tensor& dy,
 
 #define CBEDNET_CONV(T)                                                                                             \
   template void conv2d_forward<T>(Workspace<T>&, const Tensor&, const Tensor&, const Tensor*, Tensor&,              \
-                                  const ConvGeometry&);                                                             \
+                                  const ConvGeometry&, const ConvEpilogue&);                                        \
   template void conv2d_backward_data<T>(Workspace<T>&, const Tensor&, const Tensor&, Tensor&, const ConvGeometry&); \
   template void conv2d_backward_filter<T>(Workspace<T>&, const Tensor&, const Tensor&, Tensor&, Tensor*,            \
                                           const ConvGeometry&, GradMode);

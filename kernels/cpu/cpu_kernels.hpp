@@ -8,9 +8,15 @@
 namespace cbednet::cpu {
 
 // cpu_conv.cpp
+// What a convolution adds over y after its GEMM, in the same pass as the bias: a residual of y's shape and a ReLU
+// (Backend::conv2d_bias_act_forward).
+struct ConvEpilogue {
+  const Tensor* residual = nullptr;
+  bool relu = false;
+};
 template <typename T>
 void conv2d_forward(Workspace<T>& ws, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const ConvGeometry& g);
+                    const ConvGeometry& g, const ConvEpilogue& epilogue = {});
 template <typename T>
 void conv2d_backward_data(Workspace<T>& ws, const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g);
 template <typename T>

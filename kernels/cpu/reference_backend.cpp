@@ -44,6 +44,13 @@ void ReferenceBackend::scale(Tensor& t, double alpha) { cpu::host_scale(t, alpha
 // ---- convolution ----------------------------------------------------------------------------------------------
 // y[n,k,p,q] = bias[k] + sum_{c,r,s} x[n, c, p*stride - pad + r, q*stride - pad + s] * w[k,c,r,s]
 
+// The reference fuses nothing: the convolution with its bias, then add and ReLU (Backend's default).
+void ReferenceBackend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                  const Tensor* residual, Activation act, Tensor& y,
+                                                  const ConvGeometry& g) {
+  Backend::do_conv2d_bias_act_forward(x, w, bias, residual, act, y, g);
+}
+
 void ReferenceBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                                          const ConvGeometry& g) {
   const Shape xs = x.shape(), ys = y.shape();

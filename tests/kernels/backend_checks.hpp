@@ -164,6 +164,7 @@ struct Misfits {
         y(e.out({2, 4, 5, 5})),
         y_bad(e.out({2, 4, 4, 5})),
         bias_bad(e.out({1, 3, 1, 1})),
+        bias(e.out({1, 4, 1, 1})),
         dw(e.out({4, 3, 3, 3})),
         c3(e.param_out({1, 3, 1, 1})),
         c4(e.param_out({1, 4, 1, 1})),
@@ -182,7 +183,7 @@ struct Misfits {
         p(e.param_out({5, 6, 1, 1})),
         p_bad(e.param_out({5, 7, 1, 1})),
         a3(e.out({1, 3, 1, 1})) {}
-  Tensor x, w, w_bad, y, y_bad, bias_bad, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs, losses,
+  Tensor x, w, w_bad, y, y_bad, bias_bad, bias, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs, losses,
       p, p_bad, a3;
 };
 
@@ -205,6 +206,12 @@ inline std::vector<BadCall> bad_shape_calls() {
        [=](Backend& be, Misfits& t) {
          be.conv2d_forward(t.x, t.w, nullptr, t.y, ConvGeometry{9, 9, 1, 0});
        }},
+      {"conv2d_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_bias_act_forward(t.x, t.w, t.bias_bad, nullptr, none, t.y, g); }},
+      {"conv2d_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_bias_act_forward(t.x, t.w, t.bias, &t.y_bad, none, t.y, g); }},
+      {"conv2d_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_bias_act_forward(t.x, t.w_bad, t.bias, &t.y, none, t.y, g); }},
       {"conv2d_backward_data", [=](Backend& be, Misfits& t) { be.conv2d_backward_data(t.y_bad, t.w, t.x, g, over); }},
       {"conv2d_backward_filter",
        [=](Backend& be, Misfits& t) { be.conv2d_backward_filter(t.x, t.y_bad, t.dw, nullptr, g, over); }},

@@ -42,6 +42,7 @@ class BackendOps : public ::testing::Test {
 TYPED_TEST_SUITE_P(BackendOps);
 
 TYPED_TEST_P(BackendOps, Convolution) { this->expect_match({conv_ops(), conv_accumulate_ops()}); }
+TYPED_TEST_P(BackendOps, ConvolutionBiasActivation) { this->expect_match({conv_bias_act_ops()}); }
 TYPED_TEST_P(BackendOps, BatchNorm) { this->expect_match({batchnorm_ops(), batchnorm_accumulate_ops()}); }
 TYPED_TEST_P(BackendOps, ElementwiseAndMemory) {
   this->expect_match({elementwise_ops(), relu_add_dropout_ops(), fill_scale_axpy_ops()});
@@ -63,7 +64,7 @@ TYPED_TEST_P(BackendOps, BadCallsAreRejectedAsByTheReference) {
   expect_same_rejections(this->tested(), this->reference());
 }
 
-REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, BatchNorm, ElementwiseAndMemory, Pooling, Linear,
+REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, ConvolutionBiasActivation, BatchNorm, ElementwiseAndMemory, Pooling, Linear,
                             SoftmaxCrossEntropy, SgdUpdate, FlatSegments, FlatSegmentsMatchPerParameterBitwise,
                             ShapeErrorsNameTheOperation, BadCallsAreRejectedAsByTheReference);
 

@@ -4,6 +4,8 @@
 #include "kernels/cpu/cpu_backend.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <omp.h>
 
 #include "kernels/cpu/reference_backend.hpp"
@@ -49,6 +51,28 @@ TYPED_TEST(CpuBackendTest, ChunkedConvolutionMatchesReference) {
           conv_op(c), Env{fast}, Env{ref}, tolerance<TypeParam>(),
           "conv k" + std::to_string(c.kernel) + " s" + std::to_string(c.stride) + " limit " + std::to_string(limit));
     }
+  }
+}
+
+// The epilogue rounds as the separate passes do: conv2d_bias_act_forward is, bit for bit, conv2d_forward with the
+// bias, then add and ReLU (so folding batch norms changes inference only by the fold's own rounding).
+TYPED_TEST(CpuBackendTest, FusedBiasActivationEqualsTheSeparatePassesBitwise) {
+  CpuBackend<TypeParam> be(0);
+  const Env e{be};
+  for (const ConvCase c : {ConvCase{3, 1, 1}, ConvCase{1, 2, 0}}) {
+    const ConvGeometry g{c.kernel, c.kernel, c.stride, c.pad};
+    const Shape ys = g.output_shape(odd_shape, odd_k);
+    Tensor x = e.in(random_tensor(odd_shape, 1)), w = e.in(random_tensor({odd_k, odd_shape.c, c.kernel, c.kernel}, 2));
+    Tensor b = e.in(random_tensor({1, odd_k, 1, 1}, 3)), r = e.in(random_tensor(ys, 4));
+    Tensor fused = be.allocate(ys), separate = be.allocate(ys);
+    be.conv2d_bias_act_forward(x, w, b, &r, Activation::relu, fused, g);
+    be.conv2d_forward(x, w, &b, separate, g);
+    be.add(separate, r, separate);
+    be.relu_forward(separate, separate);
+    const auto f = fused.template span<TypeParam>(), s = separate.template span<TypeParam>();
+    ASSERT_EQ(f.size(), s.size());
+    for (std::size_t i = 0; i < f.size(); ++i) ASSERT_EQ(f[i], s[i]) << "element " << i << ", kernel " << c.kernel;
+    EXPECT_GT(std::count(f.begin(), f.end(), TypeParam{0}), 0);  // the ReLU clipped something
   }
 }
 

@@ -40,6 +40,18 @@ inline Op conv_op(ConvCase cc, Shape xs = odd_shape, i64 k = odd_k) {
   };
 }
 
+// y = act(conv(x, w) + bias [+ residual]): a convolution with a batch norm folded in (inference).
+inline Op conv_bias_act_op(ConvCase cc, bool residual, Activation act, Shape xs = odd_shape, i64 k = odd_k) {
+  return [=](const Env& e) {
+    const ConvGeometry g{cc.kernel, cc.kernel, cc.stride, cc.pad};
+    const Shape ys = g.output_shape(xs, k);
+    Tensor x = e.in(random_tensor(xs, 81)), w = e.in(random_tensor({k, xs.c, cc.kernel, cc.kernel}, 82));
+    Tensor b = e.in(random_tensor({1, k, 1, 1}, 83)), res = e.in(random_tensor(ys, 84)), y = e.out(ys);
+    e.backend.conv2d_bias_act_forward(x, w, b, residual ? &res : nullptr, act, y, g);
+    return outputs(y);
+  };
+}
+
 inline Op batchnorm_training_op(Activation act, bool residual, Shape xs = odd_shape) {
   return [=](const Env& e) {
     const Shape cs{1, xs.c, 1, 1};
@@ -165,6 +177,18 @@ inline NamedOps conv_ops() {
     ops.emplace_back("conv " + std::to_string(c.kernel) + "x" + std::to_string(c.kernel) + " stride " +
                          std::to_string(c.stride) + " pad " + std::to_string(c.pad),
                      conv_op(c));
+  return ops;
+}
+
+inline NamedOps conv_bias_act_ops() {
+  NamedOps ops;
+  for (const ConvCase& c : {ConvCase{3, 1, 1}, ConvCase{1, 2, 0}, ConvCase{7, 2, 3}})
+    for (const bool residual : {false, true})
+      for (const Activation act : {Activation::none, Activation::relu})
+        ops.emplace_back("conv+bias " + std::to_string(c.kernel) + "x" + std::to_string(c.kernel) + " stride " +
+                             std::to_string(c.stride) + (residual ? " +residual" : "") +
+                             (act == Activation::relu ? " relu" : ""),
+                         conv_bias_act_op(c, residual, act));
   return ops;
 }
 
