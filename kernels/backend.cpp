@@ -33,8 +33,8 @@ Shape PoolGeometry::output_shape(const Shape& x) const {
 }
 
 // The three memory operations BatchNorm::update_running_statistics makes per layer, once over the given tensors.
-void Backend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                         const Tensor* residual, Activation act, Tensor& y, const ConvGeometry& g) {
+void Backend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                         Activation act, Tensor& y, const ConvGeometry& g) {
   // Elementwise in place (y is both input and output of add and ReLU): every backend's kernels read an element
   // before they write it.
   do_conv2d_forward(x, w, &bias, y, g);

@@ -77,8 +77,8 @@ void check_eps(const char* op, double eps) {
 }  // namespace
 
 namespace {
-void check_conv2d_forward_as(const char* op, const TensorRules& r, const Tensor& x, const Tensor& w,
-                             const Tensor* bias, const Tensor& y, const ConvGeometry& g) {
+void check_conv2d_forward_as(const char* op, const TensorRules& r, const Tensor& x, const Tensor& w, const Tensor* bias,
+                             const Tensor& y, const ConvGeometry& g) {
   check_tensor(r, op, "x", x, Kind::act);
   check_tensor(r, op, "w", w, Kind::act);
   check_tensor(r, op, "y", y, Kind::act);

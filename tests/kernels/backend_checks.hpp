@@ -183,8 +183,8 @@ struct Misfits {
         p(e.param_out({5, 6, 1, 1})),
         p_bad(e.param_out({5, 7, 1, 1})),
         a3(e.out({1, 3, 1, 1})) {}
-  Tensor x, w, w_bad, y, y_bad, bias_bad, bias, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs, losses,
-      p, p_bad, a3;
+  Tensor x, w, w_bad, y, y_bad, bias_bad, bias, dw, c3, c4, m, v, is, xo, pooled, lx, lw, lw_bad, ly, labels, probs,
+      losses, p, p_bad, a3;
 };
 
 // A call every backend must reject with a ShapeError naming `op`; the message is the same on every backend.

@@ -64,8 +64,9 @@ TYPED_TEST_P(BackendOps, BadCallsAreRejectedAsByTheReference) {
   expect_same_rejections(this->tested(), this->reference());
 }
 
-REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, ConvolutionBiasActivation, BatchNorm, ElementwiseAndMemory, Pooling, Linear,
-                            SoftmaxCrossEntropy, SgdUpdate, FlatSegments, FlatSegmentsMatchPerParameterBitwise,
-                            ShapeErrorsNameTheOperation, BadCallsAreRejectedAsByTheReference);
+REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, ConvolutionBiasActivation, BatchNorm, ElementwiseAndMemory,
+                            Pooling, Linear, SoftmaxCrossEntropy, SgdUpdate, FlatSegments,
+                            FlatSegmentsMatchPerParameterBitwise, ShapeErrorsNameTheOperation,
+                            BadCallsAreRejectedAsByTheReference);
 
 }  // namespace cbednet::test

@@ -4,9 +4,9 @@
 #include "kernels/cpu/cpu_backend.hpp"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
-#include <omp.h>
 
 #include "kernels/cpu/reference_backend.hpp"
 #include "tests/kernels/backend_checks.hpp"  // expect_shape_error
