@@ -3,7 +3,7 @@
 namespace cbednet {
 
 namespace {
-enum BufferIndex { running_mean = 0, running_var = 1, sum_mean = 2, sum_var = 3 };
+enum BufferIndex { running_mean_index = 0, running_var_index = 1, sum_mean = 2, sum_var = 3 };
 }
 
 BatchNorm::BatchNorm(std::string name, std::int64_t channels, Activation act, bool zero_init_gamma, double eps)
@@ -50,8 +50,8 @@ BatchNorm::TrainOutput BatchNorm::forward_train(Backend& backend, const Tensor& 
 Tensor BatchNorm::forward_eval(Backend& backend, const Tensor& x, const Tensor* residual) const {
   Tensor y = backend.allocate(output_shape(x.shape()));
   if (residual != nullptr) require_input(*residual, x.shape(), "residual");
-  backend.batchnorm_forward_inference(x, params_[0], params_[1], buffers_[running_mean], buffers_[running_var],
-                                      residual, act_, eps_, y);
+  backend.batchnorm_forward_inference(x, params_[0], params_[1], buffers_[running_mean_index],
+                                      buffers_[running_var_index], residual, act_, eps_, y);
   return y;
 }
 
@@ -66,10 +66,10 @@ BatchNorm::Gradients BatchNorm::backward(Backend& backend, const Tensor& x, cons
 
 void BatchNorm::update_running_statistics(Backend& backend, double momentum, double micro_batches) {
   CBEDNET_ASSERT(micro_batches > 0);
-  backend.scale(buffers_[running_mean], 1.0 - momentum);
-  backend.axpy(momentum / micro_batches, buffers_[sum_mean], buffers_[running_mean]);
-  backend.scale(buffers_[running_var], 1.0 - momentum);
-  backend.axpy(momentum / micro_batches, buffers_[sum_var], buffers_[running_var]);
+  backend.scale(buffers_[running_mean_index], 1.0 - momentum);
+  backend.axpy(momentum / micro_batches, buffers_[sum_mean], buffers_[running_mean_index]);
+  backend.scale(buffers_[running_var_index], 1.0 - momentum);
+  backend.axpy(momentum / micro_batches, buffers_[sum_var], buffers_[running_var_index]);
   backend.fill(buffers_[sum_mean], 0.0);
   backend.fill(buffers_[sum_var], 0.0);
 }

@@ -47,6 +47,11 @@ class BatchNorm final : public Layer {
   std::int64_t channels() const { return channels_; }
   Activation activation() const { return act_; }
   double eps() const { return eps_; }
+  // The bound parameters and running statistics (param dtype): what folding into a convolution reads.
+  const Tensor& gamma() const { return params_.at(0); }
+  const Tensor& beta() const { return params_.at(1); }
+  const Tensor& running_mean() const { return buffers_.at(0); }
+  const Tensor& running_var() const { return buffers_.at(1); }
 
  private:
   std::int64_t channels_;

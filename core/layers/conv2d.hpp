@@ -24,6 +24,9 @@ class Conv2d final : public Layer {
   std::int64_t in_channels() const { return in_channels_; }
   std::int64_t out_channels() const { return out_channels_; }
   const ConvGeometry& geometry() const { return geometry_; }
+  // The bound parameters (compute dtype): what folding a batch norm into this convolution reads.
+  const Tensor& weight() const { return params_.at(0); }
+  const Tensor* bias() const { return has_bias_ ? &params_.at(1) : nullptr; }
 
  private:
   std::int64_t in_channels_, out_channels_;

@@ -54,6 +54,12 @@ class Block {
   // Accumulates parameter gradients; returns dx when need_dx.
   virtual Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) = 0;
 
+  // Inference: folds every batch norm that follows a convolution into it (core/model/folded_conv.hpp); the
+  // evaluation forward then runs the folded convolutions, until unfold_batch_norms(). Returns how many were folded:
+  // 0 for blocks with none that can be (a pre-activation unit's batch norm comes before its ReLU and convolution).
+  virtual int fold_batch_norms(Backend& /*backend*/) { return 0; }
+  virtual void unfold_batch_norms() {}
+
  private:
   std::string name_;
 };

@@ -44,9 +44,20 @@ BlockCost Stem::cost(const Shape& in) const {
           x.count() + (bn_ ? 2 : 1) * c.count() + (pool_ ? out.count() : 0), out.count()};
 }
 
+int Stem::fold_batch_norms(Backend& backend) {
+  if (!bn_) return 0;
+  folded_.emplace(backend, conv_, *bn_);
+  return 1;
+}
+
 Tensor Stem::forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) {
+  const bool eval = pass.mode == Mode::eval || ctx == nullptr;
+  if (eval && folded_) {
+    Tensor b = folded_->forward(backend, x, nullptr);
+    return pool_ ? pool_->forward(backend, b) : std::move(b);
+  }
   Tensor c = conv_.forward(backend, x);
-  if (pass.mode == Mode::eval || ctx == nullptr) {
+  if (eval) {
     Tensor b = bn_ ? bn_->forward_eval(backend, c, nullptr) : std::move(c);
     return pool_ ? pool_->forward(backend, b) : std::move(b);
   }
@@ -158,9 +169,28 @@ BlockCost ResidualBlock::cost(const Shape& in) const {
   return cost;
 }
 
+int ResidualBlock::fold_batch_norms(Backend& backend) {
+  unfold_batch_norms();
+  for (std::size_t i = 0; i < convs_.size(); ++i) folded_.emplace_back(backend, *convs_[i], *bns_[i]);
+  if (shortcut_conv_) folded_shortcut_.emplace(backend, *shortcut_conv_, *shortcut_bn_);
+  return static_cast<int>(folded_.size()) + (folded_shortcut_ ? 1 : 0);
+}
+
+void ResidualBlock::unfold_batch_norms() {
+  folded_.clear();
+  folded_shortcut_.reset();
+}
+
 Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo& pass,
                               std::unique_ptr<BlockContext>* ctx) {
   const std::size_t last = convs_.size() - 1;
+  if ((pass.mode == Mode::eval || ctx == nullptr) && !folded_.empty()) {
+    const Tensor shortcut = folded_shortcut_ ? folded_shortcut_->forward(backend, x, nullptr) : x.view();
+    Tensor h = x.view();
+    for (std::size_t i = 0; i < folded_.size(); ++i)
+      h = folded_[i].forward(backend, h, i == last ? &shortcut : nullptr);
+    return h;
+  }
   if (pass.mode == Mode::eval || ctx == nullptr) {
     Tensor shortcut =
         shortcut_conv_ ? shortcut_bn_->forward_eval(backend, shortcut_conv_->forward(backend, x), nullptr) : x.view();

@@ -18,6 +18,7 @@
 #include "core/layers/linear.hpp"
 #include "core/layers/pooling.hpp"
 #include "core/model/block.hpp"
+#include "core/model/folded_conv.hpp"
 
 namespace cbednet {
 
@@ -32,11 +33,14 @@ class Stem final : public Block {
   BlockCost cost(const Shape& in) const override;
   Tensor forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) override;
   Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) override;
+  int fold_batch_norms(Backend& backend) override;
+  void unfold_batch_norms() override { folded_.reset(); }
 
  private:
   Conv2d conv_;
   std::optional<BatchNorm> bn_;
   std::optional<MaxPool> pool_;
+  std::optional<FoldedConv> folded_;  // conv_ with bn_ folded in, while folded for inference
 };
 
 // A residual block: BasicBlock (two 3x3) or Bottleneck (1x1, 3x3, 1x1 with expansion 4).
@@ -51,6 +55,9 @@ class ResidualBlock final : public Block {
   Tensor forward(Backend& backend, const Tensor& x, const PassInfo& pass, std::unique_ptr<BlockContext>* ctx) override;
   Tensor backward(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx) override;
 
+  int fold_batch_norms(Backend& backend) override;
+  void unfold_batch_norms() override;
+
   std::int64_t out_channels() const { return out_channels_; }
   Kind kind() const { return kind_; }
   static constexpr std::int64_t bottleneck_expansion = 4;
@@ -62,6 +69,8 @@ class ResidualBlock final : public Block {
   std::vector<std::unique_ptr<BatchNorm>> bns_;  // one per conv; the last fuses the residual add and ReLU
   std::optional<Conv2d> shortcut_conv_;
   std::optional<BatchNorm> shortcut_bn_;
+  std::vector<FoldedConv> folded_;  // convs_ with bns_ folded in, while folded for inference (else empty)
+  std::optional<FoldedConv> folded_shortcut_;
 };
 
 class Head final : public Block {

@@ -62,8 +62,22 @@ std::string to_string(Stage::Recompute mode) {
   return mode == Stage::Recompute::blocks ? "blocks" : mode == Stage::Recompute::automatic ? "auto" : "none";
 }
 
+int Stage::fold_batch_norms() {
+  unfold_batch_norms();
+  for (std::size_t i = first_; i < last_; ++i) folded_ += model_.block(i).fold_batch_norms(backend_);
+  return folded_;
+}
+
+void Stage::unfold_batch_norms() {
+  for (std::size_t i = first_; i < last_; ++i) model_.block(i).unfold_batch_norms();
+  folded_ = 0;
+}
+
 Tensor Stage::forward(const Tensor& x, const PassInfo& pass, Context* ctx) {
   require_shape(x, input_shape(x.shape().n), "stage input (block " + model_.block(first_).name() + ")");
+  CBEDNET_REQUIRE(ctx == nullptr || folded_ == 0, Error, "stage of blocks ", model_.block(first_).name(), "..",
+                  model_.block(last_ - 1).name(), ": training forward with ", folded_,
+                  " batch norms folded for inference (unfold them first)");
   if (ctx != nullptr) {
     ctx->blocks.clear();
     ctx->inputs.clear();

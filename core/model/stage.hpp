@@ -54,6 +54,13 @@ class Stage {
   void set_recompute_blocks(std::vector<char> recompute);
   std::size_t recomputed_blocks() const;
 
+  // Inference: every batch norm that follows a convolution is folded into it (Block::fold_batch_norms) from the
+  // parameters and statistics as they are now; returns how many. The evaluation forward then runs the folded
+  // convolutions; the training forward refuses to run until unfold_batch_norms() (the folded copies would be stale).
+  int fold_batch_norms();
+  void unfold_batch_norms();
+  int folded_batch_norms() const { return folded_; }
+
   ParamStore& store() { return *store_; }
   Backend& backend() { return backend_; }
   Model& model() { return model_; }
@@ -64,6 +71,7 @@ class Stage {
   std::size_t first_, last_;
   std::unique_ptr<ParamStore> store_;
   std::vector<char> recompute_;  // per block of the stage
+  int folded_ = 0;               // batch norms folded for inference
 
   // The training forward of `block` again from its saved input, with the step's batch-norm sums left as they were.
   std::unique_ptr<BlockContext> recompute_block(std::size_t block, const Context& ctx);
