@@ -1,4 +1,5 @@
-// cbednet bench: training throughput (forward + backward + update) on synthetic data, printed as JSON.
+// cbednet bench: training throughput (forward + backward + update) on synthetic data, printed as JSON; with
+// --mode infer, the evaluation forward's throughput instead (batch norms folded unless --fold-batch-norm off).
 // A benchmark, not a test: it reports what it measured, with the machine, the backend and the commit.
 // With --grid PxD (under mpiexec with P*D ranks) it runs the hybrid pipeline x data-parallel step
 // (core/parallel/hybrid_trainer.hpp) and adds per-rank compute/communication times and the bubble.
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -203,6 +205,56 @@ void print_block_times(Backend& backend, const Model& model, long micro_batch, s
             << ", \"host\": \"" << host_name() << "\", \"commit\": \"" << build_info::git_commit << "\"}\n";
 }
 
+// What every single-rank result line ends with: the machine, the build and the device's facts.
+std::string machine_fields(Backend& backend) {
+  std::ostringstream out;
+  out << ", \"threads\": " << omp_get_max_threads() << ", \"hardware_threads\": " << std::thread::hardware_concurrency()
+      << ", \"cpu\": \"" << cpu_model() << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \""
+      << build_info::version << "\", \"commit\": \"" << build_info::git_commit << "\"";
+  for (const auto& [key, value] : backend.device_facts()) out << ", \"" << key << "\": " << value;
+  return out.str();
+}
+
+struct InferBench {
+  long batch, steps, warmup;
+  std::uint64_t seed;
+  std::string precision;
+  bool fold;
+};
+
+// The evaluation forward of a whole model (no gradients, no update) on images resident on the device, as
+// PyTorch's `--infer` baseline measures its eval forward: one "inference" JSON line.
+void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model, const InferBench& b) {
+  Stage stage(backend, model, 0, model.size(), b.seed);
+  const int folded = b.fold ? stage.fold_batch_norms() : 0;
+  Tensor images, labels;
+  synthetic(model, 0, b.batch, b.seed, images, labels);
+  Tensor device_images = backend.allocate(images.shape());
+  backend.copy(images, device_images);
+  const PassInfo pass{Mode::eval, 0, 0, 0};
+  for (long s = 0; s < b.warmup; ++s) stage.forward(device_images, pass, nullptr);
+  backend.synchronize();
+  if (profiler) profiler->reset();
+  const auto start = std::chrono::steady_clock::now();
+  Tensor logits;
+  for (long s = 0; s < b.steps; ++s) logits = stage.forward(device_images, pass, nullptr);
+  backend.synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const Tensor host_logits = download_f64(backend, logits);
+  const bool finite = std::all_of(host_logits.span<double>().begin(), host_logits.span<double>().end(),
+                                  [](double v) { return std::isfinite(v); });
+  if (world_rank() != 0) return;
+  const double images_per_s = static_cast<double>(b.batch * b.steps) / seconds;
+  std::cout << "{\"benchmark\": \"inference\", \"device\": \"" << backend.name() << "\", \"precision\": \""
+            << b.precision << "\", \"arch\": \"" << model.spec().arch << "\", \"size\": " << model.spec().input_size
+            << ", \"batch\": " << b.batch << ", \"steps\": " << b.steps << ", \"folded_batch_norms\": " << folded
+            << ", \"inputs\": \"resident on the device\", \"images_per_s\": " << images_per_s
+            << ", \"ms_per_batch\": " << 1e3 * seconds / static_cast<double>(b.steps)
+            << ", \"logits_finite\": " << (finite ? "true" : "false") << machine_fields(backend)
+            << (profiler ? ", \"profiled\": true" : "") << "}\n";
+  if (profiler) print_op_profile(profiler->entries(), b.steps, 1e3 * seconds / static_cast<double>(b.steps));
+}
+
 }  // namespace
 
 int run_bench(const Args& args) {
@@ -215,6 +267,10 @@ int run_bench(const Args& args) {
     ("steps", po::value<long>()->default_value(5), "timed steps")
     ("warmup", po::value<long>()->default_value(2), "untimed steps first")
     ("seed", po::value<unsigned long>()->default_value(1), "random seed")
+    ("mode", po::value<std::string>()->default_value("train"), "train: the training step; infer: the evaluation "
+                                                                 "forward alone (--batch images per forward)")
+    ("fold-batch-norm", po::value<std::string>()->default_value("on"), "--mode infer: on folds each batch norm into "
+                                                                         "the convolution before it; off runs it apart")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result")
     ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
@@ -246,6 +302,13 @@ int run_bench(const Args& args) {
   Model model = build_resnet(model_spec_from(*vm));
   const bool profile_ops = (*vm)["profile-ops"].as<bool>();
   CBEDNET_REQUIRE(!(profile_ops && parallel.grid_given), InvalidArgument, "--profile-ops: not with --grid");
+  const auto mode = (*vm)["mode"].as<std::string>(), fold = (*vm)["fold-batch-norm"].as<std::string>();
+  CBEDNET_REQUIRE(mode == "train" || mode == "infer", InvalidArgument, "--mode: expected train or infer, got '", mode,
+                  "'");
+  CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
+                  "'");
+  CBEDNET_REQUIRE(mode == "train" || (!parallel.grid_given && !(*vm)["block-times"].as<bool>()), InvalidArgument,
+                  "--mode infer: one rank's forward; not with --grid or --block-times");
   if (parallel.grid_given) return run_grid_bench(*vm, parallel, *device_backend, model, backend_options.precision);
   if ((*vm)["block-times"].as<bool>()) {
     CBEDNET_REQUIRE(!profile_ops, InvalidArgument, "--block-times: not with --profile-ops");
@@ -255,6 +318,11 @@ int run_bench(const Args& args) {
   std::unique_ptr<ProfilingBackend> profiler;
   if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
   Backend* backend = profiler ? profiler.get() : device_backend.get();
+  if (mode == "infer") {
+    run_infer_bench(*backend, profiler.get(), model,
+                    {batch, steps, warmup, seed, backend_options.precision, fold == "on"});
+    return 0;
+  }
   Stage stage(*backend, model, 0, model.size(), seed);
   stage.set_recompute(parallel.hybrid.recompute);
   SoftmaxCrossEntropy loss(model.classes());
@@ -305,12 +373,8 @@ int run_bench(const Args& args) {
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
               << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "
               << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
-              << ", \"last_loss\": " << last_loss << ", \"threads\": " << omp_get_max_threads()
-              << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
-              << "\", \"host\": \"" << host_name() << "\", \"cbednet\": \"" << build_info::version
-              << "\", \"commit\": \"" << build_info::git_commit << "\"" << (profiler ? ", \"profiled\": true" : "");
-    for (const auto& [key, value] : backend->device_facts()) std::cout << ", \"" << key << "\": " << value;
-    std::cout << "}\n";
+              << ", \"last_loss\": " << last_loss << machine_fields(*backend)
+              << (profiler ? ", \"profiled\": true" : "") << "}\n";
     if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));
   }
   return 0;

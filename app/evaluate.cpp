@@ -45,6 +45,9 @@ int run_evaluate(const Args& args) {
     std::printf("checkpoint %s (%s), data %s, split %s: %lld samples\n", trained.checkpoint.c_str(),
                 trained.info.spec.arch.c_str(), data.c_str(), split.c_str(), static_cast<long long>(m.samples));
     if (trained.averaged_weights) std::printf("  weights: the moving average of the run (--ema-decay)\n");
+    if (trained.folded_batch_norms > 0)
+      std::printf("  %d batch norms folded into their convolutions (--fold-batch-norm off runs them apart)\n",
+                  trained.folded_batch_norms);
     std::printf("  %-26s %8s %12s\n", "metric", "model", "majority");
     std::printf("  %-26s %8.4f %12.4f\n", "top-1 accuracy", m.top1, m.majority_top1);
     std::printf("  %-26s %8.4f %12s\n", "top-5 accuracy", m.top5, "-");

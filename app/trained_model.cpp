@@ -74,7 +74,10 @@ void add_inference_options(po::options_description& options, const std::string& 
     ("checkpoint", po::value<std::string>()->required(), "checkpoint file, or a run directory (newest checkpoint)")
     ("split", po::value<std::string>()->default_value(default_split), "train, dev, test or all")
     ("batch", po::value<long>()->default_value(64), "samples per step (all ranks together)")
-    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing");
+    ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing")
+    ("fold-batch-norm", po::value<std::string>()->default_value("on"),
+     "on: fold each batch norm into the convolution before it (one fused convolution each; the logits change "
+     "only by rounding); off: run them apart, as in training's validation");
   // clang-format on
   options.add(backend_options());
 }
@@ -91,7 +94,11 @@ io::SourceOptions inference_source_options(const po::variables_map& vm, const Tr
 
 Inference open_inference(const po::variables_map& vm, const std::string& data, const ForeignData& foreign) {
   require_positive(vm, "batch");
+  const auto fold = vm["fold-batch-norm"].as<std::string>();
+  CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
+                  "'");
   Inference run{load_trained_model(vm["checkpoint"].as<std::string>(), backend_options_from(vm)), nullptr};
+  if (fold == "on") run.trained.folded_batch_norms = run.trained.stage->fold_batch_norms();
   auto options = evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
                                            static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
                                            vm["skip-bad"].as<bool>());

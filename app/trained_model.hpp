@@ -23,6 +23,7 @@ struct TrainedModel {
   io::Preprocess preprocess;  // as in training (log scale, downsampling)
   ViewMode views = ViewMode::stack;
   bool averaged_weights = false;  // the checkpoint's moving average of the weights (--ema-decay) is loaded
+  int folded_batch_norms = 0;     // folded into their convolutions for inference (--fold-batch-norm on)
 };
 
 // `path`: a checkpoint file, or a run directory whose newest checkpoint that verifies is returned. Throws naming
@@ -47,7 +48,8 @@ struct Inference {
   std::unique_ptr<io::DistributedLoader> loader;
 };
 
-// Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad and the backend options.
+// Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad, --fold-batch-norm and the backend
+// options.
 void add_inference_options(po::options_description& options, const std::string& default_split);
 // What predict accepts beyond evaluate: unlabelled samples (label 0) and plain arrays (.npy, TIFF, an HDF5 dataset
 // named by --dataset), box-averaged to the model's input size.
@@ -55,7 +57,8 @@ struct ForeignData {
   bool allow_unlabelled = false;
   std::string dataset;  // --dataset: the HDF5 dataset of stacks inside --input
 };
-// From those options: loads the checkpoint and opens `data` on MPI_COMM_WORLD.
+// From those options: loads the checkpoint (its batch norms folded unless --fold-batch-norm off) and opens `data`
+// on MPI_COMM_WORLD.
 Inference open_inference(const po::variables_map& vm, const std::string& data, const ForeignData& foreign = {});
 // The options the loader of open_inference opened `data` with, to open it again as a SampleSource (rank 0).
 io::SourceOptions inference_source_options(const po::variables_map& vm, const TrainedModel& trained,
