@@ -7,10 +7,29 @@
 // CPU pass instead of a convolution and a batch-norm pass).
 #pragma once
 
+#include <cmath>
+#include <span>
+
 #include "core/layers/batchnorm.hpp"
 #include "core/layers/conv2d.hpp"
 
 namespace cbednet {
+
+// The fold's arithmetic on host values, shared with the ONNX export (interop/onnx/onnx_export.cpp, --fold-bn):
+// weight [K, per-channel] is scaled in place; bias [K] holds the convolution's bias (zeros without one) on entry and
+// the folded bias on return. Computed in double whatever W and V are.
+template <typename W, typename V>
+void fold_batch_norm(std::span<W> weight, std::span<W> bias, std::span<const V> gamma, std::span<const V> beta,
+                     std::span<const V> mean, std::span<const V> var, double eps) {
+  const std::size_t k = bias.size(), per_channel = weight.size() / k;
+  for (std::size_t c = 0; c < k; ++c) {
+    const double s = static_cast<double>(gamma[c]) / std::sqrt(static_cast<double>(var[c]) + eps);
+    for (std::size_t i = 0; i < per_channel; ++i)
+      weight[c * per_channel + i] = static_cast<W>(static_cast<double>(weight[c * per_channel + i]) * s);
+    bias[c] = static_cast<W>(static_cast<double>(beta[c]) +
+                             (static_cast<double>(bias[c]) - static_cast<double>(mean[c])) * s);
+  }
+}
 
 class FoldedConv {
  public:

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cbednet/build_info.hpp"
+#include "core/model/folded_conv.hpp"
 #include "core/train/run_log.hpp"
 #include "interop/onnx/onnx_model.hpp"
 #include "interop/onnx/onnx_names.hpp"
@@ -161,14 +162,12 @@ std::string write_conv_bn(GraphWriter& g, const ConvBn& u, const std::string& in
   const std::vector<std::int64_t> w_dims{u.out_channels, u.in_channels, u.kernel, u.kernel}, v_dims{u.out_channels};
   std::string out;
   if (fold) {
-    // y = gamma (conv(x) - mean) / sqrt(var + eps) + beta = conv_{w * s}(x) + (beta - mean * s), s per channel.
-    std::vector<float> bias(K);
-    const std::size_t per = weight.size() / K;
-    for (std::size_t k = 0; k < K; ++k) {
-      const double s = gamma[k] / std::sqrt(static_cast<double>(var[k]) + batchnorm_epsilon);
-      for (std::size_t j = 0; j < per; ++j) weight[k * per + j] = static_cast<float>(weight[k * per + j] * s);
-      bias[k] = static_cast<float>(beta[k] - mean[k] * s);
-    }
+    // y = gamma (conv(x) - mean) / sqrt(var + eps) + beta = conv_{w * s}(x) + (beta - mean * s), s per channel:
+    // the arithmetic of inference's fold (core/model/folded_conv.hpp).
+    std::vector<float> bias(K, 0.0F);
+    fold_batch_norm(std::span<float>(weight), std::span<float>(bias), std::span<const float>(gamma),
+                    std::span<const float>(beta), std::span<const float>(mean), std::span<const float>(var),
+                    batchnorm_epsilon);
     g.initializer(u.conv + ".weight", w_dims, weight);
     g.initializer(u.conv + ".bias", v_dims, bias);
     auto& n = g.node("Conv", u.conv, {input, u.conv + ".weight", u.conv + ".bias"}, u.conv);

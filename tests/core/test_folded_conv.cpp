@@ -51,8 +51,7 @@ void train_a_little(Stage& stage, const Model& model) {
   SgdOptimizer optimizer({0.9, 1e-4, false});
   const Batch b = batch(model, 6, 3);
   for (int step = 0; step < 3; ++step)
-    train_step(stage, loss, optimizer, b.images, b.labels,
-               {3, 0.2, 0.5, 0, static_cast<std::uint64_t>(step), 1.0});
+    train_step(stage, loss, optimizer, b.images, b.labels, {3, 0.2, 0.5, 0, static_cast<std::uint64_t>(step), 1.0});
 }
 
 double max_relative_difference(const Tensor& a, const Tensor& b) {
