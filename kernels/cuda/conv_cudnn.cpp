@@ -144,6 +144,27 @@ void CudaBackend::do_conv2d_forward(const Tensor& x, const Tensor& w, const Tens
   }
 }
 
+// A convolution with the batch norm after it folded into w and bias (inference). --conv-api graph: one fused graph
+// when cuDNN accepts it. Otherwise (legacy, auto, or the fused graph refused): the convolution as conv2d_forward
+// runs it (so a refused fused graph still convolves through the plain graph under --conv-api graph), then one
+// epilogue pass over y where the default composition would make three (bias, add, ReLU).
+void CudaBackend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                             const Tensor* residual, Activation act, Tensor& y, const ConvGeometry& g) {
+  const char* op = "conv2d_bias_act_forward";
+  if (pad_channels(x)) {
+    do_conv2d_bias_act_forward(channels_padded(x, op), channels_padded(w, op), bias, residual, act, y, g);
+    return;
+  }
+  const bool relu = act == Activation::relu;
+  // Both the graph and the epilogue kernel index the residual as y.
+  const Tensor r = residual ? in_layout(*residual, y.layout(), op) : Tensor{};
+  const Tensor* rp = residual ? &r : nullptr;
+  if (use_conv_graph() && conv_bias_act_graph_run(x, w, bias, rp, relu, y, g, op)) return;
+  do_conv2d_forward(x, w, nullptr, y, g);
+  const View rv = residual ? view_of(r) : View{};
+  conv_bias_act_epilogue(view_of(y), view_of(bias), residual ? &rv : nullptr, relu, stream_.get(), op);
+}
+
 void CudaBackend::legacy_conv_forward(const Tensor& x, const Tensor& w, Tensor& y, const ConvGeometry& g) {
   const char* op = "conv2d_forward";
   const bool fma_only = precision_ == Precision::fp32;

@@ -8,6 +8,9 @@
 // conv_api_ran(). Compiled and linked, never yet run on a GPU (docs/gpu-backend.md, "Graph API").
 //
 // Operands (uids 1, 2 -> 3):  forward x, w -> y;  backward data dy, w -> dx;  backward filter dy, x -> dw.
+// conv2d_bias_act_forward (a batch norm folded into the convolution, inference) is one graph of its own:
+// conv_fprop(x 1, w 2) -> ADD bias 4 (broadcast [1,K,1,1]) [-> ADD residual 5] [-> RELU_FWD] -> y 3, the
+// intermediates virtual in fp32; refused, that shape runs the plain convolution and one epilogue kernel instead.
 // The graph API's convolutions have no alpha/beta: GradMode::accumulate computes into scratch and adds it
 // (one axpy pass), as the channel-padded legacy path already does.
 // cudnn-frontend's experimental Blackwell RMSNorm+SiLU engine compiles its kernel with NVRTC, and its code comes
@@ -28,6 +31,8 @@
 #include <cudnn_frontend.h>
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <sstream>
 #include <unordered_map>
@@ -44,7 +49,7 @@ namespace {
 // Plans built and timed per graph: heuristics rank them, so the fastest few are among the first; building every
 // candidate (dozens, some compiled at run time) would make the first step of a ResNet take minutes.
 constexpr std::int64_t kTunedPlans = 8;
-constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3;
+constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3, kUidBias = 4, kUidResidual = 5;
 constexpr std::uintptr_t kOperandAlignment = 16;
 
 fe::DataType_t fe_dtype(DType d, const char* op) {
@@ -81,8 +86,10 @@ const char* direction_name(char direction) {
   return direction == 'F' ? "forward" : direction == 'D' ? "backward data" : "backward filter";
 }
 
-// "forward bf16 NHWC x [64,64,128,128] w [64,64,3,3] -> y [64,64,128,128], kernel 3x3 stride 1 pad 1"
-std::string layer_label(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g) {
+// "forward bf16 NHWC x [64,64,128,128] w [64,64,3,3] -> y [64,64,128,128], kernel 3x3 stride 1 pad 1"; `fused`
+// names a fused epilogue after the direction ("forward+bias+residual+relu ...").
+std::string layer_label(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g,
+                        const std::string& fused = {}) {
   static const char* const names[3][3] = {{"x", "w", "y"}, {"dy", "w", "dx"}, {"dy", "x", "dw"}};
   const int row = direction == 'F' ? 0 : direction == 'D' ? 1 : 2;
   std::ostringstream s;
@@ -90,7 +97,7 @@ std::string layer_label(char direction, const Tensor& a, const Tensor& b, const 
     const Shape& sh = t.shape();
     s << '[' << sh.n << ',' << sh.c << ',' << sh.h << ',' << sh.w << ']';
   };
-  s << direction_name(direction) << ' ' << to_string(out.dtype()) << ' ' << to_string(out.layout()) << ' '
+  s << direction_name(direction) << fused << ' ' << to_string(out.dtype()) << ' ' << to_string(out.layout()) << ' '
     << names[row][0] << ' ';
   dims(a);
   s << ' ' << names[row][1] << ' ';
@@ -110,21 +117,45 @@ std::string graph_key(char direction, const Tensor& a, const Tensor& b, const Te
   return k.str();
 }
 
-// The graph of one convolution (operands described, not yet lowered to cuDNN).
-std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
-                                             const ConvGeometry& g, const char* op) {
-  const fe::DataType_t compute = out.dtype() == DType::f64 ? fe::DataType_t::DOUBLE : fe::DataType_t::FLOAT;
+fe::DataType_t compute_type(const Tensor& out) {
+  return out.dtype() == DType::f64 ? fe::DataType_t::DOUBLE : fe::DataType_t::FLOAT;
+}
+
+// An empty graph with out's dtype for its operands and fp32 intermediates.
+std::shared_ptr<fe::graph::Graph> new_graph(const Tensor& out, const char* op) {
   auto graph = std::make_shared<fe::graph::Graph>();
   graph->set_io_data_type(fe_dtype(out.dtype(), op))
       .set_intermediate_data_type(fe::DataType_t::FLOAT)
-      .set_compute_data_type(compute);
-  const std::vector<std::int64_t> pad{g.pad, g.pad}, stride{g.stride, g.stride}, dilation{1, 1};
-  // The same geometry and accumulation for the three operations (each its own attributes class).
-  const auto geometry = [&](auto attributes, const char* name) {
-    attributes.set_name(name).set_padding(pad).set_stride(stride).set_dilation(dilation);
-    attributes.set_compute_data_type(compute);
-    return attributes;
-  };
+      .set_compute_data_type(compute_type(out));
+  return graph;
+}
+
+// The same geometry and accumulation for the three convolutions (each its own attributes class).
+template <typename Attributes>
+Attributes conv_attributes(Attributes attributes, const char* name, const ConvGeometry& g, const Tensor& out) {
+  attributes.set_name(name)
+      .set_padding({g.pad, g.pad})
+      .set_stride({g.stride, g.stride})
+      .set_dilation({std::int64_t{1}, std::int64_t{1}});
+  attributes.set_compute_data_type(compute_type(out));
+  return attributes;
+}
+
+// The graph's result becomes `out` (uid kUidOut, its dimensions, strides and dtype).
+void set_graph_output(fe::graph::Tensor_attributes& result, const Tensor& out, const char* op) {
+  const fe::graph::Tensor_attributes o = describe(out, "out", kUidOut, op);
+  result.set_output(true)
+      .set_uid(kUidOut)
+      .set_dim(o.get_dim())
+      .set_stride(o.get_stride())
+      .set_data_type(o.get_data_type());
+}
+
+// The graph of one convolution (operands described, not yet lowered to cuDNN).
+std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
+                                             const ConvGeometry& g, const char* op) {
+  auto graph = new_graph(out, op);
+  const auto geometry = [&](auto attributes, const char* name) { return conv_attributes(attributes, name, g, out); };
   std::shared_ptr<fe::graph::Tensor_attributes> result;
   if (direction == 'F') {
     auto x = graph->tensor(describe(a, "x", kUidIn0, op));
@@ -139,12 +170,35 @@ std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, co
     auto x = graph->tensor(describe(b, "x", kUidIn1, op));
     result = graph->conv_wgrad(dy, x, geometry(fe::graph::Conv_wgrad_attributes(), "wgrad"));
   }
-  const fe::graph::Tensor_attributes o = describe(out, "out", kUidOut, op);
-  result->set_output(true)
-      .set_uid(kUidOut)
-      .set_dim(o.get_dim())
-      .set_stride(o.get_stride())
-      .set_data_type(o.get_data_type());
+  set_graph_output(*result, out, op);
+  return graph;
+}
+
+// "+bias", "+bias+residual+relu", ...: the fused epilogue's part of a layer's label.
+std::string epilogue_name(bool residual, bool relu) {
+  return std::string("+bias") + (residual ? "+residual" : "") + (relu ? "+relu" : "");
+}
+
+// y = act(conv(x, w) + bias [+ residual]) as one graph: the bias ([1,K,1,1]) broadcasts over N, H, W; the sums are
+// fp32 virtual tensors, rounded to y's dtype once.
+std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                      const Tensor* residual, bool relu, const Tensor& y,
+                                                      const ConvGeometry& g, const char* op) {
+  auto graph = new_graph(y, op);
+  const auto pointwise = [&](fe::PointwiseMode_t mode, const char* name) {
+    return fe::graph::Pointwise_attributes().set_name(name).set_mode(mode).set_compute_data_type(fe::DataType_t::FLOAT);
+  };
+  auto xt = graph->tensor(describe(x, "x", kUidIn0, op));
+  auto wt = graph->tensor(describe(w, "w", kUidIn1, op));
+  auto result = graph->conv_fprop(xt, wt, conv_attributes(fe::graph::Conv_fprop_attributes(), "fprop", g, y));
+  auto bt = graph->tensor(describe(bias, "bias", kUidBias, op));
+  result = graph->pointwise(result, bt, pointwise(fe::PointwiseMode_t::ADD, "add_bias"));
+  if (residual) {
+    auto rt = graph->tensor(describe(*residual, "residual", kUidResidual, op));
+    result = graph->pointwise(result, rt, pointwise(fe::PointwiseMode_t::ADD, "add_residual"));
+  }
+  if (relu) result = graph->pointwise(result, pointwise(fe::PointwiseMode_t::RELU_FWD, "relu"));
+  set_graph_output(*result, y, op);
   return graph;
 }
 
@@ -201,6 +255,28 @@ std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const E
 // The first line of a frontend message (some carry one line per rejected plan).
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+bool aligned(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<std::uintptr_t>(p) % kOperandAlignment != 0) return false;
+  return true;
+}
+
+using Operands = std::unordered_map<std::int64_t, void*>;
+
+// prepare_plans, then every built plan timed on these operands (the frontend synchronises the device around each)
+// with the fastest put first; the stream's queued work ran before, so the operands hold their values. Empty when
+// the graph is ready (`workspace_bytes` set), else why the frontend refused it.
+std::string tune(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRules& rules, std::int64_t workspace_limit,
+                 Operands& operands, const std::function<void*(std::size_t)>& workspace,
+                 std::int64_t& workspace_bytes) {
+  if (std::string refused = prepare_plans(graph, handle, rules, workspace_limit); !refused.empty()) return refused;
+  void* ws = workspace(static_cast<std::size_t>(graph.get_autotune_workspace_size()));
+  if (auto st = graph.autotune(handle, operands, ws); st.is_bad()) return "autotune: " + st.get_message();
+  if (auto st = graph.get_workspace_size(workspace_bytes); st.is_bad())
+    return "get_workspace_size: " + st.get_message();
+  return {};
+}
+
 }  // namespace
 
 // One convolution's graph: its plans tuned once; nullptr graph: refused, the legacy API runs this key.
@@ -214,7 +290,11 @@ struct CudaBackend::ConvGraphCache {
 
 void CudaBackend::note_conv_api(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
                                 const ConvGeometry& g, const char* api) {
-  conv_api_ran_.emplace(layer_label(direction, a, b, out, g), api);  // the first path a layer took stays
+  note_conv_api(layer_label(direction, a, b, out, g), api);
+}
+
+void CudaBackend::note_conv_api(const std::string& layer, const char* api) {
+  conv_api_ran_.emplace(layer, api);  // the first path a layer took stays
 }
 
 std::string CudaBackend::conv_layers_json() const {
@@ -233,11 +313,9 @@ bool CudaBackend::conv_graph_run(char direction, const Tensor& a, const Tensor& 
                                  GradMode mode, const char* op) {
   // The graphs describe their operands as 16-byte aligned (the frontend's default, which engines rely on); a view
   // at an odd offset (a micro-batch of a small fp32 input) runs on the legacy API, this call only.
-  for (const void* p : {a.raw(), b.raw(), static_cast<const void*>(out.raw())}) {
-    if (reinterpret_cast<std::uintptr_t>(p) % kOperandAlignment != 0) {
-      note_conv_api(direction, a, b, out, g, "legacy-fallback");
-      return false;
-    }
+  if (!aligned({a.raw(), b.raw(), out.raw()})) {
+    note_conv_api(direction, a, b, out, g, "legacy-fallback");
+    return false;
   }
   if (!conv_graphs_) conv_graphs_ = std::make_shared<ConvGraphCache>();
   const std::string key = graph_key(direction, a, b, out, g);
@@ -247,24 +325,15 @@ bool CudaBackend::conv_graph_run(char direction, const Tensor& a, const Tensor& 
   // Accumulation: the graph writes scratch, which is then added to `out` (this also keeps the autotune's
   // repeated executions off the gradient being accumulated).
   Tensor target = accumulate ? scratch(out.shape(), out.dtype(), out.layout(), op) : out.view();
-  std::unordered_map<std::int64_t, void*> operands{
+  Operands operands{
       {kUidIn0, const_cast<void*>(a.raw())}, {kUidIn1, const_cast<void*>(b.raw())}, {kUidOut, target.raw()}};
   if (it == conv_graphs_->entries.end()) {
     ConvGraphCache::Entry entry;
     auto graph = make_graph(direction, a, b, out, g, op);
-    const EngineRules rules{precision_ == Precision::fp32, deterministic_};
-    std::string refused =
-        prepare_plans(*graph, cudnn_.get(), rules, static_cast<std::int64_t>(conv_search_workspace_limit()));
-    if (refused.empty()) {
-      // Times every built plan on these operands (the frontend synchronises the device around each) and puts
-      // the fastest first; the stream's queued work ran before, so the operands hold their values.
-      void* ws = workspace(static_cast<std::size_t>(graph->get_autotune_workspace_size()), op);
-      if (auto st = graph->autotune(cudnn_.get(), operands, ws); st.is_bad()) {
-        refused = "autotune: " + st.get_message();
-      } else if (auto ws_st = graph->get_workspace_size(entry.workspace); ws_st.is_bad()) {
-        refused = "get_workspace_size: " + ws_st.get_message();
-      }
-    }
+    const std::string refused = tune(
+        *graph, cudnn_.get(), EngineRules{precision_ == Precision::fp32, deterministic_},
+        static_cast<std::int64_t>(conv_search_workspace_limit()), operands,
+        [&](std::size_t bytes) { return workspace(bytes, op); }, entry.workspace);
     if (refused.empty()) {
       entry.graph = std::move(graph);
       note_conv_api(direction, a, b, out, g, "graph");
@@ -283,6 +352,52 @@ bool CudaBackend::conv_graph_run(char direction, const Tensor& a, const Tensor& 
     throw_error<BackendError>("cuda backend, ", op, ": cuDNN graph execution failed for ",
                               layer_label(direction, a, b, out, g), ": ", st.get_message());
   if (accumulate) cuda::axpy(1.0, view_of(target), view_of(out), stream_.get(), op);
+  return true;
+}
+
+bool CudaBackend::conv_bias_act_graph_run(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                          bool relu, Tensor& y, const ConvGeometry& g, const char* op) {
+  const std::string label = layer_label('F', x, w, y, g, epilogue_name(residual != nullptr, relu));
+  if (!aligned({x.raw(), w.raw(), bias.raw(), residual ? residual->raw() : nullptr, y.raw()})) {
+    note_conv_api(label, "legacy-fallback");  // this call only, as conv_graph_run
+    return false;
+  }
+  if (!conv_graphs_) conv_graphs_ = std::make_shared<ConvGraphCache>();
+  std::ostringstream key;
+  key << graph_key('F', x, w, y, g) << "|bias " << static_cast<int>(bias.dtype()) << ','
+      << static_cast<int>(bias.layout()) << "|residual " << (residual ? static_cast<int>(residual->dtype()) : -1)
+      << "|relu " << relu;
+  auto it = conv_graphs_->entries.find(key.str());
+  if (it != conv_graphs_->entries.end() && !it->second.graph) return false;  // refused before
+  Operands operands{{kUidIn0, const_cast<void*>(x.raw())},
+                    {kUidIn1, const_cast<void*>(w.raw())},
+                    {kUidBias, const_cast<void*>(bias.raw())},
+                    {kUidOut, y.raw()}};
+  if (residual) operands.emplace(kUidResidual, const_cast<void*>(residual->raw()));
+  if (it == conv_graphs_->entries.end()) {
+    ConvGraphCache::Entry entry;
+    auto graph = make_bias_act_graph(x, w, bias, residual, relu, y, g, op);
+    // The autotune executes the graph several times: it only writes y, which this call overwrites anyway.
+    const std::string refused = tune(
+        *graph, cudnn_.get(), EngineRules{precision_ == Precision::fp32, deterministic_},
+        static_cast<std::int64_t>(conv_search_workspace_limit()), operands,
+        [&](std::size_t bytes) { return workspace(bytes, op); }, entry.workspace);
+    if (refused.empty()) {
+      entry.graph = std::move(graph);
+      note_conv_api(label, "graph");
+    } else {
+      std::cerr << "cbednet: cuda backend: cuDNN's graph API refused the fused convolution " << label << " ("
+                << first_line(refused) << "); this shape runs as the convolution and one epilogue kernel\n";
+      note_conv_api(label, "legacy-fallback");
+    }
+    it = conv_graphs_->entries.emplace(key.str(), std::move(entry)).first;
+  }
+  const ConvGraphCache::Entry& entry = it->second;
+  if (!entry.graph) return false;
+  void* ws = workspace(static_cast<std::size_t>(entry.workspace), op);
+  if (auto st = entry.graph->execute(cudnn_.get(), operands, ws); st.is_bad())
+    throw_error<BackendError>("cuda backend, ", op, ": cuDNN graph execution failed for ", label, ": ",
+                              st.get_message());
   return true;
 }
 

@@ -2,7 +2,8 @@
 // cuda_backend.hpp). Implementation split by concern:
 //   cuda_backend.cpp     construction, handles, memory, copy, elementwise/pool/loss/optimizer dispatch
 //   conv_cudnn.cpp       convolutions (cuDNN legacy API, algorithm cache), and the choice of API per call
-//   conv_graph.cpp       convolutions through cuDNN's graph API (cudnn-frontend), graph cache, autotune
+//   conv_graph.cpp       convolutions through cuDNN's graph API (cudnn-frontend), graph cache, autotune, and the
+//                        fused convolution + bias (+ residual) (+ ReLU) graph of conv2d_bias_act_forward
 //   batchnorm_cudnn.cpp  batch norm (cuDNN *Ex fused BN + ReLU (+ add) in NHWC, fallback to plain BN + kernel)
 //   linear_cublas.cpp    fully connected layers (cublasGemmEx)
 // All work is queued on one compute stream; copy() uploads through pinned staging buffers.
@@ -74,6 +75,10 @@ class CudaBackend final : public Backend {
   // CUDA libraries impose (cuDNN's equal dtypes and layouts, cuBLAS's int dimensions).
   void do_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                          const ConvGeometry& g) override;
+  // conv2d_forward without bias, then one epilogue kernel (bias, residual, ReLU in one pass over y); with
+  // --conv-api graph first one fused cuDNN graph (conv_graph.cpp).
+  void do_conv2d_bias_act_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual,
+                                  Activation act, Tensor& y, const ConvGeometry& g) override;
   void do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
                                GradMode mode) override;
   void do_conv2d_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeometry& g,
@@ -193,12 +198,18 @@ class CudaBackend final : public Backend {
   // path). `out` is overwritten, or accumulated onto in GradMode::accumulate.
   bool conv_graph_run(char direction, const Tensor& a, const Tensor& b, Tensor& out, const ConvGeometry& g,
                       GradMode mode, const char* op);
+  // y = act(conv(x, w) + bias [+ residual]) as one cached graph (conv_fprop -> add bias -> add residual -> ReLU);
+  // false when this shape's fused graph was refused (the caller runs the convolution and the epilogue kernel).
+  // residual, when given, is in y's layout.
+  bool conv_bias_act_graph_run(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor* residual, bool relu,
+                               Tensor& y, const ConvGeometry& g, const char* op);
   // The legacy path's algorithm search and call (beta = 1 accumulates).
   void legacy_conv_forward(const Tensor& x, const Tensor& w, Tensor& y, const ConvGeometry& g);
   void legacy_conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g, GradMode mode);
   void legacy_conv_backward_filter(const Tensor& x, const Tensor& dy, Tensor& dw, const ConvGeometry& g, GradMode mode);
   void note_conv_api(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g,
                      const char* api);
+  void note_conv_api(const std::string& layer, const char* api);
 
   struct ConvGraphCache;  // conv_graph.cpp: the graphs built with cudnn-frontend, whose headers stay out of here
   ConvApi conv_api_ = ConvApi::automatic;

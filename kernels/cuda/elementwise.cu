@@ -1,6 +1,6 @@
 // Elementwise kernels: dtype/layout conversion, fill, axpy, scale, ReLU, add, dropout, finiteness check,
-// per-channel bias and batch-norm inference. One thread per element (grid-stride); arithmetic in fp32 except
-// conversion (fp64, so that f64 -> f32 rounds once).
+// per-channel bias, the epilogue of a convolution with a folded batch norm, and batch-norm inference. One thread
+// per element (grid-stride); arithmetic in fp32 except conversion (fp64, so that f64 -> f32 rounds once).
 #include "kernels/cuda/device_common.cuh"
 #include "kernels/cuda/dropout_rng.hpp"
 
@@ -119,6 +119,17 @@ __global__ void add_channel_bias_kernel(View y, View bias) {
   }
 }
 
+// The epilogue of a convolution with a batch norm folded in: one read and one write of y instead of a pass each for
+// the bias, the residual add and the ReLU (the sum is rounded to y's dtype once).
+__global__ void conv_bias_act_epilogue_kernel(View y, View bias, View r, bool relu) {
+  CBEDNET_GRID_STRIDE(i, y.count()) {
+    float v = loadf(y.data, y.dtype, i) + loadf(bias.data, bias.dtype, channel_of(y, i));
+    if (r.data != nullptr) v += loadf(r.data, r.dtype, i);
+    if (relu) v = fmaxf(v, 0.0f);
+    storef(y.data, y.dtype, i, v);
+  }
+}
+
 __global__ void batchnorm_inference_kernel(View x, View gamma, View beta, View mean, View var, View r, bool relu,
                                            double eps, View y) {
   CBEDNET_GRID_STRIDE(i, y.count()) {
@@ -228,6 +239,14 @@ void add_channel_bias(const View& y, const View& bias, cudaStream_t stream, cons
   if (y.count() == 0) return;
   add_channel_bias_kernel<<<blocks_for(y.count()), kThreads, 0, stream>>>(y, bias);
   CBEDNET_CHECK_LAUNCH(op, "add_channel_bias_kernel");
+}
+
+void conv_bias_act_epilogue(const View& y, const View& bias, const View* residual, bool relu, cudaStream_t stream,
+                            const char* op) {
+  if (y.count() == 0) return;
+  conv_bias_act_epilogue_kernel<<<blocks_for(y.count()), kThreads, 0, stream>>>(y, bias, residual ? *residual : View{},
+                                                                                relu);
+  CBEDNET_CHECK_LAUNCH(op, "conv_bias_act_epilogue_kernel");
 }
 
 void batchnorm_inference(const View& x, const View& gamma, const View& beta, const View& mean, const View& var,

@@ -71,6 +71,10 @@ void flag_nonfinite(const View& t, int* flag, cudaStream_t stream, const char* o
 // ---- per-channel ------------------------------------------------------------------------------------------
 // y[n,k,p,q] += bias[k]
 void add_channel_bias(const View& y, const View& bias, cudaStream_t stream, const char* op);
+// y = act(y + bias[k] [+ residual]) in place, one pass (residual in y's layout, may be nullptr): the epilogue of
+// conv2d_bias_act_forward on the legacy API.
+void conv_bias_act_epilogue(const View& y, const View& bias, const View* residual, bool relu, cudaStream_t stream,
+                            const char* op);
 // dst[k] (+)= sum over n,h,w of src[n,k,h,w]; `scratch` is device memory of channel_sum_scratch_bytes(src).
 std::size_t channel_sum_scratch_bytes(const View& src);
 void channel_sum(const View& src, void* scratch, const View& dst, bool accumulate, cudaStream_t stream, const char* op);
