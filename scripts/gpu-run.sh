@@ -61,8 +61,8 @@ collect_bench() {
 collect_bench
 python=${PYTHON:-python3}
 [[ -x /opt/torch/.venv/bin/python ]] && ! "$python" -c 'import torch' 2> /dev/null && python=/opt/torch/.venv/bin/python
-step torch_baseline 120 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 --modes bf16cl \
-  --json "$out/torch_baseline.jsonl"
+step torch_baseline 150 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 --modes bf16cl \
+  --infer --json "$out/torch_baseline.jsonl"
 step bench_bf16_graph_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --profile-ops --conv-api graph
 runs+=(bench_bf16_graph_profile)
 collect_bench
@@ -97,6 +97,16 @@ fi
 step bench_bf16_nondet_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api legacy
 step bench_bf16_nondet_graph 120 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api graph
 runs+=(bench_bf16_nondet_legacy bench_bf16_nondet_graph)
+collect_bench
+
+# 5b. Inference (issue 20 item 5): ResNet-50's evaluation forward in bf16 at batch 64 with the batch norms folded
+#     into the convolutions (legacy API: the convolution and one epilogue kernel; graph API: the fused
+#     convolution + bias + residual + ReLU graph) and kept apart; PyTorch's eval forward is in torch_baseline above.
+rinf=(bench --mode infer --device cuda --arch resnet50 --size 512 --batch 64 --precision bf16 --steps 20 --warmup 5)
+step infer_bf16_folded_legacy 60 cbednet "${rinf[@]}" --conv-api legacy
+step infer_bf16_folded_graph 100 cbednet "${rinf[@]}" --conv-api graph
+step infer_bf16_apart_legacy 60 cbednet "${rinf[@]}" --conv-api legacy --fold-batch-norm off
+runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy)
 collect_bench
 
 # 6. Issues 17 and 21 on the GPU (compiled only so far, lowest priority): the multislice simulator's cuFFT engine
