@@ -40,7 +40,7 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $ou
 #    convolution API and CudaGraphConv (graph-API convolutions in fp32, TF32, bf16, fp16; which API ran each layer;
 #    bitwise repeatability); the first use of each graph shape is autotuned, hence the longer limit.
 step test_gpu_backend 150 test_gpu_backend --gtest_output=json:"$out/test_gpu_backend.json"
-step test_gpu_resnet_step 90 test_gpu_resnet_step --gtest_output=json:"$out/test_gpu_resnet_step.json"
+step test_gpu_resnet_step 120 test_gpu_resnet_step --gtest_output=json:"$out/test_gpu_resnet_step.json"
 step test_gpu_nccl_transport 45 mpirun -n 1 test_gpu_nccl_transport --gtest_output=json:"$out/test_gpu_nccl_transport.json"
 step test_gpu_flat_updates 60 test_gpu_flat_updates --gtest_output=json:"$out/test_gpu_flat_updates.json"
 
