@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -93,6 +94,17 @@ struct TensorRules {
   const char* backend = "cpu";
 };
 
+// Work recorded once by Backend::capture and run again by replay() (a CUDA graph on the CUDA backend). Owns what
+// the recorded work needs from the backend (the device memory it was recorded with); destroy it before the backend.
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+  // Queues the recorded work again, on the backend's stream, in order with the backend's other work: it reads and
+  // writes the same device addresses it was recorded with (so tensors allocated inside the recorded work, e.g. its
+  // output, hold the new results once the work completes). Asynchronous like any backend operation.
+  virtual void replay() = 0;
+};
+
 // The operations are public and non-virtual (tiny-cuda-nn's forward/forward_impl): each runs the checks of
 // kernels/op_checks.hpp against rules() and only then calls the backend's do_<operation>. So every backend
 // rejects the same calls with the same message, and an implementation sees only arguments that passed.
@@ -109,6 +121,21 @@ class Backend {
   // What a benchmark report should say about the device: (key, JSON value) pairs, e.g. the card, library versions
   // and peak memory of a GPU backend. None by default.
   virtual std::vector<std::pair<std::string, std::string>> device_facts() const { return {}; }
+
+  // ---- recording work for replay ------------------------------------------------------------------------
+  // Records `work` (a sequence of this backend's operations) for cheap replay, or returns nullptr when this backend
+  // cannot (the default: the CPU backends, ProfilingBackend, which needs each operation eagerly); callers then run
+  // `work` eagerly themselves. The contract on a capturing backend (CUDA: kernels/cuda/cuda_graph.hpp):
+  // * `work` is recorded, NOT executed: its device results exist only after the first replay(). Host-side effects
+  //   of `work` (tensors it assigns, caches it fills) do happen, once.
+  // * `work` must not read device results back to the host or synchronise; run every first-use search (cuDNN
+  //   algorithm finds, autotuning) in an eager run before capturing.
+  // * Every device allocation made while recording, and every block freed while recording, stays reserved for the
+  //   CapturedWork's lifetime, so replays write the same addresses and nothing else is handed them; tensors
+  //   allocated inside `work` and still alive keep their memory after the CapturedWork dies.
+  // * A failed capture (an operation the device cannot record) prints one notice on stderr and returns nullptr,
+  //   leaving the backend usable; any other exception from `work` ends the recording, discards it and propagates.
+  virtual std::unique_ptr<CapturedWork> capture(const std::function<void()>& work);
 
   // ---- memory -------------------------------------------------------------------------------------------
   // Zero-filled tensor on this backend's device.

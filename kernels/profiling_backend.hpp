@@ -39,6 +39,8 @@ class ProfilingBackend final : public Backend {
   Tensor allocate(Shape shape, DType dtype, Layout layout) override { return inner_.allocate(shape, dtype, layout); }
   using Backend::allocate;
   void synchronize() override { inner_.synchronize(); }
+  // Never records: each operation must run (and be timed) eagerly, so callers take their eager path.
+  std::unique_ptr<CapturedWork> capture(const std::function<void()>& /*work*/) override { return nullptr; }
 
   void copy(const Tensor& src, Tensor& dst) override;
   void upload_async(const Tensor& host_src, Tensor& dst) override;

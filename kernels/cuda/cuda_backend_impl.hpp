@@ -6,6 +6,7 @@
 //                        fused convolution + bias (+ residual) (+ ReLU) graph of conv2d_bias_act_forward
 //   batchnorm_cudnn.cpp  batch norm (cuDNN *Ex fused BN + ReLU (+ add) in NHWC, fallback to plain BN + kernel)
 //   linear_cublas.cpp    fully connected layers (cublasGemmEx)
+//   cuda_graph.cpp       capture(): stream capture into a CUDA graph, replayed by CudaGraphWork
 // All work is queued on one compute stream; copy() uploads through pinned staging buffers.
 #pragma once
 
@@ -60,6 +61,9 @@ class CudaBackend final : public Backend {
   void axpy(double alpha, const Tensor& x, Tensor& y) override;
   void scale(Tensor& t, double alpha) override;
   void synchronize() override;
+  // Stream capture into a CUDA graph (cuda_graph.cpp): the recorded work's allocations come from a private pool of
+  // the caching allocator, kept for the returned CudaGraphWork's lifetime.
+  std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) override;
 
   // ---- beyond Backend -----------------------------------------------------------------------------------
   bool all_finite(const Tensor& t) override;
