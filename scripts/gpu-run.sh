@@ -43,6 +43,9 @@ step test_gpu_backend 150 test_gpu_backend --gtest_output=json:"$out/test_gpu_ba
 step test_gpu_resnet_step 120 test_gpu_resnet_step --gtest_output=json:"$out/test_gpu_resnet_step.json"
 step test_gpu_nccl_transport 45 mpirun -n 1 test_gpu_nccl_transport --gtest_output=json:"$out/test_gpu_nccl_transport.json"
 step test_gpu_flat_updates 60 test_gpu_flat_updates --gtest_output=json:"$out/test_gpu_flat_updates.json"
+# CUDA graphs: ResNet-18 folded inference captured once and replayed (bf16, fp32; legacy and graph API), bitwise
+# against the eager forward, no allocation over 20 replays; the capture fallbacks.
+step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_gpu_cuda_graph.json"
 
 # 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the convolutions through
 #    cuDNN's legacy API, then through its graph API (warm-up covers building and autotuning each graph; the JSON's
@@ -106,7 +109,9 @@ rinf=(bench --mode infer --device cuda --arch resnet50 --size 512 --batch 64 --p
 step infer_bf16_folded_legacy 60 cbednet "${rinf[@]}" --conv-api legacy
 step infer_bf16_folded_graph 100 cbednet "${rinf[@]}" --conv-api graph
 step infer_bf16_apart_legacy 60 cbednet "${rinf[@]}" --conv-api legacy --fold-batch-norm off
-runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy)
+# The folded legacy forward captured once as a CUDA graph and replayed ("cuda_graph": false if the capture fell back).
+step infer_bf16_folded_legacy_graphs 60 cbednet "${rinf[@]}" --conv-api legacy --cuda-graph on
+runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy infer_bf16_folded_legacy_graphs)
 collect_bench
 
 # 6. Issues 17 and 21 on the GPU (compiled only so far, lowest priority): the multislice simulator's cuFFT engine
