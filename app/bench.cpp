@@ -24,6 +24,7 @@
 #include "app/subcommands.hpp"
 #include "cbednet/build_info.hpp"
 #include "core/batch_split.hpp"
+#include "core/model/inference_graph.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/balance.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
@@ -220,6 +221,7 @@ struct InferBench {
   std::uint64_t seed;
   std::string precision;
   bool fold;
+  bool cuda_graph;  // --cuda-graph on: replay the forward recorded once (InferenceGraph)
 };
 
 // The evaluation forward of a whole model (no gradients, no update) on images resident on the device, as
@@ -229,18 +231,36 @@ void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model,
   const int folded = b.fold ? stage.fold_batch_norms() : 0;
   Tensor images, labels;
   synthetic(model, 0, b.batch, b.seed, images, labels);
-  Tensor device_images = backend.allocate(images.shape());
-  backend.copy(images, device_images);
   const PassInfo pass{Mode::eval, 0, 0, 0};
-  for (long s = 0; s < b.warmup; ++s) stage.forward(device_images, pass, nullptr);
+  // --cuda-graph on: the images are copied once into the recorded forward's input and every step is a replay (the
+  // eager forward where the backend could not record: "cuda_graph": false in the result).
+  std::unique_ptr<InferenceGraph> graph;
+  Tensor device_images;
+  if (b.cuda_graph) {
+    graph = std::make_unique<InferenceGraph>(stage, b.batch);
+    backend.copy(images, graph->input());
+  } else {
+    device_images = backend.allocate(images.shape());
+    backend.copy(images, device_images);
+  }
+  Tensor eager_logits;
+  const Tensor* logits = &eager_logits;
+  const auto forward = [&] {
+    if (graph) {
+      logits = &graph->run();
+    } else {
+      eager_logits = stage.forward(device_images, pass, nullptr);
+      logits = &eager_logits;
+    }
+  };
+  for (long s = 0; s < b.warmup; ++s) forward();
   backend.synchronize();
   if (profiler) profiler->reset();
   const auto start = std::chrono::steady_clock::now();
-  Tensor logits;
-  for (long s = 0; s < b.steps; ++s) logits = stage.forward(device_images, pass, nullptr);
+  for (long s = 0; s < b.steps; ++s) forward();
   backend.synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const Tensor host_logits = download_f64(backend, logits);
+  const Tensor host_logits = download_f64(backend, *logits);
   const bool finite = std::all_of(host_logits.span<double>().begin(), host_logits.span<double>().end(),
                                   [](double v) { return std::isfinite(v); });
   if (world_rank() != 0) return;
@@ -250,7 +270,8 @@ void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model,
             << ", \"batch\": " << b.batch << ", \"steps\": " << b.steps << ", \"folded_batch_norms\": " << folded
             << ", \"inputs\": \"resident on the device\", \"images_per_s\": " << images_per_s
             << ", \"ms_per_batch\": " << 1e3 * seconds / static_cast<double>(b.steps)
-            << ", \"logits_finite\": " << (finite ? "true" : "false") << machine_fields(backend)
+            << ", \"logits_finite\": " << (finite ? "true" : "false")
+            << ", \"cuda_graph\": " << (graph && graph->captured() ? "true" : "false") << machine_fields(backend)
             << (profiler ? ", \"profiled\": true" : "") << "}\n";
   if (profiler) print_op_profile(profiler->entries(), b.steps, 1e3 * seconds / static_cast<double>(b.steps));
 }
@@ -271,6 +292,9 @@ int run_bench(const Args& args) {
                                                                  "forward alone (--batch images per forward)")
     ("fold-batch-norm", po::value<std::string>()->default_value("on"), "--mode infer: on folds each batch norm into "
                                                                          "the convolution before it; off runs it apart")
+    ("cuda-graph", po::value<std::string>()->default_value("off"), "--mode infer: on records the forward once as a "
+                                                                   "CUDA graph and times its replays (eager where "
+                                                                   "the backend cannot record); off runs it eagerly")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result")
     ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
@@ -307,6 +331,13 @@ int run_bench(const Args& args) {
                   "'");
   CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
                   "'");
+  const auto cuda_graph = (*vm)["cuda-graph"].as<std::string>();
+  CBEDNET_REQUIRE(cuda_graph == "on" || cuda_graph == "off", InvalidArgument, "--cuda-graph: expected on or off, got '",
+                  cuda_graph, "'");
+  CBEDNET_REQUIRE(cuda_graph == "off" || mode == "infer", InvalidArgument, "--cuda-graph on: only with --mode infer");
+  CBEDNET_REQUIRE(cuda_graph == "off" || !profile_ops, InvalidArgument,
+                  "--cuda-graph on: not with --profile-ops (profiling times every operation eagerly; a graph replays "
+                  "them as one launch)");
   CBEDNET_REQUIRE(mode == "train" || (!parallel.grid_given && !(*vm)["block-times"].as<bool>()), InvalidArgument,
                   "--mode infer: one rank's forward; not with --grid or --block-times");
   if (parallel.grid_given) return run_grid_bench(*vm, parallel, *device_backend, model, backend_options.precision);
@@ -320,7 +351,7 @@ int run_bench(const Args& args) {
   Backend* backend = profiler ? profiler.get() : device_backend.get();
   if (mode == "infer") {
     run_infer_bench(*backend, profiler.get(), model,
-                    {batch, steps, warmup, seed, backend_options.precision, fold == "on"});
+                    {batch, steps, warmup, seed, backend_options.precision, fold == "on", cuda_graph == "on"});
     return 0;
   }
   Stage stage(*backend, model, 0, model.size(), seed);
