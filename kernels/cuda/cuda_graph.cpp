@@ -69,12 +69,13 @@ std::unique_ptr<CapturedWork> CudaBackend::capture(const std::function<void()>& 
   std::vector<std::shared_ptr<Allocation>> kept{workspace_, cublas_workspace_, finite_flag_};
   auto pool = alloc_->begin_private_pool();
   const PrivatePoolScope pool_scope(*alloc_);
-  // Relaxed, not ThreadLocal or Global: the caching allocator calls cudaMalloc while recording when its caches
-  // have no block of the size, and cudaMalloc is one of the "potentially unsafe" calls that the two stricter modes
-  // forbid on the capturing thread (it invalidates the capture). Here it is safe: the allocation is not meant to be
-  // replayed, it is made once and the block stays reserved in the capture's private pool for the graph's lifetime.
-  // What does conflict with capture (synchronising, reading results back) still fails in Relaxed mode and lands
-  // in the fallback below.
+  // Relaxed, not Global or ThreadLocal: the caching allocator calls cudaMalloc while recording when its caches
+  // have no block of the size, and the runtime documents cudaMalloc as one of the "potentially unsafe" calls that
+  // the two stricter modes prohibit on the capturing thread (cudaThreadExchangeStreamCaptureMode: the allocation is
+  // not enqueued, so a graph that relied on it being redone at every launch would be wrong). Here that is intended:
+  // the block is allocated once and stays reserved in the capture's private pool for the graph's lifetime, so every
+  // replay finds it at the same address. What necessarily conflicts with capture (synchronising the stream, reading
+  // results back) still fails in Relaxed mode, and lands in the fallback below.
   const cudaError_t begun = cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeRelaxed);
   if (begun != cudaSuccess) return capture_failed(std::string("cudaStreamBeginCapture: ") + cudaGetErrorName(begun));
   try {
