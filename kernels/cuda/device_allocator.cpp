@@ -124,8 +124,10 @@ void DeviceAllocator::give_back(void* ptr, std::size_t rounded, const std::weak_
   std::lock_guard lock(mutex_);
   stats_.current_bytes -= rounded;
   stats_.cached_bytes += rounded;
-  // During a capture every freed block stays with it: the graph may have used the block before this free.
-  home = active_pool_ ? active_pool_ : pool.lock();
+  // A block of a live pool goes back to it (that pool's graph writes it at every replay). Any other block freed
+  // during a capture stays with the capture: its graph may have used the block before this free.
+  home = pool.lock();
+  if (!home) home = active_pool_;
   (home ? home->free_ : free_)[rounded].push_back(ptr);
 }
 

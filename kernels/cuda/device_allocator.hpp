@@ -7,11 +7,12 @@
 //
 // Private pools (CUDA graph capture, kernels/cuda/cuda_graph.*): between begin_private_pool() and
 // end_private_pool() every allocation is served from the pool (its free blocks, else a block of the general cache,
-// else cudaMalloc) and every block freed goes to the pool, whichever list it came from. Reusing a block freed during
-// the capture for a later allocation of the same capture is safe: inside the graph the two uses are in stream
-// order. The pool's blocks stay out of the general cache while the pool lives (the graph's replays write them);
-// when the pool dies (the captured work is destroyed) its free blocks join the general cache, and a pool block
-// still held by a tensor (the graph's output) joins it when that tensor dies.
+// else cudaMalloc), and every block freed goes to the pool unless it belongs to another pool still alive (then to
+// that one: its graph writes it at every replay). Reusing a block freed during the capture for a later allocation
+// of the same capture is safe: inside the graph the two uses are in stream order. The pool's blocks stay out of
+// the general cache while the pool lives (the graph's replays write them); when the pool dies (the captured work
+// is destroyed) its free blocks join the general cache, and a pool block still held by a tensor (the graph's
+// output) joins it when that tensor dies.
 #pragma once
 
 #include <cstddef>
