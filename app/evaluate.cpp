@@ -34,8 +34,8 @@ int run_evaluate(const Args& args) {
   io::DistributedLoader& loader = *loader_ptr;
   Progress progress("evaluate", "samples", static_cast<std::int64_t>((loader.size() + world_size() - 1) / world_size()),
                     Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share, about
-  const Predictions p =
-      predict_all(*trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); });
+  const Predictions p = predict_all(
+      *trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); }, trained.forward);
   progress.finish();
   const MetricsAccumulator acc = evaluate_predictions(
       p, loader.labels(), metrics_for(static_cast<int>(trained.info.spec.classes)), MPI_COMM_WORLD);

@@ -151,8 +151,8 @@ int run_predict(const Args& args) {
   io::DistributedLoader& loader = *loader_ptr;
   Progress progress("predict", "samples", static_cast<std::int64_t>((loader.size() + world_size() - 1) / world_size()),
                     Progress::wanted((*vm)["quiet"].as<bool>()));  // rank 0's share, about
-  const Predictions p =
-      predict_all(*trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); });
+  const Predictions p = predict_all(
+      *trained.stage, loader, trained.views, [&](std::int64_t n) { progress.advance(n); }, trained.forward);
   progress.finish();
 
   const std::vector<double> all = gather_on_root(pack_rows(p, loader.labels()), MPI_COMM_WORLD);

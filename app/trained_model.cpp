@@ -77,7 +77,10 @@ void add_inference_options(po::options_description& options, const std::string& 
     ("skip-bad", po::bool_switch(), "skip (and count) unreadable samples instead of failing")
     ("fold-batch-norm", po::value<std::string>()->default_value("on"),
      "on: fold each batch norm into the convolution before it (one fused convolution each; the logits change "
-     "only by rounding); off: run them apart, as in training's validation");
+     "only by rounding); off: run them apart, as in training's validation")
+    ("cuda-graph", po::value<std::string>()->default_value("off"),
+     "on: record the forward once (a CUDA graph on GPUs) and replay it for every batch of that size; off: eager "
+     "(the CPU backends always run eagerly)");
   // clang-format on
   options.add(backend_options());
 }
@@ -98,7 +101,11 @@ Inference open_inference(const po::variables_map& vm, const std::string& data, c
   CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
                   "'");
   Inference run{load_trained_model(vm["checkpoint"].as<std::string>(), backend_options_from(vm)), nullptr};
+  const auto graph = vm["cuda-graph"].as<std::string>();
+  CBEDNET_REQUIRE(graph == "on" || graph == "off", InvalidArgument, "--cuda-graph: expected on or off, got '", graph,
+                  "'");
   if (fold == "on") run.trained.folded_batch_norms = run.trained.stage->fold_batch_norms();
+  if (graph == "on") run.trained.forward = ForwardMode::recorded;
   auto options = evaluation_loader_options(run.trained.preprocess, vm["split"].as<std::string>(),
                                            static_cast<std::size_t>(vm["batch"].as<long>()), world_size(),
                                            vm["skip-bad"].as<bool>());

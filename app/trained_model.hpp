@@ -9,6 +9,7 @@
 #include "app/options.hpp"
 #include "app/run_setup.hpp"
 #include "core/model/stage.hpp"
+#include "core/train/evaluation.hpp"
 #include "io/checkpoint/checkpoint.hpp"
 #include "io/hdf5/loader.hpp"
 
@@ -22,8 +23,9 @@ struct TrainedModel {
   std::unique_ptr<Stage> stage;
   io::Preprocess preprocess;  // as in training (log scale, downsampling)
   ViewMode views = ViewMode::stack;
-  bool averaged_weights = false;  // the checkpoint's moving average of the weights (--ema-decay) is loaded
-  int folded_batch_norms = 0;     // folded into their convolutions for inference (--fold-batch-norm on)
+  bool averaged_weights = false;             // the checkpoint's moving average of the weights (--ema-decay) is loaded
+  int folded_batch_norms = 0;                // folded into their convolutions for inference (--fold-batch-norm on)
+  ForwardMode forward = ForwardMode::eager;  // --cuda-graph on: recorded once and replayed
 };
 
 // `path`: a checkpoint file, or a run directory whose newest checkpoint that verifies is returned. Throws naming
@@ -48,8 +50,8 @@ struct Inference {
   std::unique_ptr<io::DistributedLoader> loader;
 };
 
-// Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad, --fold-batch-norm and the backend
-// options.
+// Adds --checkpoint, --split (default `default_split`), --batch, --skip-bad, --fold-batch-norm, --cuda-graph and the
+// backend options.
 void add_inference_options(po::options_description& options, const std::string& default_split);
 // What predict accepts beyond evaluate: unlabelled samples (label 0) and plain arrays (.npy, TIFF, an HDF5 dataset
 // named by --dataset), box-averaged to the model's input size.

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
+#include "core/model/inference_graph.hpp"
 #include "core/model/train_step.hpp"
 #include "core/parallel/data_parallel.hpp"
 
@@ -21,10 +23,16 @@ void softmax_rows(Tensor& logits) {
 }
 
 Predictions predict_all(Stage& model, BatchSource& source, ViewMode views,
-                        const std::function<void(std::int64_t)>& on_batch) {
-  return predict_all(
-      source, views, static_cast<int>(model.model().classes()),
-      [&](const Tensor& images) { return predict_logits(model, images); }, on_batch);
+                        const std::function<void(std::int64_t)>& on_batch, ForwardMode forward) {
+  std::unique_ptr<InferenceGraph> graph;  // recorded for the first batch size seen
+  const auto logits = [&](const Tensor& images) {
+    const std::int64_t n = images.shape().n;
+    if (forward == ForwardMode::eager || (graph && graph->input().shape().n != n)) return predict_logits(model, images);
+    if (!graph) graph = std::make_unique<InferenceGraph>(model, n);
+    model.backend().copy(images, graph->input());
+    return download_f64(model.backend(), graph->run());
+  };
+  return predict_all(source, views, static_cast<int>(model.model().classes()), logits, on_batch);
 }
 
 Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits_of,

@@ -29,8 +29,13 @@ using LogitsFunction = std::function<Tensor(const Tensor& images)>;
 // on_batch(n): n more samples predicted on this rank (for progress reports).
 Predictions predict_all(BatchSource& source, ViewMode views, int classes, const LogitsFunction& logits,
                         const std::function<void(std::int64_t)>& on_batch = {});
+// How the stage's forward runs: eagerly, or recorded once for the first batch size seen and replayed for every
+// batch of that size (core/model/inference_graph.hpp: a CUDA graph on GPUs; batches of another size, such as a last
+// smaller one, and backends that cannot record run eagerly).
+enum class ForwardMode : std::uint8_t { eager, recorded };
 Predictions predict_all(Stage& model, BatchSource& source, ViewMode views,
-                        const std::function<void(std::int64_t)>& on_batch = {});
+                        const std::function<void(std::int64_t)>& on_batch = {},
+                        ForwardMode forward = ForwardMode::eager);
 
 // `empty` (a fresh accumulator with the problem's class tables) filled with the predictions against the labels
 // (space groups 1..K by sample index) and summed over comm: every rank of comm gets the totals; ranks without

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Inference with batch norms folded into their convolutions (the default of evaluate and predict; docs/inference.md):
-# the same metrics and predicted classes as with --fold-batch-norm off, probabilities equal to fp32 rounding, a
-# line saying how many were folded; a bad value is refused naming the option; bench --mode infer runs only fused
-# convolutions (no batch-norm pass) and says how many batch norms it folded.
+# Inference with batch norms folded into their convolutions (the default of evaluate and predict;
+# docs/architecture.md, "Block"): the same metrics and predicted classes as with --fold-batch-norm off, probabilities
+# equal to fp32 rounding, a line saying how many were folded; --cuda-graph on (eager on the CPU) gives the same
+# metrics; bad values are refused naming the option; bench --mode infer runs only fused convolutions (no batch-norm
+# pass) and says how many batch norms it folded.
 source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH"
 "$CBEDNET" train --data "$DATA" "${TINY[@]}" --epochs 1 --batch 16 --quiet --out run > train.txt ||
@@ -34,6 +35,16 @@ for x, y in zip(a, b):
 print(f"{len(a)} predictions, the same classes; largest probability difference {worst:.2e}")
 assert worst < 1e-4, worst
 PY
+
+# --cuda-graph on: the forward recorded and replayed where the backend can (here, on the CPU, eager): the same metrics.
+"$CBEDNET" evaluate --checkpoint run --data "$DATA" --split test --cuda-graph on --out eval-graph.json > /dev/null 2>&1 ||
+  fail "evaluate --cuda-graph on"
+/usr/bin/python3 -c "
+import json
+a, b = (json.load(open(f))['metrics'] for f in ('eval-on.json', 'eval-graph.json'))
+assert all(a[k] == b[k] for k in ('top1', 'top5', 'macro_f1', 'samples')), (a, b)" || fail "--cuda-graph on changed the metrics"
+"$CBEDNET" predict --checkpoint run --input "$DATA" --cuda-graph sometimes --out x.csv > bad.txt 2>&1 && fail "accepted"
+grep -q -- "--cuda-graph: expected on or off, got 'sometimes'" bad.txt || { cat bad.txt; fail "bad --cuda-graph message"; }
 
 "$CBEDNET" evaluate --checkpoint run --data "$DATA" --fold-batch-norm maybe > bad.txt 2>&1 && fail "bad value accepted"
 grep -q -- "--fold-batch-norm: expected on or off, got 'maybe'" bad.txt || { cat bad.txt; fail "bad value message"; }

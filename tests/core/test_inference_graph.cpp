@@ -12,6 +12,8 @@
 #include "core/model/model.hpp"
 #include "core/model/stage.hpp"
 #include "core/model/train_step.hpp"
+#include "core/train/evaluation.hpp"
+#include "core/train/memory_batch_source.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 #include "kernels/profiling_backend.hpp"
@@ -94,4 +96,24 @@ TEST(InferenceGraph, RefusesAnEmptyBatch) {
   Model model = build_resnet(small_resnet());
   Stage stage(backend, model, 0, model.size(), 5);
   EXPECT_THROW(InferenceGraph(stage, 0), InvalidArgument);
+}
+
+// evaluate and predict with --cuda-graph on (ForwardMode::recorded): on a backend that cannot record, every batch's
+// predictions equal the eager ones, including a batch shortened by a bad sample (another size than the first batch,
+// which the recording is made for).
+TEST(InferenceGraph, PredictAllRecordedEqualsEager) {
+  CpuBackend<float> backend(1);
+  Model model = build_resnet(small_resnet());
+  Stage stage(backend, model, 0, model.size(), 5);
+  stage.fold_batch_norms();
+  const Tensor all = images(model, 9, 0.4);
+  const Tensor labels({9, 1, 1, 1}, DType::i32);
+  const auto predictions = [&](ForwardMode mode) {
+    MemoryBatchSource source(all.clone(), labels.clone(), 3, 0, 1, {4});
+    return predict_all(stage, source, ViewMode::stack, {}, mode);
+  };
+  const Predictions eager = predictions(ForwardMode::eager), recorded = predictions(ForwardMode::recorded);
+  EXPECT_EQ(eager.indices.size(), 8U) << "9 samples, one bad";
+  EXPECT_EQ(recorded.indices, eager.indices);
+  EXPECT_EQ(recorded.probs, eager.probs);
 }
