@@ -70,6 +70,18 @@ step bench_bf16_graph_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --pro
 runs+=(bench_bf16_graph_profile)
 collect_bench
 
+# 2b. Inference (issue 20 item 5; before the sanitizer and the non-deterministic runs, which matter less):
+#     ResNet-50's evaluation forward in bf16 at batch 64 with the batch norms folded into the convolutions (legacy API: the convolution and one epilogue kernel; graph API: the fused
+#     convolution + bias + residual + ReLU graph) and kept apart; PyTorch's eval forward is in torch_baseline above.
+rinf=(bench --mode infer --device cuda --arch resnet50 --size 512 --batch 64 --precision bf16 --steps 20 --warmup 5)
+step infer_bf16_folded_legacy 60 cbednet "${rinf[@]}" --conv-api legacy
+step infer_bf16_folded_graph 100 cbednet "${rinf[@]}" --conv-api graph
+step infer_bf16_apart_legacy 60 cbednet "${rinf[@]}" --conv-api legacy --fold-batch-norm off
+# The folded legacy forward captured once as a CUDA graph and replayed ("cuda_graph": false if the capture fell back).
+step infer_bf16_folded_legacy_graphs 60 cbednet "${rinf[@]}" --conv-api legacy --cuda-graph on
+runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy infer_bf16_folded_legacy_graphs)
+collect_bench
+
 # 3. Two ranks sharing the GPU over the MPI path against one rank: a tiny simulated dataset, 6 steps, fp32, the
 #    same micro-batch of 4 (batch-norm statistics are per micro-batch), so the two must agree to rounding.
 data=$PWD/sim
@@ -100,18 +112,6 @@ fi
 step bench_bf16_nondet_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api legacy
 step bench_bf16_nondet_graph 120 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api graph
 runs+=(bench_bf16_nondet_legacy bench_bf16_nondet_graph)
-collect_bench
-
-# 5b. Inference (issue 20 item 5): ResNet-50's evaluation forward in bf16 at batch 64 with the batch norms folded
-#     into the convolutions (legacy API: the convolution and one epilogue kernel; graph API: the fused
-#     convolution + bias + residual + ReLU graph) and kept apart; PyTorch's eval forward is in torch_baseline above.
-rinf=(bench --mode infer --device cuda --arch resnet50 --size 512 --batch 64 --precision bf16 --steps 20 --warmup 5)
-step infer_bf16_folded_legacy 60 cbednet "${rinf[@]}" --conv-api legacy
-step infer_bf16_folded_graph 100 cbednet "${rinf[@]}" --conv-api graph
-step infer_bf16_apart_legacy 60 cbednet "${rinf[@]}" --conv-api legacy --fold-batch-norm off
-# The folded legacy forward captured once as a CUDA graph and replayed ("cuda_graph": false if the capture fell back).
-step infer_bf16_folded_legacy_graphs 60 cbednet "${rinf[@]}" --conv-api legacy --cuda-graph on
-runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy infer_bf16_folded_legacy_graphs)
 collect_bench
 
 # 6. Issues 17 and 21 on the GPU (compiled only so far, lowest priority): the multislice simulator's cuFFT engine
