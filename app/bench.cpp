@@ -243,16 +243,8 @@ void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model,
     device_images = backend.allocate(images.shape());
     backend.copy(images, device_images);
   }
-  Tensor eager_logits;
-  const Tensor* logits = &eager_logits;
-  const auto forward = [&] {
-    if (graph) {
-      logits = &graph->run();
-    } else {
-      eager_logits = stage.forward(device_images, pass, nullptr);
-      logits = &eager_logits;
-    }
-  };
+  Tensor logits;
+  const auto forward = [&] { logits = graph ? graph->run().view() : stage.forward(device_images, pass, nullptr); };
   for (long s = 0; s < b.warmup; ++s) forward();
   backend.synchronize();
   if (profiler) profiler->reset();
@@ -260,7 +252,7 @@ void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model,
   for (long s = 0; s < b.steps; ++s) forward();
   backend.synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const Tensor host_logits = download_f64(backend, *logits);
+  const Tensor host_logits = download_f64(backend, logits);
   const bool finite = std::all_of(host_logits.span<double>().begin(), host_logits.span<double>().end(),
                                   [](double v) { return std::isfinite(v); });
   if (world_rank() != 0) return;
@@ -360,14 +352,8 @@ int run_bench(const Args& args) {
   SgdOptimizer optimizer({0.9, 5e-5, false});
 
   // Synthetic data: fixed random images and labels (throughput does not depend on the values).
-  Tensor images(model.input_shape(batch), DType::f32);
-  const RandomStream stream(seed, RngPurpose::test);
-  auto pixels = images.span<float>();
-  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(stream.normal(i));
-  Tensor labels({batch, 1, 1, 1}, DType::i32);
-  for (long i = 0; i < batch; ++i)
-    labels.data<std::int32_t>()[i] =
-        static_cast<std::int32_t>(stream.below(static_cast<std::uint64_t>(model.classes()), i, 1));
+  Tensor images, labels;
+  synthetic(model, 0, batch, seed, images, labels);
 
   // The images live on the backend's device in its dtype and layout, as the peer benchmark's do (PyTorch's
   // baseline draws them on the GPU): the step is measured, not the host-to-device transfer, which a training run

@@ -322,8 +322,10 @@ void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& pr
   check_labels_and_weights(r, op, labels, class_weights, label_smoothing, probs);
 }
 
-void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum) {
-  const char* op = "sgd_update";
+namespace {
+// param, grad and momentum of an SGD update: param dtype, one shape, one layout.
+void check_sgd_buffers(const TensorRules& r, const char* op, const Tensor& param, const Tensor& grad,
+                       const Tensor& momentum) {
   for (auto [name, t] : {std::pair{"param", &param}, {"grad", &grad}, {"momentum", &momentum}}) {
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, param.shape(), "param", param);
@@ -331,16 +333,16 @@ void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& g
       throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ", param.describe());
   }
 }
+}  // namespace
+
+void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum) {
+  check_sgd_buffers(r, "sgd_update", param, grad, momentum);
+}
 
 void check_sgd_update_segments(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum,
                                std::span<const FlatSegment> segments) {
   const char* op = "sgd_update_segments";
-  for (auto [name, t] : {std::pair{"param", &param}, {"grad", &grad}, {"momentum", &momentum}}) {
-    check_tensor(r, op, name, *t, Kind::param);
-    expect(op, name, *t, param.shape(), "param", param);
-    if (t->layout() != param.layout())
-      throw_error<ShapeError>(op, ": ", name, " ", t->describe(), " has another layout than param ", param.describe());
-  }
+  check_sgd_buffers(r, op, param, grad, momentum);
   check_segments(op, segments, param.count());
 }
 

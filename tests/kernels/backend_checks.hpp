@@ -343,24 +343,22 @@ inline void expect_flat_segments_bitwise(const Env& e) {
     expect_bits(v, v_each, v0, nesterov ? "sgd_update_segments momentum (nesterov)" : "sgd_update_segments momentum");
   }
   {
+    // copy_segments(src, dst) against one copy() per segment into dst_each (equal to dst before).
+    const auto expect_copy_segments = [&](const Tensor& src, Tensor& dst, Tensor& dst_each, const char* what) {
+      const Tensor dst0 = e.host_copy(dst);
+      be.copy_segments(src, dst, segments);
+      per_segment([&](const FlatSegment& s, Shape run) {
+        Tensor to = dst_each.view(run, s.offset);
+        be.copy(src.view(run, s.offset), to);
+      });
+      expect_bits(dst, dst_each, dst0, what);
+    };
     Tensor master = e.param(random_tensor(flat_case_shape, 141));
     Tensor compute = flat_act(e, 142), compute_each = flat_act(e, 142);
-    const Tensor compute0 = e.host_copy(compute);
-    be.copy_segments(master, compute, segments);
-    per_segment([&](const FlatSegment& s, Shape run) {
-      Tensor to = compute_each.view(run, s.offset);
-      be.copy(master.view(run, s.offset), to);
-    });
-    expect_bits(compute, compute_each, compute0, "copy_segments master -> compute");
+    expect_copy_segments(master, compute, compute_each, "copy_segments master -> compute");
     Tensor grad = e.param(random_tensor(flat_case_shape, 143)),
            grad_each = e.param(random_tensor(flat_case_shape, 143));
-    const Tensor grad0 = e.host_copy(grad);
-    be.copy_segments(compute, grad, segments);
-    per_segment([&](const FlatSegment& s, Shape run) {
-      Tensor to = grad_each.view(run, s.offset);
-      be.copy(compute.view(run, s.offset), to);
-    });
-    expect_bits(grad, grad_each, grad0, "copy_segments compute -> grad");
+    expect_copy_segments(compute, grad, grad_each, "copy_segments compute -> grad");
   }
   {  // fold_running_statistics: scale, axpy and fill in one operation
     Tensor running = e.param(random_tensor(flat_case_shape, 151, 0.5, 2.0));
