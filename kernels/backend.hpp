@@ -82,6 +82,19 @@ struct DropoutKey {
   std::int64_t first_sample = 0;  // global index of the batch's first sample
 };
 
+// A training batch norm followed by ReLU as the fused convolutions see it (the MLPerf "NormConvolution" pattern,
+// docs/architecture.md "Fused batch norm"): the layer's parameters, the micro-batch statistics batchnorm_finalize
+// derived, and the per-channel affine map they amount to, so that relu(bn(x)) = relu(x * scale + bias). All [C] in
+// param_dtype().
+struct NormRelu {
+  const Tensor& gamma;
+  const Tensor& beta;
+  const Tensor& mean;
+  const Tensor& invstd;  // 1 / sqrt(biased var + eps)
+  const Tensor& scale;   // gamma * invstd
+  const Tensor& bias;    // beta - mean * scale
+};
+
 // What one backend accepts, for the shared checks of kernels/op_checks.hpp: activations and conv/linear
 // weights in `act`, batch-norm parameters, statistics, loss outputs and optimizer state in `param`, labels in
 // i32, every tensor on `device`; NHWC tensors only when allow_nhwc (a tensor with C == 1 or H*W == 1 is the same
@@ -187,6 +200,39 @@ class Backend {
                           const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx, Tensor* dresidual,
                           Tensor& dgamma, Tensor& dbeta, GradMode mode);
 
+  // ---- fused batch norm for training (the MLPerf pattern; core/model/resnet_blocks.cpp's fused path) ---------
+  // Each batch norm's statistics come out of the convolution before it, and its normalisation and ReLU are applied
+  // inside the convolution after it, so the normalised activation is never written. The defaults below compose the
+  // operations above (correct everywhere, no faster); a backend overrides them with fused kernels (cuDNN graphs).
+  //
+  // y = conv(T(x), w) with T(x) = relu(x * input.scale + input.bias) per input channel when `input` is given (the
+  // batch norm and ReLU before the convolution, applied as it reads x) and T(x) = x otherwise; and the per-channel
+  // sums of y and of y squared over N,P,Q (cuDNN's genstats). sum, sqsum [K] in param_dtype() (overwritten).
+  void conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
+                            Tensor& sqsum, const ConvGeometry& g);
+  // From the sums of `count` values per channel: mean = sum / count, biased var = sqsum / count - mean^2 (at least
+  // 0), invstd = 1 / sqrt(biased var + eps), var = the unbiased variance (batchnorm_forward_training's var),
+  // scale = gamma * invstd, bias = beta - mean * scale. When given, step_mean_sum += mean and step_var_sum += var
+  // (a BatchNorm's per-step accumulators, so that no separate additions are needed). All [C] in param_dtype().
+  void batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
+                          const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
+                          Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum);
+  // y = act( x * scale + bias [+ residual'] ) per channel, residual' = residual * residual_scale + residual_bias
+  // when those are given (a projection shortcut's batch norm) and residual otherwise: a block's last batch norm, its
+  // residual add and ReLU in one pass. scale, bias, residual_scale, residual_bias [C] in param_dtype().
+  void scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
+                              const Tensor* residual_scale, const Tensor* residual_bias, Activation act, Tensor& y);
+  // dw (+)= correlation of T(x) = relu(x * input.scale + input.bias) and dy: conv2d_backward_filter of a
+  // convolution that conv2d_stats_forward ran with `input`.
+  void conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+                                        const ConvGeometry& g, GradMode mode);
+  // The gradient from a convolution's output back through the convolution, the ReLU and the training batch norm in
+  // front of it (whose input was x): dz = conv_transpose(dy, w) * (x * input.scale + input.bias > 0), then
+  // dgamma (+)= sum of dz * (x - mean) * invstd, dbeta (+)= sum of dz, and dx (overwritten) the batch norm's input
+  // gradient, exactly as batchnorm_backward computes it from dz.
+  void conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
+                                      Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g, GradMode mode);
+
   // ---- elementwise ---------------------------------------------------------------------------------------
   void relu_forward(const Tensor& x, Tensor& y);
   void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // dx = dy * (y > 0)
@@ -257,6 +303,19 @@ class Backend {
   virtual void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
                                      const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act,
                                      Tensor& dx, Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) = 0;
+  virtual void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y,
+                                      Tensor& sum, Tensor& sqsum, const ConvGeometry& g);
+  virtual void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
+                                     const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean,
+                                     Tensor& var, Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum);
+  virtual void do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias,
+                                         const Tensor* residual, const Tensor* residual_scale,
+                                         const Tensor* residual_bias, Activation act, Tensor& y);
+  virtual void do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy,
+                                                   Tensor& dw, const ConvGeometry& g, GradMode mode);
+  virtual void do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x,
+                                                 const NormRelu& input, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                                                 const ConvGeometry& g, GradMode mode);
   virtual void do_relu_forward(const Tensor& x, Tensor& y) = 0;
   virtual void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
   virtual void do_add(const Tensor& a, const Tensor& b, Tensor& y) = 0;

@@ -53,6 +53,43 @@ void Backend::batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor&
   do_batchnorm_backward(x, y, dy, gamma, beta, mean, invstd, act, dx, dresidual, dgamma, dbeta, mode);
 }
 
+// ---- fused batch norm -----------------------------------------------------------------------------------------
+
+void Backend::conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
+                                   Tensor& sqsum, const ConvGeometry& g) {
+  check_conv2d_stats_forward(rules(), x, input, w, y, sum, sqsum, g);
+  do_conv2d_stats_forward(x, input, w, y, sum, sqsum, g);
+}
+
+void Backend::batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
+                                 const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean,
+                                 Tensor& var, Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) {
+  check_batchnorm_finalize(rules(), sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd,
+                           step_mean_sum, step_var_sum);
+  do_batchnorm_finalize(sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd, step_mean_sum,
+                        step_var_sum);
+}
+
+void Backend::scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
+                                     const Tensor* residual_scale, const Tensor* residual_bias, Activation act,
+                                     Tensor& y) {
+  check_scale_bias_act_forward(rules(), x, scale, bias, residual, residual_scale, residual_bias, y);
+  do_scale_bias_act_forward(x, scale, bias, residual, residual_scale, residual_bias, act, y);
+}
+
+void Backend::conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+                                               const ConvGeometry& g, GradMode mode) {
+  check_conv2d_backward_filter_norm_relu(rules(), x, input, dy, dw, g);
+  do_conv2d_backward_filter_norm_relu(x, input, dy, dw, g, mode);
+}
+
+void Backend::conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
+                                             Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g,
+                                             GradMode mode) {
+  check_conv2d_backward_data_norm_relu(rules(), dy, w, x, input, dx, dgamma, dbeta, g);
+  do_conv2d_backward_data_norm_relu(dy, w, x, input, dx, dgamma, dbeta, g, mode);
+}
+
 // ---- elementwise ----------------------------------------------------------------------------------------------
 
 void Backend::relu_forward(const Tensor& x, Tensor& y) {

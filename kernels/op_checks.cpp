@@ -370,4 +370,104 @@ void check_fold_running_statistics(const TensorRules& r, const Tensor& running, 
   if (!(micro_batches > 0.0)) throw_error<InvalidArgument>(op, ": micro_batches must be > 0, got ", micro_batches);
 }
 
+
+// ---- fused batch norm ---------------------------------------------------------------------------------------
+
+namespace {
+void check_channels(const TensorRules& r, const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> ts,
+                    std::int64_t channels, const char* ref_name, const Tensor& ref) {
+  for (const auto& [name, t] : ts) {
+    check_tensor(r, op, name, *t, Kind::param);
+    expect(op, name, *t, vec(channels), ref_name, ref);
+  }
+}
+
+void check_norm_relu(const TensorRules& r, const char* op, const NormRelu& n, const char* ref_name, const Tensor& ref) {
+  check_channels(r, op,
+                 {{"input.gamma", &n.gamma},
+                  {"input.beta", &n.beta},
+                  {"input.mean", &n.mean},
+                  {"input.invstd", &n.invstd},
+                  {"input.scale", &n.scale},
+                  {"input.bias", &n.bias}},
+                 ref.shape().c, ref_name, ref);
+}
+}  // namespace
+
+void check_conv2d_stats_forward(const TensorRules& r, const Tensor& x, const NormRelu* input, const Tensor& w,
+                                const Tensor& y, const Tensor& sum, const Tensor& sqsum, const ConvGeometry& g) {
+  const char* op = "conv2d_stats_forward";
+  check_conv2d_forward_as(op, r, x, w, nullptr, y, g);
+  if (input) check_norm_relu(r, op, *input, "x", x);
+  check_channels(r, op, {{"sum", &sum}, {"sqsum", &sqsum}}, y.shape().c, "y", y);
+}
+
+void check_batchnorm_finalize(const TensorRules& r, const Tensor& sum, const Tensor& sqsum, std::int64_t count,
+                              const Tensor& gamma, const Tensor& beta, double eps, const Tensor& scale,
+                              const Tensor& bias, const Tensor& mean, const Tensor& var, const Tensor& invstd,
+                              const Tensor* step_mean_sum, const Tensor* step_var_sum) {
+  const char* op = "batchnorm_finalize";
+  check_eps(op, eps);
+  if (count < 2)
+    throw_error<InvalidArgument>(op, ": batch statistics need at least 2 values per channel, got count ", count);
+  check_tensor(r, op, "sum", sum, Kind::param);
+  const std::int64_t c = sum.shape().c;
+  check_channels(r, op,
+                 {{"sum", &sum},
+                  {"sqsum", &sqsum},
+                  {"gamma", &gamma},
+                  {"beta", &beta},
+                  {"scale", &scale},
+                  {"bias", &bias},
+                  {"mean", &mean},
+                  {"var", &var},
+                  {"invstd", &invstd}},
+                 c, "sum", sum);
+  if (step_mean_sum) check_channels(r, op, {{"step_mean_sum", step_mean_sum}}, c, "sum", sum);
+  if (step_var_sum) check_channels(r, op, {{"step_var_sum", step_var_sum}}, c, "sum", sum);
+}
+
+void check_scale_bias_act_forward(const TensorRules& r, const Tensor& x, const Tensor& scale, const Tensor& bias,
+                                  const Tensor* residual, const Tensor* residual_scale, const Tensor* residual_bias,
+                                  const Tensor& y) {
+  const char* op = "scale_bias_act_forward";
+  check_tensor(r, op, "x", x, Kind::act);
+  check_tensor(r, op, "y", y, Kind::act);
+  expect(op, "y", y, x.shape(), "x", x);
+  check_channels(r, op, {{"scale", &scale}, {"bias", &bias}}, x.shape().c, "x", x);
+  if ((residual_scale == nullptr) != (residual_bias == nullptr))
+    throw_error<InvalidArgument>(op, ": residual_scale and residual_bias come together (one of them is missing)");
+  if (residual_scale && !residual)
+    throw_error<InvalidArgument>(op, ": residual_scale and residual_bias were given without a residual");
+  if (residual) {
+    check_tensor(r, op, "residual", *residual, Kind::act);
+    expect(op, "residual", *residual, x.shape(), "x", x);
+  }
+  if (residual_scale)
+    check_channels(r, op, {{"residual_scale", residual_scale}, {"residual_bias", residual_bias}}, x.shape().c, "x", x);
+}
+
+void check_conv2d_backward_filter_norm_relu(const TensorRules& r, const Tensor& x, const NormRelu& input,
+                                            const Tensor& dy, const Tensor& dw, const ConvGeometry& g) {
+  const char* op = "conv2d_backward_filter_norm_relu";
+  check_tensor(r, op, "x", x, Kind::act);
+  check_tensor(r, op, "dy", dy, Kind::act);
+  check_tensor(r, op, "dw", dw, Kind::act);
+  expect(op, "dw", dw, Shape{dy.shape().c, x.shape().c, g.kernel_h, g.kernel_w}, "x", x);
+  expect(op, "dy", dy, conv_output(op, x.shape(), dw.shape().n, g), "x", x);
+  check_norm_relu(r, op, input, "x", x);
+}
+
+void check_conv2d_backward_data_norm_relu(const TensorRules& r, const Tensor& dy, const Tensor& w, const Tensor& x,
+                                          const NormRelu& input, const Tensor& dx, const Tensor& dgamma,
+                                          const Tensor& dbeta, const ConvGeometry& g) {
+  const char* op = "conv2d_backward_data_norm_relu";
+  for (auto [name, t] : {std::pair{"dy", &dy}, {"w", &w}, {"x", &x}, {"dx", &dx}}) check_tensor(r, op, name, *t, Kind::act);
+  expect(op, "dx", dx, x.shape(), "x", x);
+  check_weights(op, w, "x", x, g);
+  expect(op, "dy", dy, conv_output(op, x.shape(), w.shape().n, g), "x", x);
+  check_norm_relu(r, op, input, "x", x);
+  check_channels(r, op, {{"dgamma", &dgamma}, {"dbeta", &dbeta}}, x.shape().c, "x", x);
+}
+
 }  // namespace cbednet

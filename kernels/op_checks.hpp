@@ -31,6 +31,25 @@ void check_batchnorm_backward(const TensorRules& r, const Tensor& x, const Tenso
                               const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& invstd,
                               const Tensor& dx, const Tensor* dresidual, const Tensor& dgamma, const Tensor& dbeta);
 
+// The fused batch-norm operations (Backend, "fused batch norm for training"). A NormRelu's six tensors are [C] of
+// the tensor it transforms, in the parameter dtype.
+void check_conv2d_stats_forward(const TensorRules& r, const Tensor& x, const NormRelu* input, const Tensor& w,
+                                const Tensor& y, const Tensor& sum, const Tensor& sqsum, const ConvGeometry& g);
+// count >= 2 (an unbiased variance needs two values), eps >= 0, every tensor [C] in the parameter dtype.
+void check_batchnorm_finalize(const TensorRules& r, const Tensor& sum, const Tensor& sqsum, std::int64_t count,
+                              const Tensor& gamma, const Tensor& beta, double eps, const Tensor& scale,
+                              const Tensor& bias, const Tensor& mean, const Tensor& var, const Tensor& invstd,
+                              const Tensor* step_mean_sum, const Tensor* step_var_sum);
+// residual_scale and residual_bias come together, and only with a residual.
+void check_scale_bias_act_forward(const TensorRules& r, const Tensor& x, const Tensor& scale, const Tensor& bias,
+                                  const Tensor* residual, const Tensor* residual_scale, const Tensor* residual_bias,
+                                  const Tensor& y);
+void check_conv2d_backward_filter_norm_relu(const TensorRules& r, const Tensor& x, const NormRelu& input,
+                                            const Tensor& dy, const Tensor& dw, const ConvGeometry& g);
+void check_conv2d_backward_data_norm_relu(const TensorRules& r, const Tensor& dy, const Tensor& w, const Tensor& x,
+                                          const NormRelu& input, const Tensor& dx, const Tensor& dgamma,
+                                          const Tensor& dbeta, const ConvGeometry& g);
+
 // Activations of equal shape: op(a, b, ...) -> out. Names and tensors come in pairs.
 void check_same_shape(const TensorRules& r, const char* op,
                       std::initializer_list<std::pair<const char*, const Tensor*>> ts);

@@ -70,6 +70,36 @@ void ProfilingBackend::do_conv2d_bias_act_forward(const Tensor& x, const Tensor&
                                                   const ConvGeometry& g) {
   timed("conv2d_bias_act_forward", w, [&] { inner_.conv2d_bias_act_forward(x, w, bias, residual, act, y, g); });
 }
+void ProfilingBackend::do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y,
+                                               Tensor& sum, Tensor& sqsum, const ConvGeometry& g) {
+  timed("conv2d_stats_forward", w, [&] { inner_.conv2d_stats_forward(x, input, w, y, sum, sqsum, g); });
+}
+void ProfilingBackend::do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count,
+                                             const Tensor& gamma, const Tensor& beta, double eps, Tensor& scale,
+                                             Tensor& bias, Tensor& mean, Tensor& var, Tensor& invstd,
+                                             Tensor* step_mean_sum, Tensor* step_var_sum) {
+  timed("batchnorm_finalize", sum, [&] {
+    inner_.batchnorm_finalize(sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd, step_mean_sum,
+                              step_var_sum);
+  });
+}
+void ProfilingBackend::do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias,
+                                                 const Tensor* residual, const Tensor* residual_scale,
+                                                 const Tensor* residual_bias, Activation act, Tensor& y) {
+  timed("scale_bias_act_forward", x,
+        [&] { inner_.scale_bias_act_forward(x, scale, bias, residual, residual_scale, residual_bias, act, y); });
+}
+void ProfilingBackend::do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy,
+                                                           Tensor& dw, const ConvGeometry& g, GradMode mode) {
+  timed("conv2d_backward_filter_norm_relu", dw,
+        [&] { inner_.conv2d_backward_filter_norm_relu(x, input, dy, dw, g, mode); });
+}
+void ProfilingBackend::do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x,
+                                                         const NormRelu& input, Tensor& dx, Tensor& dgamma,
+                                                         Tensor& dbeta, const ConvGeometry& g, GradMode mode) {
+  timed("conv2d_backward_data_norm_relu", w,
+        [&] { inner_.conv2d_backward_data_norm_relu(dy, w, x, input, dx, dgamma, dbeta, g, mode); });
+}
 void ProfilingBackend::do_conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeometry& g,
                                                GradMode mode) {
   timed("conv2d_backward_data", w, [&] { inner_.conv2d_backward_data(dy, w, dx, g, mode); });
