@@ -348,6 +348,7 @@ int run_bench(const Args& args) {
   }
   Stage stage(*backend, model, 0, model.size(), seed);
   stage.set_recompute(parallel.hybrid.recompute);
+  const int fused_blocks = stage.set_fused_batch_norm(parallel.hybrid.fused_batch_norm);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 5e-5, false});
 
@@ -385,7 +386,7 @@ int run_bench(const Args& args) {
               << backend_options.precision << "\", \"arch\": \"" << model.spec().arch
               << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch
               << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps << ", \"recompute\": \""
-              << to_string(parallel.hybrid.recompute) << "\""
+              << to_string(parallel.hybrid.recompute) << "\", \"fused_batch_norm_blocks\": " << fused_blocks
               << ", \"inputs\": \"resident on the device\", \"deterministic\": "
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
               << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "

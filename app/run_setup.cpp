@@ -104,7 +104,10 @@ po::options_description parallel_options() {
     ("transport", po::value<std::string>()->default_value("auto"),
      "pipeline and gradient traffic: auto (NCCL when every rank owns a GPU), mpi or nccl")
     ("recompute", po::value<std::string>()->default_value("none"),
-     "activation recomputation: none, or blocks (keep block inputs only; rerun each block's forward in backward)");
+     "activation recomputation: none, or blocks (keep block inputs only; rerun each block's forward in backward)")
+    ("fused-batch-norm", po::value<std::string>()->default_value("off"),
+     "on: residual blocks train through the fused batch-norm operations (statistics out of each convolution, "
+     "normalisation and ReLU inside the next; the same results to rounding, about half the saved activations)");
   // clang-format on
   return o;
 }
@@ -127,6 +130,10 @@ ParallelChoice parallel_options_from(const po::variables_map& vm, int ranks) {
   c.hybrid.bucket_bytes = static_cast<std::int64_t>(bucket_mb * 1024 * 1024);
   c.hybrid.transport = parse_transport(vm["transport"].as<std::string>());
   c.hybrid.recompute = parse_recompute(vm["recompute"].as<std::string>());
+  const std::string fused = vm["fused-batch-norm"].as<std::string>();
+  CBEDNET_REQUIRE(fused == "on" || fused == "off", InvalidArgument, "--fused-batch-norm: expected on or off, got '",
+                  fused, "'");
+  c.hybrid.fused_batch_norm = fused == "on";
   return c;
 }
 

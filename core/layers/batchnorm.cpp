@@ -64,6 +64,31 @@ BatchNorm::Gradients BatchNorm::backward(Backend& backend, const Tensor& x, cons
   return g;
 }
 
+BatchNorm::Finalized BatchNorm::finalize(Backend& backend, const Tensor& sum, const Tensor& sqsum, std::int64_t count) {
+  require_input(sum, {1, channels_, 1, 1}, "sum");
+  if (count < 2) fail_shape("batch statistics need at least 2 values per channel, got " + std::to_string(count));
+  const Shape channel_shape{1, channels_, 1, 1};
+  const auto channel = [&] { return backend.allocate(channel_shape, backend.param_dtype(), backend.layout()); };
+  Finalized f{channel(), channel(), {channel(), channel(), channel()}};
+  backend.batchnorm_finalize(sum, sqsum, count, params_[0], params_[1], eps_, f.scale, f.bias, f.saved.mean,
+                             f.saved.var, f.saved.invstd, &buffers_[sum_mean], &buffers_[sum_var]);
+  return f;
+}
+
+NormRelu BatchNorm::as_input(const Finalized& f) const {
+  CBEDNET_ASSERT(act_ == Activation::relu);
+  return {params_[0], params_[1], f.saved.mean, f.saved.invstd, f.scale, f.bias};
+}
+
+Tensor BatchNorm::apply(Backend& backend, const Tensor& x, const Finalized& f, const Tensor& residual,
+                        const Finalized* residual_norm) const {
+  Tensor y = backend.allocate(output_shape(x.shape()));
+  require_input(residual, x.shape(), "residual");
+  backend.scale_bias_act_forward(x, f.scale, f.bias, &residual, residual_norm ? &residual_norm->scale : nullptr,
+                                 residual_norm ? &residual_norm->bias : nullptr, act_, y);
+  return y;
+}
+
 void BatchNorm::update_running_statistics(Backend& backend, double momentum, double micro_batches) {
   CBEDNET_ASSERT(micro_batches > 0);
   backend.scale(buffers_[running_mean_index], 1.0 - momentum);

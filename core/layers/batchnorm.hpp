@@ -41,6 +41,25 @@ class BatchNorm final : public Layer {
   Gradients backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, const BatchNormSaved& saved,
                      bool had_residual);
 
+  // The fused path (Backend's "fused batch norm for training"): the statistics come from the sums of the convolution
+  // before (Conv2d::forward_stats), and the normalisation runs inside the convolution after or in the block's end.
+  struct Finalized {
+    Tensor scale, bias;  // [1,C,1,1] param dtype: y = act(x * scale + bias [+ residual])
+    BatchNormSaved saved;
+  };
+  // The micro-batch statistics from sums over `count` values per channel, added to the step's accumulators like
+  // forward_train's.
+  Finalized finalize(Backend& backend, const Tensor& sum, const Tensor& sqsum, std::int64_t count);
+  // What a fused convolution needs of this batch norm (with ReLU) as its input transform; valid while `f` lives.
+  NormRelu as_input(const Finalized& f) const;
+  // y = act( x * scale + bias + residual' ), residual' the residual through `residual_norm` (a projection
+  // shortcut's batch norm, no activation) when given, else the residual itself.
+  Tensor apply(Backend& backend, const Tensor& x, const Finalized& f, const Tensor& residual,
+               const Finalized* residual_norm) const;
+  // This layer's gradient accumulators (what Conv2d::backward_norm_relu accumulates into).
+  Tensor& dgamma() { return grads_.at(0); }
+  Tensor& dbeta() { return grads_.at(1); }
+
   // running = (1 - momentum) running + momentum * accumulated / micro_batches; clears the accumulators.
   void update_running_statistics(Backend& backend, double momentum, double micro_batches);
 

@@ -65,4 +65,24 @@ void Conv2d::backward_add_dx(Backend& backend, const Tensor& x, const Tensor& dy
   backend.conv2d_backward_data(dy, params_[0], dx_sum, geometry_, GradMode::accumulate);
 }
 
+Conv2d::StatsOutput Conv2d::forward_stats(Backend& backend, const Tensor& x, const NormRelu* input) const {
+  CBEDNET_REQUIRE(bound(), Error, "layer ", name(), ": forward before its parameters were bound");
+  CBEDNET_REQUIRE(!has_bias_, Error, "layer ", name(), ": the fused batch-norm path has no convolution bias");
+  const Shape channels{1, out_channels_, 1, 1};
+  StatsOutput out{backend.allocate(output_shape(x.shape())),
+                  backend.allocate(channels, backend.param_dtype(), backend.layout()),
+                  backend.allocate(channels, backend.param_dtype(), backend.layout())};
+  backend.conv2d_stats_forward(x, input, params_[0], out.y, out.sum, out.sqsum, geometry_);
+  return out;
+}
+
+Tensor Conv2d::backward_norm_relu(Backend& backend, const Tensor& x, const NormRelu& input, const Tensor& dy,
+                                  Tensor& dgamma, Tensor& dbeta) {
+  require_input(dy, output_shape(x.shape()), "dy");
+  backend.conv2d_backward_filter_norm_relu(x, input, dy, grads_[0], geometry_, GradMode::accumulate);
+  Tensor dx = backend.allocate(x.shape());
+  backend.conv2d_backward_data_norm_relu(dy, params_[0], x, input, dx, dgamma, dbeta, geometry_, GradMode::accumulate);
+  return dx;
+}
+
 }  // namespace cbednet

@@ -21,6 +21,19 @@ class Conv2d final : public Layer {
   // over the input gradient instead of a write and a separate addition.
   void backward_add_dx(Backend& backend, const Tensor& x, const Tensor& dy, Tensor& dx_sum);
 
+  // The fused batch-norm path (Backend's "fused batch norm for training"): the convolution of T(x) (input given:
+  // relu(x * scale + bias), the batch norm and ReLU before it; else x), with the per-channel sums of its output that
+  // the batch norm after it finalizes.
+  struct StatsOutput {
+    Tensor y, sum, sqsum;  // sum, sqsum [1,K,1,1] param dtype
+  };
+  StatsOutput forward_stats(Backend& backend, const Tensor& x, const NormRelu* input) const;
+  // Backward of forward_stats(x, &input) given dy: accumulates dweight, and returns the gradient at the input x of
+  // the batch norm `input` describes (through the convolution, the ReLU and the batch norm), accumulating that batch
+  // norm's dgamma and dbeta.
+  Tensor backward_norm_relu(Backend& backend, const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dgamma,
+                            Tensor& dbeta);
+
   std::int64_t in_channels() const { return in_channels_; }
   std::int64_t out_channels() const { return out_channels_; }
   const ConvGeometry& geometry() const { return geometry_; }

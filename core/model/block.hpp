@@ -60,6 +60,11 @@ class Block {
   virtual int fold_batch_norms(Backend& /*backend*/) { return 0; }
   virtual void unfold_batch_norms() {}
 
+  // Training: whether the forward and backward take the fused batch-norm path (Backend's "fused batch norm for
+  // training": statistics out of the convolution before, normalisation inside the convolution after), which gives
+  // the same results to rounding. Returns whether this block has such a path (false: it keeps its plain one).
+  virtual bool set_fused_batch_norm(bool /*on*/) { return false; }
+
  private:
   std::string name_;
 };

@@ -199,6 +199,7 @@ Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo&
       h = bns_[i]->forward_eval(backend, convs_[i]->forward(backend, h), i == last ? &shortcut : nullptr);
     return h;
   }
+  if (fused_) return forward_fused(backend, x, ctx);
   auto saved = std::make_unique<ResidualContext>();
   saved->x = x.view();
   Tensor shortcut = x.view();
@@ -222,6 +223,7 @@ Tensor ResidualBlock::forward(Backend& backend, const Tensor& x, const PassInfo&
 }
 
 Tensor ResidualBlock::backward(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
+  if (fused_) return backward_fused(backend, dy, base, need_dx);
   auto& ctx = dynamic_cast<ResidualContext&>(base);
   const std::size_t last = convs_.size() - 1;
   // The block's input gradient is the shortcut's plus the main branch's. The shortcut's is computed as soon as
@@ -250,6 +252,85 @@ Tensor ResidualBlock::backward(Backend& backend, const Tensor& dy, BlockContext&
     }
   }
   if (!need_dx) return {};
+  return dx_sum;
+}
+
+// ---- ResidualBlock, fused batch norms (training) ------------------------------------------------------------------
+//
+// The MLPerf "NormConvolution" pattern: every convolution also sums its output per channel, the batch norm after it
+// turns those sums into its statistics and affine map (BatchNorm::finalize), and the next convolution applies that
+// map and the ReLU as it reads its input. The block's last batch norm, the shortcut's and the residual add and ReLU
+// run as one pass (BatchNorm::apply). The normalised activations are never written: the block keeps each
+// convolution's output and its own output, about half the unfused path's saved activations.
+
+namespace {
+struct FusedResidualContext final : BlockContext {
+  Tensor x;
+  std::vector<Tensor> conv_out;            // output of convolution i: the input of batch norm i
+  std::vector<BatchNorm::Finalized> norm;  // batch norm i's micro-batch statistics and affine map
+  Tensor shortcut_conv_out;
+  std::optional<BatchNorm::Finalized> shortcut_norm;
+  Tensor out;  // the block's output (its ReLU mask)
+};
+
+std::int64_t values_per_channel(const Shape& s) { return s.n * s.h * s.w; }
+}  // namespace
+
+Tensor ResidualBlock::forward_fused(Backend& backend, const Tensor& x, std::unique_ptr<BlockContext>* ctx) {
+  const std::size_t last = convs_.size() - 1;
+  auto saved = std::make_unique<FusedResidualContext>();
+  saved->x = x.view();
+  saved->norm.reserve(convs_.size());
+  for (std::size_t i = 0; i <= last; ++i) {
+    Conv2d::StatsOutput c;
+    if (i == 0) {
+      c = convs_[0]->forward_stats(backend, saved->x, nullptr);
+    } else {
+      const NormRelu input = bns_[i - 1]->as_input(saved->norm.back());
+      c = convs_[i]->forward_stats(backend, saved->conv_out.back(), &input);
+    }
+    saved->norm.push_back(bns_[i]->finalize(backend, c.sum, c.sqsum, values_per_channel(c.y.shape())));
+    saved->conv_out.push_back(std::move(c.y));
+  }
+  if (shortcut_conv_) {
+    Conv2d::StatsOutput c = shortcut_conv_->forward_stats(backend, saved->x, nullptr);
+    saved->shortcut_norm = shortcut_bn_->finalize(backend, c.sum, c.sqsum, values_per_channel(c.y.shape()));
+    saved->shortcut_conv_out = std::move(c.y);
+  }
+  saved->out = bns_[last]->apply(backend, saved->conv_out[last], saved->norm[last],
+                                 shortcut_conv_ ? saved->shortcut_conv_out : saved->x,
+                                 saved->shortcut_norm ? &*saved->shortcut_norm : nullptr);
+  Tensor out = saved->out.view();
+  *ctx = std::move(saved);
+  return out;
+}
+
+Tensor ResidualBlock::backward_fused(Backend& backend, const Tensor& dy, BlockContext& base, bool need_dx) {
+  auto& ctx = dynamic_cast<FusedResidualContext&>(base);
+  const std::size_t last = convs_.size() - 1;
+  // The block's end as the unfused path has it: its output is the ReLU mask, and the residual's gradient goes to the
+  // shortcut (through the shortcut's batch norm, which has no activation, so its y is not read).
+  auto g = bns_[last]->backward(backend, ctx.conv_out[last], ctx.out, dy, ctx.norm[last].saved, true);
+  Tensor dx_sum;
+  if (shortcut_conv_) {
+    auto s = shortcut_bn_->backward(backend, ctx.shortcut_conv_out, ctx.shortcut_conv_out, g.dresidual,
+                                    ctx.shortcut_norm->saved, false);
+    dx_sum = shortcut_conv_->backward(backend, ctx.x, s.dx, need_dx);
+  } else {
+    dx_sum = std::move(g.dresidual);
+  }
+  // Convolution i read relu(batch norm i-1 (conv_out[i-1])): its backward goes on through that ReLU and batch norm.
+  Tensor grad = std::move(g.dx);  // gradient at conv_out[i]
+  for (std::size_t i = last; i > 0; --i) {
+    const NormRelu input = bns_[i - 1]->as_input(ctx.norm[i - 1]);
+    grad = convs_[i]->backward_norm_relu(backend, ctx.conv_out[i - 1], input, grad, bns_[i - 1]->dgamma(),
+                                         bns_[i - 1]->dbeta());
+  }
+  if (!need_dx) {
+    convs_[0]->backward(backend, ctx.x, grad, false);
+    return {};
+  }
+  convs_[0]->backward_add_dx(backend, ctx.x, grad, dx_sum);
   return dx_sum;
 }
 

@@ -57,6 +57,10 @@ class ResidualBlock final : public Block {
 
   int fold_batch_norms(Backend& backend) override;
   void unfold_batch_norms() override;
+  bool set_fused_batch_norm(bool on) override {
+    fused_ = on;
+    return true;
+  }
 
   std::int64_t out_channels() const { return out_channels_; }
   Kind kind() const { return kind_; }
@@ -71,6 +75,10 @@ class ResidualBlock final : public Block {
   std::optional<BatchNorm> shortcut_bn_;
   std::vector<FoldedConv> folded_;  // convs_ with bns_ folded in, while folded for inference (else empty)
   std::optional<FoldedConv> folded_shortcut_;
+  bool fused_ = false;  // training through the fused batch-norm operations (set_fused_batch_norm)
+
+  Tensor forward_fused(Backend& backend, const Tensor& x, std::unique_ptr<BlockContext>* ctx);
+  Tensor backward_fused(Backend& backend, const Tensor& dy, BlockContext& ctx, bool need_dx);
 };
 
 class Head final : public Block {

@@ -39,6 +39,12 @@ std::size_t Stage::recomputed_blocks() const {
   return n;
 }
 
+int Stage::set_fused_batch_norm(bool on) {
+  int fused = 0;
+  for (std::size_t i = first_; i < last_; ++i) fused += model_.block(i).set_fused_batch_norm(on) ? 1 : 0;
+  return on ? fused : 0;
+}
+
 Shape Stage::input_shape(std::int64_t batch) const {
   Shape s = model_.info()[first_].input;
   s.n = batch;

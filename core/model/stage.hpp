@@ -54,6 +54,10 @@ class Stage {
   void set_recompute_blocks(std::vector<char> recompute);
   std::size_t recomputed_blocks() const;
 
+  // Training through the fused batch-norm operations in every block that has such a path
+  // (Block::set_fused_batch_norm); returns how many blocks of the stage took it.
+  int set_fused_batch_norm(bool on);
+
   // Inference: every batch norm that follows a convolution is folded into it (Block::fold_batch_norms) from the
   // parameters and statistics as they are now; returns how many. The evaluation forward then runs the folded
   // convolutions; the training forward refuses to run until unfold_batch_norms() (the folded copies would be stale).

@@ -75,9 +75,9 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   config << "grid " << grid.stages() << "x" << grid.replicas() << " schedule " << to_string(options_.schedule)
          << " balance " << (options_.balance == BalanceBy::time ? "time" : "macs") << " micro "
          << options_.balance_micro_batch << " bucket " << options_.bucket_bytes << " transport "
-         << to_string(options_.transport) << " recompute " << to_string(options_.recompute) << " seed " << seed
-         << " model " << describe_model(model) << " backend " << backend.name() << " " << to_string(backend.dtype())
-         << " cuts";
+         << to_string(options_.transport) << " recompute " << to_string(options_.recompute) << " fused batch norm "
+         << (options_.fused_batch_norm ? "on" : "off") << " seed " << seed << " model " << describe_model(model)
+         << " backend " << backend.name() << " " << to_string(backend.dtype()) << " cuts";
   for (const auto c : options_.cuts) config << " " << c;
   require_same_on_all_ranks(config.str(), "the pipeline configuration (--grid, model, schedule, balance, backend)",
                             grid.world());
@@ -86,6 +86,7 @@ HybridTrainer::HybridTrainer(Backend& backend, Model& model, const Grid& grid, s
   stage_ = std::make_unique<Stage>(backend, model, partition_.cuts[s], partition_.cuts[s + 1], seed);
   // auto: the caller sets the blocks chosen for its memory budget (recompute_plan.hpp) once the micro-batch is known.
   if (options_.recompute != Stage::Recompute::automatic) stage_->set_recompute(options_.recompute);
+  stage_->set_fused_batch_norm(options_.fused_batch_norm);
   // Collective over each group in turn; every rank creates the pipeline's transport first, then its replicas'.
   pipe_transport_ =
       make_transport(backend, grid.pipeline(), options_.transport, TransportUse::point_to_point, "pipeline");

@@ -43,6 +43,7 @@ struct HybridOptions {
   std::vector<std::size_t> cuts;                           // explicit P+1 block cuts (overrides balance) when not empty
   TransportChoice transport = TransportChoice::automatic;  // --transport
   Stage::Recompute recompute = Stage::Recompute::none;     // --recompute
+  bool fused_batch_norm = false;                           // --fused-batch-norm (Stage::set_fused_batch_norm)
   // --recompute auto: which blocks a candidate stage would recompute, so that the balancer counts them (the caller
   // still sets the chosen blocks on its stage). Unset: the cuts ignore recomputation.
   RecomputeChooser recompute_for{};

@@ -1,9 +1,9 @@
 // Hybrid P x D training under mpiexec (1, 2 and 4 ranks): every grid that fits the rank count, with 1F1B and
 // GPipe, one bucket or many, gives the serial fp64 result (core/model/train_step.cpp, same micro-batch size)
 // to 1e-12 relative: per-step losses, final parameters and batch-norm running statistics of every stage, on
-// every rank. The same again with LAMB, clipping by the global gradient norm (a sum over every stage) and a moving
-// average of the weights: the norm of every step and the averaged weights match the serial run too. Bad configurations
-// fail on every rank with a clear message (no hang).
+// every rank. The same with the fused batch-norm path (bottleneck blocks). The same again with LAMB, clipping by the
+// global gradient norm (a sum over every stage) and a moving average of the weights: the norm of every step and the
+// averaged weights match the serial run too. Bad configurations fail on every rank with a clear message (no hang).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -95,10 +95,11 @@ struct Result {
   Tensor logits;  // evaluation logits of the last step's images (serial: all; hybrid: this replica's share)
 };
 
-Result run_serial(Optimizer& opt, const std::string& arch = "basic:1,1,1") {
+Result run_serial(Optimizer& opt, const std::string& arch = "basic:1,1,1", bool fused_batch_norm = false) {
   ReferenceBackend backend;
   Model model = build_resnet(small_spec(arch));
   Stage stage(backend, model, 0, model.size(), seed);
+  stage.set_fused_batch_norm(fused_batch_norm);
   SoftmaxCrossEntropy loss(model.classes(), 0.1);
   Result r;
   for (int s = 0; s < steps; ++s) {
@@ -131,6 +132,16 @@ const Result& serial_preact() {
   static const Result result = [] {
     SgdOptimizer opt = make_optimizer();
     return run_serial(opt, preact_arch);
+  }();
+  return result;
+}
+
+// Bottleneck blocks (projection and identity shortcuts) through the fused batch-norm operations.
+constexpr const char* fused_arch = "bottleneck:1,2";
+const Result& serial_fused() {
+  static const Result result = [] {
+    SgdOptimizer opt = make_optimizer();
+    return run_serial(opt, fused_arch, true);
   }();
   return result;
 }
@@ -261,6 +272,17 @@ TEST(Hybrid, EveryGridMatchesSerialFp64ForAPreActivationNetworkWithAndWithoutRec
           "pre-activation grid " + std::to_string(P) + "x" + std::to_string(D) + " recompute " + to_string(recompute),
           serial_preact());
     }
+}
+
+TEST(Hybrid, EveryGridMatchesSerialFp64WithFusedBatchNorms) {
+  for (const auto& [P, D] : grids()) {
+    HybridOptions options;
+    options.bucket_bytes = 256;
+    options.fused_batch_norm = true;
+    const Result r = run_hybrid(P, D, options, false, fused_arch);
+    expect_matches_serial(r, P, D, "fused batch norms, grid " + std::to_string(P) + "x" + std::to_string(D),
+                          serial_fused());
+  }
 }
 
 TEST(Hybrid, BucketedReductionMakesManyBucketsAndEqualsBlockingDataParallel) {
