@@ -55,7 +55,12 @@ step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_g
 r50=(bench --device cuda --arch resnet50 --size 512 --batch 64 --precision bf16)
 step bench_bf16_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api legacy
 step bench_bf16_graph 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api graph
-runs=(bench_bf16_legacy bench_bf16_graph)
+# Issue 20 item 2: the residual blocks through the fused batch-norm operations (genstats out of each convolution,
+# scale + bias + ReLU into the next, dgrad + dReLU + BN weight gradients), on the graph API (the fused cuDNN graphs) and
+# on the legacy API (the same operations as separate kernels).
+step bench_bf16_graph_fused 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api graph --fused-batch-norm on
+step bench_bf16_legacy_fused 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api legacy --fused-batch-norm on
+runs=(bench_bf16_legacy bench_bf16_graph bench_bf16_graph_fused bench_bf16_legacy_fused)
 collect_bench() {
   for b in "${runs[@]}"; do
     grep -h '^{' "$out/$b.log" | sed "s/^{/{\"run\": \"$b\", /"

@@ -154,16 +154,21 @@ BlockCost ResidualBlock::cost(const Shape& in) const {
   BlockCost cost;
   Shape s = per_sample(in);
   cost.saved_elements = s.count();
+  // Per batch norm the unfused path keeps its input and output; the fused path only its input (the convolution's
+  // output), plus the block's output once. (Model::info() is computed when the model is built, unfused, so the
+  // planners count the larger unfused figure: conservative for a fused run.)
+  const std::int64_t kept_per_norm = fused_ ? 1 : 2;
   for (std::size_t i = 0; i < convs_.size(); ++i) {
     cost.parameters += convs_[i]->parameter_count() + bns_[i]->parameter_count();
     cost.forward_macs += convs_[i]->forward_macs(s);
     s = convs_[i]->output_shape(s);
-    cost.saved_elements += 2 * s.count();  // BN input and output
+    cost.saved_elements += kept_per_norm * s.count();
   }
+  if (fused_) cost.saved_elements += s.count();
   if (shortcut_conv_) {
     cost.parameters += shortcut_conv_->parameter_count() + shortcut_bn_->parameter_count();
     cost.forward_macs += shortcut_conv_->forward_macs(per_sample(in));
-    cost.saved_elements += 2 * s.count();
+    cost.saved_elements += kept_per_norm * s.count();
   }
   cost.output_elements = s.count();
   return cost;

@@ -12,6 +12,7 @@
 
 #include "core/layers/softmax_cross_entropy.hpp"
 #include "core/model/model.hpp"
+#include "core/model/resnet_blocks.hpp"
 #include "core/model/stage.hpp"
 #include "core/model/train_step.hpp"
 #include "core/optim/sgd.hpp"
@@ -159,4 +160,16 @@ TEST(FusedBatchNorm, ResidualBlocksRunTheFusedOperations) {
   Model preact = build_resnet(small("preact-bottleneck:1,1", StemKind::small));
   Stage preact_stage(inner, preact, 0, preact.size(), 7);
   EXPECT_EQ(preact_stage.set_fused_batch_norm(true), 0);
+}
+
+// The fused path keeps each convolution's output and the block's output, not every batch norm's output too.
+TEST(FusedBatchNorm, ABlockKeepsFewerActivationsFused) {
+  ResidualBlock block("b", ResidualBlock::Kind::bottleneck, 8, 4, 2, false);
+  const Shape in{1, 8, 8, 8};
+  const std::int64_t plain = block.cost(in).saved_elements;
+  block.set_fused_batch_norm(true);
+  const std::int64_t fused = block.cost(in).saved_elements;
+  // Input 512; outputs of the three convolutions 4*8*8, 4*4*4, 16*4*4 and of the shortcut 16*4*4.
+  EXPECT_EQ(plain, 512 + 2 * (256 + 64 + 256) + 2 * 256);
+  EXPECT_EQ(fused, 512 + (256 + 64 + 256) + 256 + 256);
 }
