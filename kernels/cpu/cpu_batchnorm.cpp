@@ -6,38 +6,12 @@
 #include <utility>
 
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/lane_sums.hpp"
 
 namespace cbednet::cpu {
 namespace {
 
 using i64 = std::int64_t;
-
-// Sums of f(i) and g(i) for i in [0, n) in one pass, each in 8 interleaved fp64 partial sums: a fixed order
-// (so the same bits for any thread count) that the compiler can keep in vector registers.
-template <typename F, typename G>
-std::pair<double, double> lane_sums(i64 n, F&& f, G&& g) {
-  double a[8] = {}, b[8] = {};
-  i64 i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      a[j] += f(i + j);
-      b[j] += g(i + j);
-    }
-  double ta = 0.0, tb = 0.0;
-  for (; i < n; ++i) {
-    ta += f(i);
-    tb += g(i);
-  }
-  const auto total = [](const double* v, double tail) {
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) + tail;
-  };
-  return {total(a, ta), total(b, tb)};
-}
-
-template <typename F>
-double lane_sum(i64 n, F&& f) {
-  return lane_sums(n, f, [](i64) { return 0.0; }).first;
-}
 
 template <typename T>
 T activate(Activation act, double v) {
