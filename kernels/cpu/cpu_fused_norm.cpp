@@ -179,27 +179,26 @@ void CpuBackend<T>::do_conv2d_backward_filter_norm_relu(const Tensor& x, const N
 
 template <typename T>
 void CpuBackend<T>::do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x,
-                                                      const NormRelu& input, Tensor& dx, Tensor& dgamma,
-                                                      Tensor& dbeta, const ConvGeometry& g, GradMode mode) {
+                                                      const NormRelu& input, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                                                      const ConvGeometry& g, GradMode mode) {
   Tensor d_activation = allocate(x.shape(), x.dtype(), x.layout());
   cpu::conv2d_backward_data(ws_, dy, w, d_activation, g);
   cpu::norm_relu_backward(ws_, x, d_activation, input, dx, dgamma, dbeta, mode);
 }
 
-#define CBEDNET_CPU_FUSED_NORM(T)                                                                                  \
-  template Tensor CpuBackend<T>::normalized_input(const Tensor&, const NormRelu&);                                 \
-  template void CpuBackend<T>::do_conv2d_stats_forward(const Tensor&, const NormRelu*, const Tensor&, Tensor&,     \
-                                                       Tensor&, Tensor&, const ConvGeometry&);                     \
-  template void CpuBackend<T>::do_batchnorm_finalize(const Tensor&, const Tensor&, std::int64_t, const Tensor&,    \
-                                                     const Tensor&, double, Tensor&, Tensor&, Tensor&, Tensor&,    \
-                                                     Tensor&, Tensor*, Tensor*);                                   \
-  template void CpuBackend<T>::do_scale_bias_act_forward(const Tensor&, const Tensor&, const Tensor&,             \
-                                                         const Tensor*, const Tensor*, const Tensor*, Activation, \
-                                                         Tensor&);                                                 \
-  template void CpuBackend<T>::do_conv2d_backward_filter_norm_relu(const Tensor&, const NormRelu&, const Tensor&, \
-                                                                   Tensor&, const ConvGeometry&, GradMode);        \
-  template void CpuBackend<T>::do_conv2d_backward_data_norm_relu(const Tensor&, const Tensor&, const Tensor&,     \
-                                                                 const NormRelu&, Tensor&, Tensor&, Tensor&,       \
+#define CBEDNET_CPU_FUSED_NORM(T)                                                                                    \
+  template Tensor CpuBackend<T>::normalized_input(const Tensor&, const NormRelu&);                                   \
+  template void CpuBackend<T>::do_conv2d_stats_forward(const Tensor&, const NormRelu*, const Tensor&, Tensor&,       \
+                                                       Tensor&, Tensor&, const ConvGeometry&);                       \
+  template void CpuBackend<T>::do_batchnorm_finalize(const Tensor&, const Tensor&, std::int64_t, const Tensor&,      \
+                                                     const Tensor&, double, Tensor&, Tensor&, Tensor&, Tensor&,      \
+                                                     Tensor&, Tensor*, Tensor*);                                     \
+  template void CpuBackend<T>::do_scale_bias_act_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor*, \
+                                                         const Tensor*, const Tensor*, Activation, Tensor&);         \
+  template void CpuBackend<T>::do_conv2d_backward_filter_norm_relu(const Tensor&, const NormRelu&, const Tensor&,    \
+                                                                   Tensor&, const ConvGeometry&, GradMode);          \
+  template void CpuBackend<T>::do_conv2d_backward_data_norm_relu(const Tensor&, const Tensor&, const Tensor&,        \
+                                                                 const NormRelu&, Tensor&, Tensor&, Tensor&,         \
                                                                  const ConvGeometry&, GradMode);
 CBEDNET_CPU_INSTANTIATE(CBEDNET_CPU_FUSED_NORM)
 #undef CBEDNET_CPU_FUSED_NORM
