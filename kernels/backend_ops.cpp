@@ -62,10 +62,10 @@ void Backend::conv2d_stats_forward(const Tensor& x, const NormRelu* input, const
 }
 
 void Backend::batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
-                                 const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean,
-                                 Tensor& var, Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) {
-  check_batchnorm_finalize(rules(), sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd,
-                           step_mean_sum, step_var_sum);
+                                 const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
+                                 Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) {
+  check_batchnorm_finalize(rules(), sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd, step_mean_sum,
+                           step_var_sum);
   do_batchnorm_finalize(sum, sqsum, count, gamma, beta, eps, scale, bias, mean, var, invstd, step_mean_sum,
                         step_var_sum);
 }

@@ -107,8 +107,8 @@ void Backend::do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, co
   batchnorm_forward_inference(x, scale, bias, zero, one, residual_scale ? &shifted : residual, act, 0.0, y);
 }
 
-void Backend::do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy,
-                                                  Tensor& dw, const ConvGeometry& g, GradMode mode) {
+void Backend::do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+                                                  const ConvGeometry& g, GradMode mode) {
   conv2d_backward_filter(normalized_input(*this, x, input), dy, dw, nullptr, g, mode);
 }
 

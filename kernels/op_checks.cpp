@@ -370,12 +370,12 @@ void check_fold_running_statistics(const TensorRules& r, const Tensor& running, 
   if (!(micro_batches > 0.0)) throw_error<InvalidArgument>(op, ": micro_batches must be > 0, got ", micro_batches);
 }
 
-
 // ---- fused batch norm ---------------------------------------------------------------------------------------
 
 namespace {
-void check_channels(const TensorRules& r, const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> ts,
-                    std::int64_t channels, const char* ref_name, const Tensor& ref) {
+void check_channels(const TensorRules& r, const char* op,
+                    std::initializer_list<std::pair<const char*, const Tensor*>> ts, std::int64_t channels,
+                    const char* ref_name, const Tensor& ref) {
   for (const auto& [name, t] : ts) {
     check_tensor(r, op, name, *t, Kind::param);
     expect(op, name, *t, vec(channels), ref_name, ref);
@@ -462,7 +462,8 @@ void check_conv2d_backward_data_norm_relu(const TensorRules& r, const Tensor& dy
                                           const NormRelu& input, const Tensor& dx, const Tensor& dgamma,
                                           const Tensor& dbeta, const ConvGeometry& g) {
   const char* op = "conv2d_backward_data_norm_relu";
-  for (auto [name, t] : {std::pair{"dy", &dy}, {"w", &w}, {"x", &x}, {"dx", &dx}}) check_tensor(r, op, name, *t, Kind::act);
+  for (auto [name, t] : {std::pair{"dy", &dy}, {"w", &w}, {"x", &x}, {"dx", &dx}})
+    check_tensor(r, op, name, *t, Kind::act);
   expect(op, "dx", dx, x.shape(), "x", x);
   check_weights(op, w, "x", x, g);
   expect(op, "dy", dy, conv_output(op, x.shape(), w.shape().n, g), "x", x);

@@ -72,7 +72,7 @@ class ProfilingBackend final : public Backend {
                              const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
                              Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
   void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
-                              Tensor& sqsum, const ConvGeometry& g) override;
+                               Tensor& sqsum, const ConvGeometry& g) override;
   void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
                              const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
                              Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) override;
