@@ -46,6 +46,10 @@ step test_gpu_flat_updates 60 test_gpu_flat_updates --gtest_output=json:"$out/te
 # CUDA graphs: ResNet-18 folded inference captured once and replayed (bf16, fp32; legacy and graph API), bitwise
 # against the eager forward, no allocation over 20 replays; the capture fallbacks.
 step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_gpu_cuda_graph.json"
+# The fused batch-norm operations for training (issue 20 item 2; never run on a GPU before): the device kernels
+# (--conv-api legacy) and the fused cuDNN graphs or their reported fallback (--conv-api graph), fp32 and bf16,
+# against the fp64 reference; which path ran each fused convolution; bitwise repeatability.
+step test_gpu_fused_norm 90 test_gpu_fused_norm --gtest_output=json:"$out/test_gpu_fused_norm.json"
 
 # 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the convolutions through
 #    cuDNN's legacy API, then through its graph API (warm-up covers building and autotuning each graph; the JSON's

@@ -13,23 +13,8 @@
 // intermediates virtual in fp32; refused, that shape runs the plain convolution and one epilogue kernel instead.
 // The graph API's convolutions have no alpha/beta: GradMode::accumulate computes into scratch and adds it
 // (one axpy pass), as the channel-padded legacy path already does.
-// cudnn-frontend's experimental Blackwell RMSNorm+SiLU engine compiles its kernel with NVRTC, and its code comes
-// with the headers. CBEDNet builds convolution graphs only, so that engine is never reached. Weak references keep
-// libnvrtc out of the link: cbednet then starts without it, and the GPU machine's kit carries none.
-#include <nvrtc.h>
-#pragma weak nvrtcCreateProgram
-#pragma weak nvrtcCompileProgram
-#pragma weak nvrtcDestroyProgram
-#pragma weak nvrtcGetProgramLogSize
-#pragma weak nvrtcGetProgramLog
-#pragma weak nvrtcGetCUBINSize
-#pragma weak nvrtcGetCUBIN
-#pragma weak nvrtcGetPTXSize
-#pragma weak nvrtcGetPTX
-#pragma weak nvrtcGetErrorString
-
-#include <cudnn_frontend.h>
-
+// The helpers in graph_api (descriptions, plan choice and autotune, labels) are shared with the fused batch-norm
+// graphs of conv_fused_graph.cpp through conv_graph_support.hpp.
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -38,175 +23,19 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kernels/cuda/cuda_backend_impl.hpp"
+#include "kernels/cuda/conv_graph_support.hpp"
 
 namespace cbednet::cuda {
 
-namespace fe = cudnn_frontend;
+namespace graph_api {
 
 namespace {
 
-// Plans built and timed per graph: heuristics rank them, so the fastest few are among the first; building every
-// candidate (dozens, some compiled at run time) would make the first step of a ResNet take minutes.
-constexpr std::int64_t kTunedPlans = 8;
-constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3, kUidBias = 4, kUidResidual = 5;
 constexpr std::uintptr_t kOperandAlignment = 16;
-
-fe::DataType_t fe_dtype(DType d, const char* op) {
-  switch (d) {
-    case DType::f32:
-      return fe::DataType_t::FLOAT;
-    case DType::bf16:
-      return fe::DataType_t::BFLOAT16;
-    case DType::f16:
-      return fe::DataType_t::HALF;
-    case DType::f64:
-      return fe::DataType_t::DOUBLE;
-    case DType::i32:
-      break;
-  }
-  throw_error<InvalidArgument>("cuda backend, ", op, ": the graph API convolves floating-point tensors only");
-}
-
-// Logical dimensions N, C, H, W (filters K, C, R, S) with the strides of the tensor's memory layout.
-fe::graph::Tensor_attributes describe(const Tensor& t, const char* name, std::int64_t uid, const char* op) {
-  const Shape& s = t.shape();
-  const std::vector<std::int64_t> strides = t.layout() == Layout::nhwc
-                                                ? std::vector<std::int64_t>{s.h * s.w * s.c, 1, s.w * s.c, s.c}
-                                                : std::vector<std::int64_t>{s.c * s.h * s.w, s.h * s.w, s.w, 1};
-  return fe::graph::Tensor_attributes()
-      .set_name(name)
-      .set_uid(uid)
-      .set_dim({s.n, s.c, s.h, s.w})
-      .set_stride(strides)
-      .set_data_type(fe_dtype(t.dtype(), op));
-}
 
 const char* direction_name(char direction) {
   return direction == 'F' ? "forward" : direction == 'D' ? "backward data" : "backward filter";
 }
-
-// "forward bf16 NHWC x [64,64,128,128] w [64,64,3,3] -> y [64,64,128,128], kernel 3x3 stride 1 pad 1"; `fused`
-// names a fused epilogue after the direction ("forward+bias+residual+relu ...").
-std::string layer_label(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g,
-                        const std::string& fused = {}) {
-  static const char* const names[3][3] = {{"x", "w", "y"}, {"dy", "w", "dx"}, {"dy", "x", "dw"}};
-  const int row = direction == 'F' ? 0 : direction == 'D' ? 1 : 2;
-  std::ostringstream s;
-  const auto dims = [&](const Tensor& t) {
-    const Shape& sh = t.shape();
-    s << '[' << sh.n << ',' << sh.c << ',' << sh.h << ',' << sh.w << ']';
-  };
-  s << direction_name(direction) << fused << ' ' << to_string(out.dtype()) << ' ' << to_string(out.layout()) << ' '
-    << names[row][0] << ' ';
-  dims(a);
-  s << ' ' << names[row][1] << ' ';
-  dims(b);
-  s << " -> " << names[row][2] << ' ';
-  dims(out);
-  s << ", kernel " << g.kernel_h << 'x' << g.kernel_w << " stride " << g.stride << " pad " << g.pad;
-  return s.str();
-}
-
-// The cache key: the label holds every property the graph depends on (direction, dtypes, layouts, shapes,
-// geometry) except the operands' own layouts and dtypes, which are added.
-std::string graph_key(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g) {
-  std::ostringstream k;
-  k << layer_label(direction, a, b, out, g);
-  for (const Tensor* t : {&a, &b}) k << '|' << static_cast<int>(t->dtype()) << ',' << static_cast<int>(t->layout());
-  return k.str();
-}
-
-fe::DataType_t compute_type(const Tensor& out) {
-  return out.dtype() == DType::f64 ? fe::DataType_t::DOUBLE : fe::DataType_t::FLOAT;
-}
-
-// An empty graph with out's dtype for its operands and fp32 intermediates.
-std::shared_ptr<fe::graph::Graph> new_graph(const Tensor& out, const char* op) {
-  auto graph = std::make_shared<fe::graph::Graph>();
-  graph->set_io_data_type(fe_dtype(out.dtype(), op))
-      .set_intermediate_data_type(fe::DataType_t::FLOAT)
-      .set_compute_data_type(compute_type(out));
-  return graph;
-}
-
-// The same geometry and accumulation for the three convolutions (each its own attributes class).
-template <typename Attributes>
-Attributes conv_attributes(Attributes attributes, const char* name, const ConvGeometry& g, const Tensor& out) {
-  attributes.set_name(name)
-      .set_padding({g.pad, g.pad})
-      .set_stride({g.stride, g.stride})
-      .set_dilation({std::int64_t{1}, std::int64_t{1}});
-  attributes.set_compute_data_type(compute_type(out));
-  return attributes;
-}
-
-// The graph's result becomes `out` (uid kUidOut, its dimensions, strides and dtype).
-void set_graph_output(fe::graph::Tensor_attributes& result, const Tensor& out, const char* op) {
-  const fe::graph::Tensor_attributes o = describe(out, "out", kUidOut, op);
-  result.set_output(true)
-      .set_uid(kUidOut)
-      .set_dim(o.get_dim())
-      .set_stride(o.get_stride())
-      .set_data_type(o.get_data_type());
-}
-
-// The graph of one convolution (operands described, not yet lowered to cuDNN).
-std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
-                                             const ConvGeometry& g, const char* op) {
-  auto graph = new_graph(out, op);
-  const auto geometry = [&](auto attributes, const char* name) { return conv_attributes(attributes, name, g, out); };
-  std::shared_ptr<fe::graph::Tensor_attributes> result;
-  if (direction == 'F') {
-    auto x = graph->tensor(describe(a, "x", kUidIn0, op));
-    auto w = graph->tensor(describe(b, "w", kUidIn1, op));
-    result = graph->conv_fprop(x, w, geometry(fe::graph::Conv_fprop_attributes(), "fprop"));
-  } else if (direction == 'D') {
-    auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
-    auto w = graph->tensor(describe(b, "w", kUidIn1, op));
-    result = graph->conv_dgrad(dy, w, geometry(fe::graph::Conv_dgrad_attributes(), "dgrad"));
-  } else {
-    auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
-    auto x = graph->tensor(describe(b, "x", kUidIn1, op));
-    result = graph->conv_wgrad(dy, x, geometry(fe::graph::Conv_wgrad_attributes(), "wgrad"));
-  }
-  set_graph_output(*result, out, op);
-  return graph;
-}
-
-// "+bias", "+bias+residual+relu", ...: the fused epilogue's part of a layer's label.
-std::string epilogue_name(bool residual, bool relu) {
-  return std::string("+bias") + (residual ? "+residual" : "") + (relu ? "+relu" : "");
-}
-
-// y = act(conv(x, w) + bias [+ residual]) as one graph: the bias ([1,K,1,1]) broadcasts over N, H, W; the sums are
-// fp32 virtual tensors, rounded to y's dtype once.
-std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                                      const Tensor* residual, bool relu, const Tensor& y,
-                                                      const ConvGeometry& g, const char* op) {
-  auto graph = new_graph(y, op);
-  const auto pointwise = [&](fe::PointwiseMode_t mode, const char* name) {
-    return fe::graph::Pointwise_attributes().set_name(name).set_mode(mode).set_compute_data_type(fe::DataType_t::FLOAT);
-  };
-  auto xt = graph->tensor(describe(x, "x", kUidIn0, op));
-  auto wt = graph->tensor(describe(w, "w", kUidIn1, op));
-  auto result = graph->conv_fprop(xt, wt, conv_attributes(fe::graph::Conv_fprop_attributes(), "fprop", g, y));
-  auto bt = graph->tensor(describe(bias, "bias", kUidBias, op));
-  result = graph->pointwise(result, bt, pointwise(fe::PointwiseMode_t::ADD, "add_bias"));
-  if (residual) {
-    auto rt = graph->tensor(describe(*residual, "residual", kUidResidual, op));
-    result = graph->pointwise(result, rt, pointwise(fe::PointwiseMode_t::ADD, "add_residual"));
-  }
-  if (relu) result = graph->pointwise(result, pointwise(fe::PointwiseMode_t::RELU_FWD, "relu"));
-  set_graph_output(*result, y, op);
-  return graph;
-}
-
-// What the precision mode and --nondeterministic allow of an engine, as the frontend's numerical notes say.
-struct EngineRules {
-  bool fma_only = false;  // fp32 mode: no tensor cores (TF32), no down-converted inputs, no FFT/Winograd
-  bool deterministic = true;
-};
 
 void deselect_forbidden_engines(fe::graph::Graph& graph, const EngineRules& rules) {
   using Note = fe::NumericalNote_t;
@@ -252,16 +81,87 @@ std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const E
   return {};
 }
 
-// The first line of a frontend message (some carry one line per rejected plan).
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+}  // namespace
 
-bool aligned(std::initializer_list<const void*> pointers) {
-  for (const void* p : pointers)
-    if (reinterpret_cast<std::uintptr_t>(p) % kOperandAlignment != 0) return false;
-  return true;
+fe::DataType_t fe_dtype(DType d, const char* op) {
+  switch (d) {
+    case DType::f32:
+      return fe::DataType_t::FLOAT;
+    case DType::bf16:
+      return fe::DataType_t::BFLOAT16;
+    case DType::f16:
+      return fe::DataType_t::HALF;
+    case DType::f64:
+      return fe::DataType_t::DOUBLE;
+    case DType::i32:
+      break;
+  }
+  throw_error<InvalidArgument>("cuda backend, ", op, ": the graph API convolves floating-point tensors only");
 }
 
-using Operands = std::unordered_map<std::int64_t, void*>;
+// Logical dimensions N, C, H, W (filters K, C, R, S) with the strides of the tensor's memory layout.
+fe::graph::Tensor_attributes describe(const Tensor& t, const char* name, std::int64_t uid, const char* op) {
+  const Shape& s = t.shape();
+  const std::vector<std::int64_t> strides = t.layout() == Layout::nhwc
+                                                ? std::vector<std::int64_t>{s.h * s.w * s.c, 1, s.w * s.c, s.c}
+                                                : std::vector<std::int64_t>{s.c * s.h * s.w, s.h * s.w, s.w, 1};
+  return fe::graph::Tensor_attributes()
+      .set_name(name)
+      .set_uid(uid)
+      .set_dim({s.n, s.c, s.h, s.w})
+      .set_stride(strides)
+      .set_data_type(fe_dtype(t.dtype(), op));
+}
+
+// "forward bf16 NHWC x [64,64,128,128] w [64,64,3,3] -> y [64,64,128,128], kernel 3x3 stride 1 pad 1"; `fused`
+// names a fused epilogue after the direction ("forward+bias+residual+relu ...").
+std::string layer_label(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g,
+                        const std::string& fused) {
+  static const char* const names[3][3] = {{"x", "w", "y"}, {"dy", "w", "dx"}, {"dy", "x", "dw"}};
+  const int row = direction == 'F' ? 0 : direction == 'D' ? 1 : 2;
+  std::ostringstream s;
+  const auto dims = [&](const Tensor& t) {
+    const Shape& sh = t.shape();
+    s << '[' << sh.n << ',' << sh.c << ',' << sh.h << ',' << sh.w << ']';
+  };
+  s << direction_name(direction) << fused << ' ' << to_string(out.dtype()) << ' ' << to_string(out.layout()) << ' '
+    << names[row][0] << ' ';
+  dims(a);
+  s << ' ' << names[row][1] << ' ';
+  dims(b);
+  s << " -> " << names[row][2] << ' ';
+  dims(out);
+  s << ", kernel " << g.kernel_h << 'x' << g.kernel_w << " stride " << g.stride << " pad " << g.pad;
+  return s.str();
+}
+
+// The cache key: the label holds every property the graph depends on (direction, dtypes, layouts, shapes,
+// geometry) except the operands' own layouts and dtypes, which are added.
+std::string graph_key(char direction, const Tensor& a, const Tensor& b, const Tensor& out, const ConvGeometry& g) {
+  std::ostringstream k;
+  k << layer_label(direction, a, b, out, g);
+  for (const Tensor* t : {&a, &b}) k << '|' << static_cast<int>(t->dtype()) << ',' << static_cast<int>(t->layout());
+  return k.str();
+}
+
+fe::DataType_t compute_type(const Tensor& out) {
+  return out.dtype() == DType::f64 ? fe::DataType_t::DOUBLE : fe::DataType_t::FLOAT;
+}
+
+// An empty graph with out's dtype for its operands and fp32 intermediates.
+std::shared_ptr<fe::graph::Graph> new_graph(const Tensor& out, const char* op) {
+  auto graph = std::make_shared<fe::graph::Graph>();
+  graph->set_io_data_type(fe_dtype(out.dtype(), op))
+      .set_intermediate_data_type(fe::DataType_t::FLOAT)
+      .set_compute_data_type(compute_type(out));
+  return graph;
+}
+
+// The graph's result becomes `out` (uid, its dimensions, strides and dtype).
+void set_graph_output(fe::graph::Tensor_attributes& result, const Tensor& out, std::int64_t uid, const char* op) {
+  const fe::graph::Tensor_attributes o = describe(out, "out", uid, op);
+  result.set_output(true).set_uid(uid).set_dim(o.get_dim()).set_stride(o.get_stride()).set_data_type(o.get_data_type());
+}
 
 // prepare_plans, then every built plan timed on these operands (the frontend synchronises the device around each)
 // with the fastest put first; the stream's queued work ran before, so the operands hold their values. Empty when
@@ -277,16 +177,77 @@ std::string tune(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRule
   return {};
 }
 
+// The first line of a frontend message (some carry one line per rejected plan).
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+bool aligned(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<std::uintptr_t>(p) % kOperandAlignment != 0) return false;
+  return true;
+}
+
+}  // namespace graph_api
+
+namespace {
+
+using namespace graph_api;
+
+constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3, kUidBias = 4, kUidResidual = 5;
+
+// The graph of one convolution (operands described, not yet lowered to cuDNN).
+std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
+                                             const ConvGeometry& g, const char* op) {
+  auto graph = new_graph(out, op);
+  const auto geometry = [&](auto attributes, const char* name) { return conv_attributes(attributes, name, g, out); };
+  std::shared_ptr<fe::graph::Tensor_attributes> result;
+  if (direction == 'F') {
+    auto x = graph->tensor(describe(a, "x", kUidIn0, op));
+    auto w = graph->tensor(describe(b, "w", kUidIn1, op));
+    result = graph->conv_fprop(x, w, geometry(fe::graph::Conv_fprop_attributes(), "fprop"));
+  } else if (direction == 'D') {
+    auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
+    auto w = graph->tensor(describe(b, "w", kUidIn1, op));
+    result = graph->conv_dgrad(dy, w, geometry(fe::graph::Conv_dgrad_attributes(), "dgrad"));
+  } else {
+    auto dy = graph->tensor(describe(a, "dy", kUidIn0, op));
+    auto x = graph->tensor(describe(b, "x", kUidIn1, op));
+    result = graph->conv_wgrad(dy, x, geometry(fe::graph::Conv_wgrad_attributes(), "wgrad"));
+  }
+  set_graph_output(*result, out, kUidOut, op);
+  return graph;
+}
+
+// "+bias", "+bias+residual+relu", ...: the fused epilogue's part of a layer's label.
+std::string epilogue_name(bool residual, bool relu) {
+  return std::string("+bias") + (residual ? "+residual" : "") + (relu ? "+relu" : "");
+}
+
+// y = act(conv(x, w) + bias [+ residual]) as one graph: the bias ([1,K,1,1]) broadcasts over N, H, W; the sums are
+// fp32 virtual tensors, rounded to y's dtype once.
+std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                      const Tensor* residual, bool relu, const Tensor& y,
+                                                      const ConvGeometry& g, const char* op) {
+  auto graph = new_graph(y, op);
+  const auto pointwise = [&](fe::PointwiseMode_t mode, const char* name) {
+    return fe::graph::Pointwise_attributes().set_name(name).set_mode(mode).set_compute_data_type(fe::DataType_t::FLOAT);
+  };
+  auto xt = graph->tensor(describe(x, "x", kUidIn0, op));
+  auto wt = graph->tensor(describe(w, "w", kUidIn1, op));
+  auto result = graph->conv_fprop(xt, wt, conv_attributes(fe::graph::Conv_fprop_attributes(), "fprop", g, y));
+  auto bt = graph->tensor(describe(bias, "bias", kUidBias, op));
+  result = graph->pointwise(result, bt, pointwise(fe::PointwiseMode_t::ADD, "add_bias"));
+  if (residual) {
+    auto rt = graph->tensor(describe(*residual, "residual", kUidResidual, op));
+    result = graph->pointwise(result, rt, pointwise(fe::PointwiseMode_t::ADD, "add_residual"));
+  }
+  if (relu) result = graph->pointwise(result, pointwise(fe::PointwiseMode_t::RELU_FWD, "relu"));
+  set_graph_output(*result, y, kUidOut, op);
+  return graph;
+}
+
 }  // namespace
 
-// One convolution's graph: its plans tuned once; nullptr graph: refused, the legacy API runs this key.
-struct CudaBackend::ConvGraphCache {
-  struct Entry {
-    std::shared_ptr<fe::graph::Graph> graph;
-    std::int64_t workspace = 0;
-  };
-  std::unordered_map<std::string, Entry> entries;
-};
+using namespace graph_api;
 
 void CudaBackend::note_conv_api(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
                                 const ConvGeometry& g, const char* api) {

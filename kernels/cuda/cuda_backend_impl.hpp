@@ -5,12 +5,15 @@
 //   conv_graph.cpp       convolutions through cuDNN's graph API (cudnn-frontend), graph cache, autotune, and the
 //                        fused convolution + bias (+ residual) (+ ReLU) graph of conv2d_bias_act_forward
 //   batchnorm_cudnn.cpp  batch norm (cuDNN *Ex fused BN + ReLU (+ add) in NHWC, fallback to plain BN + kernel)
+//   fused_norm_cudnn.cpp the fused batch norm for training (MLPerf pattern): the fused cuDNN graphs of
+//                        conv_fused_graph.cpp under --conv-api graph, else the device kernels of fused_norm.cu
 //   linear_cublas.cpp    fully connected layers (cublasGemmEx)
 //   cuda_graph.cpp       capture(): stream capture into a CUDA graph, replayed by CudaGraphWork
 // All work is queued on one compute stream; copy() uploads through pinned staging buffers.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +24,10 @@
 #include "kernels/cuda/cuda_handles.hpp"
 #include "kernels/cuda/device_allocator.hpp"
 #include "kernels/cuda/kernels.hpp"
+
+namespace cudnn_frontend::graph {
+class Graph;  // conv_graph_support.hpp: only the graph-API files include cudnn-frontend
+}
 
 namespace cbednet::cuda {
 
@@ -97,6 +104,24 @@ class CudaBackend final : public Backend {
   void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
                              const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
                              Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
+
+  // ---- fused batch norm for training (fused_norm_cudnn.cpp) ----
+  // Under --conv-api graph the convolutions with their batch-norm parts as fused cuDNN graphs (conv_fused_graph.cpp);
+  // otherwise, or for a shape cuDNN refused, the convolution as conv2d_* runs it and the kernels of fused_norm.cu
+  // (no host round trip, fixed-order reductions). Compiled only: never run on a GPU yet.
+  void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
+                               Tensor& sqsum, const ConvGeometry& g) override;
+  void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
+                             const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
+                             Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) override;
+  void do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
+                                 const Tensor* residual_scale, const Tensor* residual_bias, Activation act,
+                                 Tensor& y) override;
+  void do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+                                           const ConvGeometry& g, GradMode mode) override;
+  void do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
+                                         Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g,
+                                         GradMode mode) override;
 
   void do_relu_forward(const Tensor& x, Tensor& y) override;
   void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
@@ -215,7 +240,27 @@ class CudaBackend final : public Backend {
                      const char* api);
   void note_conv_api(const std::string& layer, const char* api);
 
-  struct ConvGraphCache;  // conv_graph.cpp: the graphs built with cudnn-frontend, whose headers stay out of here
+  // ---- fused batch-norm graphs (conv_fused_graph.cpp); each false when cuDNN refused this shape's graph (the
+  // caller runs the kernels path) ----
+  // y = conv(relu(x * scale + bias) or x, w) and the sums of y and y^2 per output channel (genstats).
+  bool stats_forward_graph_run(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
+                               Tensor& sqsum, const ConvGeometry& g, const char* op);
+  // dw (+)= wgrad(dy, relu(x * scale + bias)).
+  bool wgrad_norm_relu_graph_run(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+                                 const ConvGeometry& g, GradMode mode, const char* op);
+  // dz = dgrad(dy, w) * (x * scale + bias > 0) into dz (x's shape, dtype and layout), and its per-call sums
+  // sum_dz, sum_dzxhat ([1,C,1,1] f32) as cuDNN's dbn_weight gives them (dbias, dscale).
+  bool dgrad_norm_relu_graph_run(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input, Tensor& dz,
+                                 Tensor& sum_dz, Tensor& sum_dzxhat, const ConvGeometry& g, const char* op);
+  // The graph cached under `key` (built by `build` and autotuned on `operands` the first time) executed on
+  // `operands`; false when it was refused (reported once on stderr, `layer` noted as "legacy-fallback").
+  bool fused_graph_run(const std::string& key, const std::string& layer,
+                       const std::function<std::shared_ptr<cudnn_frontend::graph::Graph>()>& build,
+                       std::unordered_map<std::int64_t, void*>& operands, const char* fallback_words, const char* op);
+  // fused_norm_cudnn.cpp: relu(x * input.scale + input.bias) materialised in scratch (x's shape, dtype, layout).
+  Tensor norm_relu_input(const Tensor& x, const NormRelu& input, const char* op);
+
+  struct ConvGraphCache;  // conv_graph_support.hpp: the graphs built with cudnn-frontend, whose headers stay out
   ConvApi conv_api_ = ConvApi::automatic;
   std::shared_ptr<ConvGraphCache> conv_graphs_;  // created on first use
   std::map<std::string, std::string> conv_api_ran_;
