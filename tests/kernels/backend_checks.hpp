@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -143,15 +145,33 @@ inline void expect_sgd_closed_form(Backend& be, double tol) {
   for (i64 i = 0; i < 6; ++i) EXPECT_NEAR(p1.data<double>()[i], p0.data<double>()[i] - 0.5 * g0.data<double>()[i], tol);
 }
 
-// Every op rejects misshapen arguments with a ShapeError whose message names it.
-template <typename F>
-void expect_shape_error(F&& f, const std::string& op) {
+// Whether `message` has `name` as a whole word (not part of a longer identifier such as sqsum for sum).
+inline bool names_word(const std::string& message, const std::string& name) {
+  const auto identifier = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; };
+  for (std::size_t at = message.find(name); at != std::string::npos; at = message.find(name, at + 1)) {
+    const std::size_t end = at + name.size();
+    if ((at == 0 || !identifier(message[at - 1])) && (end == message.size() || !identifier(message[end]))) return true;
+  }
+  return false;
+}
+
+// Every op rejects bad arguments with an `Error` whose message names the op and, when given, the argument.
+template <typename Error = ShapeError, typename F>
+void expect_rejection(F&& f, const std::string& op, const std::string& argument = {}) {
   try {
     f();
-    ADD_FAILURE() << op << ": no ShapeError";
-  } catch (const ShapeError& e) {
+    ADD_FAILURE() << op << ": no " << (std::is_same_v<Error, ShapeError> ? "ShapeError" : "InvalidArgument")
+                  << (argument.empty() ? "" : " for " + argument);
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(op + ":"), std::string::npos) << e.what();
+    if (!argument.empty()) {
+      EXPECT_TRUE(names_word(e.what(), argument)) << "should name " << argument << ": " << e.what();
+    }
   }
+}
+template <typename F>
+void expect_shape_error(F&& f, const std::string& op, const std::string& argument = {}) {
+  expect_rejection<ShapeError>(std::forward<F>(f), op, argument);
 }
 
 // Misshapen arguments for the calls below, made in one environment (activations in its layout, per-channel
@@ -187,10 +207,12 @@ struct Misfits {
       losses, p, p_bad, a3;
 };
 
-// A call every backend must reject with a ShapeError naming `op`; the message is the same on every backend.
+// A call every backend must reject with an error naming `op` (and `argument`, where given); the message is the same
+// on every backend.
 struct BadCall {
   std::string op;
   std::function<void(Backend&, Misfits&)> call;
+  std::string argument = {};
 };
 
 inline std::vector<BadCall> bad_shape_calls() {
@@ -255,9 +277,141 @@ inline std::vector<BadCall> bad_shape_calls() {
   };
 }
 
+// The fused batch-norm operations' misshapen calls (ShapeError). A NormRelu of x has six [3] tensors; `wrong`
+// replaces one of them by a [4] tensor.
+inline NormRelu norm_of_x(Misfits& t, int wrong = -1) {
+  const auto pick = [&](int i, const Tensor& right) -> const Tensor& { return i == wrong ? t.c4 : right; };
+  return {pick(0, t.c3), pick(1, t.c3), pick(2, t.m), pick(3, t.is), pick(4, t.c3), pick(5, t.c3)};
+}
+
+inline std::vector<BadCall> bad_fused_norm_calls() {
+  const ConvGeometry g{3, 3, 1, 1};
+  const auto relu = Activation::relu;
+  const auto over = GradMode::overwrite;
+  return {
+      {"conv2d_stats_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_stats_forward(t.x, nullptr, t.w_bad, t.y, t.c4, t.c4, g); }, "w"},
+      {"conv2d_stats_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_stats_forward(t.x, nullptr, t.w, t.y_bad, t.c4, t.c4, g); }, "y"},
+      {"conv2d_stats_forward",
+       [=](Backend& be, Misfits& t) { be.conv2d_stats_forward(t.x, nullptr, t.w, t.y, t.c4, t.c3, g); }, "sqsum"},
+      {"conv2d_stats_forward",
+       [=](Backend& be, Misfits& t) {
+         const NormRelu input = norm_of_x(t, 4);
+         be.conv2d_stats_forward(t.x, &input, t.w, t.y, t.c4, t.c4, g);
+       },
+       "input.scale"},
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 10, t.c4, t.c3, 1e-5, t.c3, t.c3, t.m, t.v, t.is, nullptr, nullptr);
+       },
+       "gamma"},
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 10, t.c3, t.c3, 1e-5, t.c3, t.c3, t.m, t.c4, t.is, nullptr, nullptr);
+       },
+       "var"},
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 10, t.c3, t.c3, 1e-5, t.c3, t.c3, t.m, t.v, t.is, &t.c3, &t.c4);
+       },
+       "step_var_sum"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) {
+         be.scale_bias_act_forward(t.x, t.c3, t.c4, nullptr, nullptr, nullptr, relu, t.xo);
+       },
+       "bias"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) {
+         be.scale_bias_act_forward(t.x, t.c3, t.c3, nullptr, nullptr, nullptr, relu, t.y);
+       },
+       "y"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.scale_bias_act_forward(t.x, t.c3, t.c3, &t.y, nullptr, nullptr, relu, t.xo); },
+       "residual"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.scale_bias_act_forward(t.x, t.c3, t.c3, &t.xo, &t.c4, &t.c3, relu, t.xo); },
+       "residual_scale"},
+      {"conv2d_backward_filter_norm_relu",
+       [=](Backend& be, Misfits& t) { be.conv2d_backward_filter_norm_relu(t.x, norm_of_x(t, 0), t.y, t.dw, g, over); },
+       "input.gamma"},
+      {"conv2d_backward_filter_norm_relu",
+       [=](Backend& be, Misfits& t) { be.conv2d_backward_filter_norm_relu(t.x, norm_of_x(t), t.y_bad, t.dw, g, over); },
+       "dy"},
+      {"conv2d_backward_filter_norm_relu",
+       [=](Backend& be, Misfits& t) { be.conv2d_backward_filter_norm_relu(t.x, norm_of_x(t), t.y, t.w_bad, g, over); },
+       "dw"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y, t.w, t.x, norm_of_x(t, 2), t.xo, t.c3, t.c3, g, over);
+       },
+       "input.mean"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y, t.w, t.x, norm_of_x(t, 3), t.xo, t.c3, t.c3, g, over);
+       },
+       "input.invstd"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y, t.w, t.x, norm_of_x(t), t.xo, t.c4, t.c3, g, over);
+       },
+       "dgamma"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y, t.w, t.x, norm_of_x(t), t.y, t.c3, t.c3, g, over);
+       },
+       "dx"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y_bad, t.w, t.x, norm_of_x(t), t.xo, t.c3, t.c3, g, over);
+       },
+       "dy"},
+      {"conv2d_backward_data_norm_relu",
+       [=](Backend& be, Misfits& t) {
+         be.conv2d_backward_data_norm_relu(t.y, t.w_bad, t.x, norm_of_x(t), t.xo, t.c3, t.c3, g, over);
+       },
+       "w"},
+  };
+}
+
+// Calls of the fused batch-norm operations with arguments that are wrong but not in shape (InvalidArgument).
+inline std::vector<BadCall> bad_fused_norm_arguments() {
+  const auto relu = Activation::relu;
+  return {
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 1, t.c3, t.c3, 1e-5, t.c3, t.c3, t.m, t.v, t.is, nullptr, nullptr);
+       },
+       "count"},
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 0, t.c3, t.c3, 1e-5, t.c3, t.c3, t.m, t.v, t.is, nullptr, nullptr);
+       },
+       "count"},
+      {"batchnorm_finalize",
+       [](Backend& be, Misfits& t) {
+         be.batchnorm_finalize(t.c3, t.c3, 10, t.c3, t.c3, -1.0, t.c3, t.c3, t.m, t.v, t.is, nullptr, nullptr);
+       },
+       "eps"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.scale_bias_act_forward(t.x, t.c3, t.c3, &t.xo, &t.c3, nullptr, relu, t.xo); },
+       "residual_bias"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.scale_bias_act_forward(t.x, t.c3, t.c3, &t.xo, nullptr, &t.c3, relu, t.xo); },
+       "residual_scale"},
+      {"scale_bias_act_forward",
+       [=](Backend& be, Misfits& t) { be.scale_bias_act_forward(t.x, t.c3, t.c3, nullptr, &t.c3, &t.c3, relu, t.xo); },
+       "residual"},
+  };
+}
+
 inline void expect_shape_errors(const Env& e) {
   Misfits t(e);
   for (const BadCall& bad : bad_shape_calls()) expect_shape_error([&] { bad.call(e.backend, t); }, bad.op);
+  for (const BadCall& bad : bad_fused_norm_calls())
+    expect_shape_error([&] { bad.call(e.backend, t); }, bad.op, bad.argument);
+  for (const BadCall& bad : bad_fused_norm_arguments())
+    expect_rejection<InvalidArgument>([&] { bad.call(e.backend, t); }, bad.op, bad.argument);
   // A dtype the backend does not compute in is a ShapeError too.
   Tensor wrong = e.backend.allocate(t.x.shape(), e.backend.dtype() == DType::f64 ? DType::f32 : DType::f64, e.layout);
   expect_shape_error([&] { e.backend.relu_forward(wrong, t.xo); }, "relu_forward");
@@ -279,9 +433,10 @@ std::string rejection(F&& f) {
 // The same bad calls give the same exception and message on `test` as on `ref` (the fp64 reference).
 inline void expect_same_rejections(const Env& test, const Env& ref) {
   Misfits on_test(test), on_ref(ref);
-  for (const BadCall& bad : bad_shape_calls())
-    EXPECT_EQ(rejection([&] { bad.call(test.backend, on_test); }), rejection([&] { bad.call(ref.backend, on_ref); }))
-        << bad.op << " on " << test.backend.name();
+  for (const auto& calls : {bad_shape_calls(), bad_fused_norm_calls(), bad_fused_norm_arguments()})
+    for (const BadCall& bad : calls)
+      EXPECT_EQ(rejection([&] { bad.call(test.backend, on_test); }), rejection([&] { bad.call(ref.backend, on_ref); }))
+          << bad.op << " " << bad.argument << " on " << test.backend.name();
   // Arguments that are not shapes: the drop probability, eps and label smoothing.
   const auto dropout = [](const Env& e, Misfits& t) { e.backend.dropout_forward(t.x, 1.0, DropoutKey{}, t.xo, t.xo); };
   EXPECT_EQ(rejection([&] { dropout(test, on_test); }), rejection([&] { dropout(ref, on_ref); }));

@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/reference_backend.hpp"
 #include "tests/kernels/backend_checks.hpp"
+#include "tests/kernels/fused_norm_ops.hpp"
 #include "tests/kernels/kernel_ops.hpp"
 
 namespace cbednet::test {
@@ -57,6 +58,14 @@ TYPED_TEST_P(BackendOps, FlatSegments) { this->expect_match({flat_segments_ops()
 // results unchanged by it).
 TYPED_TEST_P(BackendOps, FlatSegmentsMatchPerParameterBitwise) { expect_flat_segments_bitwise(this->tested()); }
 
+// The fused batch-norm operations: against the reference, against their formulas computed in the test, and against
+// the unfused operations they replace.
+TYPED_TEST_P(BackendOps, FusedBatchNorm) { this->expect_match({fused_norm_ops()}); }
+TYPED_TEST_P(BackendOps, FusedBatchNormMatchesDefinition) {
+  expect_fused_norm_definitions(this->tested(), TypeParam::tol);
+}
+TYPED_TEST_P(BackendOps, FusedBatchNormMatchesUnfused) { expect_fused_matches_unfused(this->tested(), TypeParam::tol); }
+
 TYPED_TEST_P(BackendOps, ShapeErrorsNameTheOperation) { expect_shape_errors(this->tested()); }
 
 // The check layer is shared (kernels/op_checks.hpp): every backend rejects a bad call as the reference does.
@@ -66,7 +75,8 @@ TYPED_TEST_P(BackendOps, BadCallsAreRejectedAsByTheReference) {
 
 REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, ConvolutionBiasActivation, BatchNorm, ElementwiseAndMemory,
                             Pooling, Linear, SoftmaxCrossEntropy, SgdUpdate, FlatSegments,
-                            FlatSegmentsMatchPerParameterBitwise, ShapeErrorsNameTheOperation,
+                            FlatSegmentsMatchPerParameterBitwise, FusedBatchNorm, FusedBatchNormMatchesDefinition,
+                            FusedBatchNormMatchesUnfused, ShapeErrorsNameTheOperation,
                             BadCallsAreRejectedAsByTheReference);
 
 }  // namespace cbednet::test

@@ -6,6 +6,10 @@
 // max-pool ties. The error measure is max |numeric - analytic| / max |analytic|.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "kernels/cpu/reference_backend.hpp"
 #include "tests/kernels/kernel_test_util.hpp"
 
@@ -111,6 +115,76 @@ TEST_P(BatchNormGradient, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Variants, BatchNormGradient,
                          ::testing::Values(BnGradCase{Activation::none, false}, BnGradCase{Activation::relu, false},
                                            BnGradCase{Activation::relu, true}, BnGradCase{Activation::none, true}));
+
+// The fused batch-norm path of a residual block (core/model/resnet_blocks.cpp's fused path): conv with statistics,
+// finalize, conv with the batch norm + ReLU applied to its input, finalize, then the last batch norm with a residual
+// and ReLU. Its gradients come from batchnorm_backward (the last batch norm), conv2d_backward_filter_norm_relu and
+// conv2d_backward_data_norm_relu (the middle one, through its batch statistics) and the plain convolution backward.
+TEST(ReferenceGradient, FusedBatchNormBlock) {
+  ReferenceBackend be;
+  const ConvGeometry g1{3, 3, 1, 1}, g2{3, 3, 2, 1};
+  const Shape xs{2, 3, 6, 5}, ys = g1.output_shape(xs, 4), zs = g2.output_shape(ys, 3);
+  const Shape c4{1, 4, 1, 1}, c3{1, 3, 1, 1};
+  const double eps = 1e-5;
+  Tensor x = random_tensor(xs, 91), w1 = random_tensor({4, 3, 3, 3}, 92), w2 = random_tensor({3, 4, 3, 3}, 93);
+  Tensor gamma1 = random_tensor(c4, 94, 0.5, 1.5), beta1 = random_tensor(c4, 95, -0.3, 0.3);
+  Tensor gamma2 = random_tensor(c3, 96, 0.5, 1.5), beta2 = random_tensor(c3, 97, -0.3, 0.3);
+  Tensor res = random_tensor(zs, 98), dout = random_tensor(zs, 99);
+  Tensor y(ys, DType::f64), sum1(c4, DType::f64), sqsum1(c4, DType::f64), scale1(c4, DType::f64), bias1(c4, DType::f64),
+      mean1(c4, DType::f64), var1(c4, DType::f64), invstd1(c4, DType::f64);
+  Tensor z(zs, DType::f64), sum2(c3, DType::f64), sqsum2(c3, DType::f64), scale2(c3, DType::f64), bias2(c3, DType::f64),
+      mean2(c3, DType::f64), var2(c3, DType::f64), invstd2(c3, DType::f64);
+  Tensor out(zs, DType::f64);
+  const NormRelu norm1{gamma1, beta1, mean1, invstd1, scale1, bias1};
+  auto f = [&] {
+    be.conv2d_stats_forward(x, nullptr, w1, y, sum1, sqsum1, g1);
+    be.batchnorm_finalize(sum1, sqsum1, ys.n * ys.h * ys.w, gamma1, beta1, eps, scale1, bias1, mean1, var1, invstd1,
+                          nullptr, nullptr);
+    be.conv2d_stats_forward(y, &norm1, w2, z, sum2, sqsum2, g2);
+    be.batchnorm_finalize(sum2, sqsum2, zs.n * zs.h * zs.w, gamma2, beta2, eps, scale2, bias2, mean2, var2, invstd2,
+                          nullptr, nullptr);
+    be.scale_bias_act_forward(z, scale2, bias2, &res, nullptr, nullptr, Activation::relu, out);
+    return dot(dout, out);
+  };
+  f();
+  // Both ReLUs cut something, and no input is within a finite-difference step of a kink.
+  double margin1 = std::numeric_limits<double>::infinity(), margin2 = margin1;
+  i64 cut1 = 0, cut2 = 0;
+  for (i64 i = 0; i < y.count(); ++i) {
+    const i64 c = (i / (ys.h * ys.w)) % ys.c;
+    const double v = y.data<double>()[i] * scale1.data<double>()[c] + bias1.data<double>()[c];
+    margin1 = std::min(margin1, std::abs(v));
+    cut1 += v < 0.0;
+  }
+  for (i64 i = 0; i < out.count(); ++i) {
+    const i64 c = (i / (zs.h * zs.w)) % zs.c;
+    const double v = z.data<double>()[i] * scale2.data<double>()[c] + bias2.data<double>()[c] + res.data<double>()[i];
+    margin2 = std::min(margin2, std::abs(v));
+    cut2 += v < 0.0;
+  }
+  EXPECT_GT(cut1, 0);
+  EXPECT_GT(cut2, 0);
+  EXPECT_GT(margin1, 1e-4);
+  EXPECT_GT(margin2, 1e-4);
+
+  Tensor dz(zs, DType::f64), dres(zs, DType::f64), dgamma2(c3, DType::f64), dbeta2(c3, DType::f64);
+  be.batchnorm_backward(z, out, dout, gamma2, beta2, mean2, invstd2, Activation::relu, dz, &dres, dgamma2, dbeta2,
+                        GradMode::overwrite);
+  Tensor dw2(w2.shape(), DType::f64), dy(ys, DType::f64), dgamma1(c4, DType::f64), dbeta1(c4, DType::f64);
+  be.conv2d_backward_filter_norm_relu(y, norm1, dz, dw2, g2, GradMode::overwrite);
+  be.conv2d_backward_data_norm_relu(dz, w2, y, norm1, dy, dgamma1, dbeta1, g2, GradMode::overwrite);
+  Tensor dw1(w1.shape(), DType::f64), dx(xs, DType::f64);
+  be.conv2d_backward_filter(x, dy, dw1, nullptr, g1, GradMode::overwrite);
+  be.conv2d_backward_data(dy, w1, dx, g1, GradMode::overwrite);
+  expect_gradient(f, x, dx, "fused block dx");
+  expect_gradient(f, w1, dw1, "fused block dw1");
+  expect_gradient(f, gamma1, dgamma1, "fused block dgamma1 (conv2d_backward_data_norm_relu)");
+  expect_gradient(f, beta1, dbeta1, "fused block dbeta1 (conv2d_backward_data_norm_relu)");
+  expect_gradient(f, w2, dw2, "fused block dw2 (conv2d_backward_filter_norm_relu)");
+  expect_gradient(f, gamma2, dgamma2, "fused block dgamma2");
+  expect_gradient(f, beta2, dbeta2, "fused block dbeta2");
+  expect_gradient(f, res, dres, "fused block dresidual");
+}
 
 TEST(ReferenceGradient, Relu) {
   ReferenceBackend be;
