@@ -23,7 +23,7 @@ rm -rf "$root/.gpu" && mkdir -p "$root/.gpu"
 bash "$make_kit" "$build/devkit" "$build/bin/cbednet" "$build/tests/test_gpu_backend" \
   "$build/tests/test_gpu_resnet_step" "$build/tests/test_gpu_nccl_transport" "$build/tests/test_gpu_flat_updates" \
   "$build/tests/test_gpu_sim_multislice" "$build/tests/test_gpu_cuda_graph" "$build/tests/test_gpu_fused_norm"
-cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/.gpu/"
+cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/bench/gpu/torch_kernel_profile.py" "$root/.gpu/"
 git -C "$root" rev-parse HEAD > "$root/.gpu/commit"
 git -C "$root" status --short --untracked-files=no > "$root/.gpu/dirty"
 du -sh "$root/.gpu"

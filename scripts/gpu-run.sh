@@ -18,8 +18,17 @@ export OMP_NUM_THREADS=4
 # limit is cut to what remains, and a step with under 15 s left is skipped and recorded as such.
 budget=${GPU_RUN_BUDGET:-480}
 started=$(date +%s)
+# GPU_RUN_SECTIONS (e.g. "1 2 2b"): run only those sections' steps, so that a second device call can take the rest
+# (default: all, most important first).
+sections=" ${GPU_RUN_SECTIONS:-all} "
+current=all
+section() { current=$1; }
 step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $out/NAME.log, records the status
   local name=$1 limit=$2; shift 2
+  if [[ $sections != " all " && $sections != *" $current "* ]]; then
+    echo "{\"step\": \"$name\", \"rc\": \"skipped: section $current not selected\"}" >> "$out/steps.jsonl"
+    return
+  fi
   local left=$((budget - ($(date +%s) - started) - 5))
   ((limit > left)) && limit=$left
   if ((limit < 15)); then
@@ -36,6 +45,7 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $ou
   nvidia-smi
 } > "$out/machine.txt" 2>&1
 
+section 1
 # 1. GPU tests (GoogleTest JSON reports). test_gpu_backend runs the per-op suite with the legacy and the graph
 #    convolution API and CudaGraphConv (graph-API convolutions in fp32, TF32, bf16, fp16; which API ran each layer;
 #    bitwise repeatability); the first use of each graph shape is autotuned, hence the longer limit.
@@ -51,6 +61,7 @@ step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_g
 # against the fp64 reference; which path ran each fused convolution; bitwise repeatability.
 step test_gpu_fused_norm 90 test_gpu_fused_norm --gtest_output=json:"$out/test_gpu_fused_norm.json"
 
+section 2
 # 2. CBEDNet and PyTorch, ResNet-50 at 3x512x512, batch 64, on this card in this call: the convolutions through
 #    cuDNN's legacy API, then through its graph API (warm-up covers building and autotuning each graph; the JSON's
 #    conv_layers says which API ran each layer, "legacy-fallback" where a graph was refused), both with
@@ -79,6 +90,7 @@ step bench_bf16_graph_profile 100 cbednet "${r50[@]}" --steps 5 --warmup 3 --pro
 runs+=(bench_bf16_graph_profile)
 collect_bench
 
+section 2b
 # 2b. Inference (issue 20 item 5; before the sanitizer and the non-deterministic runs, which matter less):
 #     ResNet-50's evaluation forward in bf16 at batch 64 with the batch norms folded into the convolutions (legacy API: the convolution and one epilogue kernel; graph API: the fused
 #     convolution + bias + residual + ReLU graph) and kept apart; PyTorch's eval forward is in torch_baseline above.
@@ -91,6 +103,29 @@ step infer_bf16_folded_legacy_graphs 60 cbednet "${rinf[@]}" --conv-api legacy -
 runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy infer_bf16_folded_legacy_graphs)
 collect_bench
 
+section 2c
+# 2c. Issue 20 item 7, the rest of the measurement set (as far as the budget reaches): TF32 and fp16 training against
+#     PyTorch's tf32 and fp16cl, bf16 against torch.compile (bf16cl-compile; its compilation takes a minute or more),
+#     ResNet-152 at batch 32 in bf16 against bf16cl, and PyTorch's kernel time per step by kind
+#     (torch_kernel_profile.py; CBEDNet's own breakdown is bench_bf16_graph_profile above).
+step bench_tf32_graph 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision tf32 \
+  --steps 10 --warmup 3 --conv-api graph
+step bench_fp16_graph 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision fp16 \
+  --steps 20 --warmup 5 --conv-api graph
+step bench_r152_bf16_graph 120 cbednet bench --device cuda --arch resnet152 --size 512 --batch 32 --precision bf16 \
+  --steps 10 --warmup 3 --conv-api graph
+runs+=(bench_tf32_graph bench_fp16_graph bench_r152_bf16_graph)
+collect_bench
+step torch_kernel_profile 90 "$python" torch_kernel_profile.py --arch resnet50 --size 512 --batch 64 --mode bf16cl \
+  --json "$out/torch_kernel_profile.jsonl"
+step torch_more_modes 150 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 \
+  --modes tf32 fp16cl --json "$out/torch_baseline.jsonl"
+step torch_r152 90 "$python" torch_resnet_baseline.py --arch resnet152 --size 512 --batch 32 --modes bf16cl \
+  --json "$out/torch_baseline.jsonl"
+step torch_compile 240 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 \
+  --modes bf16cl-compile --json "$out/torch_baseline.jsonl"
+
+section 3
 # 3. Two ranks sharing the GPU over the MPI path against one rank: a tiny simulated dataset, 6 steps, fp32, the
 #    same micro-batch of 4 (batch-norm statistics are per micro-batch), so the two must agree to rounding.
 data=$PWD/sim
@@ -103,6 +138,7 @@ for r in one two; do cp "$PWD/$r/metrics.csv" "$out/train_${r}_metrics.csv" 2>/d
 cp "$PWD"/one/checkpoints/ckpt-00000006.h5 "$out/one.h5" 2>/dev/null
 cp "$PWD"/two/checkpoints/ckpt-00000006.h5 "$out/two.h5" 2>/dev/null
 
+section 4
 # 4. compute-sanitizer over the GPU tests (a subset for racecheck: it is slow).
 command -v compute-sanitizer > /dev/null || export PATH="$PATH:/usr/local/cuda/bin:/opt/cuda/bin"
 if command -v compute-sanitizer > /dev/null; then
@@ -117,12 +153,14 @@ if command -v compute-sanitizer > /dev/null; then
 else
   echo '{"step": "compute-sanitizer", "rc": "not installed"}' >> "$out/steps.jsonl"
 fi
+section 5
 # 5. The non-deterministic engines on both APIs (faster weight gradients; last bits differ between runs).
 step bench_bf16_nondet_legacy 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api legacy
 step bench_bf16_nondet_graph 120 cbednet "${r50[@]}" --steps 20 --warmup 5 --nondeterministic --conv-api graph
 runs+=(bench_bf16_nondet_legacy bench_bf16_nondet_graph)
 collect_bench
 
+section 6
 # 6. Issues 17 and 21 on the GPU (compiled only so far, lowest priority): the multislice simulator's cuFFT engine
 #    against the CPU engine (same draws, single-precision agreement) and its patterns/s with SMC's settings (the
 #    issue's target: >= 4 per H100); ResNet-50 with --recompute blocks (step time and peak memory against
