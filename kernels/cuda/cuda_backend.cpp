@@ -394,11 +394,10 @@ void CudaBackend::do_maxpool_forward(const Tensor& x, Tensor& y, const PoolGeome
 void CudaBackend::do_maxpool_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
                                       const PoolGeometry& g) {
   const char* op = "maxpool_backward";
-  // The window's first maximum is recomputed from x (no argmax tensor to keep); y is only checked. The positions
-  // of the maxima live in the shared workspace for the two kernels of this call (stream order makes it safe).
-  const std::size_t bytes = cuda::maxpool_backward_scratch_bytes(view_of(dy), g.kernel);
-  cuda::maxpool_backward(view_of(x), view_of(dy), view_of(dx), g.kernel, g.stride, g.pad, workspace(bytes, op),
-                         stream_.get(), op);
+  // The window's first maximum is recomputed from x (no argmax tensor to keep); y is only checked. The kernels add
+  // into dx in phases of non-overlapping windows (pool_reduce.cu), so it starts from zero.
+  if (dx.bytes() > 0) CBEDNET_CUDA(op, cudaMemsetAsync(dx.raw(), 0, dx.bytes(), stream_.get()));
+  cuda::maxpool_backward(view_of(x), view_of(dy), view_of(dx), g.kernel, g.stride, g.pad, stream_.get(), op);
 }
 
 void CudaBackend::do_global_avgpool_forward(const Tensor& x, Tensor& y) {

@@ -86,9 +86,8 @@ void batchnorm_inference(const View& x, const View& gamma, const View& beta, con
 // ---- pooling (any layout; x and y/dx in the same layout) ----------------------------------------------------
 void maxpool_forward(const View& x, const View& y, int kernel, int stride, int pad, cudaStream_t stream,
                      const char* op);
-// Bytes of scratch maxpool_backward wants (0: none; it then recomputes each window per input element).
-std::size_t maxpool_backward_scratch_bytes(const View& dy, int kernel);
-void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad, void* scratch,
+// dx += the gradient of each output at its window's first maximum: the caller zeroes dx first.
+void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad,
                       cudaStream_t stream, const char* op);
 void global_avgpool_forward(const View& x, const View& y, cudaStream_t stream, const char* op);
 void global_avgpool_backward(const View& dy, const View& dx, cudaStream_t stream, const char* op);

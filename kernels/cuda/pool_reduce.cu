@@ -41,57 +41,36 @@ __global__ void maxpool_forward_kernel(View x, View y, int kernel, int stride, i
   }
 }
 
-// Backward in two passes (no atomics, so bitwise reproducible): first one thread per output element records the
-// row-major position of its window's first maximum (one byte each, in dy's memory order), then one thread per
-// input element gathers dy from the windows whose recorded maximum it is. The position pass reads each window
-// once; recomputing it for every input element instead (maxpool_backward_kernel) reads it up to four times more.
-__global__ void maxpool_argmax_kernel(View x, View dy, int kernel, int stride, int pad, std::int8_t* position) {
-  CBEDNET_GRID_STRIDE(i, dy.count()) {
-    const Coord k = coord(dy, i);
-    float best = 0.0f;
-    position[i] = static_cast<std::int8_t>(first_max_in_window(x, k.n, k.c, k.h, k.w, kernel, stride, pad, &best));
-  }
-}
-
-// The sum of dy over the outputs (p, q) whose window contains input element k and chose it, in a fixed order:
-// chose(p, q, position) is given k's row-major position r * kernel + s in that window.
-template <typename Chose>
-__device__ float sum_over_windows(const Coord& k, const View& dy, int kernel, int stride, int pad, Chose chose) {
-  // Outputs p whose window [p*stride - pad, p*stride - pad + kernel) contains row k.h.
-  const i64 p_lo = max(i64{0}, (k.h + pad - kernel + stride) / stride);
-  const i64 p_hi = min(dy.h - 1, (k.h + pad) / stride);
-  const i64 q_lo = max(i64{0}, (k.w + pad - kernel + stride) / stride);
-  const i64 q_hi = min(dy.w - 1, (k.w + pad) / stride);
-  float g = 0.0f;
-  for (i64 p = p_lo; p <= p_hi; ++p) {
-    for (i64 q = q_lo; q <= q_hi; ++q) {
-      const i64 r = k.h - (p * stride - pad), s = k.w - (q * stride - pad);
-      if (r < 0 || r >= kernel || s < 0 || s >= kernel) continue;
-      if (chose(p, q, static_cast<int>(r * kernel + s))) g += loadf(dy.data, dy.dtype, offset(dy, k.n, k.c, p, q));
+// Backward as a scatter in phases, without atomics (so bitwise reproducible) and without a pass per input element:
+// the windows of outputs p and p + m, m = ceil(kernel / stride), do not overlap, so within one phase -- the outputs
+// with (p mod m, q mod m) = (pp, qq) -- every output adds its gradient to its window's first maximum and no two
+// threads touch the same input element. dx is zeroed first and the m * m phases run in a fixed order. One thread per
+// output of the phase, consecutive threads along dy's memory order (channels first in NHWC).
+__global__ void maxpool_scatter_phase_kernel(View x, View dy, View dx, int kernel, int stride, int pad, int m, int pp,
+                                             int qq, i64 rows, i64 cols) {
+  CBEDNET_GRID_STRIDE(i, dy.n * dy.c * rows * cols) {
+    i64 n, c, a, b;  // (a, b): the output's place in the phase's rows x cols grid
+    if (dy.layout == Layout::nhwc) {
+      c = i % dy.c;
+      i64 rest = i / dy.c;
+      b = rest % cols;
+      rest /= cols;
+      a = rest % rows;
+      n = rest / rows;
+    } else {
+      b = i % cols;
+      i64 rest = i / cols;
+      a = rest % rows;
+      rest /= rows;
+      c = rest % dy.c;
+      n = rest / dy.c;
     }
-  }
-  return g;
-}
-
-__global__ void maxpool_gather_kernel(View dy, View dx, int kernel, int stride, int pad, const std::int8_t* position) {
-  CBEDNET_GRID_STRIDE(i, dx.count()) {
-    const Coord k = coord(dx, i);
-    const float g = sum_over_windows(k, dy, kernel, stride, pad,
-                                     [&](i64 p, i64 q, int at) { return position[offset(dy, k.n, k.c, p, q)] == at; });
-    storef(dx.data, dx.dtype, i, g);
-  }
-}
-
-// One thread per input element: gathers dy from every window whose first maximum it is (no atomics); for
-// windows too large for a one-byte position.
-__global__ void maxpool_backward_kernel(View x, View dy, View dx, int kernel, int stride, int pad) {
-  CBEDNET_GRID_STRIDE(i, dx.count()) {
-    const Coord k = coord(dx, i);
-    const float g = sum_over_windows(k, dy, kernel, stride, pad, [&](i64 p, i64 q, int at) {
-      float best = 0.0f;
-      return first_max_in_window(x, k.n, k.c, p, q, kernel, stride, pad, &best) == at;
-    });
-    storef(dx.data, dx.dtype, i, g);
+    const i64 p = a * m + pp, q = b * m + qq;
+    float best = 0.0f;
+    const int at = first_max_in_window(x, n, c, p, q, kernel, stride, pad, &best);
+    if (at < 0) continue;  // a window of padding only (cannot happen when pad < kernel)
+    const i64 o = offset(dx, n, c, p * stride - pad + at / kernel, q * stride - pad + at % kernel);
+    storef(dx.data, dx.dtype, o, loadf(dx.data, dx.dtype, o) + loadf(dy.data, dy.dtype, offset(dy, n, c, p, q)));
   }
 }
 
@@ -159,23 +138,18 @@ void maxpool_forward(const View& x, const View& y, int kernel, int stride, int p
   CBEDNET_CHECK_LAUNCH(op, "maxpool_forward_kernel");
 }
 
-std::size_t maxpool_backward_scratch_bytes(const View& dy, int kernel) {
-  return kernel * kernel <= 127 ? static_cast<std::size_t>(dy.count()) : 0;
-}
-
-void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad, void* scratch,
+void maxpool_backward(const View& x, const View& dy, const View& dx, int kernel, int stride, int pad,
                       cudaStream_t stream, const char* op) {
-  if (dx.count() == 0) return;
-  if (scratch == nullptr || dy.count() == 0) {
-    maxpool_backward_kernel<<<blocks_for(dx.count()), kThreads, 0, stream>>>(x, dy, dx, kernel, stride, pad);
-    CBEDNET_CHECK_LAUNCH(op, "maxpool_backward_kernel");
-    return;
-  }
-  auto* position = static_cast<std::int8_t*>(scratch);
-  maxpool_argmax_kernel<<<blocks_for(dy.count()), kThreads, 0, stream>>>(x, dy, kernel, stride, pad, position);
-  CBEDNET_CHECK_LAUNCH(op, "maxpool_argmax_kernel");
-  maxpool_gather_kernel<<<blocks_for(dx.count()), kThreads, 0, stream>>>(dy, dx, kernel, stride, pad, position);
-  CBEDNET_CHECK_LAUNCH(op, "maxpool_gather_kernel");
+  if (dx.count() == 0 || dy.count() == 0) return;  // dx was zeroed by the caller
+  const int m = (kernel + stride - 1) / stride;
+  for (int pp = 0; pp < m; ++pp)
+    for (int qq = 0; qq < m; ++qq) {
+      const i64 rows = (dy.h - pp + m - 1) / m, cols = (dy.w - qq + m - 1) / m;
+      if (rows <= 0 || cols <= 0) continue;
+      maxpool_scatter_phase_kernel<<<blocks_for(dy.n * dy.c * rows * cols), kThreads, 0, stream>>>(
+          x, dy, dx, kernel, stride, pad, m, pp, qq, rows, cols);
+      CBEDNET_CHECK_LAUNCH(op, "maxpool_scatter_phase_kernel");
+    }
 }
 
 void global_avgpool_forward(const View& x, const View& y, cudaStream_t stream, const char* op) {
