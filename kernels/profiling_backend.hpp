@@ -71,19 +71,7 @@ class ProfilingBackend final : public Backend {
   void do_batchnorm_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
                              const Tensor& beta, const Tensor& mean, const Tensor& invstd, Activation act, Tensor& dx,
                              Tensor* dresidual, Tensor& dgamma, Tensor& dbeta, GradMode mode) override;
-  void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
-                               Tensor& sqsum, const ConvGeometry& g) override;
-  void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
-                             const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
-                             Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) override;
-  void do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
-                                 const Tensor* residual_scale, const Tensor* residual_bias, Activation act,
-                                 Tensor& y) override;
-  void do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
-                                           const ConvGeometry& g, GradMode mode) override;
-  void do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
-                                         Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g,
-                                         GradMode mode) override;
+#include "kernels/fused_norm_overrides.inc"
   void do_relu_forward(const Tensor& x, Tensor& y) override;
   void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
   void do_add(const Tensor& a, const Tensor& b, Tensor& y) override;

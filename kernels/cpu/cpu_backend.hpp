@@ -42,19 +42,7 @@ class CpuBackend final : public Backend {
 
 #include "kernels/cpu/backend_overrides.inc"
   // The fused batch-norm operations (kernels/cpu/cpu_fused_norm.cpp); the reference backend keeps the defaults.
-  void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
-                               Tensor& sqsum, const ConvGeometry& g) override;
-  void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
-                             const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
-                             Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) override;
-  void do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
-                                 const Tensor* residual_scale, const Tensor* residual_bias, Activation act,
-                                 Tensor& y) override;
-  void do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
-                                           const ConvGeometry& g, GradMode mode) override;
-  void do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
-                                         Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g,
-                                         GradMode mode) override;
+#include "kernels/fused_norm_overrides.inc"
 
  private:
   // relu(x * input.scale + input.bias) in a new tensor: the input a fused convolution reads.

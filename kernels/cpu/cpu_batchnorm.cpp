@@ -128,10 +128,7 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
       sum_gz += sgx;
     }
     sum_gz *= inv;
-    // dx = scale * (g - sum_g / m - z * sum_gz / m) = a g + b (x - mean) + k, in T so that the loop vectorizes.
-    const double scale = gd[c] * inv, mean_g = sum_g / m, mean_gz = sum_gz / m;
-    const T a = static_cast<T>(scale), b = static_cast<T>(-scale * inv * mean_gz);
-    const T k = static_cast<T>(-scale * mean_g), centre = static_cast<T>(mu);
+    const BatchNormBackwardTerms<T> terms(gd[c], mu, inv, sum_g, sum_gz, m);
     for (i64 n = 0; n < s.n; ++n) {
       const i64 off = (n * s.c + c) * hw;
       const T *in = xd + off, *out = yd + off, *grad = dyd + off;
@@ -141,7 +138,7 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
         for (i64 i = 0; i < hw; ++i) {
           const T gi = grad[i], yi = out[i];
           const T g = yi > T{0} ? gi : T{0};
-          dxo[i] = a * g + b * (in[i] - centre) + k;
+          dxo[i] = terms.dx(g, in[i]);
         }
         if (drd)
           for (i64 i = 0; i < hw; ++i) {
@@ -149,13 +146,11 @@ void batchnorm_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& y
             drd[off + i] = yi > T{0} ? gi : T{0};
           }
       } else {
-        for (i64 i = 0; i < hw; ++i) dxo[i] = a * grad[i] + b * (in[i] - centre) + k;
+        for (i64 i = 0; i < hw; ++i) dxo[i] = terms.dx(grad[i], in[i]);
         if (drd) std::copy(grad, grad + hw, drd + off);
       }
     }
-    const bool acc = mode == GradMode::accumulate;
-    dgd[c] = static_cast<T>(acc ? dgd[c] + sum_gz : sum_gz);
-    dbd[c] = static_cast<T>(acc ? dbd[c] + sum_g : sum_g);
+    store_batchnorm_weight_gradients(dgd[c], dbd[c], sum_gz, sum_g, mode == GradMode::accumulate);
   }
 }
 

@@ -100,9 +100,7 @@ void norm_relu_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& d
       sum_gz += sgx;
     }
     sum_gz *= inv;
-    const double scale = gd[c] * inv, mean_g = sum_g / m, mean_gz = sum_gz / m;
-    const T a = static_cast<T>(scale), b = static_cast<T>(-scale * inv * mean_gz);
-    const T k = static_cast<T>(-scale * mean_g), centre = static_cast<T>(mu);
+    const BatchNormBackwardTerms<T> terms(gd[c], mu, inv, sum_g, sum_gz, m);
     for (i64 n = 0; n < s.n; ++n) {
       const i64 off = (n * s.c + c) * hw;
       const T *in = xd + off, *grad = dad + off;
@@ -110,12 +108,10 @@ void norm_relu_backward(const Workspace<T>& ws, const Tensor& x, const Tensor& d
       for (i64 i = 0; i < hw; ++i) {
         const T gi = grad[i];
         const T g = a_in * in[i] + b_in > T{0} ? gi : T{0};
-        out[i] = a * g + b * (in[i] - centre) + k;
+        out[i] = terms.dx(g, in[i]);
       }
     }
-    const bool acc = mode == GradMode::accumulate;
-    dgd[c] = static_cast<T>(acc ? dgd[c] + sum_gz : sum_gz);
-    dbd[c] = static_cast<T>(acc ? dbd[c] + sum_g : sum_g);
+    store_batchnorm_weight_gradients(dgd[c], dbd[c], sum_gz, sum_g, mode == GradMode::accumulate);
   }
 }
 

@@ -109,19 +109,7 @@ class CudaBackend final : public Backend {
   // Under --conv-api graph the convolutions with their batch-norm parts as fused cuDNN graphs (conv_fused_graph.cpp);
   // otherwise, or for a shape cuDNN refused, the convolution as conv2d_* runs it and the kernels of fused_norm.cu
   // (no host round trip, fixed-order reductions). Compiled only: never run on a GPU yet.
-  void do_conv2d_stats_forward(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y, Tensor& sum,
-                               Tensor& sqsum, const ConvGeometry& g) override;
-  void do_batchnorm_finalize(const Tensor& sum, const Tensor& sqsum, std::int64_t count, const Tensor& gamma,
-                             const Tensor& beta, double eps, Tensor& scale, Tensor& bias, Tensor& mean, Tensor& var,
-                             Tensor& invstd, Tensor* step_mean_sum, Tensor* step_var_sum) override;
-  void do_scale_bias_act_forward(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor* residual,
-                                 const Tensor* residual_scale, const Tensor* residual_bias, Activation act,
-                                 Tensor& y) override;
-  void do_conv2d_backward_filter_norm_relu(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
-                                           const ConvGeometry& g, GradMode mode) override;
-  void do_conv2d_backward_data_norm_relu(const Tensor& dy, const Tensor& w, const Tensor& x, const NormRelu& input,
-                                         Tensor& dx, Tensor& dgamma, Tensor& dbeta, const ConvGeometry& g,
-                                         GradMode mode) override;
+#include "kernels/fused_norm_overrides.inc"
 
   void do_relu_forward(const Tensor& x, Tensor& y) override;
   void do_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;

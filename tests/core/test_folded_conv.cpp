@@ -17,50 +17,22 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 #include "kernels/profiling_backend.hpp"
+#include "tests/core/small_resnet.hpp"
 
 using namespace cbednet;
+using test::Batch;
+using test::max_relative_difference;
 
 namespace {
-
-ResNetSpec small(const std::string& arch, StemKind stem) {
-  ResNetSpec spec = resnet_spec(arch);
-  spec.base_width = 4;
-  spec.input_size = stem == StemKind::imagenet ? 16 : 8;
-  spec.classes = 5;
-  spec.stem = stem;
-  return spec;
-}
-
-struct Batch {
-  Tensor images, labels;
-};
-
-Batch batch(const Model& model, std::int64_t n, int seed) {
-  Batch b{Tensor(model.input_shape(n), DType::f32), Tensor({n, 1, 1, 1}, DType::i32)};
-  for (std::int64_t i = 0; i < b.images.count(); ++i)
-    b.images.data<float>()[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i + seed)) * 2.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    b.labels.data<std::int32_t>()[i] = static_cast<std::int32_t>((i + seed) % model.classes());
-  return b;
-}
 
 // A few training steps with a large learning rate and batch-norm momentum: gamma, beta and the running
 // statistics all differ from their initial 1, 0, 0, 1, so that every term of the fold is exercised.
 void train_a_little(Stage& stage, const Model& model) {
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 1e-4, false});
-  const Batch b = batch(model, 6, 3);
+  const Batch b = test::small_batch(model, 6, 3);
   for (int step = 0; step < 3; ++step)
     train_step(stage, loss, optimizer, b.images, b.labels, {3, 0.2, 0.5, 0, static_cast<std::uint64_t>(step), 1.0});
-}
-
-double max_relative_difference(const Tensor& a, const Tensor& b) {
-  double diff = 0.0, scale = 0.0;
-  for (std::int64_t i = 0; i < a.count(); ++i) {
-    diff = std::max(diff, std::abs(a.data<double>()[i] - b.data<double>()[i]));
-    scale = std::max(scale, std::abs(a.data<double>()[i]));
-  }
-  return diff / scale;
 }
 
 // Folded against unfolded logits on `backend`; returns how many batch norms were folded.
@@ -68,7 +40,7 @@ int expect_folded_matches(Backend& backend, const ResNetSpec& spec, double toler
   Model model = build_resnet(spec);
   Stage stage(backend, model, 0, model.size(), 7);
   train_a_little(stage, model);
-  const Batch b = batch(model, 5, 11);
+  const Batch b = test::small_batch(model, 5, 11);
   const Tensor unfolded = predict_logits(stage, b.images, 5);
   const int folded = stage.fold_batch_norms();
   EXPECT_EQ(stage.folded_batch_norms(), folded);
@@ -94,36 +66,36 @@ int expect_folded_matches(Backend& backend, const ResNetSpec& spec, double toler
 TEST(FoldedBatchNorm, ReferenceFp64BasicNetworkAgreesToRounding) {
   ReferenceBackend backend;
   // Stem 1 + two basic blocks of 2 + one projection shortcut.
-  EXPECT_EQ(expect_folded_matches(backend, small("basic:1,1", StemKind::small), 1e-12), 6);
+  EXPECT_EQ(expect_folded_matches(backend, test::small_resnet("basic:1,1", StemKind::small), 1e-12), 6);
 }
 
 TEST(FoldedBatchNorm, ReferenceFp64BottleneckImagenetStemAgreesToRounding) {
   ReferenceBackend backend;
   // Stem 1 + two bottlenecks of 3 + two projection shortcuts.
-  EXPECT_EQ(expect_folded_matches(backend, small("bottleneck:1,1", StemKind::imagenet), 1e-12), 9);
+  EXPECT_EQ(expect_folded_matches(backend, test::small_resnet("bottleneck:1,1", StemKind::imagenet), 1e-12), 9);
 }
 
 TEST(FoldedBatchNorm, FastFp64AndFp32Agree) {
   CpuBackend<double> fp64(0);
-  EXPECT_EQ(expect_folded_matches(fp64, small("bottleneck:1,1", StemKind::small), 1e-12), 9);
+  EXPECT_EQ(expect_folded_matches(fp64, test::small_resnet("bottleneck:1,1", StemKind::small), 1e-12), 9);
   CpuBackend<float> fp32(0);
-  EXPECT_EQ(expect_folded_matches(fp32, small("basic:2,1", StemKind::imagenet), 1e-4), 8);
+  EXPECT_EQ(expect_folded_matches(fp32, test::small_resnet("basic:2,1", StemKind::imagenet), 1e-4), 8);
 }
 
 TEST(FoldedBatchNorm, PreActivationUnitsFoldNothing) {
   ReferenceBackend backend;
-  EXPECT_EQ(expect_folded_matches(backend, small("preact-bottleneck:1,1", StemKind::small), 0.0), 0);
+  EXPECT_EQ(expect_folded_matches(backend, test::small_resnet("preact-bottleneck:1,1", StemKind::small), 0.0), 0);
 }
 
 // One fused convolution per folded batch norm, and no batch-norm pass left.
 TEST(FoldedBatchNorm, InferenceRunsOneFusedConvolutionPerFoldedBatchNorm) {
   CpuBackend<float> inner(1);
   ProfilingBackend backend(inner);
-  Model model = build_resnet(small("basic:1,1", StemKind::imagenet));
+  Model model = build_resnet(test::small_resnet("basic:1,1", StemKind::imagenet));
   Stage stage(backend, model, 0, model.size(), 7);
   const int folded = stage.fold_batch_norms();
   backend.reset();
-  predict_logits(stage, batch(model, 2, 1).images, 2);
+  predict_logits(stage, test::small_batch(model, 2, 1).images, 2);
   std::map<std::string, long> calls;
   for (const auto& e : backend.entries()) calls[e.op] += e.calls;
   EXPECT_EQ(calls["conv2d_bias_act_forward"], folded);
@@ -133,7 +105,7 @@ TEST(FoldedBatchNorm, InferenceRunsOneFusedConvolutionPerFoldedBatchNorm) {
 
 TEST(FoldedBatchNorm, AFoldedStageRefusesToTrain) {
   CpuBackend<float> backend(0);
-  Model model = build_resnet(small("basic:1", StemKind::small));
+  Model model = build_resnet(test::small_resnet("basic:1", StemKind::small));
   Stage stage(backend, model, 0, model.size(), 7);
   ASSERT_GT(stage.fold_batch_norms(), 0);
   try {

@@ -19,46 +19,18 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/reference_backend.hpp"
 #include "kernels/profiling_backend.hpp"
+#include "tests/core/small_resnet.hpp"
 
 using namespace cbednet;
+using test::Batch;
+using test::max_relative_difference;
 
 namespace {
-
-ResNetSpec small(const std::string& arch, StemKind stem) {
-  ResNetSpec spec = resnet_spec(arch);
-  spec.base_width = 4;
-  spec.input_size = stem == StemKind::imagenet ? 16 : 8;
-  spec.classes = 5;
-  spec.stem = stem;
-  return spec;
-}
-
-struct Batch {
-  Tensor images, labels;
-};
-
-Batch batch(const Model& model, std::int64_t n, int seed) {
-  Batch b{Tensor(model.input_shape(n), DType::f32), Tensor({n, 1, 1, 1}, DType::i32)};
-  for (std::int64_t i = 0; i < b.images.count(); ++i)
-    b.images.data<float>()[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i + seed)) * 2.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    b.labels.data<std::int32_t>()[i] = static_cast<std::int32_t>((i + seed) % model.classes());
-  return b;
-}
 
 Tensor host_copy(Backend& backend, const Tensor& t) {
   Tensor out(t.shape(), DType::f64, Layout::nchw);
   backend.copy(t, out);
   return out;
-}
-
-double max_relative_difference(const Tensor& a, const Tensor& b) {
-  double diff = 0.0, scale = 0.0;
-  for (std::int64_t i = 0; i < a.count(); ++i) {
-    diff = std::max(diff, std::abs(a.data<double>()[i] - b.data<double>()[i]));
-    scale = std::max(scale, std::abs(a.data<double>()[i]));
-  }
-  return scale > 0.0 ? diff / scale : diff;
 }
 
 // What a training run leaves: the parameters, the running statistics, the last step's gradients and losses.
@@ -74,7 +46,7 @@ Trained train(Backend& backend, const ResNetSpec& spec, bool fused, Stage::Recom
   stage.set_recompute(recompute);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 1e-4, false});
-  const Batch b = batch(model, 6, 3);
+  const Batch b = test::small_batch(model, 6, 3);
   Trained out;
   for (int step = 0; step < steps; ++step) {
     const StepStats s =
@@ -102,30 +74,30 @@ void expect_fused_matches(Backend& backend, const ResNetSpec& spec, double toler
 
 TEST(FusedBatchNorm, ReferenceFp64BasicNetworkTrainsAsUnfused) {
   ReferenceBackend backend;
-  expect_fused_matches(backend, small("basic:1,1", StemKind::small), 1e-10);
+  expect_fused_matches(backend, test::small_resnet("basic:1,1", StemKind::small), 1e-10);
 }
 
 TEST(FusedBatchNorm, ReferenceFp64BottleneckNetworkTrainsAsUnfused) {
   ReferenceBackend backend;
-  expect_fused_matches(backend, small("bottleneck:1,1", StemKind::imagenet), 1e-10);
+  expect_fused_matches(backend, test::small_resnet("bottleneck:1,1", StemKind::imagenet), 1e-10);
 }
 
 TEST(FusedBatchNorm, FastCpuFp64TrainsAsUnfused) {
   CpuBackend<double> backend(0);
-  expect_fused_matches(backend, small("basic:1,1", StemKind::small), 1e-10);
-  expect_fused_matches(backend, small("bottleneck:1,1", StemKind::imagenet), 1e-10);
+  expect_fused_matches(backend, test::small_resnet("basic:1,1", StemKind::small), 1e-10);
+  expect_fused_matches(backend, test::small_resnet("bottleneck:1,1", StemKind::imagenet), 1e-10);
 }
 
 TEST(FusedBatchNorm, FastCpuFp32TrainsAsUnfused) {
   CpuBackend<float> backend(0);
-  expect_fused_matches(backend, small("bottleneck:1,1", StemKind::small), 2e-4);
+  expect_fused_matches(backend, test::small_resnet("bottleneck:1,1", StemKind::small), 2e-4);
 }
 
 // A recomputed block's forward adds its batch statistics again; the stage puts the sums back (Stage::recompute_block)
 // on the fused path as on the plain one.
 TEST(FusedBatchNorm, RecomputingBlocksChangesNothing) {
   ReferenceBackend backend;
-  const ResNetSpec spec = small("bottleneck:1,1", StemKind::small);
+  const ResNetSpec spec = test::small_resnet("bottleneck:1,1", StemKind::small);
   const Trained kept = train(backend, spec, true, Stage::Recompute::none);
   const Trained recomputed = train(backend, spec, true, Stage::Recompute::blocks);
   EXPECT_EQ(max_relative_difference(kept.params, recomputed.params), 0.0);
@@ -137,12 +109,12 @@ TEST(FusedBatchNorm, RecomputingBlocksChangesNothing) {
 TEST(FusedBatchNorm, ResidualBlocksRunTheFusedOperations) {
   CpuBackend<float> inner(1);
   ProfilingBackend backend(inner);
-  Model model = build_resnet(small("bottleneck:1,1", StemKind::small));
+  Model model = build_resnet(test::small_resnet("bottleneck:1,1", StemKind::small));
   Stage stage(backend, model, 0, model.size(), 7);
   EXPECT_EQ(stage.set_fused_batch_norm(true), 2);
   SoftmaxCrossEntropy loss(model.classes());
   SgdOptimizer optimizer({0.9, 1e-4, false});
-  const Batch b = batch(model, 4, 1);
+  const Batch b = test::small_batch(model, 4, 1);
   backend.reset();
   train_step(stage, loss, optimizer, b.images, b.labels, {0, 0.1, 0.1, 0, 0, 1.0});
   std::map<std::string, long> calls;
@@ -157,7 +129,7 @@ TEST(FusedBatchNorm, ResidualBlocksRunTheFusedOperations) {
   EXPECT_EQ(calls["batchnorm_backward"], 1 + 2) << "the stem's and each shortcut's";
   EXPECT_EQ(calls["batchnorm_add_backward"], 2) << "each block's end";
 
-  Model preact = build_resnet(small("preact-bottleneck:1,1", StemKind::small));
+  Model preact = build_resnet(test::small_resnet("preact-bottleneck:1,1", StemKind::small));
   Stage preact_stage(inner, preact, 0, preact.size(), 7);
   EXPECT_EQ(preact_stage.set_fused_batch_norm(true), 0);
 }

@@ -18,6 +18,7 @@
 
 #include "kernels/cpu/reference_backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
+#include "tests/gpu/conv_layers.hpp"
 #include "tests/kernels/kernel_ops.hpp"
 
 namespace cbednet::test {
@@ -160,23 +161,6 @@ NamedOps per_channel_ops() {
                              (act == Activation::relu ? " relu" : ""),
                          scale_bias_act_op(r, act, xs));
   return ops;
-}
-
-// (layer, api) of every entry of the backend's conv_layers fact (as cuda_conv_graph_test.cpp reads it).
-std::vector<std::pair<std::string, std::string>> conv_layers(const Backend& backend) {
-  std::string json;
-  for (const auto& [key, value] : backend.device_facts())
-    if (key == "conv_layers") json = value;
-  std::vector<std::pair<std::string, std::string>> out;
-  const std::string layer_tag = "{\"layer\": \"", api_tag = "\"conv_api\": \"";
-  for (std::size_t at = json.find(layer_tag); at != std::string::npos; at = json.find(layer_tag, at + 1)) {
-    const std::size_t layer_begin = at + layer_tag.size();
-    const std::size_t layer_end = json.find('"', layer_begin);
-    const std::size_t api_begin = json.find(api_tag, layer_end) + api_tag.size();
-    out.emplace_back(json.substr(layer_begin, layer_end - layer_begin),
-                     json.substr(api_begin, json.find('"', api_begin) - api_begin));
-  }
-  return out;
 }
 
 // The labels conv_fused_graph.cpp gives its graphs: "forward+genstats ...", "forward+norm_relu+genstats ...",
