@@ -26,6 +26,7 @@
 #include "core/batch_split.hpp"
 #include "core/model/inference_graph.hpp"
 #include "core/model/train_step.hpp"
+#include "core/model/training_graph.hpp"
 #include "core/parallel/balance.hpp"
 #include "core/parallel/hybrid_trainer.hpp"
 #include "core/progress.hpp"
@@ -284,9 +285,11 @@ int run_bench(const Args& args) {
                                                                  "forward alone (--batch images per forward)")
     ("fold-batch-norm", po::value<std::string>()->default_value("on"), "--mode infer: on folds each batch norm into "
                                                                          "the convolution before it; off runs it apart")
-    ("cuda-graph", po::value<std::string>()->default_value("off"), "--mode infer: on records the forward once as a "
-                                                                   "CUDA graph and times its replays (eager where "
-                                                                   "the backend cannot record); off runs it eagerly")
+    ("cuda-graph", po::value<std::string>()->default_value("off"), "on records the evaluation forward (--mode infer) "
+                                                                   "or the whole training step (--mode train, one "
+                                                                   "rank) once as a CUDA graph and times its replays "
+                                                                   "(eager where the backend cannot record); off runs "
+                                                                   "every step eagerly")
     ("profile-ops", po::bool_switch(), "time every backend operation alone (synchronised; slower) and print an "
                                        "op_profile JSON line after the result")
     ("network", po::bool_switch(), "measure the network instead (>= 2 ranks, one per node): point-to-point latency "
@@ -326,7 +329,8 @@ int run_bench(const Args& args) {
   const auto cuda_graph = (*vm)["cuda-graph"].as<std::string>();
   CBEDNET_REQUIRE(cuda_graph == "on" || cuda_graph == "off", InvalidArgument, "--cuda-graph: expected on or off, got '",
                   cuda_graph, "'");
-  CBEDNET_REQUIRE(cuda_graph == "off" || mode == "infer", InvalidArgument, "--cuda-graph on: only with --mode infer");
+  CBEDNET_REQUIRE(cuda_graph == "off" || (!parallel.grid_given && !(*vm)["block-times"].as<bool>()), InvalidArgument,
+                  "--cuda-graph on: one rank's step or forward; not with --grid or --block-times");
   CBEDNET_REQUIRE(cuda_graph == "off" || !profile_ops, InvalidArgument,
                   "--cuda-graph on: not with --profile-ops (profiling times every operation eagerly; a graph replays "
                   "them as one launch)");
@@ -362,9 +366,19 @@ int run_bench(const Args& args) {
   Tensor device_images = backend->allocate(images.shape());
   backend->copy(images, device_images);
   TrainStepOptions step_options{split_batch(batch, 1, parallel.micro_batch).micro, 0.01, 0.1, seed, 0};
+  // --cuda-graph on: the whole step recorded once (TrainingGraph: eager on its first run, recorded on its second)
+  // and replayed; the labels live on the device too, and the step's loss is read back once, after the timed steps.
+  std::unique_ptr<TrainingGraph> graph;
+  if (cuda_graph == "on")
+    graph = std::make_unique<TrainingGraph>(stage, loss, optimizer, device_images, upload_labels(*backend, labels));
+  const auto train = [&]() -> double {
+    if (!graph) return train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
+    graph->run(step_options);
+    return 0.0;
+  };
   for (long s = 0; s < warmup; ++s) {
     step_options.step = static_cast<std::uint64_t>(s);
-    train_step(stage, loss, optimizer, device_images, labels, step_options);
+    train();
   }
   backend->synchronize();
   if (profiler) profiler->reset();
@@ -373,12 +387,13 @@ int run_bench(const Args& args) {
   double last_loss = 0;
   for (long s = 0; s < steps; ++s) {
     step_options.step = static_cast<std::uint64_t>(warmup + s);
-    last_loss = train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
+    last_loss = train();
     progress.advance();
   }
   progress.finish();
   backend->synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (graph) last_loss = graph->stats().mean_loss();
 
   if (world_rank() == 0) {
     const double images_per_s = static_cast<double>(batch * steps) / seconds;
@@ -391,7 +406,8 @@ int run_bench(const Args& args) {
               << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
               << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "
               << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
-              << ", \"last_loss\": " << last_loss << machine_fields(*backend)
+              << ", \"last_loss\": " << last_loss
+              << ", \"cuda_graph\": " << (graph && graph->replays() > 0 ? "true" : "false") << machine_fields(*backend)
               << (profiler ? ", \"profiled\": true" : "") << "}\n";
     if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));
   }

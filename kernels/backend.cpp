@@ -50,6 +50,29 @@ void Backend::do_fold_running_statistics(Tensor& running, Tensor& sums, double m
   fill(sums, 0.0);
 }
 
+// On the host in fp64: the losses added in sample order to the running sum, the first largest probability of each
+// row compared with its label (argmax_rows's rule: a later value replaces the best only when strictly larger).
+void Backend::do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats) {
+  const auto to_host = [this](const Tensor& t, DType dtype) {
+    Tensor host(t.shape(), dtype, Layout::nchw);
+    copy(t, host);
+    return host;
+  };
+  const Tensor p = to_host(probs, DType::f64), l = to_host(losses, DType::f64), y = to_host(labels, DType::i32);
+  Tensor s = to_host(stats, DType::f64);
+  const std::int64_t n = probs.shape().n, k = probs.shape().c;
+  double* sums = s.data<double>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    sums[0] += l.data<double>()[i];
+    const double* row = p.data<double>() + i * k;
+    std::int64_t best = 0;
+    for (std::int64_t j = 1; j < k; ++j)
+      if (row[best] < row[j]) best = j;
+    if (best == y.data<std::int32_t>()[i]) sums[1] += 1.0;
+  }
+  copy(s, stats);
+}
+
 bool Backend::all_finite(const Tensor& t) {
   const auto finite = [](auto values) {
     for (const auto v : values)

@@ -263,6 +263,12 @@ class Backend {
   // dlogits = scale * w[label_n] * (p - q)   (scale is 1 / global batch size; overwritten)
   void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                       double label_smoothing, double scale, Tensor& dlogits);
+  // stats [1,2,1,1] (param_dtype) += (sum of losses, number of samples n whose FIRST largest probs[n,:] is
+  // labels[n]): a step's loss statistics accumulated on the device, so that a training step need not read each
+  // micro-batch's losses and probabilities back (core/model/training_graph.hpp records such a step). probs
+  // [N,K,1,1] and losses [N,1,1,1] as softmax_cross_entropy_forward writes them; labels [N,1,1,1] i32. The losses
+  // are added in sample order. The default downloads, adds on the host and uploads; devices override it.
+  void loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats);
 
   // ---- optimizer -----------------------------------------------------------------------------------------
   // param, grad and momentum are param_dtype() and have the same shape.
@@ -333,6 +339,7 @@ class Backend {
                                                 double label_smoothing, Tensor& probs, Tensor& losses) = 0;
   virtual void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                                  double label_smoothing, double scale, Tensor& dlogits) = 0;
+  virtual void do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats);
   virtual void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) = 0;
   virtual void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
                                       std::span<const FlatSegment> segments, const SgdUpdate& h) = 0;

@@ -193,4 +193,9 @@ void Backend::fold_running_statistics(Tensor& running, Tensor& sums, double mome
   do_fold_running_statistics(running, sums, momentum, micro_batches);
 }
 
+void Backend::loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats) {
+  check_loss_statistics(rules(), probs, losses, labels, stats);
+  do_loss_statistics(probs, losses, labels, stats);
+}
+
 }  // namespace cbednet

@@ -322,6 +322,19 @@ void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& pr
   check_labels_and_weights(r, op, labels, class_weights, label_smoothing, probs);
 }
 
+void check_loss_statistics(const TensorRules& r, const Tensor& probs, const Tensor& losses, const Tensor& labels,
+                           const Tensor& stats) {
+  const char* op = "loss_statistics";
+  check_tensor(r, op, "probs", probs, Kind::param);
+  const Shape& s = probs.shape();
+  expect(op, "probs", probs, Shape{s.n, s.c, 1, 1}, "probs", probs);
+  check_tensor(r, op, "losses", losses, Kind::param);
+  expect(op, "losses", losses, Shape{s.n, 1, 1, 1}, "probs", probs);
+  check_tensor(r, op, "stats", stats, Kind::param);
+  expect(op, "stats", stats, Shape{1, 2, 1, 1}, "stats", stats);
+  check_labels_and_weights(r, op, labels, nullptr, 0.0, probs);
+}
+
 namespace {
 // param, grad and momentum of an SGD update: param dtype, one shape, one layout.
 void check_sgd_buffers(const TensorRules& r, const char* op, const Tensor& param, const Tensor& grad,

@@ -75,6 +75,10 @@ void check_softmax_cross_entropy_forward(const TensorRules& r, const Tensor& log
                                          const Tensor& losses);
 void check_softmax_cross_entropy_backward(const TensorRules& r, const Tensor& probs, const Tensor& labels,
                                           const Tensor* class_weights, double label_smoothing, const Tensor& dlogits);
+// probs [N,K,1,1] and losses [N,1,1,1] in the parameter dtype, labels [N,1,1,1] i32 (in 0..K-1 when on the host,
+// as above), stats [1,2,1,1] in the parameter dtype.
+void check_loss_statistics(const TensorRules& r, const Tensor& probs, const Tensor& losses, const Tensor& labels,
+                           const Tensor& stats);
 
 void check_sgd_update(const TensorRules& r, const Tensor& param, const Tensor& grad, const Tensor& momentum);
 // The three flat buffers as check_sgd_update wants them, and segments in ascending order, not overlapping, inside.

@@ -178,6 +178,10 @@ void ProfilingBackend::do_softmax_cross_entropy_backward(const Tensor& probs, co
   timed("softmax_cross_entropy_backward", dlogits,
         [&] { inner_.softmax_cross_entropy_backward(probs, labels, class_weights, label_smoothing, scale, dlogits); });
 }
+void ProfilingBackend::do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels,
+                                          Tensor& stats) {
+  timed("loss_statistics", probs, [&] { inner_.loss_statistics(probs, losses, labels, stats); });
+}
 void ProfilingBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   timed("sgd_update", param, [&] { inner_.sgd_update(param, grad, momentum, h); });
 }

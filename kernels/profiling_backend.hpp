@@ -14,7 +14,8 @@
 
 namespace cbednet {
 
-class ProfilingBackend final : public Backend {
+// Not final: tests/core/test_training_graph.cpp derives a stand-in that records (replays the work it was given).
+class ProfilingBackend : public Backend {
  public:
   struct Entry {
     std::string op;     // "conv2d_forward"
@@ -89,6 +90,7 @@ class ProfilingBackend final : public Backend {
                                         double label_smoothing, Tensor& probs, Tensor& losses) override;
   void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                          double label_smoothing, double scale, Tensor& dlogits) override;
+  void do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats) override;
   void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
   void do_sgd_update_segments(Tensor& param, const Tensor& grad, Tensor& momentum,
                               std::span<const FlatSegment> segments, const SgdUpdate& h) override;

@@ -426,6 +426,11 @@ void CudaBackend::do_softmax_cross_entropy_backward(const Tensor& probs, const T
                         view_of(dlogits), stream_.get(), "softmax_cross_entropy_backward");
 }
 
+void CudaBackend::do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats) {
+  cuda::loss_statistics(view_of(probs), view_of(losses), view_of(labels), view_of(stats), stream_.get(),
+                        "loss_statistics");
+}
+
 void CudaBackend::do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) {
   cuda::sgd_update(view_of(param), view_of(grad), view_of(momentum), h.lr, h.momentum, h.weight_decay, h.nesterov,
                    h.grad_scale, stream_.get(), "sgd_update");

@@ -131,6 +131,7 @@ class CudaBackend final : public Backend {
                                         double label_smoothing, Tensor& probs, Tensor& losses) override;
   void do_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor* class_weights,
                                          double label_smoothing, double scale, Tensor& dlogits) override;
+  void do_loss_statistics(const Tensor& probs, const Tensor& losses, const Tensor& labels, Tensor& stats) override;
 
   void do_sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const SgdUpdate& h) override;
   // ---- flat buffers (cuda_backend.cpp): one launch per kSegmentsPerLaunch segments (kernels.hpp) ----

@@ -76,6 +76,34 @@ __global__ void softmax_xent_backward_kernel(View probs, View labels, View weigh
   }
 }
 
+// One block for the whole batch, so that the result does not depend on scheduling: thread t takes the samples
+// t, t + blockDim, ... in order (each row's first largest probability, argmax_rows's tie rule), then the block's
+// fixed-order tree reduction (block_reduce) adds the threads' partial sums. stats += (loss sum, correct count).
+__global__ void loss_statistics_kernel(View probs, View losses, View labels, View stats) {
+  __shared__ double shared[kLossThreads];
+  const i64 N = probs.n, K = probs.c;
+  double loss_sum = 0.0, correct = 0.0;
+  for (i64 n = threadIdx.x; n < N; n += blockDim.x) {
+    loss_sum += load(losses.data, losses.dtype, n);
+    i64 best = 0;
+    double best_p = load(probs.data, probs.dtype, n * K);
+    for (i64 k = 1; k < K; ++k) {
+      const double p = load(probs.data, probs.dtype, n * K + k);
+      if (best_p < p) {
+        best_p = p;
+        best = k;
+      }
+    }
+    if (best == static_cast<i64>(load(labels.data, labels.dtype, n))) correct += 1.0;
+  }
+  loss_sum = block_reduce<false>(loss_sum, shared);
+  correct = block_reduce<false>(correct, shared);
+  if (threadIdx.x == 0) {
+    store(stats.data, stats.dtype, 0, load(stats.data, stats.dtype, 0) + loss_sum);
+    store(stats.data, stats.dtype, 1, load(stats.data, stats.dtype, 1) + correct);
+  }
+}
+
 // PyTorch SGD (dampening 0) on element i: g = gs*grad + wd*param; v = mu*v + g; param -= lr*(nesterov ? g + mu*v : v).
 // Explicit roundings (no contraction left to the compiler), so that both kernels below give the same bits.
 __device__ __forceinline__ void sgd_element(const View& param, const View& grad, const View& mom, i64 i, double lr,
@@ -108,6 +136,13 @@ void softmax_xent_forward(const View& logits, const View& labels, const View* we
   softmax_xent_forward_kernel<<<static_cast<unsigned>(logits.n), kLossThreads, 0, stream>>>(
       logits, labels, weights ? *weights : View{}, smoothing, probs, losses);
   CBEDNET_CHECK_LAUNCH(op, "softmax_xent_forward_kernel");
+}
+
+void loss_statistics(const View& probs, const View& losses, const View& labels, const View& stats, cudaStream_t stream,
+                     const char* op) {
+  if (probs.n == 0) return;
+  loss_statistics_kernel<<<1, kLossThreads, 0, stream>>>(probs, losses, labels, stats);
+  CBEDNET_CHECK_LAUNCH(op, "loss_statistics_kernel");
 }
 
 void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing, double scale,

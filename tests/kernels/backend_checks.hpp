@@ -273,6 +273,15 @@ inline std::vector<BadCall> bad_shape_calls() {
        }},
       {"softmax_cross_entropy_backward",
        [](Backend& be, Misfits& t) { be.softmax_cross_entropy_backward(t.probs, t.labels, nullptr, 0.0, 1.0, t.ly); }},
+      {"loss_statistics", [](Backend& be, Misfits& t) { be.loss_statistics(t.probs, t.p, t.labels, t.c3); }, "losses"},
+      {"loss_statistics", [](Backend& be, Misfits& t) { be.loss_statistics(t.probs, t.losses, t.labels, t.c3); },
+       "stats"},
+      {"loss_statistics",
+       [](Backend& be, Misfits& t) {
+         Tensor stats = be.allocate({1, 2, 1, 1}, be.param_dtype(), Layout::nchw);
+         be.loss_statistics(t.probs, t.losses, t.labels, stats);
+       },
+       "labels"},
       {"sgd_update", [](Backend& be, Misfits& t) { be.sgd_update(t.p, t.p_bad, t.p, SgdUpdate{}); }},
   };
 }

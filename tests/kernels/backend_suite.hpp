@@ -18,6 +18,7 @@
 #include "tests/kernels/backend_checks.hpp"
 #include "tests/kernels/fused_norm_ops.hpp"
 #include "tests/kernels/kernel_ops.hpp"
+#include "tests/kernels/loss_statistics_ops.hpp"
 
 namespace cbednet::test {
 
@@ -51,6 +52,11 @@ TYPED_TEST_P(BackendOps, ElementwiseAndMemory) {
 TYPED_TEST_P(BackendOps, Pooling) { this->expect_match({pooling_ops(), pooling_ties_ops()}); }
 TYPED_TEST_P(BackendOps, Linear) { this->expect_match({linear_ops(), linear_accumulate_ops()}); }
 TYPED_TEST_P(BackendOps, SoftmaxCrossEntropy) { this->expect_match({loss_ops(), loss_weighted_ops()}); }
+// A step's loss statistics on the device: against the reference and against the values computed in the test.
+TYPED_TEST_P(BackendOps, LossStatistics) {
+  this->expect_match({loss_statistics_ops()});
+  expect_loss_statistics_definition(this->tested());
+}
 TYPED_TEST_P(BackendOps, SgdUpdate) { this->expect_match({sgd_ops(), sgd_4d_ops()}); }
 
 TYPED_TEST_P(BackendOps, FlatSegments) { this->expect_match({flat_segments_ops()}); }
@@ -74,7 +80,7 @@ TYPED_TEST_P(BackendOps, BadCallsAreRejectedAsByTheReference) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(BackendOps, Convolution, ConvolutionBiasActivation, BatchNorm, ElementwiseAndMemory,
-                            Pooling, Linear, SoftmaxCrossEntropy, SgdUpdate, FlatSegments,
+                            Pooling, Linear, SoftmaxCrossEntropy, LossStatistics, SgdUpdate, FlatSegments,
                             FlatSegmentsMatchPerParameterBitwise, FusedBatchNorm, FusedBatchNormMatchesDefinition,
                             FusedBatchNormMatchesUnfused, ShapeErrorsNameTheOperation,
                             BadCallsAreRejectedAsByTheReference);
