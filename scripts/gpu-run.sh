@@ -56,6 +56,9 @@ step test_gpu_flat_updates 60 test_gpu_flat_updates --gtest_output=json:"$out/te
 # CUDA graphs: ResNet-18 folded inference captured once and replayed (bf16, fp32; legacy and graph API), bitwise
 # against the eager forward, no allocation over 20 replays; the capture fallbacks.
 step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_gpu_cuda_graph.json"
+# The whole training step (small ResNet-18, fp32 and bf16, legacy API) recorded once and replayed: every replay's
+# parameters, momentum, running and loss statistics bitwise those of eager steps; no allocation over 10 replays.
+step test_gpu_training_graph 90 test_gpu_training_graph --gtest_output=json:"$out/test_gpu_training_graph.json"
 # The fused batch-norm operations for training (issue 20 item 2; never run on a GPU before): the device kernels
 # (--conv-api legacy) and the fused cuDNN graphs or their reported fallback (--conv-api graph), fp32 and bf16,
 # against the fp64 reference; which path ran each fused convolution; bitwise repeatability.
@@ -75,7 +78,10 @@ step bench_bf16_graph 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api g
 # on the legacy API (the same operations as separate kernels).
 step bench_bf16_graph_fused 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api graph --fused-batch-norm on
 step bench_bf16_legacy_fused 100 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api legacy --fused-batch-norm on
-runs=(bench_bf16_legacy bench_bf16_graph bench_bf16_graph_fused bench_bf16_legacy_fused)
+# Issue 20 item 3 for training: the whole step recorded once as a CUDA graph and replayed (TrainingGraph; the JSON's
+# "cuda_graph" is false where the capture fell back and every step ran eagerly).
+step bench_bf16_graph_captured 160 cbednet "${r50[@]}" --steps 20 --warmup 5 --conv-api graph --cuda-graph on
+runs=(bench_bf16_legacy bench_bf16_graph bench_bf16_graph_fused bench_bf16_legacy_fused bench_bf16_graph_captured)
 collect_bench() {
   for b in "${runs[@]}"; do
     grep -h '^{' "$out/$b.log" | sed "s/^{/{\"run\": \"$b\", /"

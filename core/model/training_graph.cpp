@@ -17,13 +17,13 @@ std::string training_graph_refusal(Stage& model, const Optimizer& optimizer) {
 }
 
 TrainingGraph::TrainingGraph(Stage& model, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor& images,
-                             const Tensor& labels)
+                             const Tensor& labels, bool record)
     : model_(model),
       loss_(loss),
       optimizer_(optimizer),
       images_(images.view()),
       labels_(labels.view()),
-      eager_reason_(training_graph_refusal(model, optimizer)) {
+      eager_reason_(record ? training_graph_refusal(model, optimizer) : "recording switched off") {
   CBEDNET_REQUIRE(model.is_first() && model.is_last(), InvalidArgument,
                   "training graph: the stage must hold the whole model");
   Backend& backend = model.backend();

@@ -43,9 +43,10 @@ namespace cbednet {
 class TrainingGraph {
  public:
   // images: [B,C,H,W] on the stage's backend (its dtype and layout); labels: [B,1,1,1] i32 on the backend. The stage
-  // must hold the whole model. Nothing runs yet.
+  // must hold the whole model. record = false: every step eager (the same operations; what tests compare replays
+  // with). Nothing runs yet.
   TrainingGraph(Stage& model, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Tensor& images,
-                const Tensor& labels);
+                const Tensor& labels, bool record = true);
   ~TrainingGraph();
   TrainingGraph(const TrainingGraph&) = delete;
   TrainingGraph& operator=(const TrainingGraph&) = delete;
