@@ -4,6 +4,8 @@
 // statistics and loss statistics equal bit for bit those of the same steps run eagerly (a TrainingGraph that does
 // not record), whose parameters in turn equal train_step's; further replays allocate nothing. Skipped without a
 // CUDA device. Written without a GPU at hand: compiled here, run by scripts/gpu-run.sh on a GPU machine.
+#include "core/model/training_graph.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -11,7 +13,6 @@
 #include <string>
 
 #include "core/model/model.hpp"
-#include "core/model/training_graph.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 
 using namespace cbednet;
@@ -82,10 +83,10 @@ void expect_replays_match_eager(const char* precision) {
     EXPECT_EQ(got.correct, want_from_train_step.correct) << what << ", step " << s;
     EXPECT_NEAR(got.loss_sum, want_from_train_step.loss_sum, 1e-4 * std::abs(want_from_train_step.loss_sum));
     ParamStore &a = replaying.stage.store(), &b = eager.stage.store(), &c = stepped.stage.store();
-    for (auto [name, ta, tb, tc] : {std::tuple{"parameters", &a.master(), &b.master(), &c.master()},
-                                    {"momentum", &a.momentum(), &b.momentum(), &c.momentum()},
-                                    {"running statistics", &a.buffer_storage(), &b.buffer_storage(),
-                                     &c.buffer_storage()}}) {
+    for (auto [name, ta, tb, tc] :
+         {std::tuple{"parameters", &a.master(), &b.master(), &c.master()},
+          {"momentum", &a.momentum(), &b.momentum(), &c.momentum()},
+          {"running statistics", &a.buffer_storage(), &b.buffer_storage(), &c.buffer_storage()}}) {
       const Tensor ha = host_bits(*backend, *ta);
       EXPECT_TRUE(same_bits(ha, host_bits(*backend, *tb))) << what << ": " << name << " after step " << s;
       EXPECT_TRUE(same_bits(ha, host_bits(*backend, *tc))) << what << ": " << name << " against train_step, step " << s;
