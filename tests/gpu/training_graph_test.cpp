@@ -8,9 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "core/model/model.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
