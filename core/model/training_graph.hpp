@@ -27,8 +27,8 @@
 // stats() reads them back (one synchronisation, outside the recording). Unlike train_step, run() does not read
 // anything back, so consecutive steps queue without waiting for each other.
 //
-// The CUDA recording is compiled here but, in this repository's CI, only exercised on a machine with a GPU
-// (tests/gpu/training_graph_test.cpp); on the CPU backends run() is always eager.
+// The CUDA recording was written and compiled without a GPU and has never run on one (tests/gpu/
+// training_graph_test.cpp checks it where a device exists); on the CPU backends run() is always eager.
 // The stage, loss, optimizer, tensors and backend must outlive the TrainingGraph.
 #pragma once
 

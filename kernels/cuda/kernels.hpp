@@ -98,6 +98,7 @@ void softmax_xent_forward(const View& logits, const View& labels, const View* we
 void softmax_xent_backward(const View& probs, const View& labels, const View* weights, double smoothing, double scale,
                            const View& dlogits, cudaStream_t stream, const char* op);
 // stats [1,2,1,1] += (sum of losses, samples whose first largest probability is the label): one block, fixed order.
+// Compiled only: never run on a GPU yet.
 void loss_statistics(const View& probs, const View& losses, const View& labels, const View& stats, cudaStream_t stream,
                      const char* op);
 void sgd_update(const View& param, const View& grad, const View& momentum, double lr, double mu, double wd,
