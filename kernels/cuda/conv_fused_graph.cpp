@@ -26,7 +26,7 @@
 
 namespace cbednet::cuda {
 
-using namespace graph_api;
+namespace graph_api {
 
 namespace {
 
@@ -48,6 +48,8 @@ TensorPtr norm_input(fe::graph::Graph& graph, const TensorPtr& x, const NormRelu
   t = graph.pointwise(t, bias, pointwise(fe::PointwiseMode_t::ADD, "norm_bias"));
   return relu ? graph.pointwise(t, pointwise(fe::PointwiseMode_t::RELU_FWD, "norm_relu")) : t;
 }
+
+}  // namespace
 
 std::shared_ptr<fe::graph::Graph> make_stats_graph(const Tensor& x, const NormRelu* input, const Tensor& w,
                                                    const Tensor& y, const Tensor& sum, const Tensor& sqsum,
@@ -76,11 +78,6 @@ std::shared_ptr<fe::graph::Graph> make_wgrad_graph(const Tensor& x, const NormRe
   return graph;
 }
 
-// dbn_weight's equivalent-scale outputs: [1,C,1,1] fp32 scratch the graph writes and nobody reads.
-struct DbnExtras {
-  Tensor eq_scale_dy, eq_scale_x, eq_bias;
-};
-
 std::shared_ptr<fe::graph::Graph> make_dgrad_graph(const Tensor& dy, const Tensor& w, const Tensor& x,
                                                    const NormRelu& input, const Tensor& dz, const Tensor& sum_dz,
                                                    const Tensor& sum_dzxhat, const DbnExtras& extras,
@@ -108,6 +105,12 @@ std::shared_ptr<fe::graph::Graph> make_dgrad_graph(const Tensor& dy, const Tenso
   set_graph_output(*eq_bias, extras.eq_bias, kUidEqBias, op);
   return graph;
 }
+
+}  // namespace graph_api
+
+using namespace graph_api;
+
+namespace {
 
 void* operand(const Tensor& t) { return const_cast<void*>(t.raw()); }
 

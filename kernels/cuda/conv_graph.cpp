@@ -32,6 +32,7 @@ namespace graph_api {
 namespace {
 
 constexpr std::uintptr_t kOperandAlignment = 16;
+constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3, kUidBias = 4, kUidResidual = 5;
 
 const char* direction_name(char direction) {
   return direction == 'F' ? "forward" : direction == 'D' ? "backward data" : "backward filter";
@@ -52,14 +53,17 @@ void deselect_forbidden_engines(fe::graph::Graph& graph, const EngineRules& rule
   graph.deselect_numeric_notes(forbidden);
 }
 
-// Lowers the graph, selects and builds its candidate plans. Empty when ready, else why the frontend refused.
+}  // namespace
+
 std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRules& rules,
-                          std::int64_t workspace_limit) {
+                          std::int64_t workspace_limit, std::int64_t* plans_built) {
   const auto failed = [](const char* step, fe::error_t status) {
     return std::string(step) + ": " + status.get_message();
   };
   if (auto st = graph.validate(); st.is_bad()) return failed("validate", st);
-  if (auto st = graph.build_operation_graph(handle); st.is_bad()) return failed("build_operation_graph", st);
+  // Without a handle the graph carries a device-properties descriptor and an SM version (graph_plan_check.cpp).
+  if (auto st = handle ? graph.build_operation_graph(handle) : graph.build_operation_graph(); st.is_bad())
+    return failed("build_operation_graph", st);
   if (auto st = graph.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}); st.is_bad())
     return failed("create_execution_plans", st);
   deselect_forbidden_engines(graph, rules);
@@ -77,11 +81,10 @@ std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const E
       first_failure = st.get_message();
     }
   }
+  if (plans_built) *plans_built = built;
   if (built == 0) return "build_plan_at_index: no plan could be built (" + first_failure + ")";
   return {};
 }
-
-}  // namespace
 
 fe::DataType_t fe_dtype(DType d, const char* op) {
   switch (d) {
@@ -186,17 +189,8 @@ bool aligned(std::initializer_list<const void*> pointers) {
   return true;
 }
 
-}  // namespace graph_api
-
-namespace {
-
-using namespace graph_api;
-
-constexpr std::int64_t kUidIn0 = 1, kUidIn1 = 2, kUidOut = 3, kUidBias = 4, kUidResidual = 5;
-
-// The graph of one convolution (operands described, not yet lowered to cuDNN).
-std::shared_ptr<fe::graph::Graph> make_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
-                                             const ConvGeometry& g, const char* op) {
+std::shared_ptr<fe::graph::Graph> make_conv_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
+                                                  const ConvGeometry& g, const char* op) {
   auto graph = new_graph(out, op);
   const auto geometry = [&](auto attributes, const char* name) { return conv_attributes(attributes, name, g, out); };
   std::shared_ptr<fe::graph::Tensor_attributes> result;
@@ -222,8 +216,7 @@ std::string epilogue_name(bool residual, bool relu) {
   return std::string("+bias") + (residual ? "+residual" : "") + (relu ? "+relu" : "");
 }
 
-// y = act(conv(x, w) + bias [+ residual]) as one graph: the bias ([1,K,1,1]) broadcasts over N, H, W; the sums are
-// fp32 virtual tensors, rounded to y's dtype once.
+// The bias ([1,K,1,1]) broadcasts over N, H, W; the sums are fp32 virtual tensors, rounded to y's dtype once.
 std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Tensor& w, const Tensor& bias,
                                                       const Tensor* residual, bool relu, const Tensor& y,
                                                       const ConvGeometry& g, const char* op) {
@@ -245,7 +238,7 @@ std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Ten
   return graph;
 }
 
-}  // namespace
+}  // namespace graph_api
 
 using namespace graph_api;
 
@@ -290,7 +283,7 @@ bool CudaBackend::conv_graph_run(char direction, const Tensor& a, const Tensor& 
       {kUidIn0, const_cast<void*>(a.raw())}, {kUidIn1, const_cast<void*>(b.raw())}, {kUidOut, target.raw()}};
   if (it == conv_graphs_->entries.end()) {
     ConvGraphCache::Entry entry;
-    auto graph = make_graph(direction, a, b, out, g, op);
+    auto graph = make_conv_graph(direction, a, b, out, g, op);
     const std::string refused = tune(
         *graph, cudnn_.get(), EngineRules{precision_ == Precision::fp32, deterministic_},
         static_cast<std::int64_t>(conv_search_workspace_limit()), operands,

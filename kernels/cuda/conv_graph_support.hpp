@@ -1,7 +1,7 @@
 // What the graph-API convolutions (conv_graph.cpp) and the fused batch-norm graphs (conv_fused_graph.cpp) share:
-// cudnn-frontend's headers, operand descriptions, plan selection and autotune, layer labels and the graph cache.
-// Internal to those two files (the only ones compiled with cudnn-frontend's include path); defined in
-// conv_graph.cpp.
+// cudnn-frontend's headers, operand descriptions, plan selection and autotune, layer labels, the graph builders and
+// the graph cache. Internal to those two files and graph_plan_check.cpp (the only ones compiled with cudnn-frontend's
+// include path).
 #pragma once
 
 // cudnn-frontend's experimental Blackwell RMSNorm+SiLU engine compiles its kernel with NVRTC, and its code comes
@@ -77,7 +77,13 @@ struct EngineRules {
 
 using Operands = std::unordered_map<std::int64_t, void*>;
 
-// Lowers the graph, selects, builds and times its candidate plans on these operands (the fastest is kept first).
+// Lowers the graph, selects and builds up to kTunedPlans of its candidate plans (how many: *plans_built). Empty when
+// ready, else why the frontend refused it. handle nullptr: deviceless, the graph carrying a device-properties
+// descriptor and an SM version instead (graph_plan_check.cpp).
+std::string prepare_plans(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRules& rules,
+                          std::int64_t workspace_limit, std::int64_t* plans_built = nullptr);
+
+// prepare_plans, then each built plan timed on these operands (the fastest is kept first).
 // Empty when the graph is ready (`workspace_bytes` set), else why the frontend refused it.
 std::string tune(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRules& rules, std::int64_t workspace_limit,
                  Operands& operands, const std::function<void*(std::size_t)>& workspace, std::int64_t& workspace_bytes);
@@ -86,6 +92,34 @@ std::string tune(fe::graph::Graph& graph, cudnnHandle_t handle, const EngineRule
 std::string first_line(const std::string& s);
 // Every pointer 16-byte aligned, as the graphs describe their operands.
 bool aligned(std::initializer_list<const void*> pointers);
+
+// The graphs the CUDA backend runs, operands described from its tensors, not yet lowered to cuDNN (the uids are
+// the ones each *_graph_run binds). conv_graph.cpp: one convolution, direction 'F' (x, w -> y), 'D' (dy, w -> dx)
+// or 'W' (dy, x -> dw); and y = act(conv(x, w) + bias [+ residual]), a batch norm folded in for inference.
+std::shared_ptr<fe::graph::Graph> make_conv_graph(char direction, const Tensor& a, const Tensor& b, const Tensor& out,
+                                                  const ConvGeometry& g, const char* op);
+std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                      const Tensor* residual, bool relu, const Tensor& y,
+                                                      const ConvGeometry& g, const char* op);
+// "+bias", "+bias+residual+relu", ...: the fused epilogue's part of a layer's label.
+std::string epilogue_name(bool residual, bool relu);
+
+// conv_fused_graph.cpp, the fused batch norm for training: y = conv([relu(x * scale + bias)] or x, w) with y's
+// per-channel sum and sum of squares; dw = wgrad(dy, relu(x * scale + bias)); and dz = dgrad(dy, w) masked by the
+// ReLU of x * scale + bias, with the batch norm's sums of dz and dz * xhat.
+std::shared_ptr<fe::graph::Graph> make_stats_graph(const Tensor& x, const NormRelu* input, const Tensor& w,
+                                                   const Tensor& y, const Tensor& sum, const Tensor& sqsum,
+                                                   const ConvGeometry& g, const char* op);
+std::shared_ptr<fe::graph::Graph> make_wgrad_graph(const Tensor& x, const NormRelu& input, const Tensor& dy,
+                                                   const Tensor& dw, const ConvGeometry& g, const char* op);
+// dbn_weight's equivalent-scale outputs: [1,C,1,1] fp32 scratch the graph writes and nobody reads.
+struct DbnExtras {
+  Tensor eq_scale_dy, eq_scale_x, eq_bias;
+};
+std::shared_ptr<fe::graph::Graph> make_dgrad_graph(const Tensor& dy, const Tensor& w, const Tensor& x,
+                                                   const NormRelu& input, const Tensor& dz, const Tensor& sum_dz,
+                                                   const Tensor& sum_dzxhat, const DbnExtras& extras,
+                                                   const ConvGeometry& g, const char* op);
 
 }  // namespace graph_api
 
