@@ -18,6 +18,7 @@
 #include <initializer_list>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -164,8 +165,23 @@ bool CudaBackend::fused_graph_run(const std::string& key, const std::string& lay
   return true;
 }
 
-bool CudaBackend::stats_forward_graph_run(const Tensor& x, const NormRelu* input, const Tensor& w, Tensor& y,
+std::optional<NormRelu> CudaBackend::graph_norm_input(const NormRelu& input, DType activations, Tensor& scale,
+                                                      Tensor& bias, const char* op) {
+  const DType dtype = norm_input_dtype(activations);
+  if (input.scale.dtype() == dtype && input.bias.dtype() == dtype) return std::nullopt;
+  scale = scratch(input.scale.shape(), dtype, input.scale.layout(), op);
+  bias = scratch(input.bias.shape(), dtype, input.bias.layout(), op);
+  cuda::convert(view_of(input.scale), view_of(scale), stream_.get(), op);
+  cuda::convert(view_of(input.bias), view_of(bias), stream_.get(), op);
+  return NormRelu{input.gamma, input.beta, input.mean, input.invstd, scale, bias};
+}
+
+bool CudaBackend::stats_forward_graph_run(const Tensor& x, const NormRelu* given, const Tensor& w, Tensor& y,
                                           Tensor& sum, Tensor& sqsum, const ConvGeometry& g, const char* op) {
+  Tensor scale16, bias16;
+  const std::optional<NormRelu> converted =
+      given ? graph_norm_input(*given, x.dtype(), scale16, bias16, op) : std::nullopt;
+  const NormRelu* input = converted ? &*converted : given;
   const std::string label = layer_label('F', x, w, y, g, input ? "+norm_relu+genstats" : "+genstats");
   const void* scale = input ? input->scale.raw() : nullptr;
   const void* bias = input ? input->bias.raw() : nullptr;
@@ -187,8 +203,11 @@ bool CudaBackend::stats_forward_graph_run(const Tensor& x, const NormRelu* input
       "the convolution and the genstats kernels", op);
 }
 
-bool CudaBackend::wgrad_norm_relu_graph_run(const Tensor& x, const NormRelu& input, const Tensor& dy, Tensor& dw,
+bool CudaBackend::wgrad_norm_relu_graph_run(const Tensor& x, const NormRelu& given, const Tensor& dy, Tensor& dw,
                                             const ConvGeometry& g, GradMode mode, const char* op) {
+  Tensor scale16, bias16;
+  const std::optional<NormRelu> converted = graph_norm_input(given, x.dtype(), scale16, bias16, op);
+  const NormRelu& input = converted ? *converted : given;
   const std::string label = layer_label('W', dy, x, dw, g, "+norm_relu");
   if (!aligned({x.raw(), dy.raw(), dw.raw(), input.scale.raw(), input.bias.raw()})) {
     note_conv_api(label, "legacy-fallback");

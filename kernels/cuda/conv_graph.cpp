@@ -9,7 +9,7 @@
 //
 // Operands (uids 1, 2 -> 3):  forward x, w -> y;  backward data dy, w -> dx;  backward filter dy, x -> dw.
 // conv2d_bias_act_forward (a batch norm folded into the convolution, inference) is one graph of its own:
-// conv_fprop(x 1, w 2) -> ADD bias 4 (broadcast [1,K,1,1]) [-> ADD residual 5] [-> RELU_FWD] -> y 3, the
+// conv_fprop(x 1, w 2) [-> ADD residual 5] -> ADD bias 4 (broadcast [1,K,1,1]) [-> RELU_FWD] -> y 3, the
 // intermediates virtual in fp32; refused, that shape runs the plain convolution and one epilogue kernel instead.
 // The graph API's convolutions have no alpha/beta: GradMode::accumulate computes into scratch and adds it
 // (one axpy pass), as the channel-padded legacy path already does.
@@ -227,12 +227,14 @@ std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Ten
   auto xt = graph->tensor(describe(x, "x", kUidIn0, op));
   auto wt = graph->tensor(describe(w, "w", kUidIn1, op));
   auto result = graph->conv_fprop(xt, wt, conv_attributes(fe::graph::Conv_fprop_attributes(), "fprop", g, y));
-  auto bt = graph->tensor(describe(bias, "bias", kUidBias, op));
-  result = graph->pointwise(result, bt, pointwise(fe::PointwiseMode_t::ADD, "add_bias"));
+  // The residual before the bias: cuDNN 9.19's pre-compiled engines for sm_90 take conv -> add residual -> add bias
+  // -> ReLU and refuse the other order (cbednet-graph-plans, bench/results/deviceless-plans-2026-12-07).
   if (residual) {
     auto rt = graph->tensor(describe(*residual, "residual", kUidResidual, op));
     result = graph->pointwise(result, rt, pointwise(fe::PointwiseMode_t::ADD, "add_residual"));
   }
+  auto bt = graph->tensor(describe(bias, "bias", kUidBias, op));
+  result = graph->pointwise(result, bt, pointwise(fe::PointwiseMode_t::ADD, "add_bias"));
   if (relu) result = graph->pointwise(result, pointwise(fe::PointwiseMode_t::RELU_FWD, "relu"));
   set_graph_output(*result, y, kUidOut, op);
   return graph;

@@ -104,6 +104,11 @@ std::shared_ptr<fe::graph::Graph> make_bias_act_graph(const Tensor& x, const Ten
 // "+bias", "+bias+residual+relu", ...: the fused epilogue's part of a layer's label.
 std::string epilogue_name(bool residual, bool relu);
 
+// The dtype of the scale and bias of a fused graph's input transform for activations of `activations`: cuDNN 9.19's
+// pre-compiled NormConvolution engines for sm_90 take them in fp16 with fp16 activations (and have none for bf16);
+// fp32 otherwise, the batch norm's own (cbednet-graph-plans, bench/results/deviceless-plans-2026-12-07).
+inline DType norm_input_dtype(DType activations) { return activations == DType::f16 ? DType::f16 : DType::f32; }
+
 // conv_fused_graph.cpp, the fused batch norm for training: y = conv([relu(x * scale + bias)] or x, w) with y's
 // per-channel sum and sum of squares; dw = wgrad(dy, relu(x * scale + bias)); and dz = dgrad(dy, w) masked by the
 // ReLU of x * scale + bias, with the batch norm's sums of dz and dz * xhat.

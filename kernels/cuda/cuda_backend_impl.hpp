@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -248,6 +249,11 @@ class CudaBackend final : public Backend {
                        std::unordered_map<std::int64_t, void*>& operands, const char* fallback_words, const char* op);
   // fused_norm_cudnn.cpp: relu(x * input.scale + input.bias) materialised in scratch (x's shape, dtype, layout).
   Tensor norm_relu_input(const Tensor& x, const NormRelu& input, const char* op);
+  // conv_fused_graph.cpp: the input transform as a fused graph takes it (graph_api::norm_input_dtype): `input` itself,
+  // or (engaged) the same with its scale and bias converted into `scale` and `bias` (scratch that must outlive the
+  // call).
+  std::optional<NormRelu> graph_norm_input(const NormRelu& input, DType activations, Tensor& scale, Tensor& bias,
+                                           const char* op);
 
   struct ConvGraphCache;  // conv_graph_support.hpp: the graphs built with cudnn-frontend, whose headers stay out
   ConvApi conv_api_ = ConvApi::automatic;

@@ -60,18 +60,21 @@ Shape with_padded_channels(Shape s) {
   return s;
 }
 
-// The per-channel tensors of a NormRelu: fp32 in the backend's layout, as BatchNorm allocates them.
+// The per-channel tensors of a NormRelu: fp32 in the backend's layout, as BatchNorm allocates them; the input
+// transform's scale and bias as CudaBackend::graph_norm_input hands them to the graphs.
 struct NormOperands {
   Tensor gamma, beta, mean, invstd, scale, bias;
-  explicit NormOperands(std::int64_t channels)
+  NormOperands(std::int64_t channels, DType activations)
       : gamma(channel(channels)),
         beta(channel(channels)),
         mean(channel(channels)),
         invstd(channel(channels)),
-        scale(channel(channels)),
-        bias(channel(channels)) {}
+        scale(channel(channels, norm_input_dtype(activations))),
+        bias(channel(channels, norm_input_dtype(activations))) {}
   NormRelu view() const { return {gamma, beta, mean, invstd, scale, bias}; }
-  static Tensor channel(std::int64_t c) { return described({1, c, 1, 1}, DType::f32, Layout::nhwc); }
+  static Tensor channel(std::int64_t c, DType dtype = DType::f32) {
+    return described({1, c, 1, 1}, dtype, Layout::nhwc);
+  }
 };
 
 struct Built {
@@ -118,7 +121,7 @@ Built build_fused(const ConvCall& call, DType d) {
   const auto act = [&](Shape s) { return described(s, d, Layout::nhwc); };
   const Shape& input = call.kind == ConvCallKind::dgrad_norm_relu ? call.out : call.a;
   if (padded(input, d)) return {nullptr, {}, "16-bit input with channels not a multiple of 8: the kernels path"};
-  const NormOperands norm(input.c);
+  const NormOperands norm(input.c, d);
   switch (call.kind) {
     case ConvCallKind::stats_forward: {
       const Tensor x = act(call.a), w = act(call.b), y = act(call.out);
