@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cbednet/build_info.hpp"
 #include "core/json.hpp"
 #include "core/layers/softmax_cross_entropy.hpp"
 #include "core/model/model.hpp"
@@ -228,7 +229,9 @@ int run(const Options& o) {
     sep = ", ";
   }
   std::cout << "}, \"profile\": " << json_string(o.profile) << ", \"sm_version\": " << options.sm_version
-            << ", \"cudnn_version\": " << cudnnGetVersion() << ", \"arch\": " << json_string(o.arch)
+            << ", \"cudnn_version\": " << cudnnGetVersion()
+            << ", \"cudnn_frontend\": " << json_string(build_info::cudnn_frontend_version)
+            << ", \"commit\": " << json_string(build_info::git_commit) << ", \"arch\": " << json_string(o.arch)
             << ", \"image\": " << o.image << ", \"batch\": " << o.batch
             << ", \"precision\": " << json_string(o.precision)
             << ", \"deterministic\": " << (o.deterministic ? "true" : "false") << "}\n";
