@@ -16,15 +16,17 @@ for f in "$make_kit" "$baseline"; do [[ -f $f ]] || { echo "gpu-kit: missing $f"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCBEDNET_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="90-real;90-virtual" > /dev/null
 cmake --build "$build" -j "$(nproc)" --target cbednet test_gpu_backend test_gpu_resnet_step test_gpu_nccl_transport \
-  test_gpu_flat_updates test_gpu_sim_multislice test_gpu_cuda_graph test_gpu_fused_norm test_gpu_training_graph
+  test_gpu_flat_updates test_gpu_sim_multislice test_gpu_cuda_graph test_gpu_fused_norm test_gpu_training_graph \
+  cbednet-graph-plans
 
 grep -qx '/.gpu/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$root/.git/info/exclude"
 rm -rf "$root/.gpu" && mkdir -p "$root/.gpu"
 bash "$make_kit" "$build/devkit" "$build/bin/cbednet" "$build/tests/test_gpu_backend" \
   "$build/tests/test_gpu_resnet_step" "$build/tests/test_gpu_nccl_transport" "$build/tests/test_gpu_flat_updates" \
   "$build/tests/test_gpu_sim_multislice" "$build/tests/test_gpu_cuda_graph" "$build/tests/test_gpu_fused_norm" \
-  "$build/tests/test_gpu_training_graph"
-cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/bench/gpu/torch_kernel_profile.py" "$root/.gpu/"
+  "$build/tests/test_gpu_training_graph" "$build/bin/cbednet-graph-plans"
+cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/bench/gpu/torch_kernel_profile.py" \
+  "$root/bench/gpu/profiles/h100-sxm5-80gb.json" "$root/.gpu/"
 git -C "$root" rev-parse HEAD > "$root/.gpu/commit"
 git -C "$root" status --short --untracked-files=no > "$root/.gpu/dirty"
 du -sh "$root/.gpu"
