@@ -66,8 +66,9 @@ step test_gpu_cuda_graph 90 test_gpu_cuda_graph --gtest_output=json:"$out/test_g
 # parameters, momentum, running and loss statistics bitwise those of eager steps; no allocation over 10 replays.
 step test_gpu_training_graph 90 test_gpu_training_graph --gtest_output=json:"$out/test_gpu_training_graph.json"
 # The fused batch-norm operations for training (issue 20 item 2; never run on a GPU before): the device kernels
-# (--conv-api legacy) and the fused cuDNN graphs or their reported fallback (--conv-api graph), fp32 and bf16,
-# against the fp64 reference; which path ran each fused convolution; bitwise repeatability.
+# (--conv-api legacy) and the fused cuDNN graphs or their reported fallback (--conv-api graph), fp32, bf16
+# and fp16 against the fp64 reference; which path ran each fused convolution (fp16: the NormConvolution graphs);
+# bitwise repeatability.
 step test_gpu_fused_norm 90 test_gpu_fused_norm --gtest_output=json:"$out/test_gpu_fused_norm.json"
 
 section 2
@@ -124,9 +125,13 @@ step bench_tf32_graph 100 cbednet bench --device cuda --arch resnet50 --size 512
   --steps 10 --warmup 3 --conv-api graph
 step bench_fp16_graph 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision fp16 \
   --steps 20 --warmup 5 --conv-api graph
+# fp16 is the one precision where cuDNN 9.19 has NormConvolution engines for the fused batch norm (stats forward and
+# norm+ReLU wgrad; bench/results/deviceless-plans-2026-12-07): the MLPerf configuration, against the line above.
+step bench_fp16_graph_fused 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision fp16 \
+  --steps 20 --warmup 5 --conv-api graph --fused-batch-norm on
 step bench_r152_bf16_graph 120 cbednet bench --device cuda --arch resnet152 --size 512 --batch 32 --precision bf16 \
   --steps 10 --warmup 3 --conv-api graph
-runs+=(bench_tf32_graph bench_fp16_graph bench_r152_bf16_graph)
+runs+=(bench_tf32_graph bench_fp16_graph bench_fp16_graph_fused bench_r152_bf16_graph)
 collect_bench
 step torch_kernel_profile 90 "$python" torch_kernel_profile.py --arch resnet50 --size 512 --batch 64 --mode bf16cl \
   --json "$out/torch_kernel_profile.jsonl"
