@@ -118,7 +118,7 @@ TEST_P(CudaGraphConv, LegacyApiIsReportedAsLegacy) {
   for (const auto& [layer, api] : layers) EXPECT_EQ(api, "legacy") << layer;
 }
 
-// --conv-api graph: every conv2d_bias_act_forward shape tried the fused graph (conv -> bias -> residual -> ReLU);
+// --conv-api graph: every conv2d_bias_act_forward shape tried the fused graph (conv -> residual -> bias -> ReLU);
 // it ran ("graph") or cuDNN refused it and the refusal was reported ("legacy-fallback", the plain convolution and
 // one epilogue kernel ran) -- never the default composition unreported. The results match the reference either way.
 TEST_P(CudaGraphConv, FoldedBatchNormRunsTheFusedGraphOrReportsTheFallback) {
