@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Without a GPU: cuDNN (deviceless plans, 9.8+) still builds execution plans for the cuDNN graphs the CUDA backend
-# makes for ResNet-50 at 512², batch 64, on the H100 profile (bench/gpu/cbednet_graph_plans.cpp). Fails when a graph
-# that cuDNN 9.19 accepted at the last check is refused: every plain convolution (forward, data and filter
-# gradients) and every folded inference convolution in bf16 and fp16, and the fp16 fused batch-norm graphs
-# (genstats, norm+ReLU wgrad). What is refused by design (no pre-compiled engine) is printed, not checked.
+# makes, on the H100 profile (bench/gpu/cbednet_graph_plans.cpp). Two sets of calls:
+#   ResNet-50 at 512², batch 64 (issue 20's benchmark), bf16 and fp16;
+#   the GPU tests' aligned shapes (bench/gpu/calls/gpu-tests.txt) in every mode those tests run, so that what they
+#   expect cuDNN to take (tests/gpu/cuda_conv_graph_test.cpp, cuda_fused_norm_test.cpp) is known to hold before a
+#   device run.
+# Fails when a graph that cuDNN 9.19 accepted at the last check is refused: every plain convolution (forward, data
+# and filter gradients) and every folded inference convolution, and in fp16 the fused batch-norm graphs (genstats,
+# norm+ReLU wgrad). What is refused by design (no pre-compiled engine) is printed, not checked.
 #   bash scripts/check-graph-plans.sh [BUILD_DIR (build-cuda)] [PROFILE (bench/gpu/profiles/h100-sxm5-80gb.json)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,35 +18,38 @@ tool="$build/bin/cbednet-graph-plans"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-for precision in bf16 fp16; do
-  "$tool" --profile "$profile" --precision "$precision" > "$out/$precision.jsonl" 2> "$out/$precision.err" || {
-    cat "$out/$precision.err" >&2
-    echo "check-graph-plans: cbednet-graph-plans failed for $precision" >&2
+plans() {  # plans NAME ARGS...: one run of the tool into $out/NAME.jsonl
+  local name=$1; shift
+  "$tool" --profile "$profile" "$@" > "$out/$name.jsonl" 2> "$out/$name.err" || {
+    cat "$out/$name.err" >&2
+    echo "check-graph-plans: cbednet-graph-plans $* failed" >&2
     exit 1
   }
+}
+plans resnet50-bf16 --precision bf16
+plans resnet50-fp16 --precision fp16
+for mode in fp32:nhwc fp32:nchw tf32:nhwc bf16:nhwc fp16:nhwc; do
+  plans "tests-${mode/:/-}" --calls bench/gpu/calls/gpu-tests.txt --precision "${mode%:*}" --layout "${mode#*:}"
 done
 /usr/bin/python3 - "$out" <<'PY'
-import json, sys
-must = {
-    "bf16": {"conv2d_forward", "conv2d_backward_data", "conv2d_backward_filter", "conv2d_bias_act_forward"},
-    "fp16": {"conv2d_forward", "conv2d_backward_data", "conv2d_backward_filter", "conv2d_bias_act_forward",
-             "conv2d_stats_forward", "conv2d_backward_filter_norm_relu"},
-}
+import glob, json, os, sys
+plain = {"conv2d_forward", "conv2d_backward_data", "conv2d_backward_filter", "conv2d_bias_act_forward"}
+normconv = {"conv2d_stats_forward", "conv2d_backward_filter_norm_relu"}
 failed = False
-for precision, ops in must.items():
-    lines = [json.loads(l) for l in open(f"{sys.argv[1]}/{precision}.jsonl")]
-    summary = lines[-1]
-    print(f"check-graph-plans {precision}: {json.dumps(summary['summary'])}")
+for path in sorted(glob.glob(f"{sys.argv[1]}/*.jsonl")):
+    name = os.path.basename(path)[:-len(".jsonl")]
+    lines = [json.loads(l) for l in open(path)]
+    ops = plain | (normconv if name.endswith("fp16") else set())
+    print(f"check-graph-plans {name}: {json.dumps(lines[-1]['summary'])}")
     seen = set()
     for r in lines[:-1]:
         seen.add(r["op"])
         if r["op"] in ops and r["path"] != "graph":
             failed = True
             print(f"  REFUSED {r['layer']}: {r['reason']}", file=sys.stderr)
-    missing = ops - seen
-    if missing:
+    if ops - seen:
         failed = True
-        print(f"  no call of {sorted(missing)} was recorded", file=sys.stderr)
+        print(f"  no call of {sorted(ops - seen)} was recorded", file=sys.stderr)
 sys.exit(1 if failed else 0)
 PY
 echo "check-graph-plans: every graph cuDNN accepted before still gets plans"

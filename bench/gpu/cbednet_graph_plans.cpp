@@ -9,6 +9,10 @@
 // the backend's fallback), non-zero for bad options or a profile cuDNN cannot read.
 //   cbednet-graph-plans --profile bench/gpu/profiles/h100-sxm5-80gb.json [--arch resnet50] [--image 512]
 //                       [--batch 64] [--precision bf16] [--nondeterministic] [--sm 90]
+//   cbednet-graph-plans --profile FILE --calls CALLS [--precision P] [--layout nhwc|nchw]
+//                       (given shapes instead of a network's; CALLS: one call per line, '#' starts a comment,
+//                        "OP N C H W K KERNEL STRIDE PAD [residual] [relu] [norm_input]", OP as the JSON's "op";
+//                        x is [N,C,H,W], the filter [K,C,KERNEL,KERNEL])
 //   cbednet-graph-plans --save-profile FILE     (on a GPU machine: cuDNN's description of device 0)
 #include <cudnn.h>
 
@@ -91,7 +95,8 @@ class ConvCallRecorder final : public ProfilingBackend {
 };
 
 struct Options {
-  std::string profile, save_profile, arch = "resnet50", precision = "bf16";
+  std::string profile, save_profile, calls, arch = "resnet50", precision = "bf16";
+  Layout layout = Layout::nhwc;
   std::int64_t image = 512, batch = 64;
   int sm = 0;
   bool deterministic = true;
@@ -109,6 +114,12 @@ Options parse(int argc, char** argv) {
       o.profile = value();
     } else if (a == "--save-profile") {
       o.save_profile = value();
+    } else if (a == "--calls") {
+      o.calls = value();
+    } else if (a == "--layout") {
+      const std::string l = value();
+      if (l != "nhwc" && l != "nchw") throw_error<InvalidArgument>("--layout ", l, ": nhwc or nchw");
+      o.layout = l == "nhwc" ? Layout::nhwc : Layout::nchw;
     } else if (a == "--arch") {
       o.arch = value();
     } else if (a == "--precision") {
@@ -126,6 +137,8 @@ Options parse(int argc, char** argv) {
                                    " (see the comment at the top of bench/gpu/cbednet_graph_plans.cpp)");
     }
   }
+  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16" && o.precision != "fp16")
+    throw_error<InvalidArgument>("--precision ", o.precision, ": the cuda backend supports fp32, tf32, bf16 and fp16");
   if (o.profile.empty() == o.save_profile.empty())
     throw_error<InvalidArgument>("give exactly one of --profile FILE and --save-profile FILE");
   if (o.image < 32 || o.batch < 1) throw_error<InvalidArgument>("--image must be at least 32 and --batch at least 1");
@@ -170,6 +183,67 @@ std::string call_key(const ConvCall& c) {
   return k.str();
 }
 
+// --calls: "OP N C H W K KERNEL STRIDE PAD [residual] [relu] [norm_input]" per line, x [N,C,H,W], filter [K,C,R,R].
+std::vector<ConvCall> read_calls(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_error<InvalidArgument>("--calls ", path, ": cannot be read");
+  std::vector<ConvCall> calls;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    std::string op;
+    if (!(fields >> op)) continue;
+    std::int64_t n = 0, c = 0, h = 0, w = 0, k = 0;
+    int kernel = 0, stride = 0, pad = 0;
+    const auto bad = [&](const std::string& why) {
+      throw_error<InvalidArgument>("--calls ", path, " line ", number, ": ", why);
+    };
+    if (!(fields >> n >> c >> h >> w >> k >> kernel >> stride >> pad)) bad("expected OP N C H W K KERNEL STRIDE PAD");
+    ConvCall call;
+    bool known = false;
+    for (int i = 0; i <= static_cast<int>(ConvCallKind::dgrad_norm_relu); ++i)
+      if (op == cuda::to_string(static_cast<ConvCallKind>(i))) {
+        call.kind = static_cast<ConvCallKind>(i);
+        known = true;
+      }
+    if (!known) bad("unknown operation " + op);
+    call.geometry = ConvGeometry{kernel, kernel, stride, pad};
+    const Shape x{n, c, h, w}, filter{k, c, kernel, kernel};
+    Shape y;
+    try {
+      y = call.geometry.output_shape(x, k);
+    } catch (const std::exception& e) {
+      bad(e.what());
+    }
+    switch (call.kind) {
+      case ConvCallKind::backward_data:
+      case ConvCallKind::dgrad_norm_relu:
+        call.a = y, call.b = filter, call.out = x;
+        break;
+      case ConvCallKind::backward_filter:
+      case ConvCallKind::wgrad_norm_relu:
+        call.a = x, call.b = y, call.out = filter;
+        break;
+      default:
+        call.a = x, call.b = filter, call.out = y;
+    }
+    for (std::string flag; fields >> flag;) {
+      if (flag == "residual") {
+        call.residual = true;
+      } else if (flag == "relu") {
+        call.relu = true;
+      } else if (flag == "norm_input") {
+        call.norm_input = true;
+      } else {
+        bad("unknown flag " + flag);
+      }
+    }
+    calls.push_back(call);
+  }
+  return calls;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_error<InvalidArgument>("--profile ", path, ": cannot be read");
@@ -202,8 +276,9 @@ int run(const Options& o) {
 
   std::vector<ConvCall> distinct;
   std::map<std::string, int> uses;
-  for (const ConvCall& c : record_calls(o)) {
-    const ConvCall scaled = at_batch(c, o.batch);
+  options.layout = o.layout;
+  for (const ConvCall& c : o.calls.empty() ? record_calls(o) : read_calls(o.calls)) {
+    const ConvCall scaled = o.calls.empty() ? at_batch(c, o.batch) : c;
     if (uses[call_key(scaled)]++ == 0) distinct.push_back(scaled);
   }
   const std::vector<cuda::GraphPlanResult> results = cuda::check_graph_plans(options, distinct);
@@ -232,6 +307,7 @@ int run(const Options& o) {
             << ", \"cudnn_version\": " << cudnnGetVersion()
             << ", \"cudnn_frontend\": " << json_string(build_info::cudnn_frontend_version)
             << ", \"commit\": " << json_string(build_info::git_commit) << ", \"arch\": " << json_string(o.arch)
+            << ", \"calls\": " << json_string(o.calls) << ", \"layout\": " << json_string(to_string(o.layout))
             << ", \"image\": " << o.image << ", \"batch\": " << o.batch
             << ", \"precision\": " << json_string(o.precision)
             << ", \"deterministic\": " << (o.deterministic ? "true" : "false") << "}\n";

@@ -53,7 +53,9 @@ Mode parse_mode(const GraphPlanOptions& options) {
 
 // CudaBackend::pad_channels: 16-bit NHWC operands whose channels are not a multiple of 8 (the stem's 3) are padded
 // for the plain convolutions and keep the fused operations on their kernels.
-bool padded(const Shape& s, DType compute) { return compute != DType::f32 && s.c % 8 != 0; }
+bool padded(const Shape& s, DType compute, Layout layout) {
+  return compute != DType::f32 && layout == Layout::nhwc && s.c % 8 != 0;
+}
 
 Shape with_padded_channels(Shape s) {
   s.c = (s.c + 7) / 8 * 8;
@@ -83,10 +85,10 @@ struct Built {
   std::string not_a_graph;  // why the backend runs no graph for this call
 };
 
-Built build_plain(const ConvCall& call, DType d) {
-  const bool pad = padded(call.kind == ConvCallKind::backward_data ? call.out : call.a, d);
+Built build_plain(const ConvCall& call, DType d, Layout layout) {
+  const bool pad = padded(call.kind == ConvCallKind::backward_data ? call.out : call.a, d, layout);
   const auto act = [&](Shape s, bool channels) {
-    return described(channels && pad ? with_padded_channels(s) : s, d, Layout::nhwc);
+    return described(channels && pad ? with_padded_channels(s) : s, d, layout);
   };
   const char* op = to_string(call.kind);
   const ConvGeometry& g = call.geometry;
@@ -105,9 +107,9 @@ Built build_plain(const ConvCall& call, DType d) {
     }
     default: {
       const Tensor x = act(call.a, true), w = act(call.b, true), y = act(call.out, false);
-      const Tensor bias = described({1, call.out.c, 1, 1}, d, Layout::nhwc);
+      const Tensor bias = described({1, call.out.c, 1, 1}, d, layout);
       const std::optional<Tensor> residual =
-          call.residual ? std::optional<Tensor>(described(call.out, d, Layout::nhwc)) : std::nullopt;
+          call.residual ? std::optional<Tensor>(described(call.out, d, layout)) : std::nullopt;
       return {make_bias_act_graph(x, w, bias, residual ? &*residual : nullptr, call.relu, y, g, op),
               layer_label('F', x, w, y, g, epilogue_name(call.residual, call.relu)),
               {}};
@@ -115,12 +117,13 @@ Built build_plain(const ConvCall& call, DType d) {
   }
 }
 
-Built build_fused(const ConvCall& call, DType d) {
+Built build_fused(const ConvCall& call, DType d, Layout layout) {
   const char* op = to_string(call.kind);
   const ConvGeometry& g = call.geometry;
-  const auto act = [&](Shape s) { return described(s, d, Layout::nhwc); };
+  const auto act = [&](Shape s) { return described(s, d, layout); };
   const Shape& input = call.kind == ConvCallKind::dgrad_norm_relu ? call.out : call.a;
-  if (padded(input, d)) return {nullptr, {}, "16-bit input with channels not a multiple of 8: the kernels path"};
+  if (padded(input, d, layout))
+    return {nullptr, {}, "16-bit input with channels not a multiple of 8: the kernels path"};
   const NormOperands norm(input.c, d);
   switch (call.kind) {
     case ConvCallKind::stats_forward: {
@@ -183,7 +186,7 @@ std::vector<GraphPlanResult> check_graph_plans(const GraphPlanOptions& options, 
     GraphPlanResult result;
     Built built;
     try {
-      built = fused ? build_fused(call, mode.compute) : build_plain(call, mode.compute);
+      built = fused ? build_fused(call, mode.compute, options.layout) : build_plain(call, mode.compute, options.layout);
     } catch (const std::exception& e) {  // the frontend throws on some malformed graphs instead of returning
       result.path = "refused";
       result.reason = std::string("building the graph: ") + e.what();

@@ -45,6 +45,7 @@ struct GraphPlanOptions {
   std::string precision = "bf16";                        // fp32 | tf32 | bf16 | fp16, as --precision
   bool deterministic = true;                             // false: as --nondeterministic
   std::int64_t workspace_limit = std::int64_t{1} << 30;  // the backend's cap on a large card (1 GiB)
+  Layout layout = Layout::nhwc;  // of activations and filters: the backend's own; its operations also take NCHW
 };
 
 struct GraphPlanResult {
