@@ -46,12 +46,9 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND with a limit, logs to $ou
 } > "$out/machine.txt" 2>&1
 
 section 1
-# 0. The card's own cuDNN device description (bench/gpu/profiles/ holds a hand-written H100 one), and cuDNN's
-#    plans for ResNet-50's graphs with it (cbednet-graph-plans; seconds): which graphs the card's engines take,
-#    beside what the hand-written profile gave without a GPU (bench/results/deviceless-plans-2026-12-07).
+# 0. The card's own cuDNN device description (a second; bench/gpu/profiles/ holds a hand-written H100 one, and the
+#    end of section 2c reruns the deviceless plan check with this one).
 step save_device_profile 30 cbednet-graph-plans --save-profile "$out/device-profile.json"
-step graph_plans_bf16 60 cbednet-graph-plans --profile "$out/device-profile.json" --precision bf16
-step graph_plans_fp16 60 cbednet-graph-plans --profile "$out/device-profile.json" --precision fp16
 # 1. GPU tests (GoogleTest JSON reports). test_gpu_backend runs the per-op suite with the legacy and the graph
 #    convolution API and CudaGraphConv (graph-API convolutions in fp32, TF32, bf16, fp16; which API ran each layer;
 #    bitwise repeatability); the first use of each graph shape is autotuned, hence the longer limit.
@@ -141,6 +138,10 @@ step torch_r152 90 "$python" torch_resnet_baseline.py --arch resnet152 --size 51
   --json "$out/torch_baseline.jsonl"
 step torch_compile 240 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 \
   --modes bf16cl-compile --json "$out/torch_baseline.jsonl"
+# cuDNN's plans for ResNet-50's graphs with the card's own profile (cbednet-graph-plans; seconds each): which graphs
+# the card's engines take, beside what the hand-written profile gave (bench/results/deviceless-plans-2026-12-07).
+step graph_plans_bf16 60 cbednet-graph-plans --profile "$out/device-profile.json" --precision bf16
+step graph_plans_fp16 60 cbednet-graph-plans --profile "$out/device-profile.json" --precision fp16
 
 section 3
 # 3. Two ranks sharing the GPU over the MPI path against one rank: a tiny simulated dataset, 6 steps, fp32, the
