@@ -139,7 +139,8 @@ Built build_fused(const ConvCall& call, DType d, Layout layout) {
       return {make_wgrad_graph(x, norm.view(), dy, dw, g, op), layer_label('W', dy, x, dw, g, "+norm_relu"), {}};
     }
     default: {
-      const Tensor dy = act(call.a), w = act(call.b), dx = act(call.out), x = act(call.out), dz = act(call.out);
+      // x is read in dx's layout, and dz (the masked data gradient) is scratch of x's shape and dtype.
+      const Tensor dy = act(call.a), w = act(call.b), x = act(call.out), dz = act(call.out);
       const Shape channels{1, call.out.c, 1, 1};
       const auto scratch = [&] { return described(channels, DType::f32, Layout::nchw); };
       const Tensor sum_dz = scratch(), sum_dzxhat = scratch();
