@@ -137,8 +137,7 @@ Options parse(int argc, char** argv) {
                                    " (see the comment at the top of bench/gpu/cbednet_graph_plans.cpp)");
     }
   }
-  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16" && o.precision != "fp16")
-    throw_error<InvalidArgument>("--precision ", o.precision, ": the cuda backend supports fp32, tf32, bf16 and fp16");
+  cuda::check_precision(o.precision);
   if (o.profile.empty() == o.save_profile.empty())
     throw_error<InvalidArgument>("give exactly one of --profile FILE and --save-profile FILE");
   if (o.image < 32 || o.batch < 1) throw_error<InvalidArgument>("--image must be at least 32 and --batch at least 1");

@@ -85,12 +85,6 @@ bool pick(const Perf* perf, int n, bool fma_only, bool deterministic, int& algo,
   return false;
 }
 
-// The shape with its channel count rounded up to the multiple of 8 that tensor-core kernels want.
-Shape padded_channels(Shape s) {
-  s.c = (s.c + 7) / 8 * 8;
-  return s;
-}
-
 }  // namespace
 
 std::size_t CudaBackend::conv_search_workspace_limit() {
@@ -114,8 +108,7 @@ CudaBackend::ConvApi CudaBackend::parse_conv_api(const std::string& value) {
 bool CudaBackend::use_conv_graph() const { return conv_api_ == ConvApi::graph; }
 
 bool CudaBackend::pad_channels(const Tensor& x) const {
-  return pad_conv_channels_ && x.layout() == Layout::nhwc && (x.dtype() == DType::bf16 || x.dtype() == DType::f16) &&
-         x.shape().c % 8 != 0;
+  return pad_conv_channels_ && wants_channel_padding(x.dtype(), x.layout(), x.shape().c);
 }
 
 Tensor CudaBackend::channels_padded(const Tensor& t, const char* op) {

@@ -60,18 +60,9 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   cudaDeviceProp prop{};
   CBEDNET_CUDA("make_cuda_backend", cudaGetDeviceProperties(&prop, device));
   const std::string& p = options.precision;
-  cuda::Precision precision{};
-  if (p == "fp32" || p == "f32") {
-    precision = cuda::Precision::fp32;
-  } else if (p == "tf32") {
-    precision = cuda::Precision::tf32;
-  } else if (p == "bf16") {
-    precision = cuda::Precision::bf16;
-  } else if (p == "fp16" || p == "f16") {
-    precision = cuda::Precision::fp16;
-  } else {
-    throw_error<InvalidArgument>("--precision ", p, ": the cuda backend supports fp32, tf32, bf16 and fp16");
-  }
+  const std::optional<cuda::Precision> parsed = cuda::parse_precision(p);
+  if (!parsed) throw_error<InvalidArgument>("--precision ", p, ": the cuda backend supports fp32, tf32, bf16 and fp16");
+  const cuda::Precision precision = *parsed;
   if ((precision == cuda::Precision::bf16 || precision == cuda::Precision::tf32) && prop.major < 8)
     throw_error<InvalidArgument>("--precision ", p, ": needs a GPU of compute capability 8.0 or newer; device ", device,
                                  " (", prop.name, ") is ", prop.major, ".", prop.minor);
@@ -87,6 +78,14 @@ bool all_finite(Backend& backend, const Tensor& t) { return as_cuda(backend, "al
 CudaMemoryStats memory_stats(Backend& backend) { return as_cuda(backend, "memory_stats").memory_stats(); }
 
 namespace cuda {
+
+std::optional<Precision> parse_precision(const std::string& name) {
+  if (name == "fp32" || name == "f32") return Precision::fp32;
+  if (name == "tf32") return Precision::tf32;
+  if (name == "bf16") return Precision::bf16;
+  if (name == "fp16" || name == "f16") return Precision::fp16;
+  return std::nullopt;
+}
 
 void require_device(const Tensor& t, const char* op, const char* name) {
   if (t.empty() || t.device() != Device::cuda)
@@ -112,12 +111,7 @@ void* PinnedBuffer::reserve(std::size_t bytes, const char* op) {
 }
 
 CudaBackend::CudaBackend(int device, Precision precision, bool deterministic)
-    : device_(device),
-      precision_(precision),
-      deterministic_(deterministic),
-      dtype_(precision == Precision::bf16   ? DType::bf16
-             : precision == Precision::fp16 ? DType::f16
-                                            : DType::f32) {
+    : device_(device), precision_(precision), deterministic_(deterministic), dtype_(compute_dtype(precision)) {
   const char* op = "backend construction";
   const char* pad = std::getenv("CBEDNET_CUDNN_CHANNEL_PAD");
   pad_conv_channels_ = pad == nullptr || std::string(pad) != "0";

@@ -33,6 +33,24 @@ class Graph;  // conv_graph_support.hpp: only the graph-API files include cudnn-
 namespace cbednet::cuda {
 
 enum class Precision : std::uint8_t { fp32, tf32, bf16, fp16 };
+// --precision's names (fp32, tf32, bf16, fp16; also f32 and f16); nullopt for any other.
+std::optional<Precision> parse_precision(const std::string& name);
+// The dtype of activations and filters in a precision mode (TF32 computes on fp32 data).
+constexpr DType compute_dtype(Precision p) {
+  return p == Precision::bf16 ? DType::bf16 : p == Precision::fp16 ? DType::f16 : DType::f32;
+}
+
+// Tensor-core engines want channel counts that are multiples of 8: 16-bit NHWC operands with other counts (the
+// stem's 3) are padded for the plain convolutions and keep the fused batch-norm operations on their kernels
+// (CudaBackend::pad_channels; graph_plan_check.cpp maps calls to graphs by the same rule).
+constexpr bool wants_channel_padding(DType dtype, Layout layout, std::int64_t channels) {
+  return layout == Layout::nhwc && (dtype == DType::bf16 || dtype == DType::f16) && channels % 8 != 0;
+}
+// The shape with its channel count rounded up to that multiple of 8.
+constexpr Shape padded_channels(Shape s) {
+  s.c = (s.c + 7) / 8 * 8;
+  return s;
+}
 
 // Page-locked host buffer for staging copies; grows, never shrinks.
 class PinnedBuffer {

@@ -43,24 +43,13 @@ struct Mode {
 };
 
 Mode parse_mode(const GraphPlanOptions& options) {
-  const std::string& p = options.precision;
-  if (p == "fp32" || p == "f32") return {DType::f32, {true, options.deterministic}};
-  if (p == "tf32") return {DType::f32, {false, options.deterministic}};
-  if (p == "bf16") return {DType::bf16, {false, options.deterministic}};
-  if (p == "fp16" || p == "f16") return {DType::f16, {false, options.deterministic}};
-  throw_error<InvalidArgument>("--precision ", p, ": the cuda backend supports fp32, tf32, bf16 and fp16");
+  check_precision(options.precision);
+  const Precision p = *parse_precision(options.precision);
+  return {compute_dtype(p), {p == Precision::fp32, options.deterministic}};
 }
 
-// CudaBackend::pad_channels: 16-bit NHWC operands whose channels are not a multiple of 8 (the stem's 3) are padded
-// for the plain convolutions and keep the fused operations on their kernels.
-bool padded(const Shape& s, DType compute, Layout layout) {
-  return compute != DType::f32 && layout == Layout::nhwc && s.c % 8 != 0;
-}
-
-Shape with_padded_channels(Shape s) {
-  s.c = (s.c + 7) / 8 * 8;
-  return s;
-}
+// CudaBackend::pad_channels's rule (with padding on, the backend's default).
+bool padded(const Shape& s, DType compute, Layout layout) { return wants_channel_padding(compute, layout, s.c); }
 
 // The per-channel tensors of a NormRelu: fp32 in the backend's layout, as BatchNorm allocates them; the input
 // transform's scale and bias as CudaBackend::graph_norm_input hands them to the graphs.
@@ -88,7 +77,7 @@ struct Built {
 Built build_plain(const ConvCall& call, DType d, Layout layout) {
   const bool pad = padded(call.kind == ConvCallKind::backward_data ? call.out : call.a, d, layout);
   const auto act = [&](Shape s, bool channels) {
-    return described(channels && pad ? with_padded_channels(s) : s, d, layout);
+    return described(channels && pad ? padded_channels(s) : s, d, layout);
   };
   const char* op = to_string(call.kind);
   const ConvGeometry& g = call.geometry;
@@ -153,6 +142,11 @@ Built build_fused(const ConvCall& call, DType d, Layout layout) {
 }
 
 }  // namespace
+
+void check_precision(const std::string& precision) {
+  if (!parse_precision(precision))
+    throw_error<InvalidArgument>("--precision ", precision, ": the cuda backend supports fp32, tf32, bf16 and fp16");
+}
 
 const char* to_string(ConvCallKind kind) {
   switch (kind) {

@@ -55,6 +55,9 @@ struct GraphPlanResult {
   std::string reason;      // for "refused" and "kernels": why
 };
 
+// Throws InvalidArgument naming --precision unless it is one the CUDA backend runs (as make_cuda_backend).
+void check_precision(const std::string& precision);
+
 // One result per call, in order. Throws InvalidArgument for a descriptor cuDNN cannot read (naming the step) and for
 // an unknown precision; a graph cuDNN refuses is a result, not an error.
 std::vector<GraphPlanResult> check_graph_plans(const GraphPlanOptions& options, const std::vector<ConvCall>& calls);
