@@ -65,6 +65,23 @@ void synthetic(const Model& model, std::int64_t first, std::int64_t n, std::uint
         stream.below(static_cast<std::uint64_t>(model.classes()), static_cast<std::uint64_t>(first + i), 1));
 }
 
+// The grid benchmark's per-rank entries from every rank's 7 gathered values (stage, replica, then the summed
+// compute, p2p wait, reduce wait, update seconds and the bubble fraction); `bubble_mean` gets the ranks' mean bubble.
+std::string per_rank_json(const std::vector<double>& all, long steps, double& bubble_mean) {
+  std::ostringstream ranks;
+  const std::size_t n = all.size() / 7;
+  for (std::size_t r = 0; r < n; ++r) {
+    const double* v = &all[7 * r];
+    bubble_mean += v[6] / static_cast<double>(n);
+    ranks << (r ? ", " : "") << "{\"rank\": " << r << ", \"stage\": " << v[0] << ", \"replica\": " << v[1]
+          << ", \"compute_s\": " << v[2] / static_cast<double>(steps)
+          << ", \"p2p_wait_s\": " << v[3] / static_cast<double>(steps)
+          << ", \"reduce_wait_s\": " << v[4] / static_cast<double>(steps)
+          << ", \"update_s\": " << v[5] / static_cast<double>(steps) << ", \"bubble\": " << v[6] << "}";
+  }
+  return ranks.str();
+}
+
 int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, Backend& backend, Model& model,
                    const std::string& precision) {
   const long batch = vm["batch"].as<long>();
@@ -116,17 +133,8 @@ int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, 
   if (grid.world_rank() != 0) return 0;
   const int M = static_cast<int>(share / micro);
   double bubble_mean = 0;
-  std::ostringstream ranks;
+  const std::string ranks = per_rank_json(all, steps, bubble_mean);
   const std::size_t n = all.size() / 7;
-  for (std::size_t r = 0; r < n; ++r) {
-    const double* v = &all[7 * r];
-    bubble_mean += v[6] / static_cast<double>(n);
-    ranks << (r ? ", " : "") << "{\"rank\": " << r << ", \"stage\": " << v[0] << ", \"replica\": " << v[1]
-          << ", \"compute_s\": " << v[2] / static_cast<double>(steps)
-          << ", \"p2p_wait_s\": " << v[3] / static_cast<double>(steps)
-          << ", \"reduce_wait_s\": " << v[4] / static_cast<double>(steps)
-          << ", \"update_s\": " << v[5] / static_cast<double>(steps) << ", \"bubble\": " << v[6] << "}";
-  }
   std::ostringstream cuts;
   for (std::size_t i = 0; i < trainer.partition().cuts.size(); ++i)
     cuts << (i ? ", " : "") << trainer.partition().cuts[i];
@@ -147,7 +155,7 @@ int run_grid_bench(const po::variables_map& vm, const ParallelChoice& parallel, 
             << ", \"threads\": " << omp_get_max_threads()
             << ", \"hardware_threads\": " << std::thread::hardware_concurrency() << ", \"cpu\": \"" << cpu_model()
             << "\", \"host\": \"" << host_name() << "\", \"commit\": \"" << build_info::git_commit
-            << "\", \"per_rank\": [" << ranks.str() << "]}\n";
+            << "\", \"per_rank\": [" << ranks << "]}\n";
   return 0;
 }
 
@@ -181,10 +189,6 @@ void print_op_profile(const std::vector<ProfilingBackend::Entry>& entries, long 
   out << "]}\n";
   std::cout << out.str();
 }
-
-}  // namespace
-
-namespace {
 
 // One block_times JSON line (rank 0): per-block forward and backward milliseconds of one micro-batch, each the
 // median of `repeats` timed runs (core/parallel/balance.hpp's measure_block_times, which --balance time runs with
@@ -269,11 +273,7 @@ void run_infer_bench(Backend& backend, ProfilingBackend* profiler, Model& model,
   if (profiler) print_op_profile(profiler->entries(), b.steps, 1e3 * seconds / static_cast<double>(b.steps));
 }
 
-}  // namespace
-
-int run_bench(const Args& args) {
-  const CommandSpec spec{"bench", "Measure training throughput on synthetic data and print JSON.",
-                         "cbednet bench --device cpu --arch resnet18 --size 128 --batch 16"};
+po::options_description bench_options() {
   auto options = model_options(128);
   // clang-format off
   options.add_options()
@@ -301,6 +301,113 @@ int run_bench(const Args& args) {
   // train's groups: --grid (run under mpiexec with P*D ranks; without it, one rank's serial step), micro-batches,
   // schedule, balance, buckets, transport, and the device options.
   options.add(parallel_options()).add(backend_options());
+  return options;
+}
+
+// Every combination bench refuses, before a backend or a model exists.
+void check_bench_options(const po::variables_map& vm, const ParallelChoice& parallel) {
+  CBEDNET_REQUIRE(
+      parallel.hybrid.recompute != Stage::Recompute::automatic, InvalidArgument,
+      "--recompute auto: only train chooses blocks (from --activation-memory-gb); bench takes none or blocks");
+  const bool profile_ops = vm["profile-ops"].as<bool>(), block_times = vm["block-times"].as<bool>();
+  CBEDNET_REQUIRE(!(profile_ops && parallel.grid_given), InvalidArgument, "--profile-ops: not with --grid");
+  const auto mode = vm["mode"].as<std::string>(), fold = vm["fold-batch-norm"].as<std::string>();
+  CBEDNET_REQUIRE(mode == "train" || mode == "infer", InvalidArgument, "--mode: expected train or infer, got '", mode,
+                  "'");
+  CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
+                  "'");
+  const auto cuda_graph = vm["cuda-graph"].as<std::string>();
+  CBEDNET_REQUIRE(cuda_graph == "on" || cuda_graph == "off", InvalidArgument, "--cuda-graph: expected on or off, got '",
+                  cuda_graph, "'");
+  CBEDNET_REQUIRE(cuda_graph == "off" || (!parallel.grid_given && !block_times), InvalidArgument,
+                  "--cuda-graph on: one rank's step or forward; not with --grid or --block-times");
+  CBEDNET_REQUIRE(cuda_graph == "off" || !profile_ops, InvalidArgument,
+                  "--cuda-graph on: not with --profile-ops (profiling times every operation eagerly; a graph replays "
+                  "them as one launch)");
+  CBEDNET_REQUIRE(mode == "train" || (!parallel.grid_given && !block_times), InvalidArgument,
+                  "--mode infer: one rank's forward; not with --grid or --block-times");
+  CBEDNET_REQUIRE(!(block_times && profile_ops), InvalidArgument, "--block-times: not with --profile-ops");
+}
+
+struct TrainBench {
+  long batch, steps, warmup;
+  std::uint64_t seed;
+  const ParallelChoice& parallel;
+  const BackendOptions& backend;
+  bool cuda_graph;  // --cuda-graph on: replay the step recorded once (TrainingGraph)
+  bool quiet;
+};
+
+// One rank's serial training step (forward, backward, update) on images resident on the device, as PyTorch's
+// training baseline measures its step: one "train_step" JSON line.
+void run_train_bench(Backend& backend, ProfilingBackend* profiler, Model& model, const TrainBench& b) {
+  Stage stage(backend, model, 0, model.size(), b.seed);
+  stage.set_recompute(b.parallel.hybrid.recompute);
+  const int fused_blocks = stage.set_fused_batch_norm(b.parallel.hybrid.fused_batch_norm);
+  SoftmaxCrossEntropy loss(model.classes());
+  SgdOptimizer optimizer({0.9, 5e-5, false});
+
+  // Synthetic data: fixed random images and labels (throughput does not depend on the values).
+  Tensor images, labels;
+  synthetic(model, 0, b.batch, b.seed, images, labels);
+
+  // The images live on the backend's device in its dtype and layout, as the peer benchmark's do (PyTorch's
+  // baseline draws them on the GPU): the step is measured, not the host-to-device transfer, which a training run
+  // overlaps with compute (Backend::upload_async).
+  Tensor device_images = backend.allocate(images.shape());
+  backend.copy(images, device_images);
+  TrainStepOptions step_options{split_batch(b.batch, 1, b.parallel.micro_batch).micro, 0.01, 0.1, b.seed, 0};
+  // --cuda-graph on: the whole step recorded once (TrainingGraph: eager on its first run, recorded on its second)
+  // and replayed; the labels live on the device too, and the step's loss is read back once, after the timed steps.
+  std::unique_ptr<TrainingGraph> graph;
+  if (b.cuda_graph)
+    graph = std::make_unique<TrainingGraph>(stage, loss, optimizer, device_images, upload_labels(backend, labels));
+  const auto train = [&]() -> double {
+    if (!graph) return train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
+    graph->run(step_options);
+    return 0.0;
+  };
+  for (long s = 0; s < b.warmup; ++s) {
+    step_options.step = static_cast<std::uint64_t>(s);
+    train();
+  }
+  backend.synchronize();
+  if (profiler) profiler->reset();
+  Progress progress("bench", "steps", b.steps, Progress::wanted(b.quiet));
+  const auto start = std::chrono::steady_clock::now();
+  double last_loss = 0;
+  for (long s = 0; s < b.steps; ++s) {
+    step_options.step = static_cast<std::uint64_t>(b.warmup + s);
+    last_loss = train();
+    progress.advance();
+  }
+  progress.finish();
+  backend.synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (graph) last_loss = graph->stats().mean_loss();
+  if (world_rank() != 0) return;
+  const double images_per_s = static_cast<double>(b.batch * b.steps) / seconds;
+  std::cout << "{\"benchmark\": \"train_step\", \"device\": \"" << backend.name() << "\", \"precision\": \""
+            << b.backend.precision << "\", \"arch\": \"" << model.spec().arch
+            << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << b.batch
+            << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << b.steps << ", \"recompute\": \""
+            << to_string(b.parallel.hybrid.recompute) << "\", \"fused_batch_norm_blocks\": " << fused_blocks
+            << ", \"inputs\": \"resident on the device\", \"deterministic\": "
+            << (b.backend.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
+            << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(b.steps)
+            << ", \"gflop_per_s\": " << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
+            << ", \"last_loss\": " << last_loss
+            << ", \"cuda_graph\": " << (graph && graph->replays() > 0 ? "true" : "false") << machine_fields(backend)
+            << (profiler ? ", \"profiled\": true" : "") << "}\n";
+  if (profiler) print_op_profile(profiler->entries(), b.steps, 1e3 * seconds / static_cast<double>(b.steps));
+}
+
+}  // namespace
+
+int run_bench(const Args& args) {
+  const CommandSpec spec{"bench", "Measure training throughput on synthetic data and print JSON.",
+                         "cbednet bench --device cpu --arch resnet18 --size 128 --batch 16"};
+  auto options = bench_options();
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   for (const char* name : {"batch", "steps"}) require_positive(*vm, name);
@@ -312,104 +419,27 @@ int run_bench(const Args& args) {
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const ParallelChoice parallel = parallel_options_from(*vm, ranks);
-  CBEDNET_REQUIRE(
-      parallel.hybrid.recompute != Stage::Recompute::automatic, InvalidArgument,
-      "--recompute auto: only train chooses blocks (from --activation-memory-gb); bench takes none or blocks");
+  check_bench_options(*vm, parallel);
 
   const BackendOptions backend_options = backend_options_from(*vm);
   auto device_backend = make_backend(backend_options);
   Model model = build_resnet(model_spec_from(*vm));
-  const bool profile_ops = (*vm)["profile-ops"].as<bool>();
-  CBEDNET_REQUIRE(!(profile_ops && parallel.grid_given), InvalidArgument, "--profile-ops: not with --grid");
-  const auto mode = (*vm)["mode"].as<std::string>(), fold = (*vm)["fold-batch-norm"].as<std::string>();
-  CBEDNET_REQUIRE(mode == "train" || mode == "infer", InvalidArgument, "--mode: expected train or infer, got '", mode,
-                  "'");
-  CBEDNET_REQUIRE(fold == "on" || fold == "off", InvalidArgument, "--fold-batch-norm: expected on or off, got '", fold,
-                  "'");
-  const auto cuda_graph = (*vm)["cuda-graph"].as<std::string>();
-  CBEDNET_REQUIRE(cuda_graph == "on" || cuda_graph == "off", InvalidArgument, "--cuda-graph: expected on or off, got '",
-                  cuda_graph, "'");
-  CBEDNET_REQUIRE(cuda_graph == "off" || (!parallel.grid_given && !(*vm)["block-times"].as<bool>()), InvalidArgument,
-                  "--cuda-graph on: one rank's step or forward; not with --grid or --block-times");
-  CBEDNET_REQUIRE(cuda_graph == "off" || !profile_ops, InvalidArgument,
-                  "--cuda-graph on: not with --profile-ops (profiling times every operation eagerly; a graph replays "
-                  "them as one launch)");
-  CBEDNET_REQUIRE(mode == "train" || (!parallel.grid_given && !(*vm)["block-times"].as<bool>()), InvalidArgument,
-                  "--mode infer: one rank's forward; not with --grid or --block-times");
   if (parallel.grid_given) return run_grid_bench(*vm, parallel, *device_backend, model, backend_options.precision);
   if ((*vm)["block-times"].as<bool>()) {
-    CBEDNET_REQUIRE(!profile_ops, InvalidArgument, "--block-times: not with --profile-ops");
     print_block_times(*device_backend, model, batch, seed, static_cast<int>(steps), backend_options.precision);
     return 0;
   }
   std::unique_ptr<ProfilingBackend> profiler;
-  if (profile_ops) profiler = std::make_unique<ProfilingBackend>(*device_backend);
+  if ((*vm)["profile-ops"].as<bool>()) profiler = std::make_unique<ProfilingBackend>(*device_backend);
   Backend* backend = profiler ? profiler.get() : device_backend.get();
-  if (mode == "infer") {
+  const bool cuda_graph = (*vm)["cuda-graph"].as<std::string>() == "on";
+  if ((*vm)["mode"].as<std::string>() == "infer") {
     run_infer_bench(*backend, profiler.get(), model,
-                    {batch, steps, warmup, seed, backend_options.precision, fold == "on", cuda_graph == "on"});
-    return 0;
-  }
-  Stage stage(*backend, model, 0, model.size(), seed);
-  stage.set_recompute(parallel.hybrid.recompute);
-  const int fused_blocks = stage.set_fused_batch_norm(parallel.hybrid.fused_batch_norm);
-  SoftmaxCrossEntropy loss(model.classes());
-  SgdOptimizer optimizer({0.9, 5e-5, false});
-
-  // Synthetic data: fixed random images and labels (throughput does not depend on the values).
-  Tensor images, labels;
-  synthetic(model, 0, batch, seed, images, labels);
-
-  // The images live on the backend's device in its dtype and layout, as the peer benchmark's do (PyTorch's
-  // baseline draws them on the GPU): the step is measured, not the host-to-device transfer, which a training run
-  // overlaps with compute (Backend::upload_async).
-  Tensor device_images = backend->allocate(images.shape());
-  backend->copy(images, device_images);
-  TrainStepOptions step_options{split_batch(batch, 1, parallel.micro_batch).micro, 0.01, 0.1, seed, 0};
-  // --cuda-graph on: the whole step recorded once (TrainingGraph: eager on its first run, recorded on its second)
-  // and replayed; the labels live on the device too, and the step's loss is read back once, after the timed steps.
-  std::unique_ptr<TrainingGraph> graph;
-  if (cuda_graph == "on")
-    graph = std::make_unique<TrainingGraph>(stage, loss, optimizer, device_images, upload_labels(*backend, labels));
-  const auto train = [&]() -> double {
-    if (!graph) return train_step(stage, loss, optimizer, device_images, labels, step_options).mean_loss();
-    graph->run(step_options);
-    return 0.0;
-  };
-  for (long s = 0; s < warmup; ++s) {
-    step_options.step = static_cast<std::uint64_t>(s);
-    train();
-  }
-  backend->synchronize();
-  if (profiler) profiler->reset();
-  Progress progress("bench", "steps", steps, Progress::wanted((*vm)["quiet"].as<bool>()));
-  const auto start = std::chrono::steady_clock::now();
-  double last_loss = 0;
-  for (long s = 0; s < steps; ++s) {
-    step_options.step = static_cast<std::uint64_t>(warmup + s);
-    last_loss = train();
-    progress.advance();
-  }
-  progress.finish();
-  backend->synchronize();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (graph) last_loss = graph->stats().mean_loss();
-
-  if (world_rank() == 0) {
-    const double images_per_s = static_cast<double>(batch * steps) / seconds;
-    std::cout << "{\"benchmark\": \"train_step\", \"device\": \"" << backend->name() << "\", \"precision\": \""
-              << backend_options.precision << "\", \"arch\": \"" << model.spec().arch
-              << "\", \"size\": " << model.spec().input_size << ", \"batch\": " << batch
-              << ", \"micro_batch\": " << step_options.micro_batch << ", \"steps\": " << steps << ", \"recompute\": \""
-              << to_string(parallel.hybrid.recompute) << "\", \"fused_batch_norm_blocks\": " << fused_blocks
-              << ", \"inputs\": \"resident on the device\", \"deterministic\": "
-              << (backend_options.deterministic ? "true" : "false") << ", \"images_per_s\": " << images_per_s
-              << ", \"ms_per_step\": " << 1e3 * seconds / static_cast<double>(steps) << ", \"gflop_per_s\": "
-              << images_per_s * 6.0 * static_cast<double>(model.forward_macs_per_sample()) / 1e9
-              << ", \"last_loss\": " << last_loss
-              << ", \"cuda_graph\": " << (graph && graph->replays() > 0 ? "true" : "false") << machine_fields(*backend)
-              << (profiler ? ", \"profiled\": true" : "") << "}\n";
-    if (profiler) print_op_profile(profiler->entries(), steps, 1e3 * seconds / static_cast<double>(steps));
+                    {batch, steps, warmup, seed, backend_options.precision,
+                     (*vm)["fold-batch-norm"].as<std::string>() == "on", cuda_graph});
+  } else {
+    run_train_bench(*backend, profiler.get(), model,
+                    {batch, steps, warmup, seed, parallel, backend_options, cuda_graph, (*vm)["quiet"].as<bool>()});
   }
   return 0;
 }
