@@ -65,22 +65,7 @@ void configure_multislice(const po::variables_map& v, io::sim::SimulationOptions
   CBEDNET_REQUIRE(ms.threads >= 1, InvalidArgument, "--probe-threads: must be at least 1, got ", ms.threads);
 }
 
-}  // namespace
-
-int run_simulate(const Args& args) {
-  const CommandSpec spec{
-      "simulate",
-      "Simulate CBED stacks [3,S,S] of random crystals or CIF structures (kinematic or multislice) into the "
-      "SMC-2019 HDF5 layout.",
-      "cbednet simulate --out DIR (--materials N [--space-groups LIST|all] | --structures DIR|FILE.cif [--skip-bad]\n"
-      "                        [--symprec A] [--min-distance A] [--default-b B]) [--size S] [--seed K]\n"
-      "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
-      "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
-      "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
-      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]\n"
-      "       cbednet simulate --structures FILE.cif --out FILE.h5 (--zone U V W | --beam H K L) [--energy-kev E]\n"
-      "                        [--thickness T] [--semiangle MRAD] [--size S] [--physics kinematic|multislice\n"
-      "                         [--probe X,Y] ...]"};
+po::options_description simulate_options() {
   po::options_description options("Simulate options");
   // clang-format off
   options.add_options()("out", po::value<std::string>(), "output directory (train/, dev/, test/ are created)")(
@@ -138,6 +123,49 @@ int run_simulate(const Args& args) {
       "--zone/--beam, multislice: probe position x,y as fractions of the cell (0.5,0.5: the crystal's origin); "
       "one probe unless --probe-grid is given");
   // clang-format on
+  return options;
+}
+
+// Random crystals into DIR/{train,dev,test}/, each rank its share of the materials; one JSON summary line.
+int simulate_random_crystals(const po::variables_map& v, const io::sim::SimulationOptions& sim, const std::string& out,
+                             long long materials, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  // Rank 0 reports its own share of the materials (every rank has about the same).
+  Progress progress("simulate", "materials", (materials + world_size() - 1 - world_rank()) / world_size(),
+                    Progress::wanted(v["quiet"].as<bool>()));
+  const auto summary = io::sim::simulate_to_directory(sim, out, materials, world_rank(), world_size(), threads,
+                                                      [&](std::int64_t n) { progress.advance(n); });
+  progress.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const auto totals = split_totals(summary);
+  if (world_rank() == 0) {
+    std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size()
+              << ", \"materials\": {\"train\": " << totals[0] << ", \"dev\": " << totals[1]
+              << ", \"test\": " << totals[2] << "}, \"samples\": {\"train\": " << totals[3]
+              << ", \"dev\": " << totals[4] << ", \"test\": " << totals[5] << "}, \"size\": " << sim.cbed.size
+              << ", \"seconds\": " << seconds << "}\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_simulate(const Args& args) {
+  const CommandSpec spec{
+      "simulate",
+      "Simulate CBED stacks [3,S,S] of random crystals or CIF structures (kinematic or multislice) into the "
+      "SMC-2019 HDF5 layout.",
+      "cbednet simulate --out DIR (--materials N [--space-groups LIST|all] | --structures DIR|FILE.cif [--skip-bad]\n"
+      "                        [--symprec A] [--min-distance A] [--default-b B]) [--size S] [--seed K]\n"
+      "                        [--samples-per-material M] [--threads T] [--split-fractions 0.8,0.1,0.1] [--bench]\n"
+      "                        [--physics kinematic|multislice [--preset smc] [--cell L] [--slice-thickness DZ]\n"
+      "                         [--probe-grid N] [--probe-window W] [--phonons C] [--band-limit F] [--defocus DF]\n"
+      "                         [--cs MM] [--probe-threads P] [--engine cpu|cuda]]\n"
+      "       cbednet simulate --structures FILE.cif --out FILE.h5 (--zone U V W | --beam H K L) [--energy-kev E]\n"
+      "                        [--thickness T] [--semiangle MRAD] [--size S] [--physics kinematic|multislice\n"
+      "                         [--probe X,Y] ...]"};
+  auto options = simulate_options();
   const auto vm = parse_options(spec, options, args);
   if (!vm) return 0;
   const auto& v = *vm;
@@ -185,24 +213,7 @@ int run_simulate(const Args& args) {
   for (const char* name : {"skip-bad", "symprec", "min-distance", "default-b"})
     CBEDNET_REQUIRE(!given(v, name), InvalidArgument, "--", name, ": only with --structures");
 
-  const auto start = std::chrono::steady_clock::now();
-  // Rank 0 reports its own share of the materials (every rank has about the same).
-  Progress progress("simulate", "materials", (materials + world_size() - 1 - world_rank()) / world_size(),
-                    Progress::wanted(v["quiet"].as<bool>()));
-  const auto summary = io::sim::simulate_to_directory(sim, out, materials, world_rank(), world_size(), threads,
-                                                      [&](std::int64_t n) { progress.advance(n); });
-  progress.finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  const auto totals = split_totals(summary);
-  if (world_rank() == 0) {
-    std::cout << "{\"out\": \"" << out << "\", \"ranks\": " << world_size()
-              << ", \"materials\": {\"train\": " << totals[0] << ", \"dev\": " << totals[1]
-              << ", \"test\": " << totals[2] << "}, \"samples\": {\"train\": " << totals[3]
-              << ", \"dev\": " << totals[4] << ", \"test\": " << totals[5] << "}, \"size\": " << sim.cbed.size
-              << ", \"seconds\": " << seconds << "}\n";
-  }
-  return 0;
+  return simulate_random_crystals(v, sim, out, materials, threads);
 }
 
 }  // namespace cbednet::app
