@@ -258,6 +258,34 @@ TrainingState starting_state(const TrainConfig& cfg, const std::optional<std::st
   return info.state;
 }
 
+// The model this run trains: the configured one on the data's channels and size, or --init-from's architecture
+// (whose checkpoint info goes to `init`).
+ResNetSpec run_model_spec(const TrainConfig& cfg, const DataFacts& facts, std::optional<io::CheckpointInfo>& init) {
+  ResNetSpec spec = cfg.model;
+  spec.in_channels = cfg.views == ViewMode::random ? 1 : facts.sample.c;
+  spec.input_size = facts.sample.h;
+  if (!cfg.init_from.empty()) {
+    init = io::read_checkpoint_info(cfg.init_from);
+    spec = fine_tuning_spec(cfg.init_from, *init, spec, spec.in_channels, spec.input_size);
+  }
+  return spec;
+}
+
+// The run's last log line and its exit code: 0 when finished or at --max-steps, exit_code_preempted on a signal.
+int log_stop(StopReason reason, std::int64_t step, const fs::path& run_dir, RunLog& log) {
+  if (reason == StopReason::max_steps) {
+    log.line("stopped at global step ", step, " (--max-steps); continue with --resume");
+    return 0;
+  }
+  if (reason == StopReason::signal) {
+    log.line("stopped at global step ", step, " on ", stop_requested() ? stop_signal_name() : "a signal",
+             "; continue with --resume (exit code ", exit_code_preempted, ")");
+    return exit_code_preempted;
+  }
+  log.line("training finished: ", step, " steps; run directory ", fs::absolute(run_dir).string());
+  return 0;
+}
+
 }  // namespace
 
 int run_training(const TrainConfig& cfg) {
@@ -273,14 +301,8 @@ int run_training(const TrainConfig& cfg) {
   const DataFacts& facts = data.facts;
 
   // ---- model, this rank's pipeline stage, loss, optimizer ------------------------------------------------------
-  ResNetSpec spec = cfg.model;
-  spec.in_channels = cfg.views == ViewMode::random ? 1 : facts.sample.c;
-  spec.input_size = facts.sample.h;
   std::optional<io::CheckpointInfo> init;  // --init-from: its architecture (also on resume), its weights (not)
-  if (!cfg.init_from.empty()) {
-    init = io::read_checkpoint_info(cfg.init_from);
-    spec = fine_tuning_spec(cfg.init_from, *init, spec, spec.in_channels, spec.input_size);
-  }
+  const ResNetSpec spec = run_model_spec(cfg, facts, init);
   Model model = build_resnet(spec);
   // --device cuda: the backend binds local rank modulo the visible devices (one GPU per rank on a node, and
   // also under srun --gpus-per-task=1 / jsrun -g1 where each rank sees exactly one).
@@ -351,18 +373,7 @@ int run_training(const TrainConfig& cfg) {
   const StopReason reason = trainer.run();
   report_repeated_samples(trainer, grid, log);
   report_device_memory(*backend, log);
-  const std::int64_t step = trainer.state().global_step;
-  if (reason == StopReason::max_steps) {
-    log.line("stopped at global step ", step, " (--max-steps); continue with --resume");
-    return 0;
-  }
-  if (reason == StopReason::signal) {
-    log.line("stopped at global step ", step, " on ", stop_requested() ? stop_signal_name() : "a signal",
-             "; continue with --resume (exit code ", exit_code_preempted, ")");
-    return exit_code_preempted;
-  }
-  log.line("training finished: ", step, " steps; run directory ", fs::absolute(run_dir).string());
-  return 0;
+  return log_stop(reason, trainer.state().global_step, run_dir, log);
 }
 
 }  // namespace cbednet::app
