@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -158,6 +159,57 @@ int kill_after_files() {
   return value != nullptr ? std::atoi(value) : -1;
 }
 
+// This rank's share of the rows into the images: whole source files per rank, in contiguous blocks of about equal
+// row counts; files an interrupted run finished are skipped. Returns the rows of those finished files (all ranks').
+std::size_t write_rows(SampleSource& source, const std::vector<std::size_t>& rows, const PartialFiles& partial,
+                       PackedImagesWriter& images, const std::function<void(std::size_t, std::size_t)>& on_written,
+                       MPI_Comm comm) {
+  const auto [rank, ranks] = place_in(comm);
+  const auto done = finished_files(partial);
+  std::ofstream journal(partial.journal_prefix + std::to_string(rank), std::ios::app);
+  std::vector<float> buffer(static_cast<std::size_t>(source.sample_shape().per_sample()));
+  std::size_t written = 0, files_written = 0, resumed_rows = 0;
+  const std::size_t total = rows.size();
+  for (const auto& f : rows_by_file(source, rows)) {
+    const auto owner = static_cast<int>((f.first * static_cast<std::size_t>(ranks)) / total);
+    if (done.count(f.file) != 0U) {
+      resumed_rows += f.last - f.first;
+      continue;
+    }
+    if (owner != rank) continue;
+    for (std::size_t j = f.first; j < f.last; ++j) {
+      source.read(rows[j], buffer.data());
+      images.write(j, buffer.data());
+      if (on_written) on_written(++written, total);
+    }
+    journal << f.file << '\n' << std::flush;  // the rows are with the OS: a killed job keeps them
+    if (++files_written == static_cast<std::size_t>(kill_after_files())) std::raise(SIGKILL);
+  }
+  return resumed_rows;
+}
+
+// Labels, materials (numbered in order of first appearance), splits and attributes of the converted rows.
+PackedMetadata packed_metadata(const SampleSource& source, const std::vector<std::size_t>& rows,
+                               const ConvertOptions& options, const ConvertReport& report, int original_size) {
+  PackedMetadata meta;
+  std::unordered_map<std::string, std::int32_t> ids;
+  for (const auto i : rows) {
+    const std::string material = source.material(i);
+    auto [it, inserted] = ids.try_emplace(material, static_cast<std::int32_t>(meta.materials.size()));
+    if (inserted) meta.materials.push_back(material);
+    meta.labels.push_back(static_cast<std::int16_t>(source.label(i)));
+    meta.material_ids.push_back(it->second);
+    meta.split.push_back(static_cast<std::int8_t>(source.split(i)));
+  }
+  meta.text_attributes = {{"cbednet_format", kPackedFormat},
+                          {"dtype", to_string(options.dtype)},
+                          {"source", fs::absolute(options.in).string()},
+                          {"preprocessing", report.preprocessing},
+                          {"creator", options.creator}};
+  meta.int_attributes = {{"original_size", original_size}};
+  return meta;
+}
+
 }  // namespace
 
 ConvertReport convert_to_packed(const ConvertOptions& options) {
@@ -166,7 +218,7 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
   CBEDNET_REQUIRE(!fs::is_directory(options.in, ec) ? !is_packed_file(options.in) : true, InvalidArgument, "--in ",
                   options.in, ": is already a packed file");
   const MPI_Comm comm = options.comm;
-  const auto [rank, ranks] = place_in(comm);
+  const int rank = place_in(comm).first;
   // Index first without preprocessing, to learn S and choose the downsampling factor.
   const auto probe = open_smc_source(options.in, {.split = options.split, .skip_bad = options.skip_bad});
   const int S = static_cast<int>(probe->sample_shape().h);
@@ -207,52 +259,14 @@ ConvertReport convert_to_packed(const ConvertOptions& options) {
     report.skipped_at_open = source->skipped_reasons();
     PackedImagesWriter images(partial.images, rows->size(), report.sample, options.dtype, comm, report.resumed);
 
-    // Whole source files per rank, in contiguous blocks of about equal row counts; finished files skipped.
-    const auto done = finished_files(partial);
-    const auto files = rows_by_file(*source, *rows);
-    std::ofstream journal(partial.journal_prefix + std::to_string(rank), std::ios::app);
-    std::vector<float> buffer(static_cast<std::size_t>(report.sample.per_sample()));
-    std::size_t written = 0, files_written = 0;
-    const std::size_t total = rows->size();
-    for (const auto& f : files) {
-      const auto owner = static_cast<int>((f.first * static_cast<std::size_t>(ranks)) / total);
-      if (done.count(f.file) != 0U) {
-        report.resumed_rows += f.last - f.first;
-        continue;
-      }
-      if (owner != rank) continue;
-      for (std::size_t j = f.first; j < f.last; ++j) {
-        source->read((*rows)[j], buffer.data());
-        images.write(j, buffer.data());
-        if (options.on_written) options.on_written(++written, total);
-      }
-      journal << f.file << '\n' << std::flush;  // the rows are with the OS: a killed job keeps them
-      if (++files_written == static_cast<std::size_t>(kill_after_files())) std::raise(SIGKILL);
-    }
+    report.resumed_rows = write_rows(*source, *rows, partial, images, options.on_written, comm);
     images.close();  // collective: every rank's rows are written
-
     if (rank == 0) {
-      PackedMetadata meta;
-      std::unordered_map<std::string, std::int32_t> ids;
-      for (const auto i : *rows) {
-        const std::string material = source->material(i);
-        auto [it, inserted] = ids.try_emplace(material, static_cast<std::int32_t>(meta.materials.size()));
-        if (inserted) meta.materials.push_back(material);
-        meta.labels.push_back(static_cast<std::int16_t>(source->label(i)));
-        meta.material_ids.push_back(it->second);
-        meta.split.push_back(static_cast<std::int8_t>(source->split(i)));
-      }
-      meta.text_attributes = {{"cbednet_format", kPackedFormat},
-                              {"dtype", to_string(options.dtype)},
-                              {"source", fs::absolute(options.in).string()},
-                              {"preprocessing", report.preprocessing},
-                              {"creator", options.creator}};
-      meta.int_attributes = {{"original_size", S}};
-      finish_packed_file(partial.images, options.out, meta);
+      finish_packed_file(partial.images, options.out, packed_metadata(*source, *rows, options, report, S));
       partial.remove_all();
     }
     barrier(comm);
-    report.samples = total;
+    report.samples = rows->size();
   } catch (...) {
     // An error (bad input, full disk) leaves nothing behind; only an interrupted job keeps its partial files.
     partial.remove_all();
