@@ -14,6 +14,8 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -95,6 +97,149 @@ void quiet_barrier() {
   }
 }
 
+struct BenchOptions {
+  std::string file;  // empty: rank 0 writes a generated file
+  std::size_t samples = 256, batch = 16, depth = 1;
+  int size = 256, epochs = 2;
+  bool cold = false, keep = false, individual = true, prefetch = true;
+  int io_threads = -1;  // the loader's default (auto)
+};
+
+// A whole number of at least `least` for `option`, or an error naming the option and the text.
+long long whole_number(const std::string& option, const std::string& text, long long least) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < least)
+    cbednet::throw_error<cbednet::InvalidArgument>(option, ": expected a whole number of at least ", least, ", got '",
+                                                   text, "'");
+  return value;
+}
+
+BenchOptions parse_arguments(int argc, char** argv) {
+  BenchOptions o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) cbednet::throw_error<cbednet::InvalidArgument>(a, ": missing value");
+      return argv[++i];
+    };
+    const auto count = [&](long long least) { return static_cast<std::size_t>(whole_number(a, value(), least)); };
+    const auto integer = [&](long long least) { return static_cast<int>(whole_number(a, value(), least)); };
+    if (a == "--file")
+      o.file = value();
+    else if (a == "--samples")
+      o.samples = count(1);
+    else if (a == "--size")
+      o.size = integer(1);
+    else if (a == "--batch")
+      o.batch = count(1);
+    else if (a == "--epochs")
+      o.epochs = integer(1);
+    else if (a == "--depth")
+      o.depth = count(1);
+    else if (a == "--io-threads")
+      o.io_threads = integer(-1);
+    else if (a == "--cold" || a == "--keep" || a == "--individual" || a == "--two-phase" || a == "--no-prefetch") {
+      o.cold |= a == "--cold";
+      o.keep |= a == "--keep";
+      o.individual = a == "--two-phase" ? false : (a == "--individual" ? true : o.individual);
+      o.prefetch &= a != "--no-prefetch";
+    } else {
+      cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
+    }
+  }
+  return o;
+}
+
+// The raw sequential rates, measured by rank 0 alone and broadcast: seconds of the 8 MiB reads and of the reads into
+// batch buffers, and the bytes of one pass.
+struct RawRates {
+  double seconds = 0, batch_seconds = 0, bytes = 0;
+};
+
+RawRates measure_raw(const BenchOptions& o, const std::string& file, int rank, int ranks) {
+  // The same file, read as many times as the loader reads it (one pass of a page-cached file takes tens of
+  // milliseconds: a single pass would make the reference a coin toss).
+  RawRates raw;
+  if (rank == 0) {
+    std::vector<std::vector<char>> dd(1, std::vector<char>(8 << 20, 1));
+    // two touched buffers of one rank's share of a batch, as the loader's double buffering uses
+    const std::size_t share = std::max<std::size_t>(1, o.batch / static_cast<std::size_t>(ranks));
+    const auto sample_floats = static_cast<std::size_t>(cbednet::io::open_source(file)->sample_shape().per_sample());
+    std::vector<std::vector<char>> batches(2, std::vector<char>(share * sample_floats * sizeof(float), 1));
+    if (!o.cold) raw_read(file, dd);  // warm the cache for both measurements
+    for (int e = 0; e < o.epochs; ++e) {
+      if (o.cold) drop_cache(file);
+      const auto [s, b] = raw_read(file, dd);
+      raw.seconds += s;
+      raw.bytes += b;
+      if (o.cold) drop_cache(file);
+      raw.batch_seconds += raw_read(file, batches).first;
+    }
+  }
+  quiet_barrier();  // the other ranks must not spin on a core while rank 0 measures
+  MPI_Bcast(&raw.seconds, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Bcast(&raw.batch_seconds, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Bcast(&raw.bytes, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  return raw;
+}
+
+// What this rank's loader did over every epoch.
+struct LoaderRun {
+  double seconds = 0;
+  std::size_t images = 0, steps = 0;
+  std::int64_t per_sample = 0;
+  bool all_collective = true;
+  int io_threads = 0;
+};
+
+LoaderRun measure_loader(const BenchOptions& o, const std::string& file, int rank) {
+  cbednet::io::LoaderOptions options;
+  options.global_batch = o.batch;
+  options.seed = 1;
+  options.individual_chunk_io = o.individual;
+  options.prefetch = o.prefetch;
+  options.prefetch_depth = o.depth;
+  options.io_threads = o.io_threads;
+  LoaderRun run;
+  DistributedLoader loader(file, MPI_COMM_WORLD, options);
+  run.per_sample = loader.sample_shape().per_sample();
+  run.io_threads = loader.io_threads();
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto t0 = Clock::now();
+  for (int e = 0; e < o.epochs; ++e) {
+    if (o.cold && e > 0 && rank == 0) drop_cache(file);
+    loader.start_epoch(static_cast<std::uint64_t>(e));
+    while (auto b = loader.next()) {
+      run.images += static_cast<std::size_t>(b->images.shape().n);
+      run.all_collective &= loader.last_read_collective();
+      ++run.steps;
+    }
+  }
+  run.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return run;
+}
+
+void print_result(const BenchOptions& o, const std::string& file, int ranks, const RawRates& raw, const LoaderRun& run,
+                  double slowest, unsigned long long total_images) {
+  const double bytes = static_cast<double>(total_images) * static_cast<double>(run.per_sample) * 4.0;
+  const double raw_gbs = raw.bytes / raw.seconds / 1e9, gbs = bytes / slowest / 1e9;
+  const double batch_raw_gbs = raw.bytes / raw.batch_seconds / 1e9;
+  std::printf(
+      "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
+      "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
+      "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
+      "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, "
+      "\"individual_chunk_io\": %s, "
+      "\"prefetch\": %s, \"prefetch_depth\": %zu, \"raw_into_batch_buffers_gb_per_s\": %.3f, "
+      "\"fraction_of_raw_into_batch_buffers\": %.3f, \"io_threads\": %d}\n",
+      ranks, file.c_str(), raw.bytes / o.epochs, o.cold ? "cold" : "warm", o.batch,
+      static_cast<long long>(run.per_sample), o.epochs, run.steps, total_images, slowest,
+      static_cast<double>(total_images) / slowest, gbs, raw.seconds, raw_gbs, gbs / raw_gbs,
+      run.all_collective ? "true" : "false", o.individual ? "true" : "false", o.prefetch ? "true" : "false", o.depth,
+      batch_raw_gbs, gbs / batch_raw_gbs, run.io_threads);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,131 +250,27 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   int code = 0;
   try {
-    std::string file;
-    std::size_t samples = 256, batch = 16;
-    int size = 256, epochs = 2;
-    bool cold = false, keep = false, individual = true, prefetch = true;
-    std::size_t depth = 1;
-    int io_threads = -1;  // the loader's default (auto)
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      const auto value = [&]() -> std::string {
-        if (i + 1 >= argc) cbednet::throw_error<cbednet::InvalidArgument>(a, ": missing value");
-        return argv[++i];
-      };
-      if (a == "--file")
-        file = value();
-      else if (a == "--samples")
-        samples = std::stoul(value());
-      else if (a == "--size")
-        size = std::stoi(value());
-      else if (a == "--batch")
-        batch = std::stoul(value());
-      else if (a == "--epochs")
-        epochs = std::stoi(value());
-      else if (a == "--cold")
-        cold = true;
-      else if (a == "--keep")
-        keep = true;
-      else if (a == "--individual")
-        individual = true;
-      else if (a == "--two-phase")
-        individual = false;
-      else if (a == "--no-prefetch")
-        prefetch = false;
-      else if (a == "--depth")
-        depth = std::stoul(value());
-      else if (a == "--io-threads")
-        io_threads = std::stoi(value());
-      else
-        cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
-    }
+    const BenchOptions o = parse_arguments(argc, argv);
+    std::string file = o.file;
     const bool generated = file.empty();
     if (generated) {
       long long pid = rank == 0 ? ::getpid() : 0;
       MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
       file = (std::filesystem::temp_directory_path() / ("cbednet-bench-io-" + std::to_string(pid) + ".h5")).string();
-      if (rank == 0) write_file(file, samples, size);
+      if (rank == 0) write_file(file, o.samples, o.size);
     }
     MPI_Barrier(MPI_COMM_WORLD);
-
-    // Raw sequential rate: rank 0 alone, the same file, read as many times as the loader reads it (one pass of a
-    // page-cached file takes tens of milliseconds: a single pass would make the reference a coin toss).
-    double raw_s = 0, raw_bytes = 0, batch_raw_s = 0;
-    if (rank == 0) {
-      std::vector<std::vector<char>> dd(1, std::vector<char>(8 << 20, 1));
-      // two touched buffers of one rank's share of a batch, as the loader's double buffering uses
-      const std::size_t share = std::max<std::size_t>(1, batch / static_cast<std::size_t>(ranks));
-      const auto sample_floats = static_cast<std::size_t>(cbednet::io::open_source(file)->sample_shape().per_sample());
-      std::vector<std::vector<char>> batches(2, std::vector<char>(share * sample_floats * sizeof(float), 1));
-      if (!cold) raw_read(file, dd);  // warm the cache for both measurements
-      for (int e = 0; e < epochs; ++e) {
-        if (cold) drop_cache(file);
-        const auto [s, b] = raw_read(file, dd);
-        raw_s += s;
-        raw_bytes += b;
-        if (cold) drop_cache(file);
-        batch_raw_s += raw_read(file, batches).first;
-      }
-    }
-    quiet_barrier();  // the other ranks must not spin on a core while rank 0 measures
-    MPI_Bcast(&raw_s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&batch_raw_s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&raw_bytes, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rank == 0 && cold) drop_cache(file);
+    const RawRates raw = measure_raw(o, file, rank, ranks);
+    if (rank == 0 && o.cold) drop_cache(file);
     MPI_Barrier(MPI_COMM_WORLD);
-
-    cbednet::io::LoaderOptions options;
-    options.global_batch = batch;
-    options.seed = 1;
-    options.individual_chunk_io = individual;
-    options.prefetch = prefetch;
-    options.prefetch_depth = depth;
-    options.io_threads = io_threads;
-    double read_s = 0;
-    std::size_t images = 0, steps = 0;
-    std::int64_t per_sample = 0;
-    bool all_collective = true;
-    {
-      DistributedLoader loader(file, MPI_COMM_WORLD, options);
-      per_sample = loader.sample_shape().per_sample();
-      io_threads = loader.io_threads();
-      MPI_Barrier(MPI_COMM_WORLD);
-      const auto t0 = Clock::now();
-      for (int e = 0; e < epochs; ++e) {
-        if (cold && e > 0 && rank == 0) drop_cache(file);
-        loader.start_epoch(static_cast<std::uint64_t>(e));
-        while (auto b = loader.next()) {
-          images += static_cast<std::size_t>(b->images.shape().n);
-          all_collective &= loader.last_read_collective();
-          ++steps;
-        }
-      }
-      read_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    }
+    const LoaderRun run = measure_loader(o, file, rank);
     double slowest = 0;
-    unsigned long long total_images = 0, local = images;
-    MPI_Reduce(&read_s, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    unsigned long long total_images = 0, local = run.images;
+    MPI_Reduce(&run.seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&local, &total_images, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-    if (rank == 0) {
-      const double bytes = static_cast<double>(total_images) * static_cast<double>(per_sample) * 4.0;
-      const double raw_gbs = raw_bytes / raw_s / 1e9, gbs = bytes / slowest / 1e9;
-      const double batch_raw_gbs = raw_bytes / batch_raw_s / 1e9;
-      std::printf(
-          "{\"benchmark\": \"io_reader\", \"ranks\": %d, \"file\": \"%s\", \"file_bytes\": %.0f, \"cache\": \"%s\", "
-          "\"global_batch\": %zu, \"sample_floats\": %lld, \"epochs\": %d, \"steps_per_rank\": %zu, "
-          "\"images\": %llu, \"seconds\": %.4f, \"images_per_s\": %.1f, \"gb_per_s\": %.3f, "
-          "\"raw_seconds\": %.4f, \"raw_gb_per_s\": %.3f, \"fraction_of_raw\": %.3f, \"collective\": %s, "
-          "\"individual_chunk_io\": %s, "
-          "\"prefetch\": %s, \"prefetch_depth\": %zu, \"raw_into_batch_buffers_gb_per_s\": %.3f, "
-          "\"fraction_of_raw_into_batch_buffers\": %.3f, \"io_threads\": %d}\n",
-          ranks, file.c_str(), raw_bytes / epochs, cold ? "cold" : "warm", batch, static_cast<long long>(per_sample),
-          epochs, steps, total_images, slowest, static_cast<double>(total_images) / slowest, gbs, raw_s, raw_gbs,
-          gbs / raw_gbs, all_collective ? "true" : "false", individual ? "true" : "false", prefetch ? "true" : "false",
-          depth, batch_raw_gbs, gbs / batch_raw_gbs, io_threads);
-    }
+    if (rank == 0) print_result(o, file, ranks, raw, run, slowest, total_images);
     MPI_Barrier(MPI_COMM_WORLD);
-    if (generated && !keep && rank == 0) std::filesystem::remove(file);
+    if (generated && !o.keep && rank == 0) std::filesystem::remove(file);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cbednet_bench_io (rank %d): %s\n", rank, e.what());
     code = 1;
