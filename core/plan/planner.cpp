@@ -143,6 +143,22 @@ BlockTimes block_times(const std::vector<BlockInfo>& blocks, const Device& devic
   return t;
 }
 
+// Sends of stage s per micro-batch of m samples: its output forward (to s + 1), its input gradient backward (to s - 1).
+double stage_transfer_seconds(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device,
+                              const StagePlan& st, int s, int stages, double m) {
+  double seconds = 0.0;
+  if (s + 1 < stages) {
+    const double bytes =
+        static_cast<double>(blocks[st.last_block - 1].cost.output_elements) * m * device.activation_bytes;
+    seconds += transfer_seconds(same_node(s, s + 1, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
+  }
+  if (s > 0) {
+    const double bytes = static_cast<double>(blocks[st.first_block].input.per_sample()) * m * device.activation_bytes;
+    seconds += transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
+  }
+  return seconds;
+}
+
 }  // namespace
 
 Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster, const Device& device, int stages,
@@ -185,18 +201,7 @@ Prediction predict(const std::vector<BlockInfo>& blocks, const Cluster& cluster,
       st.parameters += blocks[i].cost.parameters;
       saved_elements += static_cast<double>(recompute ? blocks[i].input.per_sample() : blocks[i].cost.saved_elements);
     }
-    // Sends of this stage per micro-batch: its output forward (to s + 1), its input gradient backward (to s - 1).
-    if (s + 1 < stages) {
-      const double bytes =
-          static_cast<double>(blocks[st.last_block - 1].cost.output_elements) * m * device.activation_bytes;
-      st.transfer_s +=
-          transfer_seconds(same_node(s, s + 1, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
-    }
-    if (s > 0) {
-      const double bytes = static_cast<double>(blocks[st.first_block].input.per_sample()) * m * device.activation_bytes;
-      st.transfer_s +=
-          transfer_seconds(same_node(s - 1, s, cluster.gpus_per_node) ? cluster.intra : cluster.inter, bytes);
-    }
+    st.transfer_s = stage_transfer_seconds(blocks, cluster, device, st, s, stages, m);
     const bool measured = !reduce_inside_node && cluster.inter_allreduce && cluster.inter_allreduce->ranks == replicas;
     // One bucket's cost (its bytes never exceed a bucket by more than one block's, so no further split).
     const auto bucket_cost = [&](double bytes) {
