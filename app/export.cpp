@@ -17,7 +17,8 @@ namespace {
 // The preprocessing the network expects in front of it: --preprocessing when given; the packed file's own when the
 // run trained on one (its pixels were log-scaled and downsampled when it was converted, so the run's flags did not
 // apply); else the run's --log-scale and --downsample.
-io::Preprocess preprocessing_for(const po::variables_map& vm, const io::CheckpointInfo& info) {
+io::Preprocess preprocessing_for(const po::variables_map& vm, const io::CheckpointInfo& info,
+                                 const std::string& checkpoint) {
   io::Preprocess p;
   if (vm.count("preprocessing") != 0U) {
     p = io::Preprocess::parse(vm["preprocessing"].as<std::string>());
@@ -27,7 +28,7 @@ io::Preprocess preprocessing_for(const po::variables_map& vm, const io::Checkpoi
     if (!data.empty() && std::filesystem::is_regular_file(data, ec) && io::is_packed_file(data)) {
       p = io::Preprocess::parse(io::summarise(data).preprocessing);
     } else {
-      p = recorded_preprocess(info.config);
+      p = recorded_preprocess(info.config, checkpoint);
       if (!data.empty() && !std::filesystem::exists(data, ec))
         std::cerr << "export: note: the training data " << data
                   << " is gone, so the preprocessing is the run's --log-scale/--downsample; if it was a packed file, "
@@ -60,7 +61,7 @@ int run_export(const Args& args) {
   const std::string checkpoint = resolve_checkpoint((*vm)["checkpoint"].as<std::string>());
   const std::string out = (*vm)["out"].as<std::string>();
   const io::CheckpointInfo info = io::read_checkpoint_info(checkpoint);
-  const io::Preprocess preprocess = preprocessing_for(*vm, info);
+  const io::Preprocess preprocess = preprocessing_for(*vm, info, checkpoint);
   const auto loaded = io::load_checkpoint(checkpoint, info.spec);
   interop::export_onnx(out, info.spec, loaded.tensors, preprocess, {info.config, checkpoint},
                        {(*vm)["fold-bn"].as<bool>()});

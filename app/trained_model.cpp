@@ -34,10 +34,13 @@ std::string resolve_checkpoint(const std::string& path) {
   return *latest;
 }
 
-io::Preprocess recorded_preprocess(const std::string& ini) {
+io::Preprocess recorded_preprocess(const std::string& ini, const std::string& checkpoint) {
   io::Preprocess p;
   p.log_scale = ini_value(ini, "log-scale").value_or("false") == "true";
-  p.downsample = std::stoi(ini_value(ini, "downsample").value_or("1"));
+  const std::string downsample = ini_value(ini, "downsample").value_or("1");
+  CBEDNET_REQUIRE(downsample == "1" || downsample == "2" || downsample == "4", InvalidArgument, "checkpoint ",
+                  checkpoint, ": its configuration records downsample = '", downsample, "' (expected 1, 2 or 4)");
+  p.downsample = downsample[0] - '0';
   return p;
 }
 
@@ -53,7 +56,7 @@ TrainedModel load_trained_model(const std::string& path, const BackendOptions& b
   t.averaged_weights = !tensors.ema.empty();
   if (t.averaged_weights) tensors.parameters = std::move(tensors.ema);
   assign_tensors(t.stage->store(), tensors, t.checkpoint);
-  t.preprocess = recorded_preprocess(t.info.config);
+  t.preprocess = recorded_preprocess(t.info.config, t.checkpoint);
   t.views = parse_views(ini_value(t.info.config, "views").value_or("stack"));
   return t;
 }

@@ -31,8 +31,9 @@ struct TrainedModel {
 // `path`: a checkpoint file, or a run directory whose newest checkpoint that verifies is returned. Throws naming
 // the path when a directory has none.
 std::string resolve_checkpoint(const std::string& path);
-// The preprocessing a run's configuration (INI text) records: log scaling and downsampling of SMC sources.
-io::Preprocess recorded_preprocess(const std::string& ini);
+// The preprocessing a run's configuration (INI text) records: log scaling and downsampling of SMC sources. Throws
+// naming `checkpoint` (where the configuration came from) when the downsampling is not 1, 2 or 4.
+io::Preprocess recorded_preprocess(const std::string& ini, const std::string& checkpoint);
 
 // `path`: a checkpoint file or a run directory (its checkpoints/ folder). Throws naming the path.
 TrainedModel load_trained_model(const std::string& path, const BackendOptions& backend);

@@ -64,7 +64,9 @@ Preprocess Preprocess::parse(const std::string& text) {
     if (key == "log_scale") {
       p.log_scale = value == "1";
     } else if (key == "downsample") {
-      p.downsample = std::atoi(value.c_str());
+      CBEDNET_REQUIRE(value == "1" || value == "2" || value == "4", InvalidArgument,
+                      "preprocessing: downsample must be 1, 2 or 4, got '", value, "'");
+      p.downsample = value[0] - '0';
     } else if (key == "views") {
       CBEDNET_REQUIRE(value == "stack" || value == "separate", InvalidArgument, "preprocessing: views=", value);
       p.separate_views = value == "separate";

@@ -122,4 +122,20 @@ check_input_refused "fortran.npy: a Fortran-ordered .npy" fortran.npy
 check_input_refused "onepage.tif: 1 page; expected 3 per sample" onepage.tif
 check_input_refused "dataset '/nowhere': no such dataset" plain.h5 --dataset /nowhere
 check_input_refused "no train/dev/test split" arrays --split test
+
+# A checkpoint whose recorded configuration was edited to a downsampling no preprocessing has: refused naming it.
+ckpt=$(ls run/checkpoints/*.h5 | tail -1)
+cp "$ckpt" edited.h5
+/usr/bin/python3 - edited.h5 <<'PY' || fail "could not edit the checkpoint's configuration"
+import sys, h5py, re
+with h5py.File(sys.argv[1], "r+") as f:
+    config = f.attrs["config"]
+    config = config.decode() if isinstance(config, bytes) else config
+    f.attrs["config"] = re.sub(r"(?m)^downsample *=.*$", "downsample = two", config)
+PY
+rc=0
+"$CBEDNET" predict --checkpoint edited.h5 --input "$DATA" --split test --out edited.csv > edited.txt 2>&1 || rc=$?
+[[ $rc -ne 0 ]] || fail "predict accepted a checkpoint recording downsample = two"
+grep -q "checkpoint edited.h5: its configuration records downsample = 'two'" edited.txt ||
+  { cat edited.txt >&2; fail "the edited checkpoint's error does not name it and the value"; }
 echo "predict_inputs: ok"

@@ -161,6 +161,17 @@ TEST(Preprocess, SeparateViewsNormalisationAndDescribeRoundTrip) {
   EXPECT_THROW(bad.validate(12), InvalidArgument);
   bad.downsample = 4;
   EXPECT_THROW(bad.validate(18), InvalidArgument);
+  // A recorded preprocessing (packed file attribute, ONNX metadata) with a downsampling factor that is not a
+  // whole 1, 2 or 4 is refused, naming it, not read as 0 or as its leading digits.
+  EXPECT_EQ(Preprocess::parse("log_scale=0;downsample=2").downsample, 2);
+  for (const char* text : {"downsample=abc", "downsample=2x", "downsample=", "downsample=3"}) {
+    try {
+      (void)Preprocess::parse(text);
+      ADD_FAILURE() << text << ": accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("downsample"), std::string::npos) << e.what();
+    }
+  }
 }
 
 ConvertOptions convert_options(const TempDir& dir, const std::string& out) {
