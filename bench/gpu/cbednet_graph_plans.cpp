@@ -33,6 +33,7 @@
 #include "core/model/stage.hpp"
 #include "core/model/train_step.hpp"
 #include "core/optim/sgd.hpp"
+#include "core/parse_number.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/graph_plan_check.hpp"
 #include "kernels/profiling_backend.hpp"
@@ -125,11 +126,11 @@ Options parse(int argc, char** argv) {
     } else if (a == "--precision") {
       o.precision = value();
     } else if (a == "--image") {
-      o.image = std::stoll(value());
+      o.image = parse_whole_number(a, value(), 32);
     } else if (a == "--batch") {
-      o.batch = std::stoll(value());
+      o.batch = parse_whole_number(a, value(), 1);
     } else if (a == "--sm") {
-      o.sm = std::stoi(value());
+      o.sm = static_cast<int>(parse_whole_number(a, value(), 0));
     } else if (a == "--nondeterministic") {
       o.deterministic = false;
     } else {

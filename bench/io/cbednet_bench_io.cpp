@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/parse_number.hpp"
 #include "core/rng.hpp"
 #include "io/hdf5/loader.hpp"
 #include "io/hdf5/packed_file.hpp"
@@ -105,16 +105,6 @@ struct BenchOptions {
   int io_threads = -1;  // the loader's default (auto)
 };
 
-// A whole number of at least `least` for `option`, or an error naming the option and the text.
-long long whole_number(const std::string& option, const std::string& text, long long least) {
-  long long value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < least)
-    cbednet::throw_error<cbednet::InvalidArgument>(option, ": expected a whole number of at least ", least, ", got '",
-                                                   text, "'");
-  return value;
-}
-
 BenchOptions parse_arguments(int argc, char** argv) {
   BenchOptions o;
   for (int i = 1; i < argc; ++i) {
@@ -123,8 +113,12 @@ BenchOptions parse_arguments(int argc, char** argv) {
       if (i + 1 >= argc) cbednet::throw_error<cbednet::InvalidArgument>(a, ": missing value");
       return argv[++i];
     };
-    const auto count = [&](long long least) { return static_cast<std::size_t>(whole_number(a, value(), least)); };
-    const auto integer = [&](long long least) { return static_cast<int>(whole_number(a, value(), least)); };
+    const auto count = [&](long long least) {
+      return static_cast<std::size_t>(cbednet::parse_whole_number(a, value(), least));
+    };
+    const auto integer = [&](long long least) {
+      return static_cast<int>(cbednet::parse_whole_number(a, value(), least));
+    };
     if (a == "--file")
       o.file = value();
     else if (a == "--samples")

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/parse_number.hpp"
 #include "core/rng.hpp"
 #include "io/hdf5/smc_file.hpp"
 
@@ -45,13 +46,13 @@ Options parse(int argc, char** argv) {
     else if (a == "--out")
       o.out = v;
     else if (a == "--files")
-      o.files = std::stoi(v);
+      o.files = static_cast<int>(parse_whole_number(a, v, 3));
     else if (a == "--scale")
-      o.scale = std::stod(v);
+      o.scale = parse_real_number(a, v);
     else if (a == "--size")
-      o.size = std::stoi(v);
+      o.size = static_cast<int>(parse_whole_number(a, v, 2));
     else if (a == "--seed")
-      o.seed = std::stoull(v);
+      o.seed = static_cast<std::uint64_t>(parse_whole_number(a, v, 0));
     else
       throw_error<InvalidArgument>("unknown option ", a);
   }
@@ -81,7 +82,10 @@ std::array<std::vector<int>, 3> read_labels(const Options& o) {
     std::getline(fields, overall, ',');
     std::getline(fields, test, ',');
     std::getline(fields, train, ',');
-    const std::array<int, 3> counts{std::stoi(train), std::stoi(dev), std::stoi(test)};
+    const std::string where = "file " + o.classes + ", space group " + std::to_string(space_group);
+    const std::array<int, 3> counts{static_cast<int>(parse_whole_number(where + " Train", train, 0)),
+                                    static_cast<int>(parse_whole_number(where + " Dev", dev, 0)),
+                                    static_cast<int>(parse_whole_number(where + " Test", test, 0))};
     for (std::size_t s = 0; s < 3; ++s) {
       const int n = counts[s] == 0 ? 0 : std::max(1, static_cast<int>(std::lround(counts[s] * o.scale)));
       labels[s].insert(labels[s].end(), static_cast<std::size_t>(n), space_group);
