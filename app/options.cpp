@@ -10,6 +10,30 @@
 
 namespace cbednet::app {
 
+namespace {
+
+// Boost.Program_options reads "-1" into an unsigned option as 2^64 - 1 without a word (lexical_cast wraps): a
+// negative value for an unsigned option (--seed) is refused here, naming the option and where it was given.
+void refuse_negative_unsigned(const po::parsed_options& parsed, const po::options_description& all,
+                              const std::string& where) {
+  for (const auto& option : parsed.options) {
+    const auto* description = all.find_nothrow(option.string_key, false);
+    if (description == nullptr) continue;
+    const auto* semantic = description->semantic().get();
+    const bool is_unsigned = dynamic_cast<const po::typed_value<unsigned long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned long long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned int>*>(semantic) != nullptr;
+    if (!is_unsigned) continue;
+    for (const auto& value : option.value) {
+      const auto first = value.find_first_not_of(" \t");
+      if (first != std::string::npos && value[first] == '-')
+        throw_error<InvalidArgument>(where, "--", option.string_key, ": must not be negative, got '", value, "'");
+    }
+  }
+}
+
+}  // namespace
+
 std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po::options_description& options,
                                                const std::vector<std::string>& args,
                                                const po::positional_options_description* positional) {
@@ -33,7 +57,9 @@ std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po
     po::command_line_parser parser(args);
     parser.options(all);
     if (positional != nullptr) parser.positional(*positional);
-    po::store(parser.run(), vm);
+    const po::parsed_options given = parser.run();
+    refuse_negative_unsigned(given, all, "");
+    po::store(given, vm);
     if (vm.count("help") != 0U) {
       if (world_rank() == 0) std::cout << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n\n" << all << '\n';
       return std::nullopt;
@@ -52,7 +78,9 @@ std::optional<po::variables_map> parse_options(const CommandSpec& spec, const po
             ": '%' is not allowed in options or values");
       // Values already stored from the command line take precedence over the file's.
       std::istringstream in(content);
-      po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), vm);
+      const po::parsed_options from_file = po::parse_config_file(in, all, /*allow_unregistered=*/false);
+      refuse_negative_unsigned(from_file, all, "--config " + path + ": ");
+      po::store(from_file, vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {

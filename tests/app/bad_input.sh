@@ -42,6 +42,12 @@ expect_failure "unknown subcommand" "$CBEDNET" frobnicate
 printf 'not hdf5' > junk.h5
 expect_failure "junk.h5" "$CBEDNET" train --data junk.h5 "${TINY[@]}" --out run
 expect_failure "--config" "$CBEDNET" train --config /nonexistent.ini --out run
+# A negative value for an unsigned option is refused, not wrapped to 2^64 - 1 (Boost reads it so without a word).
+expect_failure "--seed: must not be negative, got '-1'" "$CBEDNET" train "${base[@]}" --seed -1
+printf 'seed = -2\n' > negative.ini
+expect_failure "--config negative.ini: --seed: must not be negative" "$CBEDNET" train "${base[@]}" --config negative.ini
+expect_failure "--seed: must not be negative" "$CBEDNET" simulate --seed=-3 --materials 1 --size 16 --out sim
+[[ ! -e sim ]] || fail "simulate with a negative --seed wrote sim/"
 # More classes in the data than the model has.
 expect_failure "--classes" "$CBEDNET" train "${base[@]}" --classes 5
 # A checkpoint of another architecture (resume) or input size (evaluate).
