@@ -3,7 +3,8 @@
 # configuration for Hopper (sm_90 + PTX) in BUILD_DIR, packs the runtime of cbednet and the GPU test binaries with
 # the shared make-kit.sh, and puts the kit, scripts/gpu-run.sh and the PyTorch baseline into .gpu/ (ignored through
 # .git/info/exclude), which the device call carries. Then, with the device tool:
-#   run(command="bash .gpu/gpu-run.sh", carry=[".gpu"], timeout_s=540)
+#   run(command="GPU_RUN_SECTIONS='1 2 2b 3 2c' bash .gpu/gpu-run.sh", carry=[".gpu"], timeout_s=590)
+# (docs/gpu-backend.md, "Running on a GPU", has the second call)
 # and commit what comes back under bench/results/ (card, commit, numbers).
 #   BUILD_DIR (build-cuda)  MAKE_KIT (../shared/device/make-kit.sh)  BASELINE (../shared/bench/torch_resnet_baseline.py)
 set -euo pipefail
@@ -25,7 +26,8 @@ bash "$make_kit" "$build/devkit" "$build/bin/cbednet" "$build/tests/test_gpu_bac
   "$build/tests/test_gpu_resnet_step" "$build/tests/test_gpu_nccl_transport" "$build/tests/test_gpu_flat_updates" \
   "$build/tests/test_gpu_sim_multislice" "$build/tests/test_gpu_cuda_graph" "$build/tests/test_gpu_fused_norm" \
   "$build/tests/test_gpu_training_graph" "$build/bin/cbednet-graph-plans"
-cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/bench/gpu/torch_kernel_profile.py" \
+cp "$build/devkit.tar.xz" "$baseline" "$root/scripts/gpu-run.sh" "$root/scripts/gpu_summary.py" \
+  "$root/bench/gpu/torch_kernel_profile.py" \
   "$root/bench/gpu/profiles/h100-sxm5-80gb.json" "$root/.gpu/"
 git -C "$root" rev-parse HEAD > "$root/.gpu/commit"
 git -C "$root" status --short --untracked-files=no > "$root/.gpu/dirty"
