@@ -43,6 +43,10 @@ done
 "$CBEDNET" train "${args[@]}" --out run --resume --max-steps 1 > final.log 2>&1 || true
 grep -q "resumed from" final.log || { cat final.log; fail "final resume failed"; }
 grep -q "skipped" final.log && fail "final resume skipped a damaged checkpoint"
+# The resumed run's checkpoint write prunes the temporary files of the killed writers (io/checkpoint prune_checkpoints:
+# a ckpt-*.h5.tmp-<pid> whose process is gone).
 tmp_files=$(compgen -G "run/checkpoints/*.tmp-*" | wc -l || true)
+[[ $in_write -eq 0 || $tmp_files -eq 0 ]] ||
+  fail "$tmp_files temporary files of killed checkpoint writes left in run/checkpoints after the resumed run's write"
 echo "kill during checkpoint: $kills kills, $in_write of them mid-write; every ckpt-*.h5 loads; resume ok;" \
-  "$tmp_files temporary files left behind (never cleaned up)"
+  "the killed writes' temporary files removed by the next write"
