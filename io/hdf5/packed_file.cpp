@@ -14,10 +14,10 @@ namespace cbednet::io {
 
 using h5::Kind;
 
-PackedDType parse_packed_dtype(const std::string& name) {
+PackedDType parse_packed_dtype(const std::string& name, const std::string& what) {
   if (name == "float32" || name == "f32" || name == "fp32") return PackedDType::f32;
   if (name == "float16" || name == "f16" || name == "fp16") return PackedDType::f16;
-  throw_error<InvalidArgument>("--dtype: expected float32 or float16, got '", name, "'");
+  throw_error<InvalidArgument>(what, ": expected float32 or float16, got '", name, "'");
 }
 
 const char* to_string(PackedDType dtype) { return dtype == PackedDType::f32 ? "float32" : "float16"; }
@@ -216,7 +216,7 @@ PackedInfo read_packed_info(hid_t file, const std::string& path) {
   info.path = path;
   const std::string format = h5::read_string_attribute(file, "cbednet_format", ctx);
   if (format != kPackedFormat) throw_error<IoError>(ctx, ": unknown packed format '", format, "'");
-  info.dtype = parse_packed_dtype(h5::read_string_attribute(file, "dtype", ctx));
+  info.dtype = parse_packed_dtype(h5::read_string_attribute(file, "dtype", ctx), ctx + ": attribute 'dtype'");
   const auto optional = [&](const char* name) {
     return h5::has_attribute(file, name, ctx) ? h5::read_string_attribute(file, name, ctx) : std::string();
   };

@@ -23,7 +23,8 @@ namespace cbednet::io {
 inline constexpr const char* kPackedFormat = "cbednet-packed-1";
 
 enum class PackedDType { f32, f16 };
-PackedDType parse_packed_dtype(const std::string& name);  // "float32" | "float16"
+// "float32" | "float16"; anything else throws naming `what` (the option, or the file and attribute it came from).
+PackedDType parse_packed_dtype(const std::string& name, const std::string& what = "--dtype");
 const char* to_string(PackedDType dtype);
 
 // Writes to "<path>.tmp-<pid>"; commit() writes the label/material/split datasets and renames into place.

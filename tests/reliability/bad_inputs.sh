@@ -62,8 +62,8 @@ for damage in packed_label_0 packed_label_300 packed_no_labels packed_short_labe
   bad "bad/$damage.h5" - -- "$C" inspect "bad/$damage.h5"
   bad "bad/$damage.h5" run -- "$C" train --data "bad/$damage.h5" "${T[@]}" --out run
 done
-# The file is not named here (reported): only the attribute's value.
-bad "dtype.*float64"          run -- "$C" train --data bad/packed_bad_dtype_attr.h5 "${T[@]}" --out run
+# The file and its attribute are named (they once named --dtype, an option the user did not give).
+bad "packed_bad_dtype_attr.h5: attribute 'dtype'.*float64" run -- "$C" train --data bad/packed_bad_dtype_attr.h5 "${T[@]}" --out run
 # ---- train: options, INI files, data ---------------------------------------------------------------------------
 printf 'epochs = ten\n' > ten.ini; printf 'frobnicate = 1\n' > unknown.ini; printf '[train\nepochs=1\n' > broken.ini
 bad "'epochs'"                run -- "$C" train --config ten.ini --data packed.h5 --out run
