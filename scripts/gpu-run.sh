@@ -116,6 +116,10 @@ step infer_bf16_apart_legacy 60 cbednet "${rinf[@]}" --conv-api legacy --fold-ba
 step infer_bf16_folded_legacy_graphs 60 cbednet "${rinf[@]}" --conv-api legacy --cuda-graph on
 runs+=(infer_bf16_folded_legacy infer_bf16_folded_graph infer_bf16_apart_legacy infer_bf16_folded_legacy_graphs)
 collect_bench
+# PyTorch's kernel time per step by kind, the counterpart of bench_bf16_graph_profile (section 2) in the same call:
+# summary.md sets the two breakdowns side by side (issue 20 item 7).
+step torch_kernel_profile 90 "$python" torch_kernel_profile.py --arch resnet50 --size 512 --batch 64 --mode bf16cl \
+  --json "$out/torch_kernel_profile.jsonl"
 
 section 3
 # 3. (runs before 2c: it takes seconds and checks correctness, issue 20 item 6) Two ranks sharing the GPU over the
@@ -135,8 +139,7 @@ cp "$PWD"/two/checkpoints/ckpt-00000006.h5 "$out/two.h5" 2>/dev/null
 section 2c
 # 2c. Issue 20 item 7, the rest of the measurement set (as far as the budget reaches): TF32 and fp16 training against
 #     PyTorch's tf32 and fp16cl (torch.compile ran in section 2, beside the bf16 runs),
-#     ResNet-152 at batch 32 in bf16 against bf16cl, and PyTorch's kernel time per step by kind
-#     (torch_kernel_profile.py; CBEDNet's own breakdown is bench_bf16_graph_profile above).
+#     ResNet-152 at batch 32 in bf16 against bf16cl (PyTorch's kernel time per step by kind ran at the end of 2b).
 step bench_tf32_graph 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision tf32 \
   --steps 10 --warmup 3 --conv-api graph
 step bench_fp16_graph 100 cbednet bench --device cuda --arch resnet50 --size 512 --batch 64 --precision fp16 \
@@ -149,8 +152,6 @@ step bench_r152_bf16_graph 120 cbednet bench --device cuda --arch resnet152 --si
   --steps 10 --warmup 3 --conv-api graph
 runs+=(bench_tf32_graph bench_fp16_graph bench_fp16_graph_fused bench_r152_bf16_graph)
 collect_bench
-step torch_kernel_profile 90 "$python" torch_kernel_profile.py --arch resnet50 --size 512 --batch 64 --mode bf16cl \
-  --json "$out/torch_kernel_profile.jsonl"
 step torch_more_modes 150 "$python" torch_resnet_baseline.py --arch resnet50 --size 512 --batch 64 \
   --modes tf32 fp16cl --json "$out/torch_baseline.jsonl"
 step torch_r152 90 "$python" torch_resnet_baseline.py --arch resnet152 --size 512 --batch 32 --modes bf16cl \

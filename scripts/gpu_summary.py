@@ -151,6 +151,51 @@ def fmt_ratio(c):
     return "%.3f" % c["ratio"]
 
 
+# CBEDNet's backend operations (bench --profile-ops) in torch_kernel_profile.py's kinds, so that the two breakdowns
+# line up: first match wins.
+OP_KINDS = [
+    ("optimizer", ("sgd_update", "copy_segments", "adam", "lars", "lamb")),
+    ("batch_norm", ("batchnorm", "scale_bias_act", "fold_running_statistics")),
+    ("pooling", ("pool",)),
+    ("convolution_gemm", ("conv2d", "linear")),
+    ("elementwise", ("axpy", "scale", "copy", "fill", "softmax", "add", "relu", "loss")),
+]
+
+
+def op_kind(op):
+    for kind, prefixes in OP_KINDS:
+        if any(p in op for p in prefixes):
+            return kind
+    return "other"
+
+
+def breakdowns(call):
+    """Markdown lines: each CBEDNet op_profile of this call by kind beside PyTorch's kernel profile of this call."""
+    torch = [r for r in call.json_lines("torch_kernel_profile.jsonl") if r.get("benchmark") == "kernel_profile"]
+    md = []
+    for line in call.json_lines("cbednet_bench.jsonl"):
+        if line.get("benchmark") != "op_profile":
+            continue
+        ours = {}
+        for o in line.get("by_op", []):
+            ours[op_kind(o["op"])] = ours.get(op_kind(o["op"]), 0.0) + o["ms"]
+        peer = torch[-1] if torch else None
+        theirs = peer["by_kind_ms_per_step"] if peer else {}
+        kinds = sorted(set(ours) | set(theirs), key=lambda k: -ours.get(k, 0.0))
+        md += ["### Where the time goes: %s against PyTorch's kernels (%s), ms per step" % (
+            line.get("run", "?"), "this call's torch_kernel_profile, mode %s" % peer.get("mode") if peer else
+            "no PyTorch kernel profile in this call"), ""]
+        rows = [(k, "%.2f" % ours[k] if k in ours else "-", "%.2f" % theirs[k] if k in theirs else "-",
+                 "%.2f" % (ours[k] / theirs[k]) if k in ours and theirs.get(k) else "-") for k in kinds]
+        rows.append(("total", "%.2f" % sum(ours.values()), "%.2f" % peer["kernel_ms_per_step"] if peer else "-",
+                     "%.2f" % (sum(ours.values()) / peer["kernel_ms_per_step"]) if peer and peer["kernel_ms_per_step"]
+                     else "-"))
+        md += table(["kind", "CBEDNet", "PyTorch", "CBEDNet / PyTorch"], rows)
+        md += ["", "CBEDNet's times are its operations each timed alone between two synchronisations (launch gaps "
+               "included); PyTorch's are kernel times from torch.profiler.", ""]
+    return md
+
+
 def summarise(folders):
     calls = [(f, Call(f)) for f in folders]
     for folder, call in calls:
@@ -182,6 +227,7 @@ def summarise(folders):
                           c["conv"], c["fused"], dash(c["cuda_graph"]),
                           "%s (%s)" % (dash(c["peak_gib"]), dash(c["peer_peak_gib"])))
                          for c in sel]) + [""]
+        md += breakdowns(call)
     md += ["## Targets (issue 20), the best CBEDNet run for each", ""]
     verdicts = []
     for (precision, mode, phase), target in TARGETS.items():

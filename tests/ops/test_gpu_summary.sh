@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gpu_summary.py on two made-up device calls: ratios only within a call (call B's PyTorch rows never meet
 # call A's CBEDNet lines), targets met and not met, profiled runs left out of the verdicts, a call read from its
-# gpu-out.tar.gz alone, failed tests and steps named, and a folder without gpu-run.sh's files refused (exit 2).
+# gpu-out.tar.gz alone, failed tests and steps named, the op profile by kind beside PyTorch's kernel profile, and a
+# folder without gpu-run.sh's files refused (exit 2).
 set -euo pipefail
 root=${1:?project root}
 work=$(mktemp -d)
@@ -27,7 +28,10 @@ cat > "$work/a/cbednet_bench.jsonl" <<TXT
 {"run": "bench_bf16_graph", "benchmark": "train_step", "precision": "bf16", $r50, "images_per_s": 1500.0, "peak_gib": 12.5, "cuda_graph": false}
 {"run": "bench_bf16_graph_profile", "benchmark": "train_step", "precision": "bf16", $r50, "images_per_s": 3000.0, "profiled": true}
 {"run": "infer_bf16_folded_graph", "benchmark": "inference", "precision": "bf16", $r50, "images_per_s": 3000.0}
+{"run": "bench_bf16_graph_profile", "benchmark": "op_profile", "by_op": [{"op": "conv2d_forward", "ms": 10.0}, {"op": "conv2d_backward_filter", "ms": 20.0}, {"op": "batchnorm_add_backward", "ms": 4.0}, {"op": "sgd_update_segments", "ms": 1.0}, {"op": "axpy", "ms": 0.5}]}
 TXT
+echo '{"peer": "pytorch", "benchmark": "kernel_profile", "mode": "bf16cl", "kernel_ms_per_step": 30.0, "by_kind_ms_per_step": {"convolution_gemm": 20.0, "batch_norm": 8.0, "elementwise": 2.0}}' \
+  > "$work/a/torch_kernel_profile.jsonl"
 cat > "$work/a/torch_baseline.jsonl" <<TXT
 {"peer": "pytorch", "mode": "bf16cl", "phase": "train", $r50, "img_per_s": 800.0, "peak_mem_gib": 14.0}
 {"peer": "pytorch", "mode": "bf16cl", "phase": "infer", $r50, "img_per_s": 2500.0}
@@ -54,6 +58,11 @@ grep -q "NVIDIA H200, 143771 MiB" "$work/summary.md" || fail "card not named"
 grep -q "test_gpu_fused_norm | \*\*failed (1)\*\*" "$work/summary.md" || fail "failed step not flagged"
 grep -q "failed: test_gpu_fused_norm.json: FusedNorm.Broken" "$work/summary.md" || fail "failed test not named"
 grep -q "torch_compile | skipped: out of time" "$work/summary.md" || fail "skipped step not shown"
+# The op profile by kind beside PyTorch's kernel profile of the same call (call B has none: nothing to set beside).
+grep -q "| convolution_gemm | 30.00 | 20.00 | 1.50 |" "$work/summary.md" || fail "convolution breakdown wrong"
+grep -q "| batch_norm | 4.00 | 8.00 | 0.50 |" "$work/summary.md" || fail "batch-norm breakdown wrong"
+grep -q "| optimizer | 1.00 | - | - |" "$work/summary.md" || fail "optimizer breakdown wrong"
+grep -q "| total | 35.50 | 30.00 | 1.18 |" "$work/summary.md" || fail "breakdown total wrong"
 python3 - "$work/verdicts.json" <<'PY' || fail "wrong verdicts (above)"
 import json, sys
 v = json.load(open(sys.argv[1]))
