@@ -10,7 +10,6 @@ in place). Ratios never mix calls: a CBEDNet line is compared only with PyTorch 
 whatever the results (it reports; the numbers are judged by whoever commits them), 2 when a folder holds none of
 gpu-run.sh's files. Standard library only, so it runs on the GPU machine too (gpu-run.sh writes summary.md)."""
 import argparse
-import io
 import json
 import os
 import sys
