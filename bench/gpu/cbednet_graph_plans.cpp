@@ -141,7 +141,6 @@ Options parse(int argc, char** argv) {
   cuda::check_precision(o.precision);
   if (o.profile.empty() == o.save_profile.empty())
     throw_error<InvalidArgument>("give exactly one of --profile FILE and --save-profile FILE");
-  if (o.image < 32 || o.batch < 1) throw_error<InvalidArgument>("--image must be at least 32 and --batch at least 1");
   return o;
 }
 

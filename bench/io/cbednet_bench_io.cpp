@@ -133,14 +133,18 @@ BenchOptions parse_arguments(int argc, char** argv) {
       o.depth = count(1);
     else if (a == "--io-threads")
       o.io_threads = integer(-1);
-    else if (a == "--cold" || a == "--keep" || a == "--individual" || a == "--two-phase" || a == "--no-prefetch") {
-      o.cold |= a == "--cold";
-      o.keep |= a == "--keep";
-      o.individual = a == "--two-phase" ? false : (a == "--individual" ? true : o.individual);
-      o.prefetch &= a != "--no-prefetch";
-    } else {
+    else if (a == "--cold")
+      o.cold = true;
+    else if (a == "--keep")
+      o.keep = true;
+    else if (a == "--individual")
+      o.individual = true;
+    else if (a == "--two-phase")
+      o.individual = false;
+    else if (a == "--no-prefetch")
+      o.prefetch = false;
+    else
       cbednet::throw_error<cbednet::InvalidArgument>("unknown option ", a);
-    }
   }
   return o;
 }
